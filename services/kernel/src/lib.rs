@@ -1,0 +1,17 @@
+//! The kernel every Trellis crate shares: who a tenant is, how streams are
+//! named, what an event looks like once stored, and the contract every event
+//! store backend honours.
+//!
+//! It knows nothing of plans, transport or storage engines: the domain
+//! depends on it, and each store backend implements [`EventStore`].
+
+mod envelope;
+mod ids;
+mod store;
+
+pub use envelope::{Actor, EventMetadata, NewEvent, RecordedEvent};
+pub use ids::{IdError, StreamName, TenantId};
+pub use store::{
+    AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, SubscriptionMessage,
+    SubscriptionStream,
+};

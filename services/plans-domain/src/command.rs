@@ -1,0 +1,103 @@
+use chrono::NaiveDate;
+
+use crate::{GoalId, GoalOutcome, GoalTerm, ObjectiveId, PlanId, ProgressSource, ReviewDecision, ReviewId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePlan {
+    pub plan_id: PlanId,
+    pub client_id: String,
+    pub primary_clinician_id: String,
+    pub clinic_id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddGoal {
+    pub goal_id: GoalId,
+    pub description: String,
+    pub term: GoalTerm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloseGoal {
+    pub goal_id: GoalId,
+    pub outcome: GoalOutcome,
+}
+
+/// A quantity an objective moves from `baseline` to `target`, counted in
+/// `unit` per `period` ("panic attacks", 4 → 1, per "week"). Every part is
+/// optional on input so a missing one can be named as the SMART failure.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QuantityTarget {
+    pub baseline: Option<f64>,
+    pub target: Option<f64>,
+    pub unit: String,
+    pub period: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddObjective {
+    pub objective_id: ObjectiveId,
+    pub goal_id: GoalId,
+    pub description: String,
+    pub quantity: Option<QuantityTarget>,
+    pub target_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordObjectiveProgress {
+    pub objective_id: ObjectiveId,
+    pub value: f64,
+    pub observed_on: NaiveDate,
+    pub source: ProgressSource,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkObjectiveMet {
+    pub objective_id: ObjectiveId,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleReview {
+    pub review_id: ReviewId,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldReview {
+    pub review_id: ReviewId,
+    pub held_on: NaiveDate,
+    pub participants: Vec<String>,
+    pub summary: String,
+    pub decision: ReviewDecision,
+}
+
+/// What a clinician asks of a plan, in the imperative.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanCommand {
+    CreatePlan(CreatePlan),
+    AddGoal(AddGoal),
+    CloseGoal(CloseGoal),
+    AddObjective(AddObjective),
+    RecordObjectiveProgress(RecordObjectiveProgress),
+    MarkObjectiveMet(MarkObjectiveMet),
+    ScheduleReview(ScheduleReview),
+    HoldReview(HoldReview),
+}
+
+impl PlanCommand {
+    /// Name used in telemetry and errors; never carries content.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CreatePlan(_) => "CreatePlan",
+            Self::AddGoal(_) => "AddGoal",
+            Self::CloseGoal(_) => "CloseGoal",
+            Self::AddObjective(_) => "AddObjective",
+            Self::RecordObjectiveProgress(_) => "RecordObjectiveProgress",
+            Self::MarkObjectiveMet(_) => "MarkObjectiveMet",
+            Self::ScheduleReview(_) => "ScheduleReview",
+            Self::HoldReview(_) => "HoldReview",
+        }
+    }
+}

@@ -1,0 +1,116 @@
+use std::fmt;
+
+use crate::{GoalId, ObjectiveId, ReviewId};
+
+/// The letter of SMART an objective fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmartCriterion {
+    Specific,
+    Measurable,
+    Achievable,
+    Relevant,
+    TimeBound,
+}
+
+impl SmartCriterion {
+    pub fn letter(self) -> char {
+        match self {
+            Self::Specific => 'S',
+            Self::Measurable => 'M',
+            Self::Achievable => 'A',
+            Self::Relevant => 'R',
+            Self::TimeBound => 'T',
+        }
+    }
+}
+
+impl fmt::Display for SmartCriterion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self {
+            Self::Specific => "specific",
+            Self::Measurable => "measurable",
+            Self::Achievable => "achievable",
+            Self::Relevant => "relevant",
+            Self::TimeBound => "time-bound",
+        };
+        write!(f, "{} ({word})", self.letter())
+    }
+}
+
+/// One refused input field. Descriptions state the rule, never the value:
+/// values may be PHI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: &'static str,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            field,
+            description: description.into(),
+        }
+    }
+}
+
+/// Why the plan refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("invalid command: {}", describe(.0))]
+    Invalid(Vec<FieldViolation>),
+    #[error("objective is not SMART: fails {criterion}: {description}")]
+    NotSmart {
+        criterion: SmartCriterion,
+        field: &'static str,
+        description: String,
+    },
+    #[error("plan not found")]
+    PlanNotFound,
+    #[error("plan already exists")]
+    PlanAlreadyExists,
+    #[error("goal {0} already exists")]
+    GoalAlreadyExists(GoalId),
+    #[error("goal {0} not found in this plan")]
+    UnknownGoal(GoalId),
+    #[error("goal {0} is closed")]
+    GoalClosed(GoalId),
+    #[error("objective {0} already exists")]
+    ObjectiveAlreadyExists(ObjectiveId),
+    #[error("objective {0} not found in this plan")]
+    UnknownObjective(ObjectiveId),
+    #[error("objective {0} is already met")]
+    ObjectiveAlreadyMet(ObjectiveId),
+    #[error("review {0} is already scheduled")]
+    ReviewAlreadyScheduled(ReviewId),
+    #[error("review {0} not found in this plan")]
+    UnknownReview(ReviewId),
+    #[error("review {0} was already held")]
+    ReviewAlreadyHeld(ReviewId),
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl PlanError {
+    /// The field violations a client can show next to its inputs.
+    pub fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            Self::Invalid(v) => v.clone(),
+            Self::NotSmart {
+                criterion,
+                field,
+                description,
+            } => vec![FieldViolation::new(
+                field,
+                format!("not {criterion}: {description}"),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::{GoalId, ObjectiveId, PlanId, ReviewId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalTerm {
+    /// 0–3 months.
+    ShortTerm,
+    /// 3–12 months.
+    LongTerm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalOutcome {
+    Achieved,
+    Discontinued,
+}
+
+/// Who reported a progress entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressSource {
+    Clinician,
+    ClientSelfReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    Continue,
+    Revise,
+    Discharge,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanCreated {
+    pub plan_id: PlanId,
+    /// Opaque reference to the client in the clinic's records; not a name.
+    pub client_id: String,
+    pub primary_clinician_id: String,
+    pub clinic_id: String,
+    pub title: String,
+    pub created_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalAdded {
+    pub goal_id: GoalId,
+    pub description: String,
+    pub term: GoalTerm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalClosed {
+    pub goal_id: GoalId,
+    pub outcome: GoalOutcome,
+    pub closed_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveAdded {
+    pub objective_id: ObjectiveId,
+    pub goal_id: GoalId,
+    pub description: String,
+    pub baseline: f64,
+    pub target: f64,
+    pub unit: String,
+    /// The period the quantity is counted over, e.g. "week"; empty for a level.
+    pub period: String,
+    pub target_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveProgressRecorded {
+    pub objective_id: ObjectiveId,
+    pub value: f64,
+    pub observed_on: NaiveDate,
+    pub source: ProgressSource,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveMet {
+    pub objective_id: ObjectiveId,
+    pub met_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewScheduled {
+    pub review_id: ReviewId,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewHeld {
+    pub review_id: ReviewId,
+    pub held_on: NaiveDate,
+    pub participants: Vec<String>,
+    pub summary: String,
+    pub decision: ReviewDecision,
+}
+
+/// Everything that can happen to a plan, in the past tense.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanEvent {
+    PlanCreated(PlanCreated),
+    GoalAdded(GoalAdded),
+    GoalClosed(GoalClosed),
+    ObjectiveAdded(ObjectiveAdded),
+    ObjectiveProgressRecorded(ObjectiveProgressRecorded),
+    ObjectiveMet(ObjectiveMet),
+    ReviewScheduled(ReviewScheduled),
+    ReviewHeld(ReviewHeld),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventDecodeError {
+    #[error("unknown plan event type {0}")]
+    UnknownType(String),
+    #[error("unsupported schema version {version} of {event_type}")]
+    UnsupportedVersion { event_type: String, version: u32 },
+    #[error("malformed {event_type} payload: {source}")]
+    Malformed {
+        event_type: String,
+        source: serde_json::Error,
+    },
+}
+
+impl PlanEvent {
+    /// Every event type is at schema version 1; an upcaster goes in
+    /// [`PlanEvent::decode`] when one changes.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::PlanCreated(_) => "PlanCreated",
+            Self::GoalAdded(_) => "GoalAdded",
+            Self::GoalClosed(_) => "GoalClosed",
+            Self::ObjectiveAdded(_) => "ObjectiveAdded",
+            Self::ObjectiveProgressRecorded(_) => "ObjectiveProgressRecorded",
+            Self::ObjectiveMet(_) => "ObjectiveMet",
+            Self::ReviewScheduled(_) => "ReviewScheduled",
+            Self::ReviewHeld(_) => "ReviewHeld",
+        }
+    }
+
+    /// The stored payload: compact JSON of the event's fields.
+    pub fn encode(&self) -> Vec<u8> {
+        let encoded = match self {
+            Self::PlanCreated(e) => serde_json::to_vec(e),
+            Self::GoalAdded(e) => serde_json::to_vec(e),
+            Self::GoalClosed(e) => serde_json::to_vec(e),
+            Self::ObjectiveAdded(e) => serde_json::to_vec(e),
+            Self::ObjectiveProgressRecorded(e) => serde_json::to_vec(e),
+            Self::ObjectiveMet(e) => serde_json::to_vec(e),
+            Self::ReviewScheduled(e) => serde_json::to_vec(e),
+            Self::ReviewHeld(e) => serde_json::to_vec(e),
+        };
+        // Plain structs of strings, numbers and dates always serialize;
+        // f64 NaN/inf are refused by validation before an event exists.
+        encoded.expect("plan events serialize to JSON")
+    }
+
+    pub fn decode(
+        event_type: &str,
+        schema_version: u32,
+        payload: &[u8],
+    ) -> Result<Self, EventDecodeError> {
+        if schema_version != Self::SCHEMA_VERSION {
+            return Err(EventDecodeError::UnsupportedVersion {
+                event_type: event_type.to_owned(),
+                version: schema_version,
+            });
+        }
+        fn parse<T: serde::de::DeserializeOwned>(
+            event_type: &str,
+            payload: &[u8],
+        ) -> Result<T, EventDecodeError> {
+            serde_json::from_slice(payload).map_err(|source| EventDecodeError::Malformed {
+                event_type: event_type.to_owned(),
+                source,
+            })
+        }
+        Ok(match event_type {
+            "PlanCreated" => Self::PlanCreated(parse(event_type, payload)?),
+            "GoalAdded" => Self::GoalAdded(parse(event_type, payload)?),
+            "GoalClosed" => Self::GoalClosed(parse(event_type, payload)?),
+            "ObjectiveAdded" => Self::ObjectiveAdded(parse(event_type, payload)?),
+            "ObjectiveProgressRecorded" => {
+                Self::ObjectiveProgressRecorded(parse(event_type, payload)?)
+            }
+            "ObjectiveMet" => Self::ObjectiveMet(parse(event_type, payload)?),
+            "ReviewScheduled" => Self::ReviewScheduled(parse(event_type, payload)?),
+            "ReviewHeld" => Self::ReviewHeld(parse(event_type, payload)?),
+            other => return Err(EventDecodeError::UnknownType(other.to_owned())),
+        })
+    }
+}

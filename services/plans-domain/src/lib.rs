@@ -1,0 +1,31 @@
+//! The treatment-plan aggregate.
+//!
+//! Pure: commands in, events out, no I/O and no clock (the caller passes
+//! today's date). [`Plan::decide`] holds every business rule; [`Plan::evolve`]
+//! only folds events into state and never refuses one, because stored
+//! events are facts.
+//!
+//! Architecture invariant: this crate depends on `trellis-kernel` and plain
+//! data crates only — never on gRPC, GraphQL, SQL or Redis.
+
+mod command;
+mod error;
+mod event;
+mod ids;
+mod plan;
+
+pub use command::{
+    AddGoal, AddObjective, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
+    QuantityTarget, RecordObjectiveProgress, ScheduleReview, CloseGoal,
+};
+pub use error::{FieldViolation, PlanError, SmartCriterion};
+pub use event::{
+    EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm, ObjectiveAdded, ObjectiveMet,
+    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ProgressSource, ReviewDecision,
+    ReviewHeld, ReviewScheduled,
+};
+pub use ids::{GoalId, ObjectiveId, PlanId, ReviewId, derive_id};
+pub use plan::{Plan, PlanStatus};
+
+/// Stream category of plan streams: `<tenant>:plan-<plan id>`.
+pub const PLAN_CATEGORY: &str = "plan";

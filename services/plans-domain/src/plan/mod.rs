@@ -1,0 +1,382 @@
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::command::{
+    AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
+    RecordObjectiveProgress, ScheduleReview,
+};
+use crate::error::{FieldViolation, PlanError, SmartCriterion};
+use crate::event::{
+    GoalAdded, GoalClosed, ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated,
+    PlanEvent, ReviewHeld, ReviewScheduled,
+};
+use crate::{GoalId, ObjectiveId, PlanId, ReviewId};
+
+const MAX_ID: usize = 128;
+const MAX_SHORT_TEXT: usize = 200;
+const MAX_TEXT: usize = 4000;
+const MAX_PARTICIPANTS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanStatus {
+    /// No `PlanCreated` yet: the stream is empty.
+    New,
+    Active,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GoalState {
+    open: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ObjectiveState {
+    met: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReviewState {
+    held: bool,
+}
+
+/// What the plan must remember to decide the next command: identities and
+/// statuses, not the clinical text (that lives in the events and read models).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    id: Option<PlanId>,
+    status: PlanStatus,
+    goals: BTreeMap<GoalId, GoalState>,
+    objectives: BTreeMap<ObjectiveId, ObjectiveState>,
+    reviews: BTreeMap<ReviewId, ReviewState>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            id: None,
+            status: PlanStatus::New,
+            goals: BTreeMap::new(),
+            objectives: BTreeMap::new(),
+            reviews: BTreeMap::new(),
+        }
+    }
+}
+
+impl Plan {
+    /// Folds a history into the plan it describes.
+    pub fn from_history<'a>(events: impl IntoIterator<Item = &'a PlanEvent>) -> Self {
+        let mut plan = Self::default();
+        for event in events {
+            plan.evolve(event);
+        }
+        plan
+    }
+
+    pub fn id(&self) -> Option<PlanId> {
+        self.id
+    }
+
+    pub fn status(&self) -> PlanStatus {
+        self.status
+    }
+
+    /// Applies one event. Never fails: stored events are facts.
+    pub fn evolve(&mut self, event: &PlanEvent) {
+        match event {
+            PlanEvent::PlanCreated(e) => {
+                self.id = Some(e.plan_id);
+                self.status = PlanStatus::Active;
+            }
+            PlanEvent::GoalAdded(e) => {
+                self.goals.insert(e.goal_id, GoalState { open: true });
+            }
+            PlanEvent::GoalClosed(e) => {
+                self.goals.insert(e.goal_id, GoalState { open: false });
+            }
+            PlanEvent::ObjectiveAdded(e) => {
+                self.objectives
+                    .insert(e.objective_id, ObjectiveState { met: false });
+            }
+            PlanEvent::ObjectiveProgressRecorded(_) => {}
+            PlanEvent::ObjectiveMet(e) => {
+                self.objectives
+                    .insert(e.objective_id, ObjectiveState { met: true });
+            }
+            PlanEvent::ReviewScheduled(e) => {
+                self.reviews.insert(e.review_id, ReviewState { held: false });
+            }
+            PlanEvent::ReviewHeld(e) => {
+                self.reviews.insert(e.review_id, ReviewState { held: true });
+            }
+        }
+    }
+
+    /// Decides what a command means for this plan, given today's date.
+    pub fn decide(&self, command: &PlanCommand, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        if let PlanCommand::CreatePlan(c) = command {
+            return self.create(c, today);
+        }
+        if self.status == PlanStatus::New {
+            return Err(PlanError::PlanNotFound);
+        }
+        match command {
+            PlanCommand::CreatePlan(_) => unreachable!("handled above"),
+            PlanCommand::AddGoal(c) => self.add_goal(c),
+            PlanCommand::CloseGoal(c) => self.close_goal(c, today),
+            PlanCommand::AddObjective(c) => self.add_objective(c, today),
+            PlanCommand::RecordObjectiveProgress(c) => self.record_progress(c, today),
+            PlanCommand::MarkObjectiveMet(c) => self.mark_met(c, today),
+            PlanCommand::ScheduleReview(c) => self.schedule_review(c, today),
+            PlanCommand::HoldReview(c) => self.hold_review(c, today),
+        }
+    }
+
+    fn create(&self, c: &CreatePlan, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        if self.status != PlanStatus::New {
+            return Err(PlanError::PlanAlreadyExists);
+        }
+        let mut v = Violations::default();
+        v.required("client_id", &c.client_id, MAX_ID);
+        v.required("primary_clinician_id", &c.primary_clinician_id, MAX_ID);
+        v.required("clinic_id", &c.clinic_id, MAX_ID);
+        v.optional("title", &c.title, MAX_SHORT_TEXT);
+        v.finish()?;
+        Ok(vec![PlanEvent::PlanCreated(PlanCreated {
+            plan_id: c.plan_id,
+            client_id: c.client_id.trim().to_owned(),
+            primary_clinician_id: c.primary_clinician_id.trim().to_owned(),
+            clinic_id: c.clinic_id.trim().to_owned(),
+            title: c.title.trim().to_owned(),
+            created_on: today,
+        })])
+    }
+
+    fn add_goal(&self, c: &AddGoal) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("description", &c.description, MAX_TEXT);
+        v.finish()?;
+        if self.goals.contains_key(&c.goal_id) {
+            return Err(PlanError::GoalAlreadyExists(c.goal_id));
+        }
+        Ok(vec![PlanEvent::GoalAdded(GoalAdded {
+            goal_id: c.goal_id,
+            description: c.description.trim().to_owned(),
+            term: c.term,
+        })])
+    }
+
+    fn close_goal(&self, c: &CloseGoal, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        self.open_goal(c.goal_id)?;
+        Ok(vec![PlanEvent::GoalClosed(GoalClosed {
+            goal_id: c.goal_id,
+            outcome: c.outcome,
+            closed_on: today,
+        })])
+    }
+
+    fn open_goal(&self, goal_id: GoalId) -> Result<(), PlanError> {
+        match self.goals.get(&goal_id) {
+            None => Err(PlanError::UnknownGoal(goal_id)),
+            Some(GoalState { open: false }) => Err(PlanError::GoalClosed(goal_id)),
+            Some(GoalState { open: true }) => Ok(()),
+        }
+    }
+
+    fn add_objective(&self, c: &AddObjective, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.optional("description", &c.description, MAX_TEXT);
+        if let Some(q) = &c.quantity {
+            v.optional("quantity.unit", &q.unit, MAX_SHORT_TEXT);
+            v.optional("quantity.period", &q.period, MAX_SHORT_TEXT);
+            for (field, value) in [("quantity.baseline", q.baseline), ("quantity.target", q.target)] {
+                if value.is_some_and(|x| !x.is_finite()) {
+                    v.push(field, "must be a finite number");
+                }
+            }
+        }
+        v.finish()?;
+        let smart = |criterion, field, description: &str| PlanError::NotSmart {
+            criterion,
+            field,
+            description: description.to_owned(),
+        };
+        if c.description.trim().is_empty() {
+            return Err(smart(
+                SmartCriterion::Specific,
+                "description",
+                "describe the behaviour or outcome the objective is about",
+            ));
+        }
+        let Some(q) = &c.quantity else {
+            return Err(smart(
+                SmartCriterion::Measurable,
+                "quantity",
+                "a baseline, a target and a unit are required",
+            ));
+        };
+        let Some(baseline) = q.baseline else {
+            return Err(smart(SmartCriterion::Measurable, "quantity.baseline", "a baseline is required"));
+        };
+        let Some(target) = q.target else {
+            return Err(smart(SmartCriterion::Measurable, "quantity.target", "a target is required"));
+        };
+        if q.unit.trim().is_empty() {
+            return Err(smart(SmartCriterion::Measurable, "quantity.unit", "a unit is required"));
+        }
+        #[allow(clippy::float_cmp)] // exact equality is the rule: no change asked for
+        if baseline == target {
+            return Err(smart(
+                SmartCriterion::Achievable,
+                "quantity.target",
+                "the target must differ from the baseline",
+            ));
+        }
+        let Some(target_date) = c.target_date else {
+            return Err(smart(SmartCriterion::TimeBound, "target_date", "a target date is required"));
+        };
+        if target_date <= today {
+            return Err(smart(
+                SmartCriterion::TimeBound,
+                "target_date",
+                "the target date must be in the future",
+            ));
+        }
+        self.open_goal(c.goal_id)?;
+        if self.objectives.contains_key(&c.objective_id) {
+            return Err(PlanError::ObjectiveAlreadyExists(c.objective_id));
+        }
+        Ok(vec![PlanEvent::ObjectiveAdded(ObjectiveAdded {
+            objective_id: c.objective_id,
+            goal_id: c.goal_id,
+            description: c.description.trim().to_owned(),
+            baseline,
+            target,
+            unit: q.unit.trim().to_owned(),
+            period: q.period.trim().to_owned(),
+            target_date,
+        })])
+    }
+
+    fn objective(&self, id: ObjectiveId) -> Result<ObjectiveState, PlanError> {
+        self.objectives
+            .get(&id)
+            .copied()
+            .ok_or(PlanError::UnknownObjective(id))
+    }
+
+    fn record_progress(
+        &self,
+        c: &RecordObjectiveProgress,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        if !c.value.is_finite() {
+            v.push("value", "must be a finite number");
+        }
+        if c.observed_on > today {
+            v.push("observed_on", "must not be in the future");
+        }
+        v.optional("note", &c.note, MAX_TEXT);
+        v.finish()?;
+        self.objective(c.objective_id)?;
+        Ok(vec![PlanEvent::ObjectiveProgressRecorded(ObjectiveProgressRecorded {
+            objective_id: c.objective_id,
+            value: c.value,
+            observed_on: c.observed_on,
+            source: c.source,
+            note: c.note.trim().to_owned(),
+        })])
+    }
+
+    fn mark_met(&self, c: &MarkObjectiveMet, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        if self.objective(c.objective_id)?.met {
+            return Err(PlanError::ObjectiveAlreadyMet(c.objective_id));
+        }
+        Ok(vec![PlanEvent::ObjectiveMet(ObjectiveMet {
+            objective_id: c.objective_id,
+            met_on: today,
+        })])
+    }
+
+    fn schedule_review(&self, c: &ScheduleReview, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        if c.due_on < today {
+            return Err(PlanError::Invalid(vec![FieldViolation::new(
+                "due_on",
+                "must not be in the past",
+            )]));
+        }
+        if self.reviews.contains_key(&c.review_id) {
+            return Err(PlanError::ReviewAlreadyScheduled(c.review_id));
+        }
+        Ok(vec![PlanEvent::ReviewScheduled(ReviewScheduled {
+            review_id: c.review_id,
+            due_on: c.due_on,
+        })])
+    }
+
+    fn hold_review(&self, c: &HoldReview, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        if c.held_on > today {
+            v.push("held_on", "must not be in the future");
+        }
+        if c.participants.is_empty() {
+            v.push("participants", "name at least one participant");
+        }
+        if c.participants.len() > MAX_PARTICIPANTS {
+            v.push("participants", format!("at most {MAX_PARTICIPANTS} participants"));
+        }
+        for p in &c.participants {
+            v.required("participants", p, MAX_SHORT_TEXT);
+        }
+        v.required("summary", &c.summary, MAX_TEXT);
+        v.finish()?;
+        match self.reviews.get(&c.review_id) {
+            None => return Err(PlanError::UnknownReview(c.review_id)),
+            Some(ReviewState { held: true }) => return Err(PlanError::ReviewAlreadyHeld(c.review_id)),
+            Some(ReviewState { held: false }) => {}
+        }
+        Ok(vec![PlanEvent::ReviewHeld(ReviewHeld {
+            review_id: c.review_id,
+            held_on: c.held_on,
+            participants: c.participants.iter().map(|p| p.trim().to_owned()).collect(),
+            summary: c.summary.trim().to_owned(),
+            decision: c.decision,
+        })])
+    }
+}
+
+/// Collects every field problem of a command so the caller sees them all at once.
+#[derive(Default)]
+struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    fn push(&mut self, field: &'static str, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    fn required(&mut self, field: &'static str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.push(field, "is required");
+        } else {
+            self.optional(field, value, max);
+        }
+    }
+
+    fn optional(&mut self, field: &'static str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.push(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    fn finish(self) -> Result<(), PlanError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanError::Invalid(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+//! The embedded event store: a single SQLite file in WAL mode.
+//!
+//! One writer thread owns the only write connection. Appends queue on a
+//! channel; the writer takes every append waiting, applies each inside its
+//! own savepoint (so one conflict does not fail its neighbours), commits the
+//! lot with a single fsync (`synchronous=FULL`) and only then acknowledges
+//! them. Under load the queue fills while the previous commit syncs, so the
+//! fsync cost is shared by every append that arrived meanwhile (group commit).
+//!
+//! Readers use their own read-only connections and never block the writer.
+
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{oneshot, watch};
+use trellis_kernel::{
+    AppendOutcome, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
+    StoreError, StreamName, SubscriptionMessage, SubscriptionStream,
+};
+
+use writer::AppendRequest;
+
+/// How many events one subscription read fetches at a time.
+const SUBSCRIPTION_PAGE: usize = 512;
+
+/// Cloneable handle to one embedded store file.
+#[derive(Debug, Clone)]
+pub struct SqliteEventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    appends: Mutex<mpsc::Sender<AppendRequest>>,
+    readers: Mutex<Vec<Connection>>,
+    /// Global position of the last committed event (0 when empty).
+    head: watch::Receiver<u64>,
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open_writer(&path)?;
+        let head = schema::head_position(&conn)?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("trellis-store-writer".into())
+            .spawn(move || writer::run(conn, rx, head_tx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                appends: Mutex::new(tx),
+                readers: Mutex::new(Vec::new()),
+                head: head_rx,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled read-only connection off the async runtime.
+    async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("reader pool poisoned").pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let result = f(&conn);
+            inner.readers.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(schema::unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(schema::unavailable)?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        if events.is_empty() {
+            return Err(StoreError::EmptyAppend);
+        }
+        let (reply, acknowledged) = oneshot::channel();
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        self.inner
+            .appends
+            .lock()
+            .expect("append queue poisoned")
+            .send(request)
+            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))?;
+        acknowledged
+            .await
+            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        direction: ReadDirection,
+        from: Option<u64>,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.clone();
+        self.with_reader(move |conn| schema::read_stream(conn, &stream, direction, from, max_count))
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        after: Option<u64>,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.with_reader(move |conn| schema::read_all(conn, after.unwrap_or(0), max_count))
+            .await
+    }
+
+    async fn subscribe_all(&self, after: Option<u64>) -> Result<SubscriptionStream, StoreError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(SUBSCRIPTION_PAGE);
+        let store = self.clone();
+        let mut head = self.inner.head.clone();
+        tokio::spawn(async move {
+            let mut position = after.unwrap_or(0);
+            let mut live = false;
+            loop {
+                let page = match store.read_all(Some(position), SUBSCRIPTION_PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    if !live {
+                        live = true;
+                        if tx.send(Ok(SubscriptionMessage::CaughtUp)).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Wait until something past our position commits, or
+                    // the subscriber goes away.
+                    tokio::select! {
+                        changed = head.wait_for(|h| *h > position) => {
+                            if changed.is_err() { return; }
+                        }
+                        () = tx.closed() => return,
+                    }
+                    continue;
+                }
+                for event in page {
+                    position = event.global_position;
+                    if tx
+                        .send(Ok(SubscriptionMessage::Event(Box::new(event))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|message| (message, rx))
+        })))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(schema::unavailable)
+        })
+        .await
+    }
+}

@@ -1,0 +1,246 @@
+//! Table layout and the row-level reads and writes of the embedded store.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use trellis_kernel::{
+    Actor, EventMetadata, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamName,
+};
+use uuid::Uuid;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    global_position INTEGER PRIMARY KEY,
+    event_id        BLOB    NOT NULL UNIQUE,
+    tenant          TEXT    NOT NULL,
+    stream          TEXT    NOT NULL,
+    revision        INTEGER NOT NULL,
+    event_type      TEXT    NOT NULL,
+    schema_version  INTEGER NOT NULL,
+    payload         BLOB    NOT NULL,
+    actor_subject   TEXT    NOT NULL,
+    actor_role      TEXT    NOT NULL,
+    correlation_id  BLOB    NOT NULL,
+    causation_id    BLOB    NOT NULL,
+    request_id      TEXT    NOT NULL,
+    trace_id        TEXT    NOT NULL,
+    reason          TEXT,
+    recorded_at_us  INTEGER NOT NULL,
+    UNIQUE (stream, revision)
+) STRICT;
+";
+
+const COLUMNS: &str = "global_position, event_id, stream, revision, event_type, schema_version, \
+     payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
+     reason, recorded_at_us";
+
+pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(unavailable)?;
+    // WAL lets readers run beside the writer; synchronous=FULL fsyncs the
+    // WAL on every commit, so an acknowledged append survives power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    Ok(conn)
+}
+
+pub(crate) fn head_position(conn: &Connection) -> Result<u64, StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(global_position), 0) FROM events",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(to_u64)
+    .map_err(unavailable)
+}
+
+pub(crate) fn stream_head(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
+    conn.query_row(
+        "SELECT MAX(revision) FROM events WHERE stream = ?1",
+        [stream],
+        |row| row.get::<_, Option<i64>>(0),
+    )
+    .map(|r| r.map(to_u64))
+    .map_err(unavailable)
+}
+
+/// Where an event id is stored, if it is.
+pub(crate) fn locate_event(
+    conn: &Connection,
+    event_id: Uuid,
+) -> Result<Option<(String, u64, u64)>, StoreError> {
+    conn.query_row(
+        "SELECT stream, revision, global_position FROM events WHERE event_id = ?1",
+        [event_id.as_bytes().as_slice()],
+        |row| Ok((row.get(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?))),
+    )
+    .optional()
+    .map_err(unavailable)
+}
+
+pub(crate) fn insert_event(
+    conn: &Connection,
+    stream: &StreamName,
+    revision: u64,
+    event: &NewEvent,
+    recorded_at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let m = &event.metadata;
+    conn.prepare_cached(
+        "INSERT INTO events (event_id, tenant, stream, revision, event_type, schema_version, \
+         payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
+         reason, recorded_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            event.event_id.as_bytes().as_slice(),
+            stream.tenant().as_str(),
+            stream.to_string(),
+            to_i64(revision),
+            event.event_type,
+            event.schema_version,
+            event.payload,
+            m.actor.subject,
+            m.actor.role,
+            m.correlation_id.as_bytes().as_slice(),
+            m.causation_id.as_bytes().as_slice(),
+            m.request_id,
+            m.trace_id,
+            m.reason,
+            recorded_at.timestamp_micros(),
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(to_u64(conn.last_insert_rowid()))
+}
+
+pub(crate) fn read_stream(
+    conn: &Connection,
+    stream: &StreamName,
+    direction: ReadDirection,
+    from: Option<u64>,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let (sql, from) = match direction {
+        ReadDirection::Forward => (
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND revision >= ?2 \
+                 ORDER BY revision ASC LIMIT ?3"
+            ),
+            from.map_or(0, to_i64),
+        ),
+        ReadDirection::Backward => (
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND revision <= ?2 \
+                 ORDER BY revision DESC LIMIT ?3"
+            ),
+            from.map_or(i64::MAX, to_i64),
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+    let rows = stmt
+        .query_map(
+            params![stream.to_string(), from, to_i64(max_count as u64)],
+            decode_row,
+        )
+        .map_err(unavailable)?;
+    collect(rows)
+}
+
+pub(crate) fn read_all(
+    conn: &Connection,
+    after: u64,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE global_position > ?1 \
+             ORDER BY global_position ASC LIMIT ?2"
+        ))
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params![to_i64(after), to_i64(max_count as u64)], decode_row)
+        .map_err(unavailable)?;
+    collect(rows)
+}
+
+fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<Result<RecordedEvent, StoreError>>>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    rows.map(|row| row.map_err(unavailable)?).collect()
+}
+
+/// Row → event. Malformed stored values surface as `Corrupt`, never a panic.
+fn decode_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedEvent, StoreError>> {
+    let uuid = |i: usize| -> rusqlite::Result<Result<Uuid, StoreError>> {
+        let bytes: Vec<u8> = row.get(i)?;
+        Ok(Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("malformed uuid".into())))
+    };
+    let stream: String = row.get(2)?;
+    let recorded_at_us: i64 = row.get(14)?;
+    let decoded = (|| {
+        Ok(RecordedEvent {
+            global_position: to_u64(row.get(0)?),
+            event_id: uuid(1)??,
+            stream: StreamName::parse(&stream)
+                .map_err(|_| StoreError::Corrupt("malformed stream name".into()))?,
+            revision: to_u64(row.get(3)?),
+            event_type: row.get(4)?,
+            schema_version: row.get(5)?,
+            payload: row.get(6)?,
+            metadata: EventMetadata {
+                actor: Actor {
+                    subject: row.get(7)?,
+                    role: row.get(8)?,
+                },
+                correlation_id: uuid(9)??,
+                causation_id: uuid(10)??,
+                request_id: row.get(11)?,
+                trace_id: row.get(12)?,
+                reason: row.get(13)?,
+            },
+            recorded_at: DateTime::from_timestamp_micros(recorded_at_us)
+                .ok_or_else(|| StoreError::Corrupt("malformed timestamp".into()))?,
+        })
+    })();
+    match decoded {
+        Ok(event) => Ok(Ok(event)),
+        Err(DecodeError::Sql(e)) => Err(e),
+        Err(DecodeError::Store(e)) => Ok(Err(e)),
+    }
+}
+
+enum DecodeError {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for DecodeError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<StoreError> for DecodeError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// SQLite integers are signed; positions and revisions never exceed i64::MAX.
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
