@@ -25,7 +25,7 @@ pub use event::{
     ReviewHeld, ReviewScheduled,
 };
 pub use ids::{GoalId, ObjectiveId, PlanId, ReviewId, derive_id};
-pub use plan::{Plan, PlanStatus};
+pub use plan::{CareAssignment, Plan, PlanStatus};
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.
 pub const PLAN_CATEGORY: &str = "plan";

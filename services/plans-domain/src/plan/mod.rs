@@ -25,6 +25,14 @@ pub enum PlanStatus {
     Active,
 }
 
+/// The people a plan belongs to, by their opaque ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CareAssignment {
+    pub client_id: String,
+    pub primary_clinician_id: String,
+    pub clinic_id: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct GoalState {
     open: bool,
@@ -46,6 +54,7 @@ struct ReviewState {
 pub struct Plan {
     id: Option<PlanId>,
     status: PlanStatus,
+    care: Option<CareAssignment>,
     goals: BTreeMap<GoalId, GoalState>,
     objectives: BTreeMap<ObjectiveId, ObjectiveState>,
     reviews: BTreeMap<ReviewId, ReviewState>,
@@ -56,6 +65,7 @@ impl Default for Plan {
         Self {
             id: None,
             status: PlanStatus::New,
+            care: None,
             goals: BTreeMap::new(),
             objectives: BTreeMap::new(),
             reviews: BTreeMap::new(),
@@ -81,12 +91,22 @@ impl Plan {
         self.status
     }
 
+    /// Whose plan this is and who treats: what access decisions need.
+    pub fn care(&self) -> Option<&CareAssignment> {
+        self.care.as_ref()
+    }
+
     /// Applies one event. Never fails: stored events are facts.
     pub fn evolve(&mut self, event: &PlanEvent) {
         match event {
             PlanEvent::PlanCreated(e) => {
                 self.id = Some(e.plan_id);
                 self.status = PlanStatus::Active;
+                self.care = Some(CareAssignment {
+                    client_id: e.client_id.clone(),
+                    primary_clinician_id: e.primary_clinician_id.clone(),
+                    clinic_id: e.clinic_id.clone(),
+                });
             }
             PlanEvent::GoalAdded(e) => {
                 self.goals.insert(e.goal_id, GoalState { open: true });

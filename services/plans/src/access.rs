@@ -1,0 +1,176 @@
+//! Who may send which command to which plan.
+
+use trellis_auth::{Caller, Role};
+use trellis_plans_domain::{CareAssignment, PlanCommand, ProgressSource};
+
+/// Why a caller may not send a command. `NotVisible` must be answered
+/// exactly like a plan that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    #[error("the caller's role may not send this command")]
+    RoleMayNot,
+    #[error("plan not found")]
+    NotVisible,
+}
+
+/// Decides the role a caller acts in for `command` on a plan with `care`
+/// (`None` for a plan that does not exist yet).
+pub fn authorize_command(
+    caller: &Caller,
+    command: &PlanCommand,
+    care: Option<&CareAssignment>,
+) -> Result<Role, AccessDenied> {
+    let self_report = matches!(
+        command,
+        PlanCommand::RecordObjectiveProgress(c) if c.source == ProgressSource::ClientSelfReport
+    );
+    let allowed: &[Role] = if self_report {
+        &[Role::Client, Role::Clinician, Role::Supervisor]
+    } else {
+        &[Role::Clinician, Role::Supervisor]
+    };
+    // Try each role the caller holds that may send this command; the first
+    // whose scope covers the plan is the role they act in.
+    let mut any_role = false;
+    for role in caller.roles.iter().copied().filter(|r| allowed.contains(r)) {
+        any_role = true;
+        let Some(care) = care else {
+            // Creating a plan, or a command on a missing plan: the
+            // aggregate answers (not found / created).
+            if matches!(command, PlanCommand::CreatePlan(_)) && role == Role::Client {
+                continue;
+            }
+            return Ok(role);
+        };
+        let in_scope = match role {
+            Role::Clinician => care.primary_clinician_id == caller.subject,
+            Role::Supervisor => caller.clinics.contains(&care.clinic_id),
+            Role::Client => care.client_id == caller.subject,
+            Role::Admin | Role::Auditor => false,
+        };
+        if in_scope {
+            return Ok(role);
+        }
+    }
+    if any_role {
+        Err(AccessDenied::NotVisible)
+    } else {
+        Err(AccessDenied::RoleMayNot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use trellis_kernel::TenantId;
+    use trellis_plans_domain::{
+        AddGoal, GoalId, GoalTerm, MarkObjectiveMet, ObjectiveId, RecordObjectiveProgress,
+    };
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn caller(subject: &str, roles: &[Role], clinics: &[&str]) -> Caller {
+        Caller {
+            tenant: TenantId::parse("northside").unwrap(),
+            subject: subject.into(),
+            roles: roles.to_vec(),
+            clinics: clinics.iter().map(|c| (*c).to_owned()).collect(),
+        }
+    }
+
+    fn care() -> CareAssignment {
+        CareAssignment {
+            client_id: "client-17".into(),
+            primary_clinician_id: "clin-3".into(),
+            clinic_id: "eastside".into(),
+        }
+    }
+
+    fn add_goal() -> PlanCommand {
+        PlanCommand::AddGoal(AddGoal {
+            goal_id: GoalId(Uuid::nil()),
+            description: "x".into(),
+            term: GoalTerm::ShortTerm,
+        })
+    }
+
+    fn progress(source: ProgressSource) -> PlanCommand {
+        PlanCommand::RecordObjectiveProgress(RecordObjectiveProgress {
+            objective_id: ObjectiveId(Uuid::nil()),
+            value: 1.0,
+            observed_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            source,
+            note: String::new(),
+        })
+    }
+
+    #[test]
+    fn the_primary_clinician_may_change_the_plan() {
+        let c = caller("clin-3", &[Role::Clinician], &[]);
+        assert_eq!(authorize_command(&c, &add_goal(), Some(&care())), Ok(Role::Clinician));
+    }
+
+    #[test]
+    fn another_clinician_does_not_see_the_plan() {
+        let c = caller("clin-9", &[Role::Clinician], &[]);
+        assert_eq!(
+            authorize_command(&c, &add_goal(), Some(&care())),
+            Err(AccessDenied::NotVisible)
+        );
+    }
+
+    #[test]
+    fn a_supervisor_of_the_clinic_may_change_the_plan() {
+        let c = caller("sup-1", &[Role::Supervisor], &["eastside"]);
+        assert_eq!(authorize_command(&c, &add_goal(), Some(&care())), Ok(Role::Supervisor));
+        let other = caller("sup-2", &[Role::Supervisor], &["westside"]);
+        assert_eq!(
+            authorize_command(&other, &add_goal(), Some(&care())),
+            Err(AccessDenied::NotVisible)
+        );
+    }
+
+    #[test]
+    fn a_client_may_only_self_report_on_their_own_plan() {
+        let me = caller("client-17", &[Role::Client], &[]);
+        assert_eq!(
+            authorize_command(&me, &progress(ProgressSource::ClientSelfReport), Some(&care())),
+            Ok(Role::Client)
+        );
+        assert_eq!(
+            authorize_command(&me, &progress(ProgressSource::Clinician), Some(&care())),
+            Err(AccessDenied::RoleMayNot)
+        );
+        assert_eq!(
+            authorize_command(
+                &me,
+                &PlanCommand::MarkObjectiveMet(MarkObjectiveMet {
+                    objective_id: ObjectiveId(Uuid::nil())
+                }),
+                Some(&care())
+            ),
+            Err(AccessDenied::RoleMayNot)
+        );
+        let someone_else = caller("client-99", &[Role::Client], &[]);
+        assert_eq!(
+            authorize_command(
+                &someone_else,
+                &progress(ProgressSource::ClientSelfReport),
+                Some(&care())
+            ),
+            Err(AccessDenied::NotVisible)
+        );
+    }
+
+    #[test]
+    fn admins_and_auditors_send_no_clinical_commands() {
+        for role in [Role::Admin, Role::Auditor] {
+            let c = caller("someone", &[role], &["eastside"]);
+            assert_eq!(
+                authorize_command(&c, &add_goal(), Some(&care())),
+                Err(AccessDenied::RoleMayNot)
+            );
+        }
+    }
+}

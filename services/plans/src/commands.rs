@@ -1,0 +1,204 @@
+//! Loading a plan, deciding a command, appending the events.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use trellis_auth::Caller;
+use trellis_kernel::{
+    Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
+    StoreError, StreamName, TenantId,
+};
+use trellis_plans_domain::{PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id};
+use uuid::Uuid;
+
+use crate::access::{AccessDenied, authorize_command};
+
+/// How often a command is re-decided after losing an optimistic-concurrency
+/// race before the caller is told to retry.
+const MAX_ATTEMPTS: usize = 5;
+const READ_PAGE: usize = 1000;
+
+/// Request-level facts that go into every event's envelope.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    pub caller: Caller,
+    /// Client-chosen; a retried command with the same id appends nothing.
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    pub request_id: String,
+    pub trace_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub plan_id: PlanId,
+    /// The plan's stream revision after the command.
+    pub revision: u64,
+    /// The command id had been applied before: nothing new was written.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Rejected(#[from] PlanError),
+    #[error(transparent)]
+    Denied(#[from] AccessDenied),
+    #[error("the plan changed concurrently too often; retry the command")]
+    Contended,
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
+    #[error("stored plan event cannot be read: {0}")]
+    Corrupt(String),
+}
+
+/// Handles plan commands against an event store.
+#[derive(Clone)]
+pub struct PlanCommands {
+    store: Arc<dyn EventStore>,
+    today: fn() -> NaiveDate,
+}
+
+impl std::fmt::Debug for PlanCommands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanCommands").finish_non_exhaustive()
+    }
+}
+
+impl PlanCommands {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            today: || Utc::now().date_naive(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn plan_stream(tenant: &TenantId, plan_id: PlanId) -> StreamName {
+        StreamName::new(tenant.clone(), PLAN_CATEGORY, &plan_id.to_string())
+            .expect("a uuid is a valid stream id")
+    }
+
+    /// The id a `CreatePlan` without a client-chosen plan id gets.
+    pub fn derived_plan_id(tenant: &TenantId, command_id: Uuid) -> PlanId {
+        PlanId(derive_id(tenant.as_str(), command_id, "plan"))
+    }
+
+    #[tracing::instrument(
+        name = "handle_command",
+        skip_all,
+        fields(tenant = %ctx.caller.tenant, command = command.name(), plan_id = %plan_id)
+    )]
+    pub async fn handle(
+        &self,
+        ctx: &CommandContext,
+        plan_id: PlanId,
+        command: &PlanCommand,
+    ) -> Result<CommandOutcome, CommandError> {
+        let stream = Self::plan_stream(&ctx.caller.tenant, plan_id);
+        for _ in 0..MAX_ATTEMPTS {
+            let history = self.load(&stream).await?;
+            if let Some(prior) = history
+                .iter()
+                .rev()
+                .find(|e| e.metadata.causation_id == ctx.command_id)
+            {
+                return Ok(CommandOutcome {
+                    plan_id,
+                    revision: prior.revision,
+                    duplicate: true,
+                });
+            }
+            let mut plan = Plan::default();
+            for recorded in &history {
+                plan.evolve(&decode(recorded)?);
+            }
+            let role = authorize_command(&ctx.caller, command, plan.care())?;
+            let decided = plan.decide(command, (self.today)())?;
+            let events = self.envelope(ctx, role, &decided);
+            match self
+                .store
+                .append(&stream, ExpectedRevision::after(history.len() as u64), events)
+                .await
+            {
+                Ok(outcome) => {
+                    return Ok(CommandOutcome {
+                        plan_id,
+                        revision: outcome.last_revision,
+                        duplicate: outcome.deduplicated,
+                    });
+                }
+                Err(StoreError::WrongExpectedRevision { .. }) => {
+                    tracing::debug!("lost a concurrency race; deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contended)
+    }
+
+    async fn load(&self, stream: &StreamName) -> Result<Vec<RecordedEvent>, CommandError> {
+        let mut history: Vec<RecordedEvent> = Vec::new();
+        loop {
+            let from = history.last().map(|e| e.revision + 1);
+            let page = self
+                .store
+                .read_stream(stream, ReadDirection::Forward, from, READ_PAGE)
+                .await?;
+            let full = page.len() == READ_PAGE;
+            history.extend(page);
+            if !full {
+                return Ok(history);
+            }
+        }
+    }
+
+    fn envelope(
+        &self,
+        ctx: &CommandContext,
+        role: trellis_auth::Role,
+        events: &[PlanEvent],
+    ) -> Vec<NewEvent> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| NewEvent {
+                // Derived from the command id: a retry racing the first
+                // attempt produces the same ids and the store dedupes it.
+                event_id: derive_id(
+                    ctx.caller.tenant.as_str(),
+                    ctx.command_id,
+                    &format!("event-{i}"),
+                ),
+                event_type: event.event_type().to_owned(),
+                schema_version: PlanEvent::SCHEMA_VERSION,
+                payload: event.encode(),
+                metadata: EventMetadata {
+                    actor: Actor {
+                        subject: ctx.caller.subject.clone(),
+                        role: role.as_str().to_owned(),
+                    },
+                    correlation_id: ctx.correlation_id,
+                    causation_id: ctx.command_id,
+                    request_id: ctx.request_id.clone(),
+                    trace_id: ctx.trace_id.clone(),
+                    reason: None,
+                },
+            })
+            .collect()
+    }
+}
+
+fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
+    PlanEvent::decode(&recorded.event_type, recorded.schema_version, &recorded.payload)
+        // The decode error may quote payload text (PHI); name the place only.
+        .map_err(|_| {
+            CommandError::Corrupt(format!(
+                "{} at global position {}",
+                recorded.event_type, recorded.global_position
+            ))
+        })
+}

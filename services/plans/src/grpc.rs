@@ -1,0 +1,598 @@
+//! The gRPC edge: authentication, wire ↔ command mapping, error mapping.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use trellis_auth::{AuthError, Caller, TokenVerifier};
+use trellis_plans_domain::{
+    AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId, GoalOutcome, GoalTerm,
+    HoldReview, MarkObjectiveMet, ObjectiveId, PlanCommand, PlanError, PlanId, ProgressSource,
+    QuantityTarget, RecordObjectiveProgress, ReviewDecision, ReviewId, ScheduleReview, derive_id,
+};
+use trellis_proto::plans::v1 as pb;
+use uuid::Uuid;
+
+use crate::{AccessDenied, CommandContext, CommandError, PlanCommands};
+
+pub use pb::plan_service_server::PlanServiceServer;
+
+/// Largest request a client may send; commands are small.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Builds the interceptor that turns the bearer token into a [`Caller`] in
+/// the request extensions, or answers `UNAUTHENTICATED`.
+pub fn authenticate(
+    verifier: Arc<TokenVerifier>,
+) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |mut request: Request<()>| {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.to_str().map_err(|_| AuthError::NotBearer))
+            .transpose()
+            .and_then(|h| verifier.verify_header(h));
+        match header {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                Ok(request)
+            }
+            Err(e) => Err(Status::unauthenticated(e.to_string())),
+        }
+    }
+}
+
+/// The `PlanService` implementation.
+#[derive(Debug, Clone)]
+pub struct PlanGrpc {
+    commands: PlanCommands,
+}
+
+impl PlanGrpc {
+    pub fn new(commands: PlanCommands) -> Self {
+        Self { commands }
+    }
+
+    /// The service wrapped with authentication and the request size limit.
+    pub fn into_server(
+        self,
+        verifier: Arc<TokenVerifier>,
+    ) -> tonic::service::interceptor::InterceptedService<
+        PlanServiceServer<Self>,
+        impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone,
+    > {
+        let server = PlanServiceServer::new(self).max_decoding_message_size(MAX_REQUEST_BYTES);
+        tonic::service::interceptor::InterceptedService::new(server, authenticate(verifier))
+    }
+
+    async fn run<T>(
+        &self,
+        request: Request<T>,
+        map: impl FnOnce(&Caller, &T, &mut Fields) -> Option<Mapped>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        let request_id =
+            header(&request, "x-request-id").unwrap_or_else(|| Uuid::new_v4().to_string());
+        let trace_id = header(&request, "traceparent")
+            .and_then(|tp| trace_id_of(&tp))
+            .unwrap_or_default();
+        let correlation =
+            header(&request, "x-correlation-id").and_then(|c| Uuid::parse_str(&c).ok());
+        let body = request.into_inner();
+        let mut fields = Fields::default();
+        let mapped = map(&caller, &body, &mut fields);
+        let mapped = match (mapped, fields.into_status()) {
+            (Some(mapped), None) => mapped,
+            (_, Some(status)) => return Err(status),
+            (None, None) => return Err(Status::invalid_argument("invalid command")),
+        };
+        let ctx = CommandContext {
+            correlation_id: correlation.unwrap_or(mapped.command_id),
+            command_id: mapped.command_id,
+            caller,
+            request_id,
+            trace_id,
+        };
+        let outcome = self
+            .commands
+            .handle(&ctx, mapped.plan_id, &mapped.command)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CommandResponse {
+            plan_id: outcome.plan_id.to_string(),
+            entity_id: mapped.entity_id.to_string(),
+            revision: outcome.revision,
+            duplicate: outcome.duplicate,
+        }))
+    }
+}
+
+/// A wire request turned into a domain command.
+#[derive(Debug)]
+pub struct Mapped {
+    plan_id: PlanId,
+    command_id: Uuid,
+    entity_id: Uuid,
+    command: PlanCommand,
+}
+
+fn header<T>(request: &Request<T>, name: &str) -> Option<String> {
+    request
+        .metadata()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
+fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| trace_id.to_ascii_lowercase())
+}
+
+/// Parses wire fields, collecting every violation so the caller sees all
+/// of them in one `INVALID_ARGUMENT`.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldViolation>);
+
+impl Fields {
+    fn violation(&mut self, field: &'static str, description: &str) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    fn uuid(&mut self, field: &'static str, raw: &str) -> Option<Uuid> {
+        if raw.trim().is_empty() {
+            self.violation(field, "is required");
+            return None;
+        }
+        let parsed = Uuid::parse_str(raw.trim()).ok();
+        if parsed.is_none() {
+            self.violation(field, "must be a UUID");
+        }
+        parsed
+    }
+
+    fn command_id(&mut self, raw: &str) -> Option<Uuid> {
+        self.uuid("command_id", raw)
+    }
+
+    fn plan_id(&mut self, raw: &str) -> Option<PlanId> {
+        self.uuid("plan_id", raw).map(PlanId)
+    }
+
+    /// A client-chosen id, or one derived from the command id when empty.
+    fn new_id(
+        &mut self,
+        field: &'static str,
+        raw: &str,
+        caller: &Caller,
+        command_id: Option<Uuid>,
+    ) -> Option<Uuid> {
+        if raw.trim().is_empty() {
+            return command_id.map(|c| derive_id(caller.tenant.as_str(), c, field));
+        }
+        self.uuid(field, raw)
+    }
+
+    fn date(&mut self, field: &'static str, raw: &str) -> Option<NaiveDate> {
+        if raw.trim().is_empty() {
+            self.violation(field, "is required");
+            return None;
+        }
+        let parsed = NaiveDate::from_str(raw.trim()).ok();
+        if parsed.is_none() {
+            self.violation(field, "must be a date of the form YYYY-MM-DD");
+        }
+        parsed
+    }
+
+    /// A date the domain may judge missing (SMART time-bound) itself.
+    fn optional_date(&mut self, field: &'static str, raw: &str) -> Option<Option<NaiveDate>> {
+        if raw.trim().is_empty() {
+            return Some(None);
+        }
+        self.date(field, raw).map(Some)
+    }
+
+    fn choice<T>(&mut self, field: &'static str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.violation(field, "must be one of the listed values");
+        }
+        value
+    }
+
+    fn into_status(self) -> Option<Status> {
+        (!self.0.is_empty()).then(|| invalid_argument(&self.0))
+    }
+}
+
+fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    let mut details = ErrorDetails::new();
+    for v in violations {
+        details.add_bad_request_violation(v.field, v.description.clone());
+    }
+    let summary = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Status::with_error_details(Code::InvalidArgument, summary, details)
+}
+
+/// Maps command errors to gRPC status, once, here. Internal details go to
+/// the log (without payloads), never to the caller.
+fn to_status(error: CommandError) -> Status {
+    match error {
+        CommandError::Rejected(e) => match &e {
+            PlanError::Invalid(_) | PlanError::NotSmart { .. } => {
+                let mut status = invalid_argument(&e.field_violations());
+                if let PlanError::NotSmart { .. } = e {
+                    status = Status::with_error_details(
+                        Code::InvalidArgument,
+                        e.to_string(),
+                        status.get_error_details(),
+                    );
+                }
+                status
+            }
+            PlanError::PlanNotFound => Status::not_found("plan not found"),
+            PlanError::PlanAlreadyExists
+            | PlanError::GoalAlreadyExists(_)
+            | PlanError::ObjectiveAlreadyExists(_)
+            | PlanError::ReviewAlreadyScheduled(_) => Status::already_exists(e.to_string()),
+            PlanError::UnknownGoal(_)
+            | PlanError::GoalClosed(_)
+            | PlanError::UnknownObjective(_)
+            | PlanError::ObjectiveAlreadyMet(_)
+            | PlanError::UnknownReview(_)
+            | PlanError::ReviewAlreadyHeld(_) => Status::failed_precondition(e.to_string()),
+        },
+        // Answered exactly like a plan that does not exist.
+        CommandError::Denied(AccessDenied::NotVisible) => Status::not_found("plan not found"),
+        CommandError::Denied(AccessDenied::RoleMayNot) => {
+            Status::permission_denied("your role may not send this command")
+        }
+        CommandError::Contended => Status::aborted(error.to_string()),
+        CommandError::Store(e) => {
+            tracing::error!(error = %e, "event store failed during a command");
+            Status::unavailable("event store unavailable; retry the command")
+        }
+        CommandError::Corrupt(detail) => {
+            tracing::error!(%detail, "unreadable plan event");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn goal_term(v: i32) -> Option<GoalTerm> {
+    match pb::GoalTerm::try_from(v).ok()? {
+        pb::GoalTerm::ShortTerm => Some(GoalTerm::ShortTerm),
+        pb::GoalTerm::LongTerm => Some(GoalTerm::LongTerm),
+        pb::GoalTerm::Unspecified => None,
+    }
+}
+
+fn goal_outcome(v: i32) -> Option<GoalOutcome> {
+    match pb::GoalOutcome::try_from(v).ok()? {
+        pb::GoalOutcome::Achieved => Some(GoalOutcome::Achieved),
+        pb::GoalOutcome::Discontinued => Some(GoalOutcome::Discontinued),
+        pb::GoalOutcome::Unspecified => None,
+    }
+}
+
+fn progress_source(v: i32) -> Option<ProgressSource> {
+    match pb::ProgressSource::try_from(v).ok()? {
+        pb::ProgressSource::Clinician => Some(ProgressSource::Clinician),
+        pb::ProgressSource::ClientSelfReport => Some(ProgressSource::ClientSelfReport),
+        pb::ProgressSource::Unspecified => None,
+    }
+}
+
+fn review_decision(v: i32) -> Option<ReviewDecision> {
+    match pb::ReviewDecision::try_from(v).ok()? {
+        pb::ReviewDecision::Continue => Some(ReviewDecision::Continue),
+        pb::ReviewDecision::Revise => Some(ReviewDecision::Revise),
+        pb::ReviewDecision::Discharge => Some(ReviewDecision::Discharge),
+        pb::ReviewDecision::Unspecified => None,
+    }
+}
+
+type Reply = Result<Response<pb::CommandResponse>, Status>;
+
+#[tonic::async_trait]
+impl pb::plan_service_server::PlanService for PlanGrpc {
+    async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::CreatePlanRequest {
+                command_id,
+                plan_id,
+                client_id,
+                primary_clinician_id,
+                clinic_id,
+                title,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.new_id("plan_id", plan_id, caller, command_id);
+            let (command_id, plan_id) = (command_id?, PlanId(plan_id?));
+            Some(Mapped {
+                plan_id,
+                command_id,
+                entity_id: plan_id.0,
+                command: PlanCommand::CreatePlan(CreatePlan {
+                    plan_id,
+                    client_id: client_id.clone(),
+                    primary_clinician_id: primary_clinician_id.clone(),
+                    clinic_id: clinic_id.clone(),
+                    title: title.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn add_goal(&self, request: Request<pb::AddGoalRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::AddGoalRequest {
+                command_id,
+                plan_id,
+                goal_id,
+                description,
+                term,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let goal_id = f.new_id("goal_id", goal_id, caller, command_id);
+            let term = f.choice("term", goal_term(*term));
+            let goal_id = GoalId(goal_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: goal_id.0,
+                command: PlanCommand::AddGoal(AddGoal {
+                    goal_id,
+                    description: description.clone(),
+                    term: term?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn close_goal(&self, request: Request<pb::CloseGoalRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::CloseGoalRequest {
+                command_id,
+                plan_id,
+                goal_id,
+                outcome,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let goal_id = f.uuid("goal_id", goal_id).map(GoalId);
+            let outcome = f.choice("outcome", goal_outcome(*outcome));
+            let goal_id = goal_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: goal_id.0,
+                command: PlanCommand::CloseGoal(CloseGoal {
+                    goal_id,
+                    outcome: outcome?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn add_objective(&self, request: Request<pb::AddObjectiveRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::AddObjectiveRequest {
+                command_id,
+                plan_id,
+                objective_id,
+                goal_id,
+                description,
+                quantity,
+                target_date,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let objective_id = f.new_id("objective_id", objective_id, caller, command_id);
+            let goal_id = f.uuid("goal_id", goal_id).map(GoalId);
+            let target_date = f.optional_date("target_date", target_date);
+            let quantity = quantity.as_ref().map(|q| {
+                let pb::Quantity {
+                    baseline,
+                    target,
+                    unit,
+                    period,
+                } = q;
+                QuantityTarget {
+                    baseline: *baseline,
+                    target: *target,
+                    unit: unit.clone(),
+                    period: period.clone(),
+                }
+            });
+            let objective_id = ObjectiveId(objective_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: objective_id.0,
+                command: PlanCommand::AddObjective(AddObjective {
+                    objective_id,
+                    goal_id: goal_id?,
+                    description: description.clone(),
+                    quantity,
+                    target_date: target_date?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_objective_progress(
+        &self,
+        request: Request<pb::RecordObjectiveProgressRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::RecordObjectiveProgressRequest {
+                command_id,
+                plan_id,
+                objective_id,
+                value,
+                observed_on,
+                source,
+                note,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let objective_id = f.uuid("objective_id", objective_id).map(ObjectiveId);
+            let observed_on = f.date("observed_on", observed_on);
+            let source = f.choice("source", progress_source(*source));
+            let objective_id = objective_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: objective_id.0,
+                command: PlanCommand::RecordObjectiveProgress(RecordObjectiveProgress {
+                    objective_id,
+                    value: *value,
+                    observed_on: observed_on?,
+                    source: source?,
+                    note: note.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn mark_objective_met(&self, request: Request<pb::MarkObjectiveMetRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::MarkObjectiveMetRequest {
+                command_id,
+                plan_id,
+                objective_id,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let objective_id = f.uuid("objective_id", objective_id).map(ObjectiveId);
+            let objective_id = objective_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: objective_id.0,
+                command: PlanCommand::MarkObjectiveMet(MarkObjectiveMet { objective_id }),
+            })
+        })
+        .await
+    }
+
+    async fn schedule_review(&self, request: Request<pb::ScheduleReviewRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::ScheduleReviewRequest {
+                command_id,
+                plan_id,
+                review_id,
+                due_on,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let review_id = f.new_id("review_id", review_id, caller, command_id);
+            let due_on = f.date("due_on", due_on);
+            let review_id = ReviewId(review_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: review_id.0,
+                command: PlanCommand::ScheduleReview(ScheduleReview {
+                    review_id,
+                    due_on: due_on?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn hold_review(&self, request: Request<pb::HoldReviewRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::HoldReviewRequest {
+                command_id,
+                plan_id,
+                review_id,
+                held_on,
+                participants,
+                summary,
+                decision,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let review_id = f.uuid("review_id", review_id).map(ReviewId);
+            let held_on = f.date("held_on", held_on);
+            let decision = f.choice("decision", review_decision(*decision));
+            let review_id = review_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: review_id.0,
+                command: PlanCommand::HoldReview(HoldReview {
+                    review_id,
+                    held_on: held_on?,
+                    participants: participants.clone(),
+                    summary: summary.clone(),
+                    decision: decision?,
+                }),
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_come_from_traceparent() {
+        assert_eq!(
+            trace_id_of("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(trace_id_of("garbage"), None);
+    }
+
+    #[test]
+    fn every_field_problem_is_reported_at_once() {
+        let mut f = Fields::default();
+        assert_eq!(f.command_id(""), None);
+        assert_eq!(f.plan_id("not-a-uuid"), None);
+        assert_eq!(f.date("due_on", "01/02/2027"), None);
+        let status = f.into_status().expect("violations");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let fields: Vec<String> = details
+            .bad_request()
+            .expect("bad request details")
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["command_id", "plan_id", "due_on"]);
+    }
+
+    #[test]
+    fn a_hidden_plan_is_answered_like_a_missing_one() {
+        let hidden = to_status(CommandError::Denied(AccessDenied::NotVisible));
+        let missing = to_status(CommandError::Rejected(PlanError::PlanNotFound));
+        assert_eq!(hidden.code(), missing.code());
+        assert_eq!(hidden.message(), missing.message());
+    }
+}
