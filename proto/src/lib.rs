@@ -9,4 +9,5 @@ pub mod plans {
 }
 
 /// Encoded `FileDescriptorSet` of every Trellis proto, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trellis_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/trellis_descriptor.bin"));

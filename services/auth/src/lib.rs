@@ -252,8 +252,14 @@ mod tests {
     fn bad_tokens_are_refused_with_a_reason() {
         let verifier = TokenVerifier::hs256(b"s3cret").unwrap();
         assert_eq!(verifier.verify_header(None), Err(AuthError::Missing));
-        assert_eq!(verifier.verify_header(Some("Basic abc")), Err(AuthError::NotBearer));
-        assert_eq!(verifier.verify_header(Some("Bearer not.a.jwt")), Err(AuthError::Invalid));
+        assert_eq!(
+            verifier.verify_header(Some("Basic abc")),
+            Err(AuthError::NotBearer)
+        );
+        assert_eq!(
+            verifier.verify_header(Some("Bearer not.a.jwt")),
+            Err(AuthError::Invalid)
+        );
         let other_key = TokenIssuer::hs256(b"other")
             .unwrap()
             .issue(&caller(), chrono::Duration::hours(1))

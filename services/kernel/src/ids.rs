@@ -36,7 +36,8 @@ impl TenantId {
                 max: Self::MAX_LEN,
             });
         }
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
         if !raw.chars().all(allowed) {
             return Err(IdError::InvalidCharacter { kind: KIND });
         }
@@ -152,7 +153,13 @@ mod tests {
 
     #[test]
     fn malformed_stream_names_are_refused() {
-        for raw in ["plan-1", "northside:plan", "Bad:plan-1", "northside:-1", "t:plan-a b"] {
+        for raw in [
+            "plan-1",
+            "northside:plan",
+            "Bad:plan-1",
+            "northside:-1",
+            "t:plan-a b",
+        ] {
             assert_eq!(
                 StreamName::parse(raw),
                 Err(IdError::MalformedStreamName),

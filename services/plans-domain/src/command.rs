@@ -1,6 +1,8 @@
 use chrono::NaiveDate;
 
-use crate::{GoalId, GoalOutcome, GoalTerm, ObjectiveId, PlanId, ProgressSource, ReviewDecision, ReviewId};
+use crate::{
+    GoalId, GoalOutcome, GoalTerm, ObjectiveId, PlanId, ProgressSource, ReviewDecision, ReviewId,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePlan {

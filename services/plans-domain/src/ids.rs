@@ -65,8 +65,17 @@ mod tests {
     #[test]
     fn derived_ids_are_stable_and_tenant_scoped() {
         let command = Uuid::from_u128(42);
-        assert_eq!(derive_id("a", command, "plan"), derive_id("a", command, "plan"));
-        assert_ne!(derive_id("a", command, "plan"), derive_id("b", command, "plan"));
-        assert_ne!(derive_id("a", command, "plan"), derive_id("a", command, "goal"));
+        assert_eq!(
+            derive_id("a", command, "plan"),
+            derive_id("a", command, "plan")
+        );
+        assert_ne!(
+            derive_id("a", command, "plan"),
+            derive_id("b", command, "plan")
+        );
+        assert_ne!(
+            derive_id("a", command, "plan"),
+            derive_id("a", command, "goal")
+        );
     }
 }

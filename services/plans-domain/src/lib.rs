@@ -15,14 +15,14 @@ mod ids;
 mod plan;
 
 pub use command::{
-    AddGoal, AddObjective, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
-    QuantityTarget, RecordObjectiveProgress, ScheduleReview, CloseGoal,
+    AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
+    QuantityTarget, RecordObjectiveProgress, ScheduleReview,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
     EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm, ObjectiveAdded, ObjectiveMet,
-    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ProgressSource, ReviewDecision,
-    ReviewHeld, ReviewScheduled,
+    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ProgressSource, ReviewDecision, ReviewHeld,
+    ReviewScheduled,
 };
 pub use ids::{GoalId, ObjectiveId, PlanId, ReviewId, derive_id};
 pub use plan::{CareAssignment, Plan, PlanStatus};

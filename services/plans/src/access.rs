@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn the_primary_clinician_may_change_the_plan() {
         let c = caller("clin-3", &[Role::Clinician], &[]);
-        assert_eq!(authorize_command(&c, &add_goal(), Some(&care())), Ok(Role::Clinician));
+        assert_eq!(
+            authorize_command(&c, &add_goal(), Some(&care())),
+            Ok(Role::Clinician)
+        );
     }
 
     #[test]
@@ -123,7 +126,10 @@ mod tests {
     #[test]
     fn a_supervisor_of_the_clinic_may_change_the_plan() {
         let c = caller("sup-1", &[Role::Supervisor], &["eastside"]);
-        assert_eq!(authorize_command(&c, &add_goal(), Some(&care())), Ok(Role::Supervisor));
+        assert_eq!(
+            authorize_command(&c, &add_goal(), Some(&care())),
+            Ok(Role::Supervisor)
+        );
         let other = caller("sup-2", &[Role::Supervisor], &["westside"]);
         assert_eq!(
             authorize_command(&other, &add_goal(), Some(&care())),
@@ -135,7 +141,11 @@ mod tests {
     fn a_client_may_only_self_report_on_their_own_plan() {
         let me = caller("client-17", &[Role::Client], &[]);
         assert_eq!(
-            authorize_command(&me, &progress(ProgressSource::ClientSelfReport), Some(&care())),
+            authorize_command(
+                &me,
+                &progress(ProgressSource::ClientSelfReport),
+                Some(&care())
+            ),
             Ok(Role::Client)
         );
         assert_eq!(

@@ -8,7 +8,9 @@ use trellis_kernel::{
     Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
     StoreError, StreamName, TenantId,
 };
-use trellis_plans_domain::{PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id};
+use trellis_plans_domain::{
+    PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id,
+};
 use uuid::Uuid;
 
 use crate::access::{AccessDenied, authorize_command};
@@ -121,7 +123,11 @@ impl PlanCommands {
             let events = self.envelope(ctx, role, &decided);
             match self
                 .store
-                .append(&stream, ExpectedRevision::after(history.len() as u64), events)
+                .append(
+                    &stream,
+                    ExpectedRevision::after(history.len() as u64),
+                    events,
+                )
                 .await
             {
                 Ok(outcome) => {
@@ -193,12 +199,16 @@ impl PlanCommands {
 }
 
 fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
-    PlanEvent::decode(&recorded.event_type, recorded.schema_version, &recorded.payload)
-        // The decode error may quote payload text (PHI); name the place only.
-        .map_err(|_| {
-            CommandError::Corrupt(format!(
-                "{} at global position {}",
-                recorded.event_type, recorded.global_position
-            ))
-        })
+    PlanEvent::decode(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.payload,
+    )
+    // The decode error may quote payload text (PHI); name the place only.
+    .map_err(|_| {
+        CommandError::Corrupt(format!(
+            "{} at global position {}",
+            recorded.event_type, recorded.global_position
+        ))
+    })
 }

@@ -1,0 +1,74 @@
+//! Read models of plans, built from the event feed.
+//!
+//! [`view`] folds plan events into [`PlanView`] documents (pure, idempotent
+//! by stream revision); [`ReadModelStore`] keeps them with the feed
+//! checkpoint; [`Projector`] follows the store's catch-up subscription and
+//! writes each batch of views and its checkpoint together, so a restart
+//! resumes exactly where the last write ended.
+//!
+//! Architecture invariant: depends on the kernel's store contract and the
+//! domain's event types, never on a concrete event-store backend, gRPC or
+//! GraphQL. Read models are disposable: deleting them and replaying the
+//! events gives the same documents.
+
+mod embedded;
+mod runner;
+mod view;
+
+use async_trait::async_trait;
+use trellis_kernel::TenantId;
+
+pub use embedded::SqliteReadModels;
+pub use runner::{Projector, ProjectorError};
+pub use view::{GoalView, ObjectiveView, PlanView, ProgressView, ReviewView, apply_event};
+
+/// Which plans a listing returns; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanFilter {
+    pub client_id: Option<String>,
+    pub primary_clinician_id: Option<String>,
+    /// Plans of any of these clinics; `None` means any clinic.
+    pub clinic_ids: Option<Vec<String>>,
+}
+
+/// One page of plans in plan-id order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanPage {
+    pub plans: Vec<PlanView>,
+    pub has_next_page: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    #[error("read model store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored read model is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Where read models live. Keys always include the tenant.
+#[async_trait]
+pub trait ReadModelStore: Send + Sync + 'static {
+    async fn plan(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError>;
+
+    /// Plans after `after` (a plan id; exclusive) in plan-id order.
+    async fn plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<PlanPage, ReadModelError>;
+
+    /// Writes the views and the feed position they include, atomically.
+    async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError>;
+
+    /// The feed position of the last saved batch.
+    async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError>;
+
+    async fn ping(&self) -> Result<(), ReadModelError>;
+}

@@ -39,7 +39,11 @@ pub async fn appends_and_reads_a_stream_forward_and_backward(store: Store) {
     let tenant = fresh_tenant();
     let stream = plan_stream(&tenant, "a");
     let first = store
-        .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0), sample_event(1)])
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            vec![sample_event(0), sample_event(1)],
+        )
         .await
         .expect("first append");
     assert_eq!(first.last_revision, 1);
@@ -82,7 +86,12 @@ pub async fn appends_and_reads_a_stream_forward_and_backward(store: Store) {
 pub async fn reading_a_missing_stream_is_empty(store: Store) {
     let tenant = fresh_tenant();
     let events = store
-        .read_stream(&plan_stream(&tenant, "nobody"), ReadDirection::Forward, None, 10)
+        .read_stream(
+            &plan_stream(&tenant, "nobody"),
+            ReadDirection::Forward,
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert!(events.is_empty());
@@ -123,7 +132,13 @@ pub async fn expected_revision_is_enforced(store: Store) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::WrongExpectedRevision { actual: Some(0), .. }),
+        matches!(
+            err,
+            StoreError::WrongExpectedRevision {
+                actual: Some(0),
+                ..
+            }
+        ),
         "{err:?}"
     );
     let missing = plan_stream(&tenant, "missing");
@@ -155,15 +170,26 @@ pub async fn a_failed_append_writes_nothing(store: Store) {
     // The second event reuses an id stored in stream a: the whole batch,
     // including its first event, must be refused.
     let err = store
-        .append(&b, ExpectedRevision::NoStream, vec![sample_event(1), taken.clone()])
+        .append(
+            &b,
+            ExpectedRevision::NoStream,
+            vec![sample_event(1), taken.clone()],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::DuplicateEventId(id) if id == taken.event_id), "{err:?}");
+    assert!(
+        matches!(err, StoreError::DuplicateEventId(id) if id == taken.event_id),
+        "{err:?}"
+    );
     let in_b = store
         .read_stream(&b, ReadDirection::Forward, None, 10)
         .await
         .unwrap();
-    assert!(in_b.is_empty(), "a refused batch left {} events", in_b.len());
+    assert!(
+        in_b.is_empty(),
+        "a refused batch left {} events",
+        in_b.len()
+    );
     assert_eq!(tenant_events(&store, &tenant).await.len(), 1);
 }
 
@@ -199,14 +225,25 @@ pub async fn an_event_id_reused_elsewhere_is_refused(store: Store) {
     let tenant = fresh_tenant();
     let event = sample_event(0);
     store
-        .append(&plan_stream(&tenant, "a"), ExpectedRevision::Any, vec![event.clone()])
+        .append(
+            &plan_stream(&tenant, "a"),
+            ExpectedRevision::Any,
+            vec![event.clone()],
+        )
         .await
         .unwrap();
     let err = store
-        .append(&plan_stream(&tenant, "b"), ExpectedRevision::Any, vec![event.clone()])
+        .append(
+            &plan_stream(&tenant, "b"),
+            ExpectedRevision::Any,
+            vec![event.clone()],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::DuplicateEventId(id) if id == event.event_id), "{err:?}");
+    assert!(
+        matches!(err, StoreError::DuplicateEventId(id) if id == event.event_id),
+        "{err:?}"
+    );
 }
 
 pub async fn the_envelope_round_trips(store: Store) {
@@ -233,10 +270,16 @@ pub async fn the_envelope_round_trips(store: Store) {
     assert_eq!(stored.global_position, outcome.last_position);
     assert_eq!(stored.event_type, "GoalAdded");
     assert_eq!(stored.schema_version, 3);
-    assert_eq!(stored.payload, event.payload, "payload bytes are kept exactly");
+    assert_eq!(
+        stored.payload, event.payload,
+        "payload bytes are kept exactly"
+    );
     assert_eq!(stored.metadata, event.metadata);
     let recorded_us = stored.recorded_at.timestamp_micros();
-    assert!(recorded_us >= before - 1_000_000, "recorded time is server time");
+    assert!(
+        recorded_us >= before - 1_000_000,
+        "recorded time is server time"
+    );
 }
 
 fn chrono_now_us() -> i64 {
@@ -255,7 +298,11 @@ pub async fn read_all_follows_global_order(store: Store) {
         .await
         .unwrap();
     store
-        .append(&b, ExpectedRevision::NoStream, vec![sample_event(1), sample_event(2)])
+        .append(
+            &b,
+            ExpectedRevision::NoStream,
+            vec![sample_event(1), sample_event(2)],
+        )
         .await
         .unwrap();
     store
@@ -279,11 +326,19 @@ pub async fn read_all_follows_global_order(store: Store) {
 pub async fn the_same_id_in_two_tenants_is_two_streams(store: Store) {
     let (one, two) = (fresh_tenant(), fresh_tenant());
     store
-        .append(&plan_stream(&one, "same"), ExpectedRevision::NoStream, vec![sample_event(1)])
+        .append(
+            &plan_stream(&one, "same"),
+            ExpectedRevision::NoStream,
+            vec![sample_event(1)],
+        )
         .await
         .unwrap();
     store
-        .append(&plan_stream(&two, "same"), ExpectedRevision::NoStream, vec![sample_event(2)])
+        .append(
+            &plan_stream(&two, "same"),
+            ExpectedRevision::NoStream,
+            vec![sample_event(2)],
+        )
         .await
         .expect("another tenant's stream of the same id is a different stream");
     let in_one = store
@@ -356,7 +411,11 @@ pub async fn concurrent_writers_to_many_streams_all_land(store: Store) {
             .filter(|e| e.stream == stream)
             .map(|e| e.revision)
             .collect();
-        assert_eq!(revisions, (0..APPENDS).collect::<Vec<_>>(), "stream w{w} has no gap");
+        assert_eq!(
+            revisions,
+            (0..APPENDS).collect::<Vec<_>>(),
+            "stream w{w} has no gap"
+        );
     }
 }
 
@@ -395,7 +454,11 @@ pub async fn a_subscription_catches_up_then_goes_live(store: Store) {
     let tenant = fresh_tenant();
     let stream = plan_stream(&tenant, "a");
     store
-        .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0), sample_event(1)])
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            vec![sample_event(0), sample_event(1)],
+        )
         .await
         .unwrap();
     let mut sub = store.subscribe_all(None).await.unwrap();
@@ -410,14 +473,22 @@ pub async fn a_subscription_catches_up_then_goes_live(store: Store) {
         .append(&stream, ExpectedRevision::Exact(1), vec![sample_event(2)])
         .await
         .unwrap();
-    assert_eq!(next_event_for(&mut sub, &tenant).await, 2, "live event delivered");
+    assert_eq!(
+        next_event_for(&mut sub, &tenant).await,
+        2,
+        "live event delivered"
+    );
 }
 
 pub async fn a_subscription_resumes_after_a_checkpoint(store: Store) {
     let tenant = fresh_tenant();
     let stream = plan_stream(&tenant, "a");
     store
-        .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0), sample_event(1)])
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            vec![sample_event(0), sample_event(1)],
+        )
         .await
         .unwrap();
     let mine = tenant_events(&store, &tenant).await;

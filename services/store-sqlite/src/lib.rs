@@ -83,7 +83,11 @@ impl SqliteEventStore {
                 None => open_reader(&inner.path)?,
             };
             let result = f(&conn);
-            inner.readers.lock().expect("reader pool poisoned").push(conn);
+            inner
+                .readers
+                .lock()
+                .expect("reader pool poisoned")
+                .push(conn);
             result
         })
         .await

@@ -1,1 +1,123 @@
-fn main() {}
+//! `trellis`: one binary for the embedded default.
+//!
+//! - `trellis serve` runs gRPC + GraphQL + the projection on the embedded store;
+//! - `trellis token` mints a development bearer token;
+//! - `trellis demo` loads the two seed plans through the gRPC API.
+
+mod demo;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use trellis_auth::{Caller, DEV_SECRET, Role, TokenIssuer};
+use trellis_kernel::TenantId;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trellis",
+    version,
+    about = "Event-sourced mental-health treatment plans"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start gRPC, GraphQL and the projection on the embedded store.
+    Serve(ServeArgs),
+    /// Print a development bearer token.
+    Token(TokenArgs),
+    /// Create the demo tenant's two seed plans through the gRPC API.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where the event store and read models live.
+    #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "./trellis-data")]
+    data_dir: PathBuf,
+    /// gRPC listen address (port 0 picks a free port).
+    #[arg(long, env = "TRELLIS_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    grpc_addr: SocketAddr,
+    /// HTTP (GraphQL, health) listen address (port 0 picks a free port).
+    #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+    #[command(flatten)]
+    secret: SecretArgs,
+    /// Serve GraphiQL on GET /graphql.
+    #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    graphiql: bool,
+    /// Log format on stderr.
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: serve::LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct SecretArgs {
+    /// HS256 secret for bearer tokens. The default is for development only.
+    #[arg(long, env = "TRELLIS_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true)]
+    jwt_secret: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    subject: String,
+    /// admin, clinician, supervisor, auditor or client; repeat for several.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// A clinic the caller works in; repeat for several.
+    #[arg(long = "clinic")]
+    clinics: Vec<String>,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 12)]
+    hours: i64,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Address of a running `trellis serve` gRPC endpoint.
+    #[arg(long, env = "TRELLIS_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    grpc_addr: String,
+    /// Tenant to create the demo plans in.
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Token(args) => {
+            let roles = args
+                .roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("--role must be admin, clinician, supervisor, auditor or client")?;
+            let caller = Caller {
+                tenant: TenantId::parse(&args.tenant).context("--tenant")?,
+                subject: args.subject,
+                roles,
+                clinics: args.clinics,
+            };
+            let token = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?
+                .issue(&caller, chrono::Duration::hours(args.hours))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

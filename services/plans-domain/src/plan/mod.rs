@@ -124,7 +124,8 @@ impl Plan {
                     .insert(e.objective_id, ObjectiveState { met: true });
             }
             PlanEvent::ReviewScheduled(e) => {
-                self.reviews.insert(e.review_id, ReviewState { held: false });
+                self.reviews
+                    .insert(e.review_id, ReviewState { held: false });
             }
             PlanEvent::ReviewHeld(e) => {
                 self.reviews.insert(e.review_id, ReviewState { held: true });
@@ -133,7 +134,11 @@ impl Plan {
     }
 
     /// Decides what a command means for this plan, given today's date.
-    pub fn decide(&self, command: &PlanCommand, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+    pub fn decide(
+        &self,
+        command: &PlanCommand,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
         if let PlanCommand::CreatePlan(c) = command {
             return self.create(c, today);
         }
@@ -203,13 +208,20 @@ impl Plan {
         }
     }
 
-    fn add_objective(&self, c: &AddObjective, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+    fn add_objective(
+        &self,
+        c: &AddObjective,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
         let mut v = Violations::default();
         v.optional("description", &c.description, MAX_TEXT);
         if let Some(q) = &c.quantity {
             v.optional("quantity.unit", &q.unit, MAX_SHORT_TEXT);
             v.optional("quantity.period", &q.period, MAX_SHORT_TEXT);
-            for (field, value) in [("quantity.baseline", q.baseline), ("quantity.target", q.target)] {
+            for (field, value) in [
+                ("quantity.baseline", q.baseline),
+                ("quantity.target", q.target),
+            ] {
                 if value.is_some_and(|x| !x.is_finite()) {
                     v.push(field, "must be a finite number");
                 }
@@ -236,13 +248,25 @@ impl Plan {
             ));
         };
         let Some(baseline) = q.baseline else {
-            return Err(smart(SmartCriterion::Measurable, "quantity.baseline", "a baseline is required"));
+            return Err(smart(
+                SmartCriterion::Measurable,
+                "quantity.baseline",
+                "a baseline is required",
+            ));
         };
         let Some(target) = q.target else {
-            return Err(smart(SmartCriterion::Measurable, "quantity.target", "a target is required"));
+            return Err(smart(
+                SmartCriterion::Measurable,
+                "quantity.target",
+                "a target is required",
+            ));
         };
         if q.unit.trim().is_empty() {
-            return Err(smart(SmartCriterion::Measurable, "quantity.unit", "a unit is required"));
+            return Err(smart(
+                SmartCriterion::Measurable,
+                "quantity.unit",
+                "a unit is required",
+            ));
         }
         #[allow(clippy::float_cmp)] // exact equality is the rule: no change asked for
         if baseline == target {
@@ -253,7 +277,11 @@ impl Plan {
             ));
         }
         let Some(target_date) = c.target_date else {
-            return Err(smart(SmartCriterion::TimeBound, "target_date", "a target date is required"));
+            return Err(smart(
+                SmartCriterion::TimeBound,
+                "target_date",
+                "a target date is required",
+            ));
         };
         if target_date <= today {
             return Err(smart(
@@ -300,16 +328,22 @@ impl Plan {
         v.optional("note", &c.note, MAX_TEXT);
         v.finish()?;
         self.objective(c.objective_id)?;
-        Ok(vec![PlanEvent::ObjectiveProgressRecorded(ObjectiveProgressRecorded {
-            objective_id: c.objective_id,
-            value: c.value,
-            observed_on: c.observed_on,
-            source: c.source,
-            note: c.note.trim().to_owned(),
-        })])
+        Ok(vec![PlanEvent::ObjectiveProgressRecorded(
+            ObjectiveProgressRecorded {
+                objective_id: c.objective_id,
+                value: c.value,
+                observed_on: c.observed_on,
+                source: c.source,
+                note: c.note.trim().to_owned(),
+            },
+        )])
     }
 
-    fn mark_met(&self, c: &MarkObjectiveMet, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+    fn mark_met(
+        &self,
+        c: &MarkObjectiveMet,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
         if self.objective(c.objective_id)?.met {
             return Err(PlanError::ObjectiveAlreadyMet(c.objective_id));
         }
@@ -319,7 +353,11 @@ impl Plan {
         })])
     }
 
-    fn schedule_review(&self, c: &ScheduleReview, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+    fn schedule_review(
+        &self,
+        c: &ScheduleReview,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
         if c.due_on < today {
             return Err(PlanError::Invalid(vec![FieldViolation::new(
                 "due_on",
@@ -344,7 +382,10 @@ impl Plan {
             v.push("participants", "name at least one participant");
         }
         if c.participants.len() > MAX_PARTICIPANTS {
-            v.push("participants", format!("at most {MAX_PARTICIPANTS} participants"));
+            v.push(
+                "participants",
+                format!("at most {MAX_PARTICIPANTS} participants"),
+            );
         }
         for p in &c.participants {
             v.required("participants", p, MAX_SHORT_TEXT);
@@ -353,7 +394,9 @@ impl Plan {
         v.finish()?;
         match self.reviews.get(&c.review_id) {
             None => return Err(PlanError::UnknownReview(c.review_id)),
-            Some(ReviewState { held: true }) => return Err(PlanError::ReviewAlreadyHeld(c.review_id)),
+            Some(ReviewState { held: true }) => {
+                return Err(PlanError::ReviewAlreadyHeld(c.review_id));
+            }
             Some(ReviewState { held: false }) => {}
         }
         Ok(vec![PlanEvent::ReviewHeld(ReviewHeld {

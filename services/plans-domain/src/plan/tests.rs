@@ -54,7 +54,9 @@ impl Outcome {
     fn then_not_smart(self, letter: char, field: &str) {
         match self.0 {
             Err(PlanError::NotSmart {
-                criterion, field: f, ..
+                criterion,
+                field: f,
+                ..
             }) => {
                 assert_eq!(criterion.letter(), letter);
                 assert_eq!(f, field);
@@ -257,7 +259,9 @@ fn closing_a_goal_once() {
         outcome: GoalOutcome::Discontinued,
         closed_on: today(),
     });
-    given([created(), goal_added()]).when(close()).then([closed.clone()]);
+    given([created(), goal_added()])
+        .when(close())
+        .then([closed.clone()]);
     given([created(), goal_added(), closed])
         .when(close())
         .then_error(PlanError::GoalClosed(GOAL));
@@ -353,13 +357,15 @@ fn recording_progress_on_an_objective() {
         note: "fewer this week".into(),
     });
     given([created(), goal_added(), objective_added()])
-        .when(PlanCommand::RecordObjectiveProgress(RecordObjectiveProgress {
-            objective_id: OBJECTIVE,
-            value: 3.0,
-            observed_on: today(),
-            source: ProgressSource::ClientSelfReport,
-            note: "fewer this week".into(),
-        }))
+        .when(PlanCommand::RecordObjectiveProgress(
+            RecordObjectiveProgress {
+                objective_id: OBJECTIVE,
+                value: 3.0,
+                observed_on: today(),
+                source: ProgressSource::ClientSelfReport,
+                note: "fewer this week".into(),
+            },
+        ))
         .then([expected]);
 }
 
@@ -388,7 +394,11 @@ fn an_objective_is_met_once() {
         objective_id: OBJECTIVE,
         met_on: today(),
     });
-    let mark = || PlanCommand::MarkObjectiveMet(MarkObjectiveMet { objective_id: OBJECTIVE });
+    let mark = || {
+        PlanCommand::MarkObjectiveMet(MarkObjectiveMet {
+            objective_id: OBJECTIVE,
+        })
+    };
     given([created(), goal_added(), objective_added()])
         .when(mark())
         .then([met.clone()]);
@@ -457,9 +467,12 @@ fn events_round_trip_through_their_stored_form() {
         objective_added(),
         review_scheduled(),
     ] {
-        let decoded =
-            PlanEvent::decode(event.event_type(), PlanEvent::SCHEMA_VERSION, &event.encode())
-                .unwrap();
+        let decoded = PlanEvent::decode(
+            event.event_type(),
+            PlanEvent::SCHEMA_VERSION,
+            &event.encode(),
+        )
+        .unwrap();
         assert_eq!(decoded, event);
     }
     assert!(matches!(

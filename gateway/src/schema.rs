@@ -1,0 +1,330 @@
+//! The GraphQL schema: queries over plan read models.
+
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, ID, Object, Schema,
+};
+use trellis_auth::Caller;
+use trellis_plans_domain::{GoalOutcome, GoalTerm, ProgressSource, ReviewDecision};
+use trellis_projector::{
+    GoalView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError, ReadModelStore,
+    ReviewView,
+};
+
+use crate::access::{may_read, scope_filter};
+
+pub type TrellisSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Largest page a client may ask for.
+const MAX_PAGE: usize = 100;
+const DEFAULT_PAGE: usize = 20;
+
+pub fn build_schema(read_models: Arc<dyn ReadModelStore>) -> TrellisSchema {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .data(read_models)
+        .limit_depth(12)
+        .limit_complexity(2_000)
+        .finish()
+}
+
+fn error(code: &'static str, message: &str) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+fn internal(e: &ReadModelError) -> async_graphql::Error {
+    tracing::error!(error = %e, "read model failed");
+    error("INTERNAL", "internal error")
+}
+
+fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    ctx.data::<Caller>()
+        .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))
+}
+
+#[derive(Debug)]
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// One plan with its goals, objectives, progress and reviews; null when
+    /// it does not exist or the caller may not see it.
+    async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Plan>> {
+        let caller = caller(ctx)?;
+        let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+        let view = read_models
+            .plan(&caller.tenant, id.as_str())
+            .await
+            .map_err(|e| internal(&e))?;
+        Ok(view.filter(|v| may_read(caller, v)).map(Plan))
+    }
+
+    /// Plans the caller may see, in a stable order, Relay-style.
+    async fn plans(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        client_id: Option<String>,
+        clinician_id: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Plan, EmptyFields, EmptyFields>> {
+        let caller = caller(ctx)?;
+        let first = match first {
+            None => DEFAULT_PAGE,
+            Some(n) if n >= 0 && (n as usize) <= MAX_PAGE => n as usize,
+            Some(_) => {
+                return Err(error(
+                    "BAD_USER_INPUT",
+                    &format!("first must be between 0 and {MAX_PAGE}"),
+                ));
+            }
+        };
+        let requested = PlanFilter {
+            client_id,
+            primary_clinician_id: clinician_id,
+            clinic_ids: None,
+        };
+        let mut connection = Connection::new(after.is_some(), false);
+        let Some(filter) = scope_filter(caller, requested) else {
+            if caller.roles.iter().all(|r| *r == trellis_auth::Role::Admin) {
+                return Err(error(
+                    "FORBIDDEN",
+                    "your role may not read clinical content",
+                ));
+            }
+            return Ok(connection);
+        };
+        let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+        let page = read_models
+            .plans(&caller.tenant, &filter, after.as_deref(), first)
+            .await
+            .map_err(|e| internal(&e))?;
+        connection.has_next_page = page.has_next_page;
+        connection.edges.extend(
+            page.plans
+                .into_iter()
+                .map(|p| Edge::new(p.plan_id.clone(), Plan(p))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "GoalTerm")]
+pub enum GqlGoalTerm {
+    ShortTerm,
+    LongTerm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "GoalOutcome")]
+pub enum GqlGoalOutcome {
+    Achieved,
+    Discontinued,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "ProgressSource")]
+pub enum GqlProgressSource {
+    Clinician,
+    ClientSelfReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "ReviewDecision")]
+pub enum GqlReviewDecision {
+    Continue,
+    Revise,
+    Discharge,
+}
+
+fn term(t: GoalTerm) -> GqlGoalTerm {
+    match t {
+        GoalTerm::ShortTerm => GqlGoalTerm::ShortTerm,
+        GoalTerm::LongTerm => GqlGoalTerm::LongTerm,
+    }
+}
+
+fn outcome(o: GoalOutcome) -> GqlGoalOutcome {
+    match o {
+        GoalOutcome::Achieved => GqlGoalOutcome::Achieved,
+        GoalOutcome::Discontinued => GqlGoalOutcome::Discontinued,
+    }
+}
+
+fn source(s: ProgressSource) -> GqlProgressSource {
+    match s {
+        ProgressSource::Clinician => GqlProgressSource::Clinician,
+        ProgressSource::ClientSelfReport => GqlProgressSource::ClientSelfReport,
+    }
+}
+
+fn decision(d: ReviewDecision) -> GqlReviewDecision {
+    match d {
+        ReviewDecision::Continue => GqlReviewDecision::Continue,
+        ReviewDecision::Revise => GqlReviewDecision::Revise,
+        ReviewDecision::Discharge => GqlReviewDecision::Discharge,
+    }
+}
+
+/// A treatment plan as of its latest version.
+#[derive(Debug)]
+pub struct Plan(PlanView);
+
+#[Object]
+impl Plan {
+    async fn id(&self) -> ID {
+        ID(self.0.plan_id.clone())
+    }
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+    async fn primary_clinician_id(&self) -> &str {
+        &self.0.primary_clinician_id
+    }
+    async fn clinic_id(&self) -> &str {
+        &self.0.clinic_id
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// ISO date the plan was created.
+    async fn created_on(&self) -> String {
+        self.0.created_on.to_string()
+    }
+    /// The plan version: its stream revision.
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    /// RFC 3339 time of the last change.
+    async fn updated_at(&self) -> String {
+        self.0.updated_at.to_rfc3339()
+    }
+    async fn goals(&self) -> Vec<Goal<'_>> {
+        self.0.goals.iter().map(Goal).collect()
+    }
+    async fn reviews(&self) -> Vec<Review<'_>> {
+        self.0.reviews.iter().map(Review).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Goal<'a>(&'a GoalView);
+
+#[Object]
+impl Goal<'_> {
+    async fn id(&self) -> ID {
+        ID(self.0.goal_id.clone())
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn term(&self) -> GqlGoalTerm {
+        term(self.0.term)
+    }
+    /// Set once the goal is closed.
+    async fn outcome(&self) -> Option<GqlGoalOutcome> {
+        self.0.outcome.map(outcome)
+    }
+    async fn closed_on(&self) -> Option<String> {
+        self.0.closed_on.map(|d| d.to_string())
+    }
+    async fn objectives(&self) -> Vec<Objective<'_>> {
+        self.0.objectives.iter().map(Objective).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Objective<'a>(&'a ObjectiveView);
+
+#[Object]
+impl Objective<'_> {
+    async fn id(&self) -> ID {
+        ID(self.0.objective_id.clone())
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn baseline(&self) -> f64 {
+        self.0.baseline
+    }
+    async fn target(&self) -> f64 {
+        self.0.target
+    }
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    async fn period(&self) -> &str {
+        &self.0.period
+    }
+    async fn target_date(&self) -> String {
+        self.0.target_date.to_string()
+    }
+    async fn met(&self) -> bool {
+        self.0.met_on.is_some()
+    }
+    async fn met_on(&self) -> Option<String> {
+        self.0.met_on.map(|d| d.to_string())
+    }
+    /// The most recent progress value, if any.
+    async fn latest_value(&self) -> Option<f64> {
+        self.0.progress.last().map(|p| p.value)
+    }
+    async fn progress(&self) -> Vec<Progress<'_>> {
+        self.0.progress.iter().map(Progress).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Progress<'a>(&'a ProgressView);
+
+#[Object]
+impl Progress<'_> {
+    async fn value(&self) -> f64 {
+        self.0.value
+    }
+    async fn observed_on(&self) -> String {
+        self.0.observed_on.to_string()
+    }
+    async fn source(&self) -> GqlProgressSource {
+        source(self.0.source)
+    }
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+    async fn recorded_by(&self) -> &str {
+        &self.0.recorded_by
+    }
+    async fn recorded_at(&self) -> String {
+        self.0.recorded_at.to_rfc3339()
+    }
+}
+
+#[derive(Debug)]
+pub struct Review<'a>(&'a ReviewView);
+
+#[Object]
+impl Review<'_> {
+    async fn id(&self) -> ID {
+        ID(self.0.review_id.clone())
+    }
+    async fn due_on(&self) -> String {
+        self.0.due_on.to_string()
+    }
+    async fn held(&self) -> bool {
+        self.0.held_on.is_some()
+    }
+    async fn held_on(&self) -> Option<String> {
+        self.0.held_on.map(|d| d.to_string())
+    }
+    async fn participants(&self) -> &[String] {
+        &self.0.participants
+    }
+    async fn summary(&self) -> Option<&str> {
+        self.0.summary.as_deref()
+    }
+    async fn decision(&self) -> Option<GqlReviewDecision> {
+        self.0.decision.map(decision)
+    }
+}

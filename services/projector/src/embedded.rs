@@ -1,0 +1,217 @@
+//! Read models in a SQLite file beside the event store (embedded mode).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use trellis_kernel::TenantId;
+
+use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS plan_views (
+    tenant               TEXT    NOT NULL,
+    plan_id              TEXT    NOT NULL,
+    client_id            TEXT    NOT NULL,
+    primary_clinician_id TEXT    NOT NULL,
+    clinic_id            TEXT    NOT NULL,
+    version              INTEGER NOT NULL,
+    document             TEXT    NOT NULL,
+    PRIMARY KEY (tenant, plan_id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS plan_views_by_client ON plan_views (tenant, client_id, plan_id);
+CREATE INDEX IF NOT EXISTS plan_views_by_clinician ON plan_views (tenant, primary_clinician_id, plan_id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    projection TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL
+) STRICT;
+";
+
+const PROJECTION: &str = "plans";
+
+/// Plan read models in one SQLite file. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SqliteReadModels {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: rusqlite::Error) -> ReadModelError {
+    ReadModelError::Unavailable(e.to_string())
+}
+
+impl SqliteReadModels {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadModelError> {
+        let conn = Connection::open(path).map_err(unavailable)?;
+        // Read models are rebuilt from events, so NORMAL (no fsync per
+        // commit) is enough: a crash can only lose a suffix, and the
+        // checkpoint in the same transaction is lost with it.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, ReadModelError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ReadModelError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().expect("read model connection poisoned");
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ReadModelError::Unavailable(format!("read model task failed: {e}")))?
+    }
+}
+
+fn decode(document: &str) -> Result<PlanView, ReadModelError> {
+    serde_json::from_str(document)
+        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
+}
+
+#[async_trait]
+impl ReadModelStore for SqliteReadModels {
+    async fn plan(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        let (tenant, plan_id) = (tenant.to_string(), plan_id.to_owned());
+        self.with(move |conn| {
+            let document: Option<String> = conn
+                .query_row(
+                    "SELECT document FROM plan_views WHERE tenant = ?1 AND plan_id = ?2",
+                    params![tenant, plan_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            document.as_deref().map(decode).transpose()
+        })
+        .await
+    }
+
+    async fn plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<PlanPage, ReadModelError> {
+        let tenant = tenant.to_string();
+        let filter = filter.clone();
+        let after = after.unwrap_or("").to_owned();
+        self.with(move |conn| {
+            // Clinic lists are small (a caller's clinics); pass them as JSON.
+            let clinics = filter
+                .clinic_ids
+                .as_ref()
+                .map(|c| serde_json::to_string(c).expect("strings serialize"));
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT document FROM plan_views
+                     WHERE tenant = ?1 AND plan_id > ?2
+                       AND (?3 IS NULL OR client_id = ?3)
+                       AND (?4 IS NULL OR primary_clinician_id = ?4)
+                       AND (?5 IS NULL OR clinic_id IN (SELECT value FROM json_each(?5)))
+                     ORDER BY plan_id LIMIT ?6",
+                )
+                .map_err(unavailable)?;
+            let limit = i64::try_from(first + 1).unwrap_or(i64::MAX);
+            let documents = stmt
+                .query_map(
+                    params![
+                        tenant,
+                        after,
+                        filter.client_id,
+                        filter.primary_clinician_id,
+                        clinics,
+                        limit
+                    ],
+                    |row| row.get::<_, String>(0),
+                )
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            let has_next_page = documents.len() > first;
+            let plans = documents
+                .iter()
+                .take(first)
+                .map(|d| decode(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(PlanPage {
+                plans,
+                has_next_page,
+            })
+        })
+        .await
+    }
+
+    async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            for view in &views {
+                let document = serde_json::to_string(view)
+                    .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+                tx.execute(
+                    "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id, clinic_id, version, document)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (tenant, plan_id) DO UPDATE SET
+                        client_id = excluded.client_id,
+                        primary_clinician_id = excluded.primary_clinician_id,
+                        clinic_id = excluded.clinic_id,
+                        version = excluded.version,
+                        document = excluded.document
+                     WHERE excluded.version > plan_views.version",
+                    params![
+                        view.tenant,
+                        view.plan_id,
+                        view.client_id,
+                        view.primary_clinician_id,
+                        view.clinic_id,
+                        i64::try_from(view.version).unwrap_or(i64::MAX),
+                        document
+                    ],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (projection, position) VALUES (?1, ?2)
+                 ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)",
+                params![PROJECTION, i64::try_from(checkpoint).unwrap_or(i64::MAX)],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT position FROM checkpoints WHERE projection = ?1",
+                [PROJECTION],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|p| p.and_then(|p| u64::try_from(p).ok()))
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.with(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+        .await
+    }
+}

@@ -1,0 +1,110 @@
+//! Following the event feed and keeping read models current.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use trellis_kernel::{EventStore, RecordedEvent, StoreError, SubscriptionMessage};
+use trellis_plans_domain::PLAN_CATEGORY;
+
+use crate::{PlanView, ReadModelError, ReadModelStore, apply_event};
+
+/// How many feed messages are folded into one read-model write at most.
+const BATCH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ReadModel(#[from] ReadModelError),
+    #[error("the event feed ended")]
+    FeedEnded,
+}
+
+/// Projects plan events into a [`ReadModelStore`].
+pub struct Projector {
+    events: Arc<dyn EventStore>,
+    read_models: Arc<dyn ReadModelStore>,
+    position: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("position", &*self.position.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projector {
+    pub fn new(events: Arc<dyn EventStore>, read_models: Arc<dyn ReadModelStore>) -> Self {
+        Self {
+            events,
+            read_models,
+            position: watch::Sender::new(0),
+        }
+    }
+
+    /// The feed position the read models include; changes after each batch.
+    pub fn position(&self) -> watch::Receiver<u64> {
+        self.position.subscribe()
+    }
+
+    /// Runs until the feed fails. Resumes after the saved checkpoint.
+    pub async fn run(&self) -> Result<(), ProjectorError> {
+        let checkpoint = self.read_models.checkpoint().await?;
+        self.position.send_replace(checkpoint.unwrap_or(0));
+        tracing::info!(checkpoint = ?checkpoint, "projection starting");
+        let mut feed = self
+            .events
+            .subscribe_all(checkpoint)
+            .await?
+            .ready_chunks(BATCH);
+        while let Some(messages) = feed.next().await {
+            let mut events = Vec::with_capacity(messages.len());
+            for message in messages {
+                match message? {
+                    SubscriptionMessage::Event(event) => events.push(*event),
+                    SubscriptionMessage::CaughtUp => {
+                        tracing::info!("projection caught up; now live");
+                    }
+                }
+            }
+            if let Some(last) = events.last().map(|e| e.global_position) {
+                self.apply_batch(&events, last).await?;
+                self.position.send_replace(last);
+            }
+        }
+        Err(ProjectorError::FeedEnded)
+    }
+
+    async fn apply_batch(&self, events: &[RecordedEvent], last: u64) -> Result<(), ProjectorError> {
+        let mut views: HashMap<(String, String), Option<PlanView>> = HashMap::new();
+        for event in events
+            .iter()
+            .filter(|e| e.stream.category() == PLAN_CATEGORY)
+        {
+            let key = (event.tenant().to_string(), event.stream.id().to_owned());
+            if !views.contains_key(&key) {
+                let current = self.read_models.plan(event.tenant(), &key.1).await?;
+                views.insert(key.clone(), current);
+            }
+            let slot = views.get_mut(&key).expect("inserted above");
+            if apply_event(slot, event).is_err() {
+                // A broken event must not stop every other plan's read
+                // model. It is logged by position only: a decode error can
+                // quote payload text, which may be PHI.
+                tracing::error!(
+                    position = event.global_position,
+                    event_type = %event.event_type,
+                    "plan event cannot be projected; skipped"
+                );
+            }
+        }
+        let changed: Vec<PlanView> = views.into_values().flatten().collect();
+        self.read_models.save(changed, last).await?;
+        Ok(())
+    }
+}

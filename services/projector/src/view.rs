@@ -1,0 +1,290 @@
+//! Plan documents and the pure fold that builds them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use trellis_kernel::RecordedEvent;
+use trellis_plans_domain::{
+    EventDecodeError, GoalOutcome, GoalTerm, PlanEvent, ProgressSource, ReviewDecision,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub value: f64,
+    pub observed_on: NaiveDate,
+    pub source: ProgressSource,
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveView {
+    pub objective_id: String,
+    pub description: String,
+    pub baseline: f64,
+    pub target: f64,
+    pub unit: String,
+    pub period: String,
+    pub target_date: NaiveDate,
+    pub met_on: Option<NaiveDate>,
+    pub progress: Vec<ProgressView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalView {
+    pub goal_id: String,
+    pub description: String,
+    pub term: GoalTerm,
+    pub outcome: Option<GoalOutcome>,
+    pub closed_on: Option<NaiveDate>,
+    pub objectives: Vec<ObjectiveView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewView {
+    pub review_id: String,
+    pub due_on: NaiveDate,
+    pub held_on: Option<NaiveDate>,
+    pub participants: Vec<String>,
+    pub summary: Option<String>,
+    pub decision: Option<ReviewDecision>,
+}
+
+/// Everything a clinician sees of one plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub tenant: String,
+    pub plan_id: String,
+    pub client_id: String,
+    pub primary_clinician_id: String,
+    pub clinic_id: String,
+    pub title: String,
+    pub created_on: NaiveDate,
+    /// Stream revision of the last event applied: the plan version.
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+    pub goals: Vec<GoalView>,
+    pub reviews: Vec<ReviewView>,
+}
+
+impl PlanView {
+    fn objective_mut(&mut self, id: &str) -> Option<&mut ObjectiveView> {
+        self.goals
+            .iter_mut()
+            .flat_map(|g| g.objectives.iter_mut())
+            .find(|o| o.objective_id == id)
+    }
+}
+
+/// Applies one stored plan event to the current view of its plan.
+///
+/// Idempotent: an event at or below the view's version was applied before
+/// and changes nothing. A stream without `PlanCreated` leaves `None` (an
+/// impossible history, left unprojected). On a decode error the view is
+/// left as it was.
+pub fn apply_event(
+    view: &mut Option<PlanView>,
+    recorded: &RecordedEvent,
+) -> Result<(), EventDecodeError> {
+    if view
+        .as_ref()
+        .is_some_and(|v| recorded.revision <= v.version)
+    {
+        return Ok(());
+    }
+    let event = PlanEvent::decode(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.payload,
+    )?;
+    match (view.as_mut(), event) {
+        (None, PlanEvent::PlanCreated(e)) => {
+            *view = Some(PlanView {
+                tenant: recorded.tenant().to_string(),
+                plan_id: e.plan_id.to_string(),
+                client_id: e.client_id,
+                primary_clinician_id: e.primary_clinician_id,
+                clinic_id: e.clinic_id,
+                title: e.title,
+                created_on: e.created_on,
+                version: recorded.revision,
+                updated_at: recorded.recorded_at,
+                goals: Vec::new(),
+                reviews: Vec::new(),
+            });
+        }
+        (None, _) => {}
+        (Some(current), event) => {
+            apply_to(current, event, recorded);
+            current.version = recorded.revision;
+            current.updated_at = recorded.recorded_at;
+        }
+    }
+    Ok(())
+}
+
+fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
+    match event {
+        // A second PlanCreated cannot be decided; ignore rather than reset.
+        PlanEvent::PlanCreated(_) => {}
+        PlanEvent::GoalAdded(e) => view.goals.push(GoalView {
+            goal_id: e.goal_id.to_string(),
+            description: e.description,
+            term: e.term,
+            outcome: None,
+            closed_on: None,
+            objectives: Vec::new(),
+        }),
+        PlanEvent::GoalClosed(e) => {
+            let id = e.goal_id.to_string();
+            if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == id) {
+                goal.outcome = Some(e.outcome);
+                goal.closed_on = Some(e.closed_on);
+            }
+        }
+        PlanEvent::ObjectiveAdded(e) => {
+            let goal_id = e.goal_id.to_string();
+            if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == goal_id) {
+                goal.objectives.push(ObjectiveView {
+                    objective_id: e.objective_id.to_string(),
+                    description: e.description,
+                    baseline: e.baseline,
+                    target: e.target,
+                    unit: e.unit,
+                    period: e.period,
+                    target_date: e.target_date,
+                    met_on: None,
+                    progress: Vec::new(),
+                });
+            }
+        }
+        PlanEvent::ObjectiveProgressRecorded(e) => {
+            if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
+                objective.progress.push(ProgressView {
+                    value: e.value,
+                    observed_on: e.observed_on,
+                    source: e.source,
+                    note: e.note,
+                    recorded_by: recorded.metadata.actor.subject.clone(),
+                    recorded_at: recorded.recorded_at,
+                });
+            }
+        }
+        PlanEvent::ObjectiveMet(e) => {
+            if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
+                objective.met_on = Some(e.met_on);
+            }
+        }
+        PlanEvent::ReviewScheduled(e) => view.reviews.push(ReviewView {
+            review_id: e.review_id.to_string(),
+            due_on: e.due_on,
+            held_on: None,
+            participants: Vec::new(),
+            summary: None,
+            decision: None,
+        }),
+        PlanEvent::ReviewHeld(e) => {
+            let id = e.review_id.to_string();
+            if let Some(review) = view.reviews.iter_mut().find(|r| r.review_id == id) {
+                review.held_on = Some(e.held_on);
+                review.participants = e.participants;
+                review.summary = Some(e.summary);
+                review.decision = Some(e.decision);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use trellis_kernel::{Actor, EventMetadata, StreamName, TenantId};
+    use trellis_plans_domain::{GoalAdded, GoalId, PlanCreated, PlanId};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn recorded(revision: u64, event: &PlanEvent) -> RecordedEvent {
+        let tenant = TenantId::parse("northside").unwrap();
+        RecordedEvent {
+            event_id: Uuid::new_v4(),
+            stream: StreamName::new(tenant, "plan", "p1").unwrap(),
+            revision,
+            global_position: revision + 10,
+            event_type: event.event_type().into(),
+            schema_version: PlanEvent::SCHEMA_VERSION,
+            payload: event.encode(),
+            metadata: EventMetadata {
+                actor: Actor {
+                    subject: "clin-3".into(),
+                    role: "clinician".into(),
+                },
+                correlation_id: Uuid::nil(),
+                causation_id: Uuid::nil(),
+                request_id: "r".into(),
+                trace_id: String::new(),
+                reason: None,
+            },
+            recorded_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+        }
+    }
+
+    fn created() -> PlanEvent {
+        PlanEvent::PlanCreated(PlanCreated {
+            plan_id: PlanId(Uuid::from_u128(1)),
+            client_id: "client-17".into(),
+            primary_clinician_id: "clin-3".into(),
+            clinic_id: "eastside".into(),
+            title: "GAD".into(),
+            created_on: "2026-11-29".parse().unwrap(),
+        })
+    }
+
+    fn goal() -> PlanEvent {
+        PlanEvent::GoalAdded(GoalAdded {
+            goal_id: GoalId(Uuid::from_u128(2)),
+            description: "Reduce worry".into(),
+            term: GoalTerm::ShortTerm,
+        })
+    }
+
+    #[test]
+    fn a_plan_view_follows_its_events() {
+        let mut view = None;
+        apply_event(&mut view, &recorded(0, &created())).unwrap();
+        apply_event(&mut view, &recorded(1, &goal())).unwrap();
+        let view = view.unwrap();
+        assert_eq!(view.version, 1);
+        assert_eq!(view.client_id, "client-17");
+        assert_eq!(view.goals.len(), 1);
+        assert_eq!(view.goals[0].description, "Reduce worry");
+    }
+
+    #[test]
+    fn applying_an_event_twice_changes_nothing() {
+        let mut view = None;
+        apply_event(&mut view, &recorded(0, &created())).unwrap();
+        apply_event(&mut view, &recorded(1, &goal())).unwrap();
+        let once = view.clone();
+        apply_event(&mut view, &recorded(1, &goal())).unwrap();
+        assert_eq!(view, once);
+        assert_eq!(view.unwrap().goals.len(), 1);
+    }
+
+    #[test]
+    fn a_history_without_its_creation_is_not_projected() {
+        let mut view = None;
+        apply_event(&mut view, &recorded(1, &goal())).unwrap();
+        assert_eq!(view, None);
+    }
+
+    #[test]
+    fn an_unreadable_event_leaves_the_view_as_it_was() {
+        let mut view = None;
+        apply_event(&mut view, &recorded(0, &created())).unwrap();
+        let before = view.clone();
+        let mut broken = recorded(1, &goal());
+        broken.payload = b"{".to_vec();
+        assert!(apply_event(&mut view, &broken).is_err());
+        assert_eq!(view, before);
+    }
+}

@@ -1,0 +1,281 @@
+//! Starting servers, minting tokens, sending commands, asking GraphQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+use trellis_auth::{Caller, DEV_SECRET, Role, TokenIssuer};
+use trellis_kernel::TenantId;
+use trellis_proto::plans::v1 as pb;
+use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
+use uuid::Uuid;
+
+pub const CLINICIAN: &str = "clin-1";
+pub const CLINIC: &str = "clinic-a";
+
+/// A running `trellis serve` on ephemeral ports.
+pub struct Server {
+    child: Child,
+    pub grpc: String,
+    pub http: String,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_in(dir.path()).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on an existing data directory.
+    pub async fn start_in(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+            .args([
+                "serve",
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "error")
+            .env_remove("TRELLIS_JWT_SECRET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start trellis");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if line.starts_with("trellis ready") {
+                    return line;
+                }
+            }
+            panic!("trellis exited before it was ready");
+        })
+        .await
+        .expect("trellis ready within 30 s");
+        let field = |name: &str| {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .expect("address in ready line")
+                .to_owned()
+        };
+        Self {
+            grpc: format!("http://{}", field("grpc")),
+            http: format!("http://{}", field("http")),
+            child,
+            data_dir: data_dir.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("graceful shutdown within 20 s")
+            .expect("wait");
+        assert!(exit.success(), "trellis exited with {exit:?}");
+        self._dir.take()
+    }
+
+    /// SIGKILL: no chance to flush or finish anything.
+    pub async fn kill9(mut self) -> Option<tempfile::TempDir> {
+        self.child.kill().await.expect("kill -9");
+        self._dir.take()
+    }
+
+    pub async fn plans(&self, token: &str) -> PlanClient {
+        let channel = Channel::from_shared(self.grpc.clone())
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect gRPC");
+        PlanServiceClient::with_interceptor(channel, Bearer::new(token))
+    }
+
+    /// POSTs a GraphQL query; returns (HTTP status, body).
+    pub async fn graphql_raw(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", self.http))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("GraphQL request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        // Errors raised before GraphQL (e.g. 413) may not be JSON.
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A GraphQL query that must succeed without errors; returns `data`.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.graphql_raw(Some(token), query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "GraphQL errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Polls `plan(id)` until its version reaches `version` (the read
+    /// side is eventually consistent with the commands).
+    pub async fn plan_at_version(&self, token: &str, plan_id: &str, version: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let data = self
+                .graphql(token, PLAN_QUERY, json!({ "id": plan_id }))
+                .await;
+            let plan = &data["plan"];
+            if plan["version"].as_u64().is_some_and(|v| v >= version) {
+                return plan.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "plan never reached version {version}: {plan}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub const PLAN_QUERY: &str = "query($id: ID!) { plan(id: $id) {
+    id clientId primaryClinicianId clinicId title version
+    goals { id description term outcome objectives {
+        id description baseline target unit period targetDate met metOn latestValue
+        progress { value observedOn source note recordedBy } } }
+    reviews { id dueOn held heldOn participants summary decision } } }";
+
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(Some(
+            format!("Bearer {token}").parse().expect("ascii token"),
+        ))
+    }
+
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type PlanClient =
+    PlanServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
+/// A tenant no other test uses.
+pub fn fresh_tenant() -> String {
+    format!("t-{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+pub fn token(tenant: &str, subject: &str, roles: &[Role]) -> String {
+    TokenIssuer::hs256(DEV_SECRET.as_bytes())
+        .expect("key")
+        .issue(
+            &Caller {
+                tenant: TenantId::parse(tenant).expect("tenant"),
+                subject: subject.into(),
+                roles: roles.to_vec(),
+                clinics: vec![CLINIC.into()],
+            },
+            chrono::Duration::hours(1),
+        )
+        .expect("token")
+}
+
+pub fn clinician_token(tenant: &str) -> String {
+    token(tenant, CLINICIAN, &[Role::Clinician])
+}
+
+pub fn command_id() -> String {
+    Uuid::new_v4().to_string()
+}
+
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub async fn create_plan(client: &mut PlanClient) -> pb::CommandResponse {
+    client
+        .create_plan(pb::CreatePlanRequest {
+            command_id: command_id(),
+            plan_id: String::new(),
+            client_id: "client-1".into(),
+            primary_clinician_id: CLINICIAN.into(),
+            clinic_id: CLINIC.into(),
+            title: "Test plan".into(),
+        })
+        .await
+        .expect("CreatePlan")
+        .into_inner()
+}
+
+pub fn add_goal_request(plan_id: &str, description: &str) -> pb::AddGoalRequest {
+    pb::AddGoalRequest {
+        command_id: command_id(),
+        plan_id: plan_id.into(),
+        goal_id: String::new(),
+        description: description.into(),
+        term: pb::GoalTerm::ShortTerm as i32,
+    }
+}
+
+pub fn add_objective_request(plan_id: &str, goal_id: &str) -> pb::AddObjectiveRequest {
+    pb::AddObjectiveRequest {
+        command_id: command_id(),
+        plan_id: plan_id.into(),
+        objective_id: String::new(),
+        goal_id: goal_id.into(),
+        description: "Panic attacks per week".into(),
+        quantity: Some(pb::Quantity {
+            baseline: Some(4.0),
+            target: Some(1.0),
+            unit: "panic attacks".into(),
+            period: "week".into(),
+        }),
+        target_date: (today() + chrono::Duration::days(150)).to_string(),
+    }
+}

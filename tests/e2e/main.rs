@@ -1,0 +1,11 @@
+//! End-to-end tests: start the real `trellis` binary, talk to it over real
+//! gRPC and GraphQL HTTP, stop it, kill it, start it again.
+//!
+//! Every test works on a tenant of its own and a data directory of its own.
+
+mod harness;
+
+mod crash;
+mod plans;
+mod restart;
+mod validation;

@@ -1,0 +1,261 @@
+//! A plan's life over real gRPC and GraphQL, and tenants kept apart.
+
+use serde_json::json;
+use tonic::Code;
+use trellis_auth::Role;
+use trellis_proto::plans::v1 as pb;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn a_plan_travels_from_grpc_commands_to_the_graphql_read_model() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let mut plans = server.plans(&token).await;
+
+    let created = create_plan(&mut plans).await;
+    let plan_id = created.plan_id.clone();
+    assert_eq!(created.revision, 0);
+    let goal = plans
+        .add_goal(add_goal_request(&plan_id, "Reduce excessive worry"))
+        .await
+        .unwrap()
+        .into_inner();
+    let objective = plans
+        .add_objective(add_objective_request(&plan_id, &goal.entity_id))
+        .await
+        .unwrap()
+        .into_inner();
+    plans
+        .record_objective_progress(pb::RecordObjectiveProgressRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            objective_id: objective.entity_id.clone(),
+            value: 2.0,
+            observed_on: today().to_string(),
+            source: pb::ProgressSource::Clinician as i32,
+            note: "Two this week".into(),
+        })
+        .await
+        .unwrap();
+    plans
+        .mark_objective_met(pb::MarkObjectiveMetRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            objective_id: objective.entity_id.clone(),
+        })
+        .await
+        .unwrap();
+    let review = plans
+        .schedule_review(pb::ScheduleReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            review_id: String::new(),
+            due_on: today().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let held = plans
+        .hold_review(pb::HoldReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            review_id: review.entity_id.clone(),
+            held_on: today().to_string(),
+            participants: vec![CLINICIAN.into(), "client-1".into()],
+            summary: "Objective met; continue".into(),
+            decision: pb::ReviewDecision::Continue as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.revision, 6);
+
+    let plan = server.plan_at_version(&token, &plan_id, 6).await;
+    assert_eq!(plan["id"], plan_id);
+    assert_eq!(plan["clinicId"], CLINIC);
+    let goal_view = &plan["goals"][0];
+    assert_eq!(goal_view["id"], goal.entity_id);
+    assert_eq!(goal_view["term"], "SHORT_TERM");
+    let objective_view = &goal_view["objectives"][0];
+    assert_eq!(objective_view["id"], objective.entity_id);
+    assert_eq!(objective_view["baseline"], 4.0);
+    assert_eq!(objective_view["target"], 1.0);
+    assert_eq!(objective_view["met"], true);
+    assert_eq!(objective_view["latestValue"], 2.0);
+    assert_eq!(objective_view["progress"][0]["recordedBy"], CLINICIAN);
+    assert_eq!(objective_view["progress"][0]["source"], "CLINICIAN");
+    let review_view = &plan["reviews"][0];
+    assert_eq!(review_view["held"], true);
+    assert_eq!(review_view["decision"], "CONTINUE");
+    assert_eq!(review_view["participants"], json!([CLINICIAN, "client-1"]));
+
+    let listed = server
+        .graphql(
+            &token,
+            "{ plans(first: 10) { edges { node { id } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed["plans"]["edges"],
+        json!([{ "node": { "id": plan_id } }])
+    );
+}
+
+#[tokio::test]
+async fn another_tenant_sees_nothing_and_cannot_write() {
+    let server = Server::start().await;
+    let (home, other) = (fresh_tenant(), fresh_tenant());
+    let home_token = clinician_token(&home);
+    // The same subject and clinic, in another tenant.
+    let other_token = clinician_token(&other);
+    let mut plans = server.plans(&home_token).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    server.plan_at_version(&home_token, &plan_id, 0).await;
+
+    let seen = server
+        .graphql(&other_token, PLAN_QUERY, json!({ "id": plan_id }))
+        .await;
+    assert_eq!(seen["plan"], serde_json::Value::Null);
+    let listed = server
+        .graphql(
+            &other_token,
+            "{ plans { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["plans"]["edges"], json!([]));
+    let auditor = token(&other, "aud-1", &[Role::Auditor]);
+    let listed = server
+        .graphql(&auditor, "{ plans { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["plans"]["edges"],
+        json!([]),
+        "not even an auditor of another tenant"
+    );
+
+    let mut intruder = server.plans(&other_token).await;
+    let err = intruder
+        .add_goal(add_goal_request(&plan_id, "Injected goal"))
+        .await
+        .unwrap_err();
+    let missing = intruder
+        .add_goal(add_goal_request(&uuid::Uuid::new_v4().to_string(), "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        (err.code(), err.message()),
+        (missing.code(), missing.message()),
+        "another tenant's plan is answered exactly like a missing one"
+    );
+    let plan = server.plan_at_version(&home_token, &plan_id, 0).await;
+    assert_eq!(plan["goals"], json!([]), "nothing was written");
+}
+
+#[tokio::test]
+async fn roles_see_only_their_plans() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token_clin = clinician_token(&tenant);
+    let mut plans = server.plans(&token_clin).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    server.plan_at_version(&token_clin, &plan_id, 0).await;
+
+    let read = |token: String| {
+        let server = &server;
+        let plan_id = plan_id.clone();
+        async move {
+            server
+                .graphql(
+                    &token,
+                    "query($id: ID!) { plan(id: $id) { id } }",
+                    json!({ "id": plan_id }),
+                )
+                .await["plan"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        read(token(&tenant, "client-1", &[Role::Client])).await["id"],
+        plan_id
+    );
+    assert_eq!(
+        read(token(&tenant, "client-2", &[Role::Client])).await,
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        read(token(&tenant, "clin-2", &[Role::Clinician])).await,
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        read(token(&tenant, "sup-1", &[Role::Supervisor])).await["id"],
+        plan_id
+    );
+    assert_eq!(
+        read(token(&tenant, "aud-1", &[Role::Auditor])).await["id"],
+        plan_id
+    );
+    assert_eq!(
+        read(token(&tenant, "adm-1", &[Role::Admin])).await,
+        serde_json::Value::Null
+    );
+
+    // A client may not change their plan, only self-report.
+    let mut client_app = server
+        .plans(&token(&tenant, "client-1", &[Role::Client]))
+        .await;
+    let err = client_app
+        .add_goal(add_goal_request(&plan_id, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_retried_command_appends_nothing_new() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let mut plans = server.plans(&token).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    let request = add_goal_request(&plan_id, "Sleep through the night");
+    let first = plans.add_goal(request.clone()).await.unwrap().into_inner();
+    let retry = plans.add_goal(request).await.unwrap().into_inner();
+    assert!(!first.duplicate);
+    assert!(retry.duplicate);
+    assert_eq!(retry.entity_id, first.entity_id);
+    assert_eq!(retry.revision, first.revision);
+    let plan = server
+        .plan_at_version(&token, &plan_id, first.revision)
+        .await;
+    assert_eq!(plan["goals"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn health_endpoints_answer() {
+    let server = Server::start().await;
+    let http = reqwest::Client::new();
+    let alive = http
+        .get(format!("{}/healthz", server.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+    let ready = http
+        .get(format!("{}/readyz", server.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let graphiql = http
+        .get(format!("{}/graphql", server.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graphiql.status(), 200);
+    assert!(graphiql.text().await.unwrap().contains("graphiql"));
+}

@@ -1,0 +1,192 @@
+//! Bad input gets a clear error and writes nothing.
+
+use serde_json::json;
+use tonic::Code;
+use tonic_types::StatusExt;
+use trellis_proto::plans::v1 as pb;
+
+use crate::harness::*;
+
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// A plan with one goal, and the version it is at.
+async fn plan_with_goal(server: &Server, token: &str) -> (PlanClient, String, String, u64) {
+    let mut plans = server.plans(token).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    let goal = plans
+        .add_goal(add_goal_request(&plan_id, "Reduce worry"))
+        .await
+        .unwrap()
+        .into_inner();
+    server.plan_at_version(token, &plan_id, goal.revision).await;
+    (plans, plan_id, goal.entity_id, goal.revision)
+}
+
+#[tokio::test]
+async fn bad_commands_are_refused_with_clear_errors_and_write_nothing() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let (mut plans, plan_id, goal_id, version) = plan_with_goal(&server, &token).await;
+
+    // Empty ids: every missing field named at once.
+    let mut empty = add_objective_request("", "");
+    empty.command_id = String::new();
+    let err = plans.add_objective(empty).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["command_id", "plan_id", "goal_id"]);
+
+    // A malformed date.
+    let mut bad_date = add_objective_request(&plan_id, &goal_id);
+    bad_date.target_date = "next spring".into();
+    let err = plans.add_objective(bad_date).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["target_date"]);
+
+    // Not SMART: the error names the letter.
+    let mut no_unit = add_objective_request(&plan_id, &goal_id);
+    no_unit.quantity.as_mut().unwrap().unit = String::new();
+    let err = plans.add_objective(no_unit).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("M (measurable)"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(violated_fields(&err), ["quantity.unit"]);
+    let mut no_date = add_objective_request(&plan_id, &goal_id);
+    no_date.target_date = String::new();
+    let err = plans.add_objective(no_date).await.unwrap_err();
+    assert!(
+        err.message().contains("T (time-bound)"),
+        "{}",
+        err.message()
+    );
+
+    // An unknown goal.
+    let unknown = add_objective_request(&plan_id, &uuid::Uuid::new_v4().to_string());
+    let err = plans.add_objective(unknown).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    // An objective met twice.
+    let objective = plans
+        .add_objective(add_objective_request(&plan_id, &goal_id))
+        .await
+        .unwrap()
+        .into_inner();
+    let met = |id: &str| pb::MarkObjectiveMetRequest {
+        command_id: command_id(),
+        plan_id: plan_id.clone(),
+        objective_id: id.to_owned(),
+    };
+    plans
+        .mark_objective_met(met(&objective.entity_id))
+        .await
+        .unwrap();
+    let err = plans
+        .mark_objective_met(met(&objective.entity_id))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("already met"));
+
+    // Only the objective and its one "met" were written.
+    let plan = server.plan_at_version(&token, &plan_id, version + 2).await;
+    assert_eq!(plan["version"], version + 2);
+    assert_eq!(plan["goals"][0]["objectives"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn callers_without_a_valid_token_are_unauthenticated() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let (_, plan_id, _, version) = plan_with_goal(&server, &token).await;
+
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for bearer in [
+        Bearer::none(),
+        Bearer::new("not-a-jwt"),
+        Bearer::new(&format!("{token}x")),
+    ] {
+        let mut anonymous =
+            trellis_proto::plans::v1::plan_service_client::PlanServiceClient::with_interceptor(
+                channel.clone(),
+                bearer,
+            );
+        let err = anonymous
+            .add_goal(add_goal_request(&plan_id, "x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated);
+    }
+
+    let (status, body) = server
+        .graphql_raw(None, PLAN_QUERY, json!({ "id": plan_id }))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let (status, _) = server
+        .graphql_raw(Some("garbage"), PLAN_QUERY, json!({ "id": plan_id }))
+        .await;
+    assert_eq!(status, 401);
+
+    let plan = server.plan_at_version(&token, &plan_id, version).await;
+    assert_eq!(plan["version"], version, "nothing was written");
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let (mut plans, plan_id, _, version) = plan_with_goal(&server, &token).await;
+    let huge = add_goal_request(&plan_id, &"worry ".repeat(20_000));
+    let err = plans.add_goal(huge).await.unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert!(err.message().contains("too large"), "{}", err.message());
+
+    let (status, _) = server
+        .graphql_raw(
+            Some(&token),
+            &format!(
+                "{{ plans {{ edges {{ cursor }} }} }} #{}",
+                "x".repeat(100_000)
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 413);
+
+    let plan = server.plan_at_version(&token, &plan_id, version).await;
+    assert_eq!(
+        plan["goals"].as_array().unwrap().len(),
+        1,
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn graphql_page_sizes_are_bounded() {
+    let server = Server::start().await;
+    let token = clinician_token(&fresh_tenant());
+    let (status, body) = server
+        .graphql_raw(
+            Some(&token),
+            "{ plans(first: 1000) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
