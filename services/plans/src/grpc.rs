@@ -22,25 +22,30 @@ pub use pb::plan_service_server::PlanServiceServer;
 /// Largest request a client may send; commands are small.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-/// Builds the interceptor that turns the bearer token into a [`Caller`] in
-/// the request extensions, or answers `UNAUTHENTICATED`.
-pub fn authenticate(
+/// Turns the bearer token into a [`Caller`] in the request extensions, or
+/// answers `UNAUTHENTICATED` before the service sees the request.
+#[derive(Debug, Clone)]
+pub struct Authenticate {
     verifier: Arc<TokenVerifier>,
-) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
-    move |mut request: Request<()>| {
-        let header = request
+}
+
+impl Authenticate {
+    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
+        Self { verifier }
+    }
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let caller = request
             .metadata()
             .get("authorization")
             .map(|v| v.to_str().map_err(|_| AuthError::NotBearer))
             .transpose()
-            .and_then(|h| verifier.verify_header(h));
-        match header {
-            Ok(caller) => {
-                request.extensions_mut().insert(caller);
-                Ok(request)
-            }
-            Err(e) => Err(Status::unauthenticated(e.to_string())),
-        }
+            .and_then(|h| self.verifier.verify_header(h))
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        request.extensions_mut().insert(caller);
+        Ok(request)
     }
 }
 
@@ -59,12 +64,10 @@ impl PlanGrpc {
     pub fn into_server(
         self,
         verifier: Arc<TokenVerifier>,
-    ) -> tonic::service::interceptor::InterceptedService<
-        PlanServiceServer<Self>,
-        impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone,
-    > {
+    ) -> tonic::service::interceptor::InterceptedService<PlanServiceServer<Self>, Authenticate>
+    {
         let server = PlanServiceServer::new(self).max_decoding_message_size(MAX_REQUEST_BYTES);
-        tonic::service::interceptor::InterceptedService::new(server, authenticate(verifier))
+        tonic::service::interceptor::InterceptedService::new(server, Authenticate::new(verifier))
     }
 
     async fn run<T>(

@@ -28,6 +28,23 @@ use writer::AppendRequest;
 /// How many events one subscription read fetches at a time.
 const SUBSCRIPTION_PAGE: usize = 512;
 
+/// Tuning of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Appends committed together under one fsync at most. 1 turns group
+    /// commit off (one transaction and fsync per append), which only the
+    /// benchmark uses, to show what group commit buys.
+    pub max_group_commit: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_group_commit: 1024,
+        }
+    }
+}
+
 /// Cloneable handle to one embedded store file.
 #[derive(Debug, Clone)]
 pub struct SqliteEventStore {
@@ -46,14 +63,19 @@ struct Inner {
 impl SqliteEventStore {
     /// Opens (creating if needed) the store file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, StoreOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let max_group = options.max_group_commit.max(1);
         let conn = schema::open_writer(&path)?;
         let head = schema::head_position(&conn)?;
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("trellis-store-writer".into())
-            .spawn(move || writer::run(conn, rx, head_tx))
+            .spawn(move || writer::run(conn, rx, head_tx, max_group))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -49,6 +49,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .map_err(unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(unavailable)?;
+    // Keep the hot index pages of a large store in memory.
+    conn.pragma_update(None, "cache_size", -65_536)
+        .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     Ok(conn)
 }
@@ -64,13 +67,10 @@ pub(crate) fn head_position(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 pub(crate) fn stream_head(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
-    conn.query_row(
-        "SELECT MAX(revision) FROM events WHERE stream = ?1",
-        [stream],
-        |row| row.get::<_, Option<i64>>(0),
-    )
-    .map(|r| r.map(to_u64))
-    .map_err(unavailable)
+    conn.prepare_cached("SELECT MAX(revision) FROM events WHERE stream = ?1")
+        .and_then(|mut stmt| stmt.query_row([stream], |row| row.get::<_, Option<i64>>(0)))
+        .map(|r| r.map(to_u64))
+        .map_err(unavailable)
 }
 
 /// Where an event id is stored, if it is.
@@ -78,22 +78,30 @@ pub(crate) fn locate_event(
     conn: &Connection,
     event_id: Uuid,
 ) -> Result<Option<(String, u64, u64)>, StoreError> {
-    conn.query_row(
-        "SELECT stream, revision, global_position FROM events WHERE event_id = ?1",
-        [event_id.as_bytes().as_slice()],
-        |row| Ok((row.get(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?))),
-    )
-    .optional()
-    .map_err(unavailable)
+    conn.prepare_cached("SELECT stream, revision, global_position FROM events WHERE event_id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([event_id.as_bytes().as_slice()], |row| {
+                Ok((row.get(0)?, to_u64(row.get(1)?), to_u64(row.get(2)?)))
+            })
+            .optional()
+        })
+        .map_err(unavailable)
+}
+
+pub(crate) enum InsertError {
+    /// The event id is stored already (anywhere).
+    DuplicateEventId,
+    Store(StoreError),
 }
 
 pub(crate) fn insert_event(
     conn: &Connection,
     stream: &StreamName,
+    stream_text: &str,
     revision: u64,
     event: &NewEvent,
     recorded_at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<u64, InsertError> {
     let m = &event.metadata;
     conn.prepare_cached(
         "INSERT INTO events (event_id, tenant, stream, revision, event_type, schema_version, \
@@ -104,7 +112,7 @@ pub(crate) fn insert_event(
         stmt.execute(params![
             event.event_id.as_bytes().as_slice(),
             stream.tenant().as_str(),
-            stream.to_string(),
+            stream_text,
             to_i64(revision),
             event.event_type,
             event.schema_version,
@@ -119,7 +127,10 @@ pub(crate) fn insert_event(
             recorded_at.timestamp_micros(),
         ])
     })
-    .map_err(unavailable)?;
+    .map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => InsertError::DuplicateEventId,
+        _ => InsertError::Store(unavailable(e)),
+    })?;
     Ok(to_u64(conn.last_insert_rowid()))
 }
 

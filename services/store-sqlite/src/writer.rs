@@ -1,5 +1,6 @@
 //! The single writer thread and its group commit.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 
 use chrono::Utc;
@@ -8,10 +9,6 @@ use tokio::sync::{oneshot, watch};
 use trellis_kernel::{AppendOutcome, ExpectedRevision, NewEvent, StoreError, StreamName};
 
 use crate::schema;
-
-/// Upper bound of appends committed together; keeps one commit's latency
-/// bounded when the queue is very long.
-const MAX_GROUP: usize = 1024;
 
 #[derive(Debug)]
 pub(crate) struct AppendRequest {
@@ -25,16 +22,20 @@ pub(crate) fn run(
     mut conn: Connection,
     requests: mpsc::Receiver<AppendRequest>,
     head: watch::Sender<u64>,
+    max_group: usize,
 ) {
+    let mut heads = StreamHeads::default();
     while let Ok(first) = requests.recv() {
+        // Everything that queued while the last commit was syncing goes
+        // into this one, up to a bound that keeps one commit's latency low.
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while group.len() < max_group {
             match requests.try_recv() {
                 Ok(next) => group.push(next),
                 Err(_) => break,
             }
         }
-        let (results, last_position) = commit_group(&mut conn, &group);
+        let (results, last_position) = commit_group(&mut conn, &mut heads, &group);
         if let Some(position) = last_position {
             head.send_replace(position);
         }
@@ -46,10 +47,52 @@ pub(crate) fn run(
     tracing::debug!("store writer stopped: every handle was dropped");
 }
 
-/// Applies every request in its own savepoint inside one transaction and
-/// commits once. Returns each request's result and the new head position.
+/// The last revision of recently written streams, so the hot path does not
+/// ask SQLite for it. Only the writer thread writes, so the cache cannot go
+/// stale; entries of a group are kept apart until its commit succeeds.
+#[derive(Default)]
+struct StreamHeads {
+    committed: HashMap<String, Option<u64>>,
+    pending: HashMap<String, Option<u64>>,
+}
+
+impl StreamHeads {
+    /// Bounds memory: a store with very many streams just asks SQLite more.
+    const MAX_CACHED: usize = 100_000;
+
+    fn get(&self, conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
+        if let Some(head) = self
+            .pending
+            .get(stream)
+            .or_else(|| self.committed.get(stream))
+        {
+            return Ok(*head);
+        }
+        schema::stream_head(conn, stream)
+    }
+
+    fn set_pending(&mut self, stream: &str, revision: u64) {
+        self.pending.insert(stream.to_owned(), Some(revision));
+    }
+
+    fn commit(&mut self) {
+        if self.committed.len() + self.pending.len() > Self::MAX_CACHED {
+            self.committed.clear();
+        }
+        self.committed.extend(self.pending.drain());
+    }
+
+    fn discard(&mut self) {
+        self.pending.clear();
+    }
+}
+
+/// Applies every request inside one transaction and commits once (one
+/// fsync). A request that fails leaves no trace and fails alone. Returns
+/// each request's result and the new head position.
 fn commit_group(
     conn: &mut Connection,
+    heads: &mut StreamHeads,
     group: &[AppendRequest],
 ) -> (Vec<Result<AppendOutcome, StoreError>>, Option<u64>) {
     let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
@@ -59,28 +102,41 @@ fn commit_group(
     let mut results = Vec::with_capacity(group.len());
     let mut last_position = None;
     for request in group {
-        let result = match tx.savepoint() {
-            Ok(mut sp) => {
-                let result = apply(&sp, request);
-                let finished = if result.is_ok() {
-                    sp.commit()
-                } else {
-                    sp.rollback()
-                };
-                finished.map_err(schema::unavailable).and(result)
+        let result = if request.events.len() == 1 {
+            // One INSERT is atomic on its own: no savepoint needed.
+            apply(&tx, heads, request)
+        } else {
+            match tx.savepoint() {
+                Ok(mut sp) => {
+                    let result = apply(&sp, heads, request);
+                    let finished = if result.is_ok() {
+                        sp.commit()
+                    } else {
+                        sp.rollback()
+                    };
+                    finished.map_err(schema::unavailable).and(result)
+                }
+                Err(e) => Err(schema::unavailable(e)),
             }
-            Err(e) => Err(schema::unavailable(e)),
         };
-        if let Ok(outcome) = &result
-            && !outcome.deduplicated
-        {
-            last_position = Some(outcome.last_position);
+        match &result {
+            Ok(outcome) if !outcome.deduplicated => {
+                heads.set_pending(&request.stream.to_string(), outcome.last_revision);
+                last_position = Some(outcome.last_position);
+            }
+            _ => {}
         }
         results.push(result);
     }
     match tx.commit() {
-        Ok(()) => (results, last_position),
-        Err(e) => (fail_all(group.len(), &e), None),
+        Ok(()) => {
+            heads.commit();
+            (results, last_position)
+        }
+        Err(e) => {
+            heads.discard();
+            (fail_all(group.len(), &e), None)
+        }
     }
 }
 
@@ -91,18 +147,24 @@ fn fail_all(n: usize, e: &rusqlite::Error) -> Vec<Result<AppendOutcome, StoreErr
         .collect()
 }
 
-fn apply(conn: &Connection, request: &AppendRequest) -> Result<AppendOutcome, StoreError> {
+fn apply(
+    conn: &Connection,
+    heads: &StreamHeads,
+    request: &AppendRequest,
+) -> Result<AppendOutcome, StoreError> {
     let stream_text = request.stream.to_string();
-    if let Some(outcome) = already_stored(conn, &stream_text, &request.events)? {
-        return Ok(outcome);
-    }
-    let actual = schema::stream_head(conn, &stream_text)?;
+    let actual = heads.get(conn, &stream_text)?;
     let holds = match request.expected {
         ExpectedRevision::Any => true,
         ExpectedRevision::NoStream => actual.is_none(),
         ExpectedRevision::Exact(r) => actual == Some(r),
     };
     if !holds {
+        // A retry of an append that already landed no longer meets its
+        // expectation; recognise it by its event ids before refusing.
+        if let Some(outcome) = already_stored(conn, &stream_text, &request.events)? {
+            return Ok(outcome);
+        }
         return Err(StoreError::WrongExpectedRevision {
             stream: request.stream.clone(),
             expected: request.expected,
@@ -113,10 +175,25 @@ fn apply(conn: &Connection, request: &AppendRequest) -> Result<AppendOutcome, St
     let mut revision = actual.map_or(0, |r| r + 1);
     let mut last_position = 0;
     for event in &request.events {
-        if schema::locate_event(conn, event.event_id)?.is_some() {
-            return Err(StoreError::DuplicateEventId(event.event_id));
+        match schema::insert_event(
+            conn,
+            &request.stream,
+            &stream_text,
+            revision,
+            event,
+            recorded_at,
+        ) {
+            Ok(position) => last_position = position,
+            Err(schema::InsertError::DuplicateEventId) => {
+                // With `Any` a retry passes the check above; the unique
+                // event id catches it here.
+                return match already_stored(conn, &stream_text, &request.events)? {
+                    Some(outcome) => Ok(outcome),
+                    None => Err(StoreError::DuplicateEventId(event.event_id)),
+                };
+            }
+            Err(schema::InsertError::Store(e)) => return Err(e),
         }
-        last_position = schema::insert_event(conn, &request.stream, revision, event, recorded_at)?;
         revision += 1;
     }
     Ok(AppendOutcome {

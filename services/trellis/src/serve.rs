@@ -78,8 +78,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let plans =
         PlanGrpc::new(PlanCommands::new(Arc::clone(&events))).into_server(Arc::clone(&verifier));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<trellis_plans::grpc::PlanServiceServer<PlanGrpc>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("gRPC reflection")?;
     let grpc = tonic::transport::Server::builder()
         .timeout(Duration::from_secs(30))
+        .add_service(health_service)
+        .add_service(reflection)
         .add_service(plans)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
 

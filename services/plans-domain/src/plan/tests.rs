@@ -287,7 +287,8 @@ fn an_objective_without_a_quantity_is_not_measurable() {
 
 #[test]
 fn an_objective_missing_baseline_target_or_unit_is_not_measurable() {
-    let cases: [(&str, fn(&mut QuantityTarget)); 3] = [
+    type Break = fn(&mut QuantityTarget);
+    let cases: [(&str, Break); 3] = [
         ("quantity.baseline", |q| q.baseline = None),
         ("quantity.target", |q| q.target = None),
         ("quantity.unit", |q| q.unit = " ".into()),

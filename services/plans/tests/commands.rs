@@ -1,0 +1,174 @@
+//! Command handling against a real (embedded) store.
+
+use std::sync::Arc;
+
+use trellis_auth::{Caller, Role};
+use trellis_kernel::{EventStore, ReadDirection, TenantId};
+use trellis_plans::{CommandContext, CommandError, PlanCommands};
+use trellis_plans_domain::{AddGoal, CreatePlan, GoalId, GoalTerm, PlanCommand, PlanError, PlanId};
+use trellis_store_sqlite::SqliteEventStore;
+use uuid::Uuid;
+
+fn store() -> (tempfile::TempDir, Arc<dyn EventStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    (dir, Arc::new(store))
+}
+
+fn ctx(tenant: &str) -> CommandContext {
+    CommandContext {
+        caller: Caller {
+            tenant: TenantId::parse(tenant).unwrap(),
+            subject: "clin-1".into(),
+            roles: vec![Role::Clinician],
+            clinics: vec![],
+        },
+        command_id: Uuid::new_v4(),
+        correlation_id: Uuid::new_v4(),
+        request_id: "req-1".into(),
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+    }
+}
+
+fn create(plan_id: PlanId) -> PlanCommand {
+    PlanCommand::CreatePlan(CreatePlan {
+        plan_id,
+        client_id: "client-1".into(),
+        primary_clinician_id: "clin-1".into(),
+        clinic_id: "clinic-a".into(),
+        title: String::new(),
+    })
+}
+
+fn add_goal(n: u128) -> PlanCommand {
+    PlanCommand::AddGoal(AddGoal {
+        goal_id: GoalId(Uuid::from_u128(n)),
+        description: format!("Goal {n}"),
+        term: GoalTerm::LongTerm,
+    })
+}
+
+async fn stream_len(store: &Arc<dyn EventStore>, tenant: &str, plan: PlanId) -> usize {
+    let stream = PlanCommands::plan_stream(&TenantId::parse(tenant).unwrap(), plan);
+    store
+        .read_stream(&stream, ReadDirection::Forward, None, 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn events_carry_the_full_provenance_of_their_command() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let plan = PlanId(Uuid::new_v4());
+    let ctx = ctx("prov");
+    commands.handle(&ctx, plan, &create(plan)).await.unwrap();
+    let stream = PlanCommands::plan_stream(&ctx.caller.tenant, plan);
+    let stored = store
+        .read_stream(&stream, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    let m = &stored[0].metadata;
+    assert_eq!(m.actor.subject, "clin-1");
+    assert_eq!(m.actor.role, "clinician");
+    assert_eq!(m.causation_id, ctx.command_id);
+    assert_eq!(m.correlation_id, ctx.correlation_id);
+    assert_eq!(m.request_id, "req-1");
+    assert_eq!(m.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(stored[0].tenant().as_str(), "prov");
+}
+
+#[tokio::test]
+async fn a_command_sent_twice_is_applied_once() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let plan = PlanId(Uuid::new_v4());
+    commands
+        .handle(&ctx("retry"), plan, &create(plan))
+        .await
+        .unwrap();
+    let ctx = ctx("retry");
+    let first = commands.handle(&ctx, plan, &add_goal(1)).await.unwrap();
+    let again = commands.handle(&ctx, plan, &add_goal(1)).await.unwrap();
+    assert!(!first.duplicate);
+    assert!(again.duplicate);
+    assert_eq!(again.revision, first.revision);
+    assert_eq!(stream_len(&store, "retry", plan).await, 2);
+}
+
+#[tokio::test]
+async fn a_refused_command_writes_nothing() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let plan = PlanId(Uuid::new_v4());
+    commands
+        .handle(&ctx("refuse"), plan, &create(plan))
+        .await
+        .unwrap();
+    commands
+        .handle(&ctx("refuse"), plan, &add_goal(1))
+        .await
+        .unwrap();
+    let err = commands
+        .handle(&ctx("refuse"), plan, &add_goal(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        CommandError::Rejected(PlanError::GoalAlreadyExists(_))
+    ));
+    assert_eq!(stream_len(&store, "refuse", plan).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_on_one_plan_all_land_in_order() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let plan = PlanId(Uuid::new_v4());
+    commands
+        .handle(&ctx("race"), plan, &create(plan))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let commands = commands.clone();
+        tasks.push(tokio::spawn(async move {
+            commands.handle(&ctx("race"), plan, &add_goal(n)).await
+        }));
+    }
+    let mut revisions = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(outcome) => revisions.push(outcome.revision),
+            // Losing the race five times in a row is possible, and is
+            // reported as such rather than as a failure.
+            Err(CommandError::Contended) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    revisions.sort_unstable();
+    let expected: Vec<u64> = (1..=revisions.len() as u64).collect();
+    assert_eq!(revisions, expected, "each command got its own revision");
+    assert_eq!(stream_len(&store, "race", plan).await, revisions.len() + 1);
+}
+
+#[tokio::test]
+async fn a_plan_in_another_tenant_is_not_found() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let plan = PlanId(Uuid::new_v4());
+    commands
+        .handle(&ctx("home"), plan, &create(plan))
+        .await
+        .unwrap();
+    let err = commands
+        .handle(&ctx("away"), plan, &add_goal(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        CommandError::Rejected(PlanError::PlanNotFound)
+    ));
+    assert_eq!(stream_len(&store, "away", plan).await, 0);
+}
