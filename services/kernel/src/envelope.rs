@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{StreamName, TenantId};
+use crate::{EventHash, StreamName, TenantId};
 
 /// Who caused an event: the authenticated subject and the role they acted in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +50,10 @@ pub struct RecordedEvent {
     pub schema_version: u32,
     pub payload: Vec<u8>,
     pub metadata: EventMetadata,
-    /// Server time when the event was stored.
+    /// Server time when the event was stored (microsecond precision).
     pub recorded_at: DateTime<Utc>,
+    /// This event's link in its stream's hash chain.
+    pub hash: EventHash,
 }
 
 impl RecordedEvent {

@@ -5,13 +5,17 @@
 //! It knows nothing of plans, transport or storage engines: the domain
 //! depends on it, and each store backend implements [`EventStore`].
 
+mod access;
+mod chain;
 mod envelope;
 mod ids;
 mod store;
 
+pub use access::{AccessLog, AccessQuery, AccessRecord, LoggedAccess};
+pub use chain::{ChainInput, EventHash, chain_hash, from_hex, metadata_bytes, sha256, to_hex};
 pub use envelope::{Actor, EventMetadata, NewEvent, RecordedEvent};
 pub use ids::{IdError, StreamName, TenantId};
 pub use store::{
-    AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, SubscriptionMessage,
-    SubscriptionStream,
+    AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, StreamHead,
+    SubscriptionMessage, SubscriptionStream,
 };

@@ -4,7 +4,15 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures::Stream;
 
-use crate::{NewEvent, RecordedEvent, StreamName};
+use crate::{EventHash, NewEvent, RecordedEvent, StreamName, TenantId};
+
+/// The last event of one stream: what a signed digest commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamHead {
+    pub stream: StreamName,
+    pub revision: u64,
+    pub hash: EventHash,
+}
 
 /// The optimistic-concurrency condition of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +133,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads history, sends [`SubscriptionMessage::CaughtUp`], then
     /// delivers new events as they are appended.
     async fn subscribe_all(&self, after: Option<u64>) -> Result<SubscriptionStream, StoreError>;
+
+    /// The head of every stream of `tenant`, in stream-name order.
+    async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError>;
 
     /// Cheap liveness probe of the backing engine.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -225,6 +225,7 @@ mod tests {
                 reason: None,
             },
             recorded_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            hash: trellis_kernel::EventHash::GENESIS,
         }
     }
 

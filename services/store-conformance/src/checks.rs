@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use trellis_kernel::{
-    EventStore, ExpectedRevision, ReadDirection, RecordedEvent, StoreError, SubscriptionMessage,
-    SubscriptionStream, TenantId,
+    ChainInput, EventHash, EventStore, ExpectedRevision, ReadDirection, RecordedEvent, StoreError,
+    SubscriptionMessage, SubscriptionStream, TenantId, chain_hash,
 };
 
 use crate::{fresh_tenant, plan_stream, sample_event};
@@ -504,4 +504,90 @@ pub async fn a_subscription_resumes_after_a_checkpoint(store: Store) {
         .await
         .unwrap();
     assert_eq!(next_event_for(&mut sub, &tenant).await, 2);
+}
+
+pub async fn streams_are_hash_chained(store: Store) {
+    let tenant = fresh_tenant();
+    let stream = plan_stream(&tenant, "a");
+    store
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            vec![sample_event(0), sample_event(1)],
+        )
+        .await
+        .unwrap();
+    store
+        .append(&stream, ExpectedRevision::Exact(1), vec![sample_event(2)])
+        .await
+        .unwrap();
+    let events = store
+        .read_stream(&stream, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    let mut previous = EventHash::GENESIS;
+    for event in &events {
+        assert_eq!(
+            event.hash,
+            chain_hash(&previous, &ChainInput::recorded(event)),
+            "revision {} links to its predecessor",
+            event.revision
+        );
+        previous = event.hash;
+    }
+    // Another stream starts its own chain from genesis.
+    let other = plan_stream(&tenant, "b");
+    store
+        .append(&other, ExpectedRevision::NoStream, vec![sample_event(3)])
+        .await
+        .unwrap();
+    let first = &store
+        .read_stream(&other, ReadDirection::Forward, None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        first.hash,
+        chain_hash(&EventHash::GENESIS, &ChainInput::recorded(first))
+    );
+}
+
+pub async fn stream_heads_name_every_stream_of_a_tenant(store: Store) {
+    let (tenant, other) = (fresh_tenant(), fresh_tenant());
+    for id in ["b", "a"] {
+        store
+            .append(
+                &plan_stream(&tenant, id),
+                ExpectedRevision::NoStream,
+                vec![sample_event(0), sample_event(1)],
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .append(
+            &plan_stream(&other, "c"),
+            ExpectedRevision::NoStream,
+            vec![sample_event(0)],
+        )
+        .await
+        .unwrap();
+    let heads = store.stream_heads(&tenant).await.unwrap();
+    let names: Vec<String> = heads.iter().map(|h| h.stream.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            plan_stream(&tenant, "a").to_string(),
+            plan_stream(&tenant, "b").to_string()
+        ],
+        "only this tenant's streams, in name order"
+    );
+    for head in &heads {
+        let last = store
+            .read_stream(&head.stream, ReadDirection::Backward, None, 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!((head.revision, head.hash), (last.revision, last.hash));
+    }
 }

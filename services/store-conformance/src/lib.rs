@@ -65,7 +65,9 @@ macro_rules! conformance_tests {
             concurrent_writers_to_one_stream_conflict,
             concurrent_writers_to_many_streams_all_land,
             a_subscription_catches_up_then_goes_live,
-            a_subscription_resumes_after_a_checkpoint
+            a_subscription_resumes_after_a_checkpoint,
+            streams_are_hash_chained,
+            stream_heads_name_every_stream_of_a_tenant
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

@@ -19,11 +19,12 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, watch};
 use trellis_kernel::{
-    AppendOutcome, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
-    StoreError, StreamName, SubscriptionMessage, SubscriptionStream,
+    AccessLog, AccessQuery, AccessRecord, AppendOutcome, EventStore, ExpectedRevision,
+    LoggedAccess, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName,
+    SubscriptionMessage, SubscriptionStream, TenantId,
 };
 
-use writer::AppendRequest;
+use writer::{AccessRequest, AppendRequest, WriteRequest};
 
 /// How many events one subscription read fetches at a time.
 const SUBSCRIPTION_PAGE: usize = 512;
@@ -54,7 +55,7 @@ pub struct SqliteEventStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    appends: Mutex<mpsc::Sender<AppendRequest>>,
+    writes: Mutex<mpsc::Sender<WriteRequest>>,
     readers: Mutex<Vec<Connection>>,
     /// Global position of the last committed event (0 when empty).
     head: watch::Receiver<u64>,
@@ -80,7 +81,7 @@ impl SqliteEventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                appends: Mutex::new(tx),
+                writes: Mutex::new(tx),
                 readers: Mutex::new(Vec::new()),
                 head: head_rx,
             }),
@@ -89,6 +90,15 @@ impl SqliteEventStore {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    fn write(&self, request: WriteRequest) -> Result<(), StoreError> {
+        self.inner
+            .writes
+            .lock()
+            .expect("write queue poisoned")
+            .send(request)
+            .map_err(|_| writer_stopped())
     }
 
     /// Runs `f` on a pooled read-only connection off the async runtime.
@@ -117,6 +127,36 @@ impl SqliteEventStore {
     }
 }
 
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable("store writer has stopped".into())
+}
+
+#[async_trait]
+impl AccessLog for SqliteEventStore {
+    async fn record(&self, records: Vec<AccessRecord>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (reply, acknowledged) = oneshot::channel();
+        self.write(WriteRequest::Access(AccessRequest { records, reply }))?;
+        acknowledged.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        query: &AccessQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<LoggedAccess>, StoreError> {
+        let (tenant, query) = (tenant.clone(), query.clone());
+        self.with_reader(move |conn| {
+            schema::query_access(conn, &tenant, &query, after.unwrap_or(0), limit)
+        })
+        .await
+    }
+}
+
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -140,21 +180,13 @@ impl EventStore for SqliteEventStore {
             return Err(StoreError::EmptyAppend);
         }
         let (reply, acknowledged) = oneshot::channel();
-        let request = AppendRequest {
+        self.write(WriteRequest::Append(AppendRequest {
             stream: stream.clone(),
             expected,
             events,
             reply,
-        };
-        self.inner
-            .appends
-            .lock()
-            .expect("append queue poisoned")
-            .send(request)
-            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))?;
-        acknowledged
-            .await
-            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))?
+        }))?;
+        acknowledged.await.map_err(|_| writer_stopped())?
     }
 
     async fn read_stream(
@@ -225,6 +257,12 @@ impl EventStore for SqliteEventStore {
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|message| (message, rx))
         })))
+    }
+
+    async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError> {
+        let tenant = tenant.clone();
+        self.with_reader(move |conn| schema::stream_heads(conn, &tenant))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,7 +5,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use trellis_kernel::{
-    Actor, EventMetadata, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamName,
+    AccessQuery, AccessRecord, Actor, ChainInput, EventHash, EventMetadata, LoggedAccess, NewEvent,
+    ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName, TenantId, chain_hash,
 };
 use uuid::Uuid;
 
@@ -27,13 +28,29 @@ CREATE TABLE IF NOT EXISTS events (
     trace_id        TEXT    NOT NULL,
     reason          TEXT,
     recorded_at_us  INTEGER NOT NULL,
+    hash            BLOB    NOT NULL,
     UNIQUE (stream, revision)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS access_log (
+    id          INTEGER PRIMARY KEY,
+    tenant      TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    role        TEXT    NOT NULL,
+    plan_id     TEXT,
+    operation   TEXT    NOT NULL,
+    fields      TEXT    NOT NULL,
+    api         TEXT    NOT NULL,
+    address     TEXT    NOT NULL,
+    request_id  TEXT    NOT NULL,
+    at_us       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS access_by_plan ON access_log (tenant, plan_id, id);
+CREATE INDEX IF NOT EXISTS access_by_subject ON access_log (tenant, subject, id);
 ";
 
 const COLUMNS: &str = "global_position, event_id, stream, revision, event_type, schema_version, \
      payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
-     reason, recorded_at_us";
+     reason, recorded_at_us, hash";
 
 pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -66,11 +83,160 @@ pub(crate) fn head_position(conn: &Connection) -> Result<u64, StoreError> {
     .map_err(unavailable)
 }
 
-pub(crate) fn stream_head(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
-    conn.prepare_cached("SELECT MAX(revision) FROM events WHERE stream = ?1")
-        .and_then(|mut stmt| stmt.query_row([stream], |row| row.get::<_, Option<i64>>(0)))
-        .map(|r| r.map(to_u64))
-        .map_err(unavailable)
+/// The last revision of a stream and its hash.
+pub(crate) fn stream_head(
+    conn: &Connection,
+    stream: &str,
+) -> Result<Option<(u64, EventHash)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT revision, hash FROM events WHERE stream = ?1 ORDER BY revision DESC LIMIT 1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([stream], |row| {
+            Ok((to_u64(row.get(0)?), row.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()
+    })
+    .map_err(unavailable)?
+    .map(|(revision, hash)| Ok((revision, decode_hash(&hash)?)))
+    .transpose()
+}
+
+fn decode_hash(bytes: &[u8]) -> Result<EventHash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(EventHash)
+        .map_err(|_| StoreError::Corrupt("malformed event hash".into()))
+}
+
+/// Heads of every stream of a tenant. Stream names begin with
+/// `<tenant>:`, so the range scan uses the (stream, revision) index.
+pub(crate) fn stream_heads(
+    conn: &Connection,
+    tenant: &TenantId,
+) -> Result<Vec<StreamHead>, StoreError> {
+    let from = format!("{tenant}:");
+    let to = format!("{tenant};");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT stream, MAX(revision), hash FROM events
+             WHERE stream >= ?1 AND stream < ?2 GROUP BY stream ORDER BY stream",
+        )
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params![from, to], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                to_u64(row.get(1)?),
+                row.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .map_err(unavailable)?;
+    let mut heads = Vec::new();
+    for row in rows {
+        let (stream, revision, hash) = row.map_err(unavailable)?;
+        heads.push(StreamHead {
+            stream: StreamName::parse(&stream)
+                .map_err(|_| StoreError::Corrupt("malformed stream name".into()))?,
+            revision,
+            hash: decode_hash(&hash)?,
+        });
+    }
+    Ok(heads)
+}
+
+pub(crate) fn insert_access(conn: &Connection, record: &AccessRecord) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO access_log (tenant, subject, role, plan_id, operation, fields, api, address, \
+         request_id, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            record.tenant.as_str(),
+            record.subject,
+            record.role,
+            record.plan_id,
+            record.operation,
+            serde_json::to_string(&record.fields).expect("strings serialize"),
+            record.api,
+            record.address,
+            record.request_id,
+            record.at.timestamp_micros(),
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(crate) fn query_access(
+    conn: &Connection,
+    tenant: &TenantId,
+    query: &AccessQuery,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<LoggedAccess>, StoreError> {
+    let (column, value) = match query {
+        AccessQuery::Plan(plan) => ("plan_id", plan),
+        AccessQuery::Subject(subject) => ("subject", subject),
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT id, tenant, subject, role, plan_id, operation, fields, api, address, request_id, at_us
+             FROM access_log WHERE tenant = ?1 AND {column} = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+        ))
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(
+            params![tenant.as_str(), value, to_i64(after), to_i64(limit as u64)],
+            |row| {
+                Ok((
+                    to_u64(row.get(0)?),
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
+                    row.get::<_, i64>(10)?,
+                ))
+            },
+        )
+        .map_err(unavailable)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("malformed access record {what}"));
+    let mut out = Vec::new();
+    for row in rows {
+        let (
+            id,
+            tenant,
+            subject,
+            role,
+            plan_id,
+            operation,
+            fields,
+            api,
+            address,
+            request_id,
+            at_us,
+        ) = row.map_err(unavailable)?;
+        out.push(LoggedAccess {
+            id,
+            record: AccessRecord {
+                tenant: TenantId::parse(&tenant).map_err(|_| corrupt("tenant"))?,
+                subject,
+                role,
+                plan_id,
+                operation,
+                fields: serde_json::from_str(&fields).map_err(|_| corrupt("fields"))?,
+                api,
+                address,
+                request_id,
+                at: DateTime::from_timestamp_micros(at_us).ok_or_else(|| corrupt("time"))?,
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// Where an event id is stored, if it is.
@@ -94,6 +260,8 @@ pub(crate) enum InsertError {
     Store(StoreError),
 }
 
+/// Inserts one event chained to `previous`; returns its global position
+/// and hash.
 pub(crate) fn insert_event(
     conn: &Connection,
     stream: &StreamName,
@@ -101,12 +269,19 @@ pub(crate) fn insert_event(
     revision: u64,
     event: &NewEvent,
     recorded_at: DateTime<Utc>,
-) -> Result<u64, InsertError> {
+    previous: &EventHash,
+) -> Result<(u64, EventHash), InsertError> {
     let m = &event.metadata;
+    let recorded_at_us = recorded_at.timestamp_micros();
+    let hash = chain_hash(
+        previous,
+        &ChainInput::new_event(stream, revision, event, recorded_at_us),
+    );
     conn.prepare_cached(
         "INSERT INTO events (event_id, tenant, stream, revision, event_type, schema_version, \
          payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
-         reason, recorded_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         reason, recorded_at_us, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -124,14 +299,15 @@ pub(crate) fn insert_event(
             m.request_id,
             m.trace_id,
             m.reason,
-            recorded_at.timestamp_micros(),
+            recorded_at_us,
+            hash.0.as_slice(),
         ])
     })
     .map_err(|e| match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ConstraintViolation) => InsertError::DuplicateEventId,
         _ => InsertError::Store(unavailable(e)),
     })?;
-    Ok(to_u64(conn.last_insert_rowid()))
+    Ok((to_u64(conn.last_insert_rowid()), hash))
 }
 
 pub(crate) fn read_stream(
@@ -221,6 +397,7 @@ fn decode_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedEvent, StoreErro
             },
             recorded_at: DateTime::from_timestamp_micros(recorded_at_us)
                 .ok_or_else(|| StoreError::Corrupt("malformed timestamp".into()))?,
+            hash: decode_hash(&row.get::<_, Vec<u8>>(15)?)?,
         })
     })();
     match decoded {

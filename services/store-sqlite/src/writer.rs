@@ -6,7 +6,9 @@ use std::sync::mpsc;
 use chrono::Utc;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
-use trellis_kernel::{AppendOutcome, ExpectedRevision, NewEvent, StoreError, StreamName};
+use trellis_kernel::{
+    AccessRecord, AppendOutcome, EventHash, ExpectedRevision, NewEvent, StoreError, StreamName,
+};
 
 use crate::schema;
 
@@ -18,9 +20,27 @@ pub(crate) struct AppendRequest {
     pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
+#[derive(Debug)]
+pub(crate) struct AccessRequest {
+    pub records: Vec<AccessRecord>,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Everything the writer commits: appends and access records share fsyncs.
+#[derive(Debug)]
+pub(crate) enum WriteRequest {
+    Append(AppendRequest),
+    Access(AccessRequest),
+}
+
+enum WriteResult {
+    Append(Result<AppendOutcome, StoreError>),
+    Access(Result<(), StoreError>),
+}
+
 pub(crate) fn run(
     mut conn: Connection,
-    requests: mpsc::Receiver<AppendRequest>,
+    requests: mpsc::Receiver<WriteRequest>,
     head: watch::Sender<u64>,
     max_group: usize,
 ) {
@@ -40,8 +60,16 @@ pub(crate) fn run(
             head.send_replace(position);
         }
         for (request, result) in group.into_iter().zip(results) {
-            // The caller may have given up waiting; the append stands anyway.
-            let _ = request.reply.send(result);
+            // The caller may have given up waiting; the write stands anyway.
+            match (request, result) {
+                (WriteRequest::Append(r), WriteResult::Append(result)) => {
+                    let _ = r.reply.send(result);
+                }
+                (WriteRequest::Access(r), WriteResult::Access(result)) => {
+                    let _ = r.reply.send(result);
+                }
+                _ => unreachable!("results are produced in request order and kind"),
+            }
         }
     }
     tracing::debug!("store writer stopped: every handle was dropped");
@@ -52,27 +80,27 @@ pub(crate) fn run(
 /// stale; entries of a group are kept apart until its commit succeeds.
 #[derive(Default)]
 struct StreamHeads {
-    committed: HashMap<String, Option<u64>>,
-    pending: HashMap<String, Option<u64>>,
+    committed: HashMap<String, (u64, EventHash)>,
+    pending: HashMap<String, (u64, EventHash)>,
 }
 
 impl StreamHeads {
     /// Bounds memory: a store with very many streams just asks SQLite more.
     const MAX_CACHED: usize = 100_000;
 
-    fn get(&self, conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
+    fn get(&self, conn: &Connection, stream: &str) -> Result<Option<(u64, EventHash)>, StoreError> {
         if let Some(head) = self
             .pending
             .get(stream)
             .or_else(|| self.committed.get(stream))
         {
-            return Ok(*head);
+            return Ok(Some(*head));
         }
         schema::stream_head(conn, stream)
     }
 
-    fn set_pending(&mut self, stream: &str, revision: u64) {
-        self.pending.insert(stream.to_owned(), Some(revision));
+    fn set_pending(&mut self, stream: &str, head: (u64, EventHash)) {
+        self.pending.insert(stream.to_owned(), head);
     }
 
     fn commit(&mut self) {
@@ -93,39 +121,30 @@ impl StreamHeads {
 fn commit_group(
     conn: &mut Connection,
     heads: &mut StreamHeads,
-    group: &[AppendRequest],
-) -> (Vec<Result<AppendOutcome, StoreError>>, Option<u64>) {
+    group: &[WriteRequest],
+) -> (Vec<WriteResult>, Option<u64>) {
     let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return (fail_all(group.len(), &e), None),
+        Err(e) => return (fail_all(group, &e), None),
     };
     let mut results = Vec::with_capacity(group.len());
     let mut last_position = None;
     for request in group {
-        let result = if request.events.len() == 1 {
-            // One INSERT is atomic on its own: no savepoint needed.
-            apply(&tx, heads, request)
-        } else {
-            match tx.savepoint() {
-                Ok(mut sp) => {
-                    let result = apply(&sp, heads, request);
-                    let finished = if result.is_ok() {
-                        sp.commit()
-                    } else {
-                        sp.rollback()
-                    };
-                    finished.map_err(schema::unavailable).and(result)
+        let result = match request {
+            WriteRequest::Append(request) => {
+                let (result, head) = append_one(&mut tx, heads, request);
+                if let Some(head) = head {
+                    heads.set_pending(&request.stream.to_string(), head);
                 }
-                Err(e) => Err(schema::unavailable(e)),
+                if let Ok(outcome) = &result
+                    && !outcome.deduplicated
+                {
+                    last_position = Some(outcome.last_position);
+                }
+                WriteResult::Append(result)
             }
+            WriteRequest::Access(request) => WriteResult::Access(record_access(&mut tx, request)),
         };
-        match &result {
-            Ok(outcome) if !outcome.deduplicated => {
-                heads.set_pending(&request.stream.to_string(), outcome.last_revision);
-                last_position = Some(outcome.last_position);
-            }
-            _ => {}
-        }
         results.push(result);
     }
     match tx.commit() {
@@ -135,15 +154,61 @@ fn commit_group(
         }
         Err(e) => {
             heads.discard();
-            (fail_all(group.len(), &e), None)
+            (fail_all(group, &e), None)
         }
     }
 }
 
-fn fail_all(n: usize, e: &rusqlite::Error) -> Vec<Result<AppendOutcome, StoreError>> {
+/// One append; also returns the stream's new head when it wrote.
+fn append_one(
+    tx: &mut rusqlite::Transaction<'_>,
+    heads: &StreamHeads,
+    request: &AppendRequest,
+) -> (Result<AppendOutcome, StoreError>, Option<(u64, EventHash)>) {
+    if request.events.len() == 1 {
+        // One INSERT is atomic on its own: no savepoint needed.
+        return apply(tx, heads, request);
+    }
+    match tx.savepoint() {
+        Ok(mut sp) => {
+            let (result, head) = apply(&sp, heads, request);
+            let finished = if result.is_ok() {
+                sp.commit()
+            } else {
+                sp.rollback()
+            };
+            match finished {
+                Ok(()) => (result, head),
+                Err(e) => (Err(schema::unavailable(e)), None),
+            }
+        }
+        Err(e) => (Err(schema::unavailable(e)), None),
+    }
+}
+
+fn record_access(
+    tx: &mut rusqlite::Transaction<'_>,
+    request: &AccessRequest,
+) -> Result<(), StoreError> {
+    let mut sp = tx.savepoint().map_err(schema::unavailable)?;
+    for record in &request.records {
+        if let Err(e) = schema::insert_access(&sp, record) {
+            let _ = sp.rollback();
+            return Err(e);
+        }
+    }
+    sp.commit().map_err(schema::unavailable)
+}
+
+fn fail_all(group: &[WriteRequest], e: &rusqlite::Error) -> Vec<WriteResult> {
     tracing::error!(error = %e, "event store commit failed");
-    (0..n)
-        .map(|_| Err(StoreError::Unavailable("commit failed".into())))
+    let failed = || StoreError::Unavailable("commit failed".into());
+    group
+        .iter()
+        .map(|request| match request {
+            WriteRequest::Append(_) => WriteResult::Append(Err(failed())),
+            WriteRequest::Access(_) => WriteResult::Access(Err(failed())),
+        })
         .collect()
 }
 
@@ -151,9 +216,13 @@ fn apply(
     conn: &Connection,
     heads: &StreamHeads,
     request: &AppendRequest,
-) -> Result<AppendOutcome, StoreError> {
+) -> (Result<AppendOutcome, StoreError>, Option<(u64, EventHash)>) {
     let stream_text = request.stream.to_string();
-    let actual = heads.get(conn, &stream_text)?;
+    let head = match heads.get(conn, &stream_text) {
+        Ok(head) => head,
+        Err(e) => return (Err(e), None),
+    };
+    let actual = head.map(|(revision, _)| revision);
     let holds = match request.expected {
         ExpectedRevision::Any => true,
         ExpectedRevision::NoStream => actual.is_none(),
@@ -162,17 +231,20 @@ fn apply(
     if !holds {
         // A retry of an append that already landed no longer meets its
         // expectation; recognise it by its event ids before refusing.
-        if let Some(outcome) = already_stored(conn, &stream_text, &request.events)? {
-            return Ok(outcome);
-        }
-        return Err(StoreError::WrongExpectedRevision {
-            stream: request.stream.clone(),
-            expected: request.expected,
-            actual,
-        });
+        let result = match already_stored(conn, &stream_text, &request.events) {
+            Ok(Some(outcome)) => Ok(outcome),
+            Ok(None) => Err(StoreError::WrongExpectedRevision {
+                stream: request.stream.clone(),
+                expected: request.expected,
+                actual,
+            }),
+            Err(e) => Err(e),
+        };
+        return (result, None);
     }
     let recorded_at = Utc::now();
     let mut revision = actual.map_or(0, |r| r + 1);
+    let mut previous = head.map_or(EventHash::GENESIS, |(_, hash)| hash);
     let mut last_position = 0;
     for event in &request.events {
         match schema::insert_event(
@@ -182,25 +254,32 @@ fn apply(
             revision,
             event,
             recorded_at,
+            &previous,
         ) {
-            Ok(position) => last_position = position,
+            Ok((position, hash)) => {
+                last_position = position;
+                previous = hash;
+            }
             Err(schema::InsertError::DuplicateEventId) => {
                 // With `Any` a retry passes the check above; the unique
                 // event id catches it here.
-                return match already_stored(conn, &stream_text, &request.events)? {
-                    Some(outcome) => Ok(outcome),
-                    None => Err(StoreError::DuplicateEventId(event.event_id)),
+                let result = match already_stored(conn, &stream_text, &request.events) {
+                    Ok(Some(outcome)) => Ok(outcome),
+                    Ok(None) => Err(StoreError::DuplicateEventId(event.event_id)),
+                    Err(e) => Err(e),
                 };
+                return (result, None);
             }
-            Err(schema::InsertError::Store(e)) => return Err(e),
+            Err(schema::InsertError::Store(e)) => return (Err(e), None),
         }
         revision += 1;
     }
-    Ok(AppendOutcome {
+    let outcome = AppendOutcome {
         last_revision: revision - 1,
         last_position,
         deduplicated: false,
-    })
+    };
+    (Ok(outcome), Some((revision - 1, previous)))
 }
 
 /// An append whose events are all stored already, consecutively in this
