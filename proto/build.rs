@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["trellis/plans/v1/plans.proto"];
+    let protos = [
+        "trellis/plans/v1/plans.proto",
+        "trellis/audit/v1/audit.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

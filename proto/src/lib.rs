@@ -8,6 +8,14 @@ pub mod plans {
     }
 }
 
+/// `trellis.audit.v1`: the auditor's API.
+pub mod audit {
+    pub mod v1 {
+        #![allow(clippy::all, missing_debug_implementations, rust_2018_idioms)]
+        tonic::include_proto!("trellis.audit.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every Trellis proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/trellis_descriptor.bin"));

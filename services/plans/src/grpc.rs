@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-use trellis_auth::{AuthError, Caller, TokenVerifier};
+use tonic_types::StatusExt;
+use trellis_auth::{Caller, TokenVerifier};
+use trellis_grpc_edge::{Authenticate, RequestMeta, caller};
 use trellis_plans_domain::{
     AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId, GoalOutcome, GoalTerm,
     HoldReview, MarkObjectiveMet, ObjectiveId, PlanCommand, PlanError, PlanId, ProgressSource,
@@ -21,33 +22,6 @@ pub use pb::plan_service_server::PlanServiceServer;
 
 /// Largest request a client may send; commands are small.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-/// Turns the bearer token into a [`Caller`] in the request extensions, or
-/// answers `UNAUTHENTICATED` before the service sees the request.
-#[derive(Debug, Clone)]
-pub struct Authenticate {
-    verifier: Arc<TokenVerifier>,
-}
-
-impl Authenticate {
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
-        Self { verifier }
-    }
-}
-
-impl tonic::service::Interceptor for Authenticate {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let caller = request
-            .metadata()
-            .get("authorization")
-            .map(|v| v.to_str().map_err(|_| AuthError::NotBearer))
-            .transpose()
-            .and_then(|h| self.verifier.verify_header(h))
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        request.extensions_mut().insert(caller);
-        Ok(request)
-    }
-}
 
 /// The `PlanService` implementation.
 #[derive(Debug, Clone)]
@@ -75,18 +49,8 @@ impl PlanGrpc {
         request: Request<T>,
         map: impl FnOnce(&Caller, &T, &mut Fields) -> Option<Mapped>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
-        let caller = request
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
-        let request_id =
-            header(&request, "x-request-id").unwrap_or_else(|| Uuid::new_v4().to_string());
-        let trace_id = header(&request, "traceparent")
-            .and_then(|tp| trace_id_of(&tp))
-            .unwrap_or_default();
-        let correlation =
-            header(&request, "x-correlation-id").and_then(|c| Uuid::parse_str(&c).ok());
+        let caller = caller(&request)?;
+        let meta = RequestMeta::of(&request);
         let body = request.into_inner();
         let mut fields = Fields::default();
         let mapped = map(&caller, &body, &mut fields);
@@ -96,11 +60,11 @@ impl PlanGrpc {
             (None, None) => return Err(Status::invalid_argument("invalid command")),
         };
         let ctx = CommandContext {
-            correlation_id: correlation.unwrap_or(mapped.command_id),
+            correlation_id: meta.correlation_id.unwrap_or(mapped.command_id),
             command_id: mapped.command_id,
             caller,
-            request_id,
-            trace_id,
+            request_id: meta.request_id,
+            trace_id: meta.trace_id,
         };
         let outcome = self
             .commands
@@ -123,22 +87,6 @@ pub struct Mapped {
     command_id: Uuid,
     entity_id: Uuid,
     command: PlanCommand,
-}
-
-fn header<T>(request: &Request<T>, name: &str) -> Option<String> {
-    request
-        .metadata()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
-fn trace_id_of(traceparent: &str) -> Option<String> {
-    let mut parts = traceparent.split('-');
-    let (_version, trace_id) = (parts.next()?, parts.next()?);
-    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| trace_id.to_ascii_lowercase())
 }
 
 /// Parses wire fields, collecting every violation so the caller sees all
@@ -218,16 +166,15 @@ impl Fields {
 }
 
 fn invalid_argument(violations: &[FieldViolation]) -> Status {
-    let mut details = ErrorDetails::new();
-    for v in violations {
-        details.add_bad_request_violation(v.field, v.description.clone());
-    }
     let summary = violations
         .iter()
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
         .join("; ");
-    Status::with_error_details(Code::InvalidArgument, summary, details)
+    trellis_grpc_edge::invalid_argument(
+        &summary,
+        violations.iter().map(|v| (v.field, v.description.as_str())),
+    )
 }
 
 /// Maps command errors to gRPC status, once, here. Internal details go to
@@ -562,15 +509,6 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trace_ids_come_from_traceparent() {
-        assert_eq!(
-            trace_id_of("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01").as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
-        assert_eq!(trace_id_of("garbage"), None);
-    }
 
     #[test]
     fn every_field_problem_is_reported_at_once() {

@@ -1,0 +1,167 @@
+//! The plan as it stood, and what changed between two versions.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use trellis_kernel::RecordedEvent;
+use trellis_projector::{PlanView, apply_event};
+
+/// A point in a plan's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// Everything recorded at or before this server time.
+    Time(DateTime<Utc>),
+    /// Everything up to and including this stream revision.
+    Version(u64),
+}
+
+/// Folds the events up to `as_of` into the plan as it stood then. `None`
+/// when the plan did not exist yet.
+pub fn plan_as_of(events: &[RecordedEvent], as_of: AsOf) -> Option<PlanView> {
+    let mut view = None;
+    for event in events {
+        let included = match as_of {
+            AsOf::Time(t) => event.recorded_at <= t,
+            AsOf::Version(v) => event.revision <= v,
+        };
+        if !included {
+            break;
+        }
+        // An unreadable event is reported by verification, not here.
+        let _ = apply_event(&mut view, event);
+    }
+    view
+}
+
+/// One changed field between two documents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Field-level difference between two plan versions. List elements with an
+/// id (`goal_id`, `objective_id`, `review_id`) are matched by id, so adding
+/// a goal shows as one added goal, not as every later goal shifting.
+pub fn diff(before: &PlanView, after: &PlanView) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let a = serde_json::to_value(before).expect("plan views serialize");
+    let b = serde_json::to_value(after).expect("plan views serialize");
+    diff_values("", Some(&a), Some(&b), &mut changes);
+    changes
+}
+
+const ID_KEYS: [&str; 3] = ["goal_id", "objective_id", "review_id"];
+
+fn element_id(v: &Value) -> Option<(&'static str, &str)> {
+    ID_KEYS
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str).map(|id| (*k, id)))
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn diff_values(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<FieldChange>) {
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                diff_values(&join(path, key), x.get(key), y.get(key), out);
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y)))
+            if x.iter().chain(y.iter()).all(|v| element_id(v).is_some()) =>
+        {
+            let mut ids: Vec<(&str, &str)> = Vec::new();
+            for id in x.iter().chain(y.iter()).filter_map(element_id) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            for id in ids {
+                let find =
+                    |list: &'_ [Value]| list.iter().find(|v| element_id(v) == Some(id)).cloned();
+                let (ea, eb) = (find(x), find(y));
+                diff_values(
+                    &format!("{path}[{}={}]", id.0, id.1),
+                    ea.as_ref(),
+                    eb.as_ref(),
+                    out,
+                );
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            for i in 0..x.len().max(y.len()) {
+                diff_values(&format!("{path}[{i}]"), x.get(i), y.get(i), out);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => out.push(FieldChange {
+            path: path.to_owned(),
+            before: a.cloned(),
+            after: b.cloned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn changes(a: Value, b: Value) -> Vec<(String, Option<Value>, Option<Value>)> {
+        let mut out = Vec::new();
+        diff_values("", Some(&a), Some(&b), &mut out);
+        out.into_iter()
+            .map(|c| (c.path, c.before, c.after))
+            .collect()
+    }
+
+    #[test]
+    fn lists_with_ids_are_matched_by_id() {
+        let before = json!({"goals": [{"goal_id": "g1", "description": "a"}]});
+        let after = json!({"goals": [
+            {"goal_id": "g0", "description": "new"},
+            {"goal_id": "g1", "description": "a2"}
+        ]});
+        assert_eq!(
+            changes(before, after),
+            [
+                (
+                    "goals[goal_id=g1].description".to_owned(),
+                    Some(json!("a")),
+                    Some(json!("a2"))
+                ),
+                (
+                    "goals[goal_id=g0]".to_owned(),
+                    None,
+                    Some(json!({"goal_id": "g0", "description": "new"}))
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn equal_documents_have_no_changes() {
+        let doc = json!({"a": [1, 2], "b": {"c": null}});
+        assert!(changes(doc.clone(), doc).is_empty());
+    }
+
+    #[test]
+    fn plain_lists_are_compared_by_position() {
+        assert_eq!(
+            changes(json!({"p": ["x"]}), json!({"p": ["x", "y"]})),
+            [("p[1]".to_owned(), None, Some(json!("y")))]
+        );
+    }
+}
