@@ -3,18 +3,21 @@
 use trellis_auth::{Caller, Role};
 use trellis_projector::{PlanFilter, PlanView};
 
-/// Whether `caller` may read `plan`'s clinical content. A plan they may
-/// not read is answered exactly like one that does not exist.
-pub fn may_read(caller: &Caller, plan: &PlanView) -> bool {
-    caller.tenant.as_str() == plan.tenant
-        && caller.roles.iter().any(|role| match role {
-            Role::Auditor => true,
-            Role::Supervisor => caller.clinics.contains(&plan.clinic_id),
-            Role::Clinician => plan.primary_clinician_id == caller.subject,
-            Role::Client => plan.client_id == caller.subject,
-            // Minimum necessary: admins manage, they do not read care.
-            Role::Admin => false,
-        })
+/// The role in which `caller` may read `plan`'s clinical content, if any.
+/// A plan they may not read is answered exactly like one that does not
+/// exist.
+pub fn reading_role(caller: &Caller, plan: &PlanView) -> Option<Role> {
+    if caller.tenant.as_str() != plan.tenant {
+        return None;
+    }
+    caller.roles.iter().copied().find(|role| match role {
+        Role::Auditor => true,
+        Role::Supervisor => caller.clinics.contains(&plan.clinic_id),
+        Role::Clinician => plan.primary_clinician_id == caller.subject,
+        Role::Client => plan.client_id == caller.subject,
+        // Minimum necessary: admins manage, they do not read care.
+        Role::Admin => false,
+    })
 }
 
 /// Narrows a listing's filter to what the caller may read. `None` when the

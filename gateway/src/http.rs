@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +14,7 @@ use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use trellis_auth::TokenVerifier;
 
-use crate::TrellisSchema;
+use crate::{RequestMeta, TrellisSchema};
 
 /// Largest GraphQL request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -48,8 +50,11 @@ pub fn router(
         })
 }
 
+/// Serve the router with `into_make_service_with_connect_info::<SocketAddr>()`
+/// so the access log knows where each read came from.
 async fn graphql(
     State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
@@ -69,7 +74,14 @@ async fn graphql(
             return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         }
     };
-    let request = request.into_inner().data(caller);
+    let meta = RequestMeta {
+        address: peer.to_string(),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+    };
+    let request = request.into_inner().data(caller).data(meta);
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 

@@ -1,14 +1,19 @@
 //! The GraphQL gateway: plan queries over the read models, served at
 //! `/graphql` (GraphiQL on GET when enabled).
 //!
-//! Architecture invariant: reads only read models (never the event store
-//! or the aggregate) and knows the caller only through `trellis-auth`.
+//! Every read of a plan's clinical content is written to the access log
+//! before it is answered; if the record cannot be written, the read fails.
+//!
+//! Architecture invariant: reads read models, and the audit trail through
+//! `trellis-audit` (never the event store or the aggregate directly);
+//! knows the caller only through `trellis-auth`.
 //! Errors leave as GraphQL errors with an `extensions.code`; internals go
 //! to the log, never to the caller.
 
 mod access;
+mod audit;
 mod http;
 mod schema;
 
 pub use http::{GatewayConfig, router};
-pub use schema::{TrellisSchema, build_schema};
+pub use schema::{RequestMeta, TrellisSchema, build_schema};

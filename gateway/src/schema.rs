@@ -1,35 +1,57 @@
-//! The GraphQL schema: queries over plan read models.
+//! The GraphQL schema: queries over plan read models, and the auditor's
+//! queries over the audit trail.
 
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, ID, Object, Schema,
+    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, ID, MergedObject, Object,
+    Schema, SelectionField,
 };
-use trellis_auth::Caller;
+use chrono::Utc;
+use trellis_audit::Audit;
+use trellis_auth::{Caller, Role};
+use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::{GoalOutcome, GoalTerm, ProgressSource, ReviewDecision};
 use trellis_projector::{
     GoalView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError, ReadModelStore,
     ReviewView,
 };
 
-use crate::access::{may_read, scope_filter};
+use crate::access::{reading_role, scope_filter};
+use crate::audit::AuditQuery;
 
 pub type TrellisSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Where a GraphQL request came from; the HTTP edge puts it in the request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub address: String,
+    pub request_id: String,
+}
 
 /// Largest page a client may ask for.
 const MAX_PAGE: usize = 100;
 const DEFAULT_PAGE: usize = 20;
 
-pub fn build_schema(read_models: Arc<dyn ReadModelStore>) -> TrellisSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+/// The schema over `read_models`. Every read of clinical content is
+/// written to `access_log` before it is answered; `audit` answers the
+/// auditor's queries.
+pub fn build_schema(
+    read_models: Arc<dyn ReadModelStore>,
+    access_log: Arc<dyn AccessLog>,
+    audit: Audit,
+) -> TrellisSchema {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
         .data(read_models)
+        .data(access_log)
+        .data(audit)
         .limit_depth(12)
         .limit_complexity(2_000)
         .finish()
 }
 
-fn error(code: &'static str, message: &str) -> async_graphql::Error {
+pub(crate) fn error(code: &'static str, message: &str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
@@ -38,16 +60,76 @@ fn internal(e: &ReadModelError) -> async_graphql::Error {
     error("INTERNAL", "internal error")
 }
 
-fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
     ctx.data::<Caller>()
         .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))
 }
 
-#[derive(Debug)]
-pub struct QueryRoot;
+pub(crate) fn request_meta(ctx: &Context<'_>) -> RequestMeta {
+    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
+}
+
+/// Names of the fields selected under `field`, one level down.
+fn selected(field: SelectionField<'_>) -> Vec<String> {
+    field.selection_set().map(|f| f.name().to_owned()).collect()
+}
+
+/// Records that the caller read these plans; the data is returned only if
+/// the records are durable.
+async fn record_reads(
+    ctx: &Context<'_>,
+    operation: &str,
+    reads: &[(&PlanView, Role)],
+    fields: &[String],
+) -> async_graphql::Result<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let caller = caller(ctx)?;
+    let meta = request_meta(ctx);
+    let at = Utc::now();
+    let records = reads
+        .iter()
+        .map(|(plan, role)| AccessRecord {
+            tenant: caller.tenant.clone(),
+            subject: caller.subject.clone(),
+            role: role.as_str().to_owned(),
+            plan_id: Some(plan.plan_id.clone()),
+            operation: operation.to_owned(),
+            fields: fields.to_vec(),
+            api: "graphql".into(),
+            address: meta.address.clone(),
+            request_id: meta.request_id.clone(),
+            at,
+        })
+        .collect();
+    ctx.data_unchecked::<Arc<dyn AccessLog>>()
+        .record(records)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "access log write failed; read refused");
+            error(
+                "INTERNAL",
+                "the read could not be recorded, so it was refused",
+            )
+        })
+}
+
+/// Every query: plans (any role, scoped) and the audit trail (auditors).
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(PlanQuery, AuditQuery);
+
+impl std::fmt::Debug for QueryRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryRoot")
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct PlanQuery;
 
 #[Object]
-impl QueryRoot {
+impl PlanQuery {
     /// One plan with its goals, objectives, progress and reviews; null when
     /// it does not exist or the caller may not see it.
     async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Plan>> {
@@ -57,7 +139,17 @@ impl QueryRoot {
             .plan(&caller.tenant, id.as_str())
             .await
             .map_err(|e| internal(&e))?;
-        Ok(view.filter(|v| may_read(caller, v)).map(Plan))
+        let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {
+            return Ok(None);
+        };
+        record_reads(
+            ctx,
+            "graphql:plan",
+            &[(&view, role)],
+            &selected(ctx.field()),
+        )
+        .await?;
+        Ok(Some(Plan(view)))
     }
 
     /// Plans the caller may see, in a stable order, Relay-style.
@@ -101,10 +193,29 @@ impl QueryRoot {
             .await
             .map_err(|e| internal(&e))?;
         connection.has_next_page = page.has_next_page;
+        let readable: Vec<(PlanView, Role)> = page
+            .plans
+            .into_iter()
+            .filter_map(|p| reading_role(caller, &p).map(|r| (p, r)))
+            .collect();
+        let fields: Vec<String> = ctx
+            .field()
+            .selection_set()
+            .filter(|f| f.name() == "edges")
+            .flat_map(|edges| {
+                edges
+                    .selection_set()
+                    .filter(|f| f.name() == "node")
+                    .collect::<Vec<_>>()
+            })
+            .flat_map(selected)
+            .collect();
+        let reads: Vec<(&PlanView, Role)> = readable.iter().map(|(p, r)| (p, *r)).collect();
+        record_reads(ctx, "graphql:plans", &reads, &fields).await?;
         connection.edges.extend(
-            page.plans
+            readable
                 .into_iter()
-                .map(|p| Edge::new(p.plan_id.clone(), Plan(p))),
+                .map(|(p, _)| Edge::new(p.plan_id.clone(), Plan(p))),
         );
         Ok(connection)
     }
@@ -168,9 +279,10 @@ fn decision(d: ReviewDecision) -> GqlReviewDecision {
     }
 }
 
-/// A treatment plan as of its latest version.
+/// A treatment plan (as of its latest version, or as of the version an
+/// auditor asked for).
 #[derive(Debug)]
-pub struct Plan(PlanView);
+pub struct Plan(pub(crate) PlanView);
 
 #[Object]
 impl Plan {

@@ -206,6 +206,13 @@ impl Interceptor for Bearer {
 pub type PlanClient =
     PlanServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
 
+/// The trellis binary as a command, for CLI tests.
+pub fn trellis_cli(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"));
+    command.args(args).env_remove("TRELLIS_JWT_SECRET");
+    command
+}
+
 /// A tenant no other test uses.
 pub fn fresh_tenant() -> String {
     format!("t-{}", &Uuid::new_v4().simple().to_string()[..12])

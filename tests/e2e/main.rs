@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod audit;
 mod crash;
 mod plans;
 mod restart;

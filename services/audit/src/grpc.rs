@@ -75,6 +75,11 @@ fn time(field: &'static str, raw: &str) -> Result<Option<DateTime<Utc>>, Status>
         .map_err(|_| invalid_argument("invalid time", [(field, "must be an RFC 3339 time")]))
 }
 
+/// Server times with a fixed (microsecond) precision, so they line up.
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 fn page_size(requested: u32) -> usize {
     match requested {
         0 => DEFAULT_PAGE,
@@ -93,7 +98,7 @@ fn entry(e: HistoryEntry) -> pb::HistoryEntry {
         event_id: e.event_id,
         event_type: e.event_type,
         schema_version: e.schema_version,
-        recorded_at: e.recorded_at.to_rfc3339(),
+        recorded_at: rfc3339(e.recorded_at),
         actor_subject: e.actor_subject,
         actor_role: e.actor_role,
         reason: e.reason.unwrap_or_default(),
@@ -118,7 +123,7 @@ fn access_entry(a: LoggedAccess) -> pb::AccessEntry {
         api: r.api,
         address: r.address,
         request_id: r.request_id,
-        at: r.at.to_rfc3339(),
+        at: rfc3339(r.at),
     }
 }
 
@@ -126,7 +131,7 @@ fn digest(d: SignedDigest) -> pb::Digest {
     pb::Digest {
         digest_json: json(&d),
         tenant: d.tenant,
-        created_at: d.created_at.to_rfc3339(),
+        created_at: rfc3339(d.created_at),
         streams: d.heads.len() as u64,
         root: d.root,
         public_key: d.public_key,

@@ -22,6 +22,8 @@ use trellis_kernel::{
 use trellis_store_sqlite::{SqliteEventStore, StoreOptions};
 use uuid::Uuid;
 
+mod reads;
+
 const DESCRIPTION_SOURCE: &str = "Ship the quarterly planning milestone: gather requirements from every team, reconcile conflicting priorities, write the acceptance criteria, estimate effort with the owners, schedule the review, record decisions and open questions, and publish the final plan so that all";
 
 #[derive(Debug, Parser)]
@@ -60,6 +62,15 @@ enum Cmd {
         #[command(flatten)]
         options: W1Options,
     },
+    /// Plan-query throughput with and without the access log (in process).
+    Reads {
+        /// Concurrent readers, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        concurrency: Vec<usize>,
+        /// Seconds per configuration.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// One W1 run in this process (used by `w1`).
     #[command(hide = true)]
     W1Run {
@@ -93,6 +104,22 @@ fn main() -> anyhow::Result<()> {
             runs,
             options,
         } => w1_all(&writers, runs, &options),
+        Cmd::Reads {
+            concurrency,
+            seconds,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            for &c in &concurrency {
+                for access_log in [false, true] {
+                    let report = runtime.block_on(reads::run(access_log, c, seconds))?;
+                    println!("{}", serde_json::to_string(&report)?);
+                }
+            }
+            Ok(())
+        }
         Cmd::W1Run { writers, options } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

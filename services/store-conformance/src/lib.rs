@@ -2,7 +2,7 @@
 //!
 //! Every backend runs the same checks through [`conformance_tests!`]:
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_store() -> std::sync::Arc<dyn trellis_kernel::EventStore> { … }
 //! trellis_store_conformance::conformance_tests!(fresh_store);
 //! ```

@@ -37,6 +37,8 @@ struct SeedGoal {
 
 struct SeedPlan {
     key: &'static str,
+    /// Whether an intake review was held with the client.
+    intake_review: bool,
     client_id: &'static str,
     title: &'static str,
     goals: Vec<SeedGoal>,
@@ -67,6 +69,7 @@ fn seed_plans() -> Vec<SeedPlan> {
     vec![
         SeedPlan {
             key: "emma-lee",
+            intake_review: false,
             client_id: "client-emma-lee",
             title: "Generalized Anxiety Disorder (GAD) - Emma Lee, 27",
             goals: vec![
@@ -128,6 +131,7 @@ fn seed_plans() -> Vec<SeedPlan> {
         },
         SeedPlan {
             key: "doug-mcgee",
+            intake_review: true,
             client_id: "client-doug-mcgee",
             title: "Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67",
             goals: vec![
@@ -328,6 +332,33 @@ where
             })
             .await
             .context("RecordObjectiveProgress")?;
+    }
+    if plan.intake_review {
+        // The plan was gone through with the client at intake.
+        let intake = client
+            .schedule_review(pb::ScheduleReviewRequest {
+                command_id: id("review-intake"),
+                plan_id: plan_id.clone(),
+                review_id: String::new(),
+                due_on: today.to_string(),
+            })
+            .await
+            .context("ScheduleReview")?
+            .into_inner();
+        client
+            .hold_review(pb::HoldReviewRequest {
+                command_id: id("review-intake-held"),
+                plan_id: plan_id.clone(),
+                review_id: intake.entity_id,
+                held_on: today.to_string(),
+                participants: vec![CLINICIAN.into(), plan.client_id.into()],
+                summary: "Plan reviewed with the client at intake; safety plan and crisis lines \
+                          gone through. Continue as planned."
+                    .into(),
+                decision: pb::ReviewDecision::Continue as i32,
+            })
+            .await
+            .context("HoldReview")?;
     }
     // "Progress will be reviewed every 4-6 weeks."
     client

@@ -4,6 +4,7 @@
 //! - `trellis token` mints a development bearer token;
 //! - `trellis demo` loads the two seed plans through the gRPC API.
 
+mod audit_cli;
 mod demo;
 mod serve;
 
@@ -34,6 +35,9 @@ enum Command {
     Token(TokenArgs),
     /// Create the demo tenant's two seed plans through the gRPC API.
     Demo(DemoArgs),
+    /// The audit trail: history, as-of, diff, access log, verify, export.
+    #[command(subcommand)]
+    Audit(audit_cli::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,6 +59,27 @@ struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: serve::LogFormat,
+    #[command(flatten)]
+    audit: AuditArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// Hex seed of the Ed25519 key that signs audit digests
+    /// (`trellis audit keygen` makes one). Default: the development key.
+    #[arg(
+        long = "audit-signing-key",
+        env = "TRELLIS_AUDIT_SIGNING_KEY",
+        hide_env_values = true
+    )]
+    signing_key: Option<String>,
+    /// Hex public key digests are verified against. Default: the signing
+    /// key's own public key.
+    #[arg(long = "audit-trusted-key", env = "TRELLIS_AUDIT_TRUSTED_KEY")]
+    trusted_key: Option<String>,
+    /// Seconds between signed digests of changed tenants; 0 turns them off.
+    #[arg(long, env = "TRELLIS_DIGEST_INTERVAL_SECS", default_value_t = 3600)]
+    digest_interval_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -119,5 +144,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Audit(command) => audit_cli::run(command).await,
     }
 }

@@ -11,9 +11,12 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tracing_subscriber::EnvFilter;
+use trellis_audit::grpc::AuditGrpc;
+use trellis_audit::integrity::DIGEST_CATEGORY;
+use trellis_audit::{Audit, DigestKey};
 use trellis_auth::{DEV_SECRET, TokenVerifier};
 use trellis_gateway::GatewayConfig;
-use trellis_kernel::EventStore;
+use trellis_kernel::{AccessLog, EventStore, TenantId};
 use trellis_plans::PlanCommands;
 use trellis_plans::grpc::PlanGrpc;
 use trellis_projector::{Projector, ReadModelStore, SqliteReadModels};
@@ -45,9 +48,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    let store = SqliteEventStore::open(args.data_dir.join("events.db"))
-        .context("cannot open the event store")?;
-    let events: Arc<dyn EventStore> = Arc::new(store);
+    let store = Arc::new(
+        SqliteEventStore::open(args.data_dir.join("events.db"))
+            .context("cannot open the event store")?,
+    );
+    let events: Arc<dyn EventStore> = store.clone();
+    let access_log: Arc<dyn AccessLog> = store;
+    let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
     let read_models: Arc<dyn ReadModelStore> = Arc::new(
         SqliteReadModels::open(args.data_dir.join("read-models.db"))
             .context("cannot open the read models")?,
@@ -87,14 +94,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("gRPC reflection")?;
+    let audit_grpc = AuditGrpc::new(audit.clone()).into_server(Arc::clone(&verifier));
     let grpc = tonic::transport::Server::builder()
         .timeout(Duration::from_secs(30))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(plans)
+        .add_service(audit_grpc)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
 
-    let schema = trellis_gateway::build_schema(Arc::clone(&read_models));
+    let digests = tokio::spawn(periodic_digests(
+        audit.clone(),
+        Arc::clone(&events),
+        args.audit.digest_interval_secs,
+    ));
+    let schema = trellis_gateway::build_schema(Arc::clone(&read_models), access_log, audit);
     let app = trellis_gateway::router(
         schema,
         verifier,
@@ -106,7 +120,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         events,
         read_models,
     }));
-    let http = axum::serve(http_listener, app).with_graceful_shutdown(shutdown_signal());
+    let http = axum::serve(
+        http_listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %args.data_dir.display(), "trellis serving");
     // One line on stdout that scripts and tests wait for.
@@ -114,10 +132,76 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let (grpc_result, http_result) = tokio::join!(grpc, async { http.await });
     projection.abort();
+    digests.abort();
     grpc_result.context("gRPC server failed")?;
     http_result.context("HTTP server failed")?;
     tracing::info!("trellis stopped");
     Ok(())
+}
+
+fn audit_service(
+    args: &crate::AuditArgs,
+    events: Arc<dyn EventStore>,
+    access_log: Arc<dyn AccessLog>,
+) -> anyhow::Result<Audit> {
+    let key = match &args.signing_key {
+        Some(seed) => DigestKey::from_seed_hex(seed).context("TRELLIS_AUDIT_SIGNING_KEY")?,
+        None => {
+            tracing::warn!(
+                "signing audit digests with the public development key; \
+                 set TRELLIS_AUDIT_SIGNING_KEY (see `trellis audit keygen`) in production"
+            );
+            DigestKey::development()
+        }
+    };
+    let trusted = match &args.trusted_key {
+        Some(hex) => trellis_audit::integrity::public_key_from_hex(hex)
+            .context("TRELLIS_AUDIT_TRUSTED_KEY")?,
+        None => key.public_key(),
+    };
+    Ok(Audit::new(events, access_log, key, trusted))
+}
+
+/// Every `interval_secs`, signs a digest for each tenant whose streams
+/// changed since the last round (0 turns this off).
+async fn periodic_digests(audit: Audit, events: Arc<dyn EventStore>, interval_secs: u64) {
+    if interval_secs == 0 {
+        return;
+    }
+    let mut position = None;
+    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let mut changed: Vec<TenantId> = Vec::new();
+        loop {
+            let page = match events.read_all(position, 1000).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "digest round skipped");
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            position = Some(last.global_position);
+            for event in page
+                .iter()
+                .filter(|e| e.stream.category() != DIGEST_CATEGORY)
+            {
+                if !changed.contains(event.tenant()) {
+                    changed.push(event.tenant().clone());
+                }
+            }
+        }
+        for tenant in changed {
+            match audit.create_system_digest(&tenant).await {
+                Ok(digest) => {
+                    tracing::info!(%tenant, streams = digest.heads.len(), "signed audit digest");
+                }
+                Err(e) => tracing::error!(%tenant, error = %e, "audit digest failed"),
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,282 @@
+//! The auditor's GraphQL queries. Auditor role only; each is written to the
+//! access log by `trellis-audit` before it is answered.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use trellis_audit::history::{HistoryEntry, HistoryFilter};
+use trellis_audit::timetravel::AsOf;
+use trellis_audit::{Audit, AuditError, ReadContext};
+use trellis_kernel::AccessQuery;
+
+use crate::schema::{Plan, caller, error, request_meta};
+
+const DEFAULT_PAGE: usize = 100;
+
+fn context(ctx: &Context<'_>) -> async_graphql::Result<ReadContext> {
+    let meta = request_meta(ctx);
+    Ok(ReadContext {
+        caller: caller(ctx)?.clone(),
+        api: "graphql",
+        address: meta.address,
+        request_id: meta.request_id,
+    })
+}
+
+fn to_error(e: AuditError) -> async_graphql::Error {
+    match e {
+        AuditError::NotAuditor => error("FORBIDDEN", &e.to_string()),
+        AuditError::PlanNotFound => error("NOT_FOUND", "plan not found"),
+        AuditError::NoSuchVersion(_) | AuditError::Invalid { .. } => {
+            error("BAD_USER_INPUT", &e.to_string())
+        }
+        AuditError::Store(inner) => {
+            tracing::error!(error = %inner, "audit read failed");
+            error("INTERNAL", "internal error")
+        }
+    }
+}
+
+fn time(field: &str, raw: Option<String>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+    raw.map(|t| {
+        DateTime::parse_from_rfc3339(&t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                error(
+                    "BAD_USER_INPUT",
+                    &format!("{field} must be an RFC 3339 time"),
+                )
+            })
+    })
+    .transpose()
+}
+
+fn page(first: Option<i32>) -> async_graphql::Result<usize> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+        Some(_) => Err(error("BAD_USER_INPUT", "first must be between 1 and 1000")),
+    }
+}
+
+/// One event of a plan's history, with its provenance.
+#[derive(Debug, SimpleObject)]
+pub struct AuditEvent {
+    revision: u64,
+    global_position: u64,
+    event_id: String,
+    event_type: String,
+    schema_version: u32,
+    recorded_at: String,
+    actor_subject: String,
+    actor_role: String,
+    reason: Option<String>,
+    request_id: String,
+    trace_id: String,
+    command_id: String,
+    correlation_id: String,
+    /// The event's fields as JSON.
+    payload_json: String,
+    /// The event's link in its stream's hash chain.
+    hash: String,
+}
+
+impl From<HistoryEntry> for AuditEvent {
+    fn from(e: HistoryEntry) -> Self {
+        Self {
+            revision: e.revision,
+            global_position: e.global_position,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            recorded_at: e.recorded_at.to_rfc3339(),
+            actor_subject: e.actor_subject,
+            actor_role: e.actor_role,
+            reason: e.reason,
+            request_id: e.request_id,
+            trace_id: e.trace_id,
+            command_id: e.command_id,
+            correlation_id: e.correlation_id,
+            payload_json: e.payload.to_string(),
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct PlanHistory {
+    events: Vec<AuditEvent>,
+    /// Pass as `after` for the next page; null on the last page.
+    next_after_revision: Option<u64>,
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct FieldChange {
+    path: String,
+    before_json: Option<String>,
+    after_json: Option<String>,
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct AccessEntry {
+    id: u64,
+    subject: String,
+    role: String,
+    plan_id: Option<String>,
+    operation: String,
+    fields: Vec<String>,
+    api: String,
+    address: String,
+    request_id: String,
+    at: String,
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct Verification {
+    ok: bool,
+    streams: u64,
+    events: u64,
+    digests: u64,
+    first_break: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// A plan's events, oldest first, filterable by actor, time range
+    /// (RFC 3339) and event type.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_history(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        first: Option<i32>,
+        after: Option<u64>,
+        actor: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        event_types: Option<Vec<String>>,
+    ) -> async_graphql::Result<PlanHistory> {
+        let read = context(ctx)?;
+        let filter = HistoryFilter {
+            actor,
+            from: time("from", from)?,
+            to: time("to", to)?,
+            event_types: event_types.unwrap_or_default(),
+        };
+        let page = ctx
+            .data_unchecked::<Audit>()
+            .history(&read, id.as_str(), &filter, after, page(first)?)
+            .await
+            .map_err(to_error)?;
+        Ok(PlanHistory {
+            events: page.entries.into_iter().map(AuditEvent::from).collect(),
+            next_after_revision: page.next_after_revision,
+        })
+    }
+
+    /// The plan as it stood at a time (RFC 3339) or a version.
+    async fn plan_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        at: Option<String>,
+        version: Option<u64>,
+    ) -> async_graphql::Result<Plan> {
+        let read = context(ctx)?;
+        let as_of = match (time("at", at)?, version) {
+            (Some(t), None) => AsOf::Time(t),
+            (None, Some(v)) => AsOf::Version(v),
+            _ => return Err(error("BAD_USER_INPUT", "give exactly one of at or version")),
+        };
+        ctx.data_unchecked::<Audit>()
+            .as_of(&read, id.as_str(), as_of)
+            .await
+            .map(Plan)
+            .map_err(to_error)
+    }
+
+    /// Field-level changes from one version of a plan to another.
+    async fn plan_diff(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        from_version: u64,
+        to_version: u64,
+    ) -> async_graphql::Result<Vec<FieldChange>> {
+        let read = context(ctx)?;
+        let changes = ctx
+            .data_unchecked::<Audit>()
+            .diff(&read, id.as_str(), from_version, to_version)
+            .await
+            .map_err(to_error)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| FieldChange {
+                path: c.path,
+                before_json: c.before.map(|v| v.to_string()),
+                after_json: c.after.map(|v| v.to_string()),
+            })
+            .collect())
+    }
+
+    /// Who read a plan (`planId`), or what a user read (`subject`).
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        plan_id: Option<ID>,
+        subject: Option<String>,
+        first: Option<i32>,
+        after: Option<u64>,
+    ) -> async_graphql::Result<Vec<AccessEntry>> {
+        let read = context(ctx)?;
+        let query = match (plan_id, subject) {
+            (Some(p), None) => AccessQuery::Plan(p.to_string()),
+            (None, Some(s)) => AccessQuery::Subject(s),
+            _ => {
+                return Err(error(
+                    "BAD_USER_INPUT",
+                    "give exactly one of planId or subject",
+                ));
+            }
+        };
+        let entries = ctx
+            .data_unchecked::<Audit>()
+            .access(&read, &query, after, page(first)?)
+            .await
+            .map_err(to_error)?;
+        Ok(entries
+            .into_iter()
+            .map(|a| AccessEntry {
+                id: a.id,
+                subject: a.record.subject,
+                role: a.record.role,
+                plan_id: a.record.plan_id,
+                operation: a.record.operation,
+                fields: a.record.fields,
+                api: a.record.api,
+                address: a.record.address,
+                request_id: a.record.request_id,
+                at: a.record.at.to_rfc3339(),
+            })
+            .collect())
+    }
+
+    /// Recomputes the tenant's hash chains and signed digests.
+    async fn audit_verification(&self, ctx: &Context<'_>) -> async_graphql::Result<Verification> {
+        let read = context(ctx)?;
+        let report = ctx
+            .data_unchecked::<Audit>()
+            .verify(&read)
+            .await
+            .map_err(to_error)?;
+        Ok(Verification {
+            ok: report.ok,
+            streams: report.streams,
+            events: report.events,
+            digests: report.digests,
+            first_break: report.first_break,
+        })
+    }
+}

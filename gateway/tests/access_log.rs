@@ -1,0 +1,103 @@
+//! A read whose access record cannot be written returns no data.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use trellis_audit::{Audit, DigestKey};
+use trellis_auth::{Caller, Role};
+use trellis_kernel::{AccessLog, AccessQuery, AccessRecord, LoggedAccess, StoreError, TenantId};
+use trellis_projector::{PlanView, ReadModelStore, SqliteReadModels};
+use trellis_store_sqlite::SqliteEventStore;
+
+struct BrokenAccessLog;
+
+#[async_trait]
+impl AccessLog for BrokenAccessLog {
+    async fn record(&self, _: Vec<AccessRecord>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("disk full".into()))
+    }
+    async fn query(
+        &self,
+        _: &TenantId,
+        _: &AccessQuery,
+        _: Option<u64>,
+        _: usize,
+    ) -> Result<Vec<LoggedAccess>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+fn view() -> PlanView {
+    PlanView {
+        tenant: "north".into(),
+        plan_id: "5f0c0000-0000-0000-0000-000000000001".into(),
+        client_id: "client-1".into(),
+        primary_clinician_id: "clin-1".into(),
+        clinic_id: "clinic-a".into(),
+        title: "Plan".into(),
+        created_on: "2026-11-29".parse().unwrap(),
+        version: 0,
+        updated_at: chrono::Utc::now(),
+        goals: Vec::new(),
+        reviews: Vec::new(),
+    }
+}
+
+async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
+    let dir = tempfile::tempdir().unwrap();
+    let read_models = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+    read_models.save(vec![view()], 1).await.unwrap();
+    let store = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
+    let key = DigestKey::development();
+    let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
+    let schema = trellis_gateway::build_schema(Arc::new(read_models), access_log, audit);
+    let caller = Caller {
+        tenant: TenantId::parse("north").unwrap(),
+        subject: "clin-1".into(),
+        roles: vec![Role::Clinician],
+        clinics: vec![],
+    };
+    let request = async_graphql::Request::new(format!(
+        "{{ plan(id: \"{}\") {{ title }} }}",
+        view().plan_id
+    ))
+    .data(caller);
+    schema.execute(request).await
+}
+
+#[tokio::test]
+async fn a_read_that_cannot_be_recorded_fails_and_returns_nothing() {
+    let response = query_plan(Arc::new(BrokenAccessLog)).await;
+    let data = response.data.into_json().unwrap();
+    assert_eq!(data, serde_json::Value::Null, "no plan data leaves");
+    assert_eq!(response.errors.len(), 1);
+    let code = response.errors[0]
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .cloned();
+    assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
+    assert!(
+        !response.errors[0].message.contains("disk full"),
+        "no internals leak"
+    );
+}
+
+#[tokio::test]
+async fn a_recorded_read_returns_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(SqliteEventStore::open(dir.path().join("log.db")).unwrap());
+    let response = query_plan(log.clone()).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let logged = log
+        .query(
+            &TenantId::parse("north").unwrap(),
+            &AccessQuery::Plan(view().plan_id),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].record.fields, ["title"]);
+}

@@ -1,0 +1,328 @@
+//! What an auditor does: who changed and who viewed a plan, the plan before
+//! its last review, a diff, verification, export, and a byte edited on disk.
+
+use serde_json::json;
+use tonic::Code;
+use trellis_auth::Role;
+use trellis_proto::audit::v1 as audit;
+use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
+use trellis_proto::plans::v1 as pb;
+
+use crate::harness::*;
+
+type AuditClient = AuditServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+>;
+
+async fn audit_client(server: &Server, token: &str) -> AuditClient {
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    AuditServiceClient::with_interceptor(channel, Bearer::new(token))
+}
+
+/// A plan with a goal and a held review; returns (plan id, version before
+/// the review was held, last version).
+async fn reviewed_plan(server: &Server, token: &str) -> (String, u64, u64) {
+    let mut plans = server.plans(token).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    plans
+        .add_goal(add_goal_request(&plan_id, "Sleep through the night"))
+        .await
+        .unwrap();
+    let review = plans
+        .schedule_review(pb::ScheduleReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            review_id: String::new(),
+            due_on: today().to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let held = plans
+        .hold_review(pb::HoldReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.clone(),
+            review_id: review.entity_id,
+            held_on: today().to_string(),
+            participants: vec![CLINICIAN.into()],
+            summary: "Sleeping better; continue".into(),
+            decision: pb::ReviewDecision::Continue as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (plan_id, review.revision, held.revision)
+}
+
+#[tokio::test]
+async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let (plan_id, before_review, last) = reviewed_plan(&server, &clinician).await;
+    // The clinician reads the plan over GraphQL: that read is logged.
+    server.plan_at_version(&clinician, &plan_id, last).await;
+
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let mut client = audit_client(&server, &auditor).await;
+
+    let history = client
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id: plan_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let types: Vec<&str> = history
+        .entries
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["PlanCreated", "GoalAdded", "ReviewScheduled", "ReviewHeld"]
+    );
+    assert!(
+        history
+            .entries
+            .iter()
+            .all(|e| e.actor_subject == CLINICIAN && e.actor_role == "clinician")
+    );
+    assert!(
+        history
+            .entries
+            .iter()
+            .all(|e| !e.command_id.is_empty() && !e.request_id.is_empty() && e.hash.len() == 64)
+    );
+
+    let only_reviews = client
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id: plan_id.clone(),
+            event_types: vec!["ReviewHeld".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(only_reviews.entries.len(), 1);
+    let nobody = client
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id: plan_id.clone(),
+            actor: "someone-else".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(nobody.entries.is_empty());
+
+    // The plan as it stood before its last review was held.
+    let before = client
+        .get_plan_as_of(audit::PlanAsOfRequest {
+            plan_id: plan_id.clone(),
+            as_of: Some(audit::plan_as_of_request::AsOf::Version(before_review)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let doc: serde_json::Value = serde_json::from_str(&before.plan_json).unwrap();
+    assert_eq!(doc["reviews"][0]["held_on"], serde_json::Value::Null);
+
+    let diff = client
+        .diff_plan_versions(audit::DiffPlanVersionsRequest {
+            plan_id: plan_id.clone(),
+            from_version: before_review,
+            to_version: last,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let paths: Vec<&str> = diff.changes.iter().map(|c| c.path.as_str()).collect();
+    assert!(paths.iter().any(|p| p.ends_with(".decision")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with(".summary")), "{paths:?}");
+
+    let access = client
+        .get_access_log(audit::AccessLogRequest {
+            about: Some(audit::access_log_request::About::PlanId(plan_id.clone())),
+            after_id: None,
+            page_size: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let clinician_read = access
+        .entries
+        .iter()
+        .find(|a| a.subject == CLINICIAN)
+        .expect("the clinician's GraphQL read is logged");
+    assert_eq!(clinician_read.api, "graphql");
+    assert_eq!(clinician_read.operation, "graphql:plan");
+    assert!(clinician_read.address.starts_with("127.0.0.1:"));
+    assert!(clinician_read.fields.contains(&"goals".to_owned()));
+    assert!(
+        access
+            .entries
+            .iter()
+            .any(|a| a.subject == "aud-1" && a.operation == "audit:history"),
+        "the auditor's own reads are logged too"
+    );
+    let by_user = client
+        .get_access_log(audit::AccessLogRequest {
+            about: Some(audit::access_log_request::About::Subject(CLINICIAN.into())),
+            after_id: None,
+            page_size: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(by_user.entries.iter().all(|a| a.subject == CLINICIAN));
+    assert!(!by_user.entries.is_empty());
+
+    client
+        .create_digest(audit::CreateDigestRequest {})
+        .await
+        .unwrap();
+    let verified = client
+        .verify(audit::VerifyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.ok, "{}", verified.first_break);
+    assert_eq!(verified.digests, 1);
+
+    // The same through GraphQL.
+    let data = server
+        .graphql(
+            &auditor,
+            "query($id: ID!) {
+                planHistory(id: $id) { events { revision eventType actorSubject } }
+                planAsOf(id: $id, version: 0) { version goals { id } }
+                planDiff(id: $id, fromVersion: 0, toVersion: 1) { path }
+                accessLog(planId: $id) { subject operation api }
+                auditVerification { ok events }
+            }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    assert_eq!(data["planHistory"]["events"].as_array().unwrap().len(), 4);
+    assert_eq!(data["planAsOf"]["goals"], json!([]));
+    assert!(
+        data["planDiff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"].as_str().unwrap().starts_with("goals["))
+    );
+    assert_eq!(data["auditVerification"]["ok"], true);
+}
+
+#[tokio::test]
+async fn only_auditors_read_the_audit_trail() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let (plan_id, _, _) = reviewed_plan(&server, &clinician).await;
+
+    let mut client = audit_client(&server, &clinician).await;
+    let err = client
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id: plan_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let (_, body) = server
+        .graphql_raw(
+            Some(&clinician),
+            "query($id: ID!) { planHistory(id: $id) { events { revision } } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+    // An auditor of another tenant finds no such plan.
+    let stranger = token(&fresh_tenant(), "aud-9", &[Role::Auditor]);
+    let err = audit_client(&server, &stranger)
+        .await
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn the_cli_exports_a_plan_and_catches_a_byte_edited_on_disk() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let (plan_id, _, _) = reviewed_plan(&server, &clinician).await;
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let grpc_addr = server.grpc.trim_start_matches("http://").to_owned();
+    let out = tempfile::tempdir().unwrap();
+
+    let export = trellis_cli(&["audit", "export", "--plan", &plan_id, "--out"])
+        .arg(out.path())
+        .args(["--grpc-addr", &grpc_addr, "--token", &auditor])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let jsonl = std::fs::read_to_string(out.path().join(format!("plan-{plan_id}.jsonl"))).unwrap();
+    let kinds: Vec<String> = jsonl
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "event").count(), 4);
+    assert_eq!(kinds.last().map(String::as_str), Some("verification"));
+    let html = std::fs::read_to_string(out.path().join(format!("plan-{plan_id}.html"))).unwrap();
+    assert!(html.contains("ReviewHeld") && html.contains("Verified"));
+
+    let data_dir = server.data_dir.clone();
+    let dir = server.stop().await;
+    let clean = trellis_cli(&["audit", "verify", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).starts_with("OK"));
+
+    // An edit made with disk access: one byte of the review summary.
+    let db = data_dir.join("events.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"Sleeping")
+        .expect("summary in the database file");
+    bytes[at] = b's';
+    std::fs::write(&db, bytes).unwrap();
+    let broken = trellis_cli(&["audit", "verify", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&broken.stdout);
+    assert!(said.starts_with("BROKEN"), "{said}");
+    assert!(said.contains("revision 3"), "{said}");
+    drop(dir);
+}
