@@ -6,7 +6,6 @@ use tonic::Code;
 use trellis_auth::Role;
 use trellis_proto::audit::v1 as audit;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
-use trellis_proto::plans::v1 as pb;
 
 use crate::harness::*;
 
@@ -32,29 +31,7 @@ async fn reviewed_plan(server: &Server, token: &str) -> (String, u64, u64) {
         .add_goal(add_goal_request(&plan_id, "Sleep through the night"))
         .await
         .unwrap();
-    let review = plans
-        .schedule_review(pb::ScheduleReviewRequest {
-            command_id: command_id(),
-            plan_id: plan_id.clone(),
-            review_id: String::new(),
-            due_on: today().to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let held = plans
-        .hold_review(pb::HoldReviewRequest {
-            command_id: command_id(),
-            plan_id: plan_id.clone(),
-            review_id: review.entity_id,
-            held_on: today().to_string(),
-            participants: vec![CLINICIAN.into()],
-            summary: "Sleeping better; continue".into(),
-            decision: pb::ReviewDecision::Continue as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (review, held) = hold_review_today(&mut plans, &plan_id, "Sleeping better; continue").await;
     (plan_id, review.revision, held.revision)
 }
 

@@ -286,3 +286,35 @@ pub fn add_objective_request(plan_id: &str, goal_id: &str) -> pb::AddObjectiveRe
         target_date: (today() + chrono::Duration::days(150)).to_string(),
     }
 }
+
+/// Schedules a review due today and holds it; returns both answers.
+pub async fn hold_review_today(
+    plans: &mut PlanClient,
+    plan_id: &str,
+    summary: &str,
+) -> (pb::CommandResponse, pb::CommandResponse) {
+    let scheduled = plans
+        .schedule_review(pb::ScheduleReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.into(),
+            review_id: String::new(),
+            due_on: today().to_string(),
+        })
+        .await
+        .expect("ScheduleReview")
+        .into_inner();
+    let held = plans
+        .hold_review(pb::HoldReviewRequest {
+            command_id: command_id(),
+            plan_id: plan_id.into(),
+            review_id: scheduled.entity_id.clone(),
+            held_on: today().to_string(),
+            participants: vec![CLINICIAN.into(), "client-1".into()],
+            summary: summary.into(),
+            decision: pb::ReviewDecision::Continue as i32,
+        })
+        .await
+        .expect("HoldReview")
+        .into_inner();
+    (scheduled, held)
+}

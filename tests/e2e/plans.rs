@@ -47,29 +47,7 @@ async fn a_plan_travels_from_grpc_commands_to_the_graphql_read_model() {
         })
         .await
         .unwrap();
-    let review = plans
-        .schedule_review(pb::ScheduleReviewRequest {
-            command_id: command_id(),
-            plan_id: plan_id.clone(),
-            review_id: String::new(),
-            due_on: today().to_string(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let held = plans
-        .hold_review(pb::HoldReviewRequest {
-            command_id: command_id(),
-            plan_id: plan_id.clone(),
-            review_id: review.entity_id.clone(),
-            held_on: today().to_string(),
-            participants: vec![CLINICIAN.into(), "client-1".into()],
-            summary: "Objective met; continue".into(),
-            decision: pb::ReviewDecision::Continue as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (_, held) = hold_review_today(&mut plans, &plan_id, "Objective met; continue").await;
     assert_eq!(held.revision, 6);
 
     let plan = server.plan_at_version(&token, &plan_id, 6).await;

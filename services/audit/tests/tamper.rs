@@ -1,6 +1,6 @@
 //! Tampering with the stored history is caught, and named.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use trellis_audit::integrity::{self, DigestKey};
@@ -64,6 +64,15 @@ async fn store_with_history(path: &Path, key: &DigestKey) -> PlanId {
     plan
 }
 
+/// A fresh store with history, trusted under the development key.
+async fn history() -> (tempfile::TempDir, PathBuf, DigestKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let key = DigestKey::development();
+    store_with_history(&path, &key).await;
+    (dir, path, key)
+}
+
 async fn verify(path: &Path, key: &DigestKey) -> integrity::VerifyReport {
     let store = SqliteEventStore::open(path).unwrap();
     integrity::verify(&store, None, &key.public_key())
@@ -84,10 +93,7 @@ const PLAN_ROWS: &str = "stream LIKE 'tamper:plan-%'";
 
 #[tokio::test]
 async fn an_untouched_store_verifies() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     let report = verify(&path, &key).await;
     assert!(report.ok, "{report:?}");
     assert_eq!(report.events, 6);
@@ -96,10 +102,7 @@ async fn an_untouched_store_verifies() {
 
 #[tokio::test]
 async fn one_changed_payload_byte_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     // "Goal 2" becomes "Goal 3" in the stored bytes, nothing else changes.
     tamper(
         &path,
@@ -117,10 +120,7 @@ async fn one_changed_payload_byte_is_detected() {
 
 #[tokio::test]
 async fn a_changed_actor_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     tamper(
         &path,
         &format!(
@@ -133,10 +133,7 @@ async fn a_changed_actor_is_detected() {
 
 #[tokio::test]
 async fn a_deleted_event_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     tamper(
         &path,
         &format!("DELETE FROM events WHERE {PLAN_ROWS} AND revision = 2"),
@@ -150,10 +147,7 @@ async fn a_deleted_event_is_detected() {
 
 #[tokio::test]
 async fn a_deleted_last_event_is_caught_by_the_signed_digest() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     // The chain itself stays consistent; only the digest remembers revision 4.
     tamper(
         &path,
@@ -165,10 +159,7 @@ async fn a_deleted_last_event_is_caught_by_the_signed_digest() {
 
 #[tokio::test]
 async fn two_swapped_events_are_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     // Swap the contents of revisions 1 and 2, keeping each row's place.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
@@ -203,10 +194,7 @@ async fn a_digest_signed_with_another_key_is_rejected() {
 
 #[tokio::test]
 async fn one_byte_edited_in_the_database_file_is_detected() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    let key = DigestKey::development();
-    store_with_history(&path, &key).await;
+    let (_dir, path, key) = history().await;
     // Move everything from the WAL into the database file, then edit the
     // file itself as an attacker with disk access would.
     let conn = rusqlite::Connection::open(&path).unwrap();
