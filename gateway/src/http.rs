@@ -14,6 +14,11 @@ use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use trellis_auth::TokenVerifier;
 
+use tracing::Instrument;
+use trellis_grpc_edge::metrics::record_request;
+use trellis_grpc_edge::tracing_context::continue_from;
+
+use crate::mutation::BearerToken;
 use crate::{RequestMeta, TrellisSchema};
 
 /// Largest GraphQL request body accepted.
@@ -64,6 +69,7 @@ async fn graphql(
     let caller = match state.verifier.verify_header(authorization) {
         Ok(caller) => caller,
         Err(e) => {
+            record_request("", "graphql", "authenticate", Some("UNAUTHENTICATED"));
             let body = serde_json::json!({
                 "data": null,
                 "errors": [{
@@ -81,8 +87,58 @@ async fn graphql(
             .and_then(|v| v.to_str().ok())
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
     };
-    let request = request.into_inner().data(caller).data(meta);
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let token = authorization
+        .and_then(|h| h.get(7..))
+        .map(|t| BearerToken(t.trim().to_owned()));
+    let mut request = request.into_inner();
+    // Operation names are chosen by the client's developers, not its
+    // users; the query text and variables (which may hold PHI) never go
+    // into telemetry.
+    let operation = operation_name(&mut request);
+    let tenant = caller.tenant.to_string();
+    let span = tracing::info_span!(
+        "graphql.request",
+        otel.name = %format!("graphql {operation}"),
+        otel.kind = "server",
+        tenant = %tenant,
+        graphql.operation = %operation,
+    );
+    continue_from(&headers, &span);
+    request = request.data(caller).data(meta);
+    if let Some(token) = token {
+        request = request.data(token);
+    }
+    let response = state.schema.execute(request).instrument(span).await;
+    let code = response.errors.first().map(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map_or_else(
+                || "GRAPHQL_ERROR".to_owned(),
+                |c| c.to_string().trim_matches('"').to_owned(),
+            )
+    });
+    record_request(&tenant, "graphql", &operation, code.as_deref());
+    GraphQLResponse::from(response).into_response()
+}
+
+/// The operation's name: the one asked for, or the document's only named
+/// operation; "anonymous" otherwise.
+fn operation_name(request: &mut async_graphql::Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    match request.parsed_query().map(|doc| &doc.operations) {
+        Ok(async_graphql::parser::types::DocumentOperations::Multiple(operations))
+            if operations.len() == 1 =>
+        {
+            operations
+                .keys()
+                .next()
+                .map_or_else(|| "anonymous".into(), ToString::to_string)
+        }
+        _ => "anonymous".into(),
+    }
 }
 
 async fn graphiql(State(state): State<GatewayState>) -> Response {

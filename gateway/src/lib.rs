@@ -13,6 +13,7 @@
 mod access;
 mod audit;
 mod http;
+mod mutation;
 mod schema;
 
 pub use http::{GatewayConfig, router};

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, ID, MergedObject, Object,
-    Schema, SelectionField,
+    Context, EmptySubscription, Enum, ErrorExtensions, ID, MergedObject, Object, Schema,
+    SelectionField,
 };
 use chrono::Utc;
+use tonic::transport::Channel;
+use tracing::Instrument;
 use trellis_audit::Audit;
 use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessRecord};
@@ -17,11 +19,13 @@ use trellis_projector::{
     GoalView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError, ReadModelStore,
     ReviewView,
 };
+use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::access::{reading_role, scope_filter};
 use crate::audit::AuditQuery;
+use crate::mutation::MutationRoot;
 
-pub type TrellisSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type TrellisSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Where a GraphQL request came from; the HTTP edge puts it in the request.
 #[derive(Debug, Clone, Default)]
@@ -36,19 +40,22 @@ const DEFAULT_PAGE: usize = 20;
 
 /// The schema over `read_models`. Every read of clinical content is
 /// written to `access_log` before it is answered; `audit` answers the
-/// auditor's queries.
+/// auditor's queries; mutations go to the plans gRPC service behind
+/// `plans` (without one, mutations answer `UNAVAILABLE`).
 pub fn build_schema(
     read_models: Arc<dyn ReadModelStore>,
     access_log: Arc<dyn AccessLog>,
     audit: Audit,
+    plans: Option<PlanServiceClient<Channel>>,
 ) -> TrellisSchema {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
         .data(read_models)
         .data(access_log)
-        .data(audit)
-        .limit_depth(12)
-        .limit_complexity(2_000)
-        .finish()
+        .data(audit);
+    if let Some(plans) = plans {
+        builder = builder.data(plans);
+    }
+    builder.limit_depth(12).limit_complexity(2_000).finish()
 }
 
 pub(crate) fn error(code: &'static str, message: &str) -> async_graphql::Error {
@@ -137,6 +144,11 @@ impl PlanQuery {
         let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
         let view = read_models
             .plan(&caller.tenant, id.as_str())
+            .instrument(tracing::info_span!(
+                "graphql.query.plan",
+                tenant = %caller.tenant,
+                plan_id = %id.as_str()
+            ))
             .await
             .map_err(|e| internal(&e))?;
         let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {

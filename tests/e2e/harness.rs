@@ -39,7 +39,13 @@ impl Server {
 
     /// Starts a server on an existing data directory.
     pub async fn start_in(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trellis"))
+        Self::start_with(data_dir, &[], Stdio::inherit()).await
+    }
+
+    /// Starts a server with extra environment and its log going to `stderr`.
+    pub async fn start_with(data_dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+        command
             .args([
                 "serve",
                 "--grpc-addr",
@@ -51,11 +57,14 @@ impl Server {
             .arg(data_dir)
             .env("RUST_LOG", "error")
             .env_remove("TRELLIS_JWT_SECRET")
+            .env_remove("TRELLIS_OTEL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start trellis");
+            .stderr(stderr)
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start trellis");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(Duration::from_secs(30), async {

@@ -9,4 +9,5 @@ mod audit;
 mod crash;
 mod plans;
 mod restart;
+mod telemetry;
 mod validation;

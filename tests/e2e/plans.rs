@@ -286,3 +286,104 @@ async fn grpc_health_and_reflection_answer() {
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn graphql_mutations_send_commands_through_the_plans_service() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let created = server
+        .graphql(
+            &clinician,
+            "mutation($input: CreatePlanInput!) { createPlan(input: $input) { planId revision duplicate } }",
+            json!({ "input": {
+                "commandId": command_id(), "clientId": "client-1",
+                "primaryClinicianId": CLINICIAN, "clinicId": CLINIC
+            }}),
+        )
+        .await;
+    let plan_id = created["createPlan"]["planId"].as_str().unwrap().to_owned();
+    let goal = server
+        .graphql(
+            &clinician,
+            "mutation($input: AddGoalInput!) { addGoal(input: $input) { entityId } }",
+            json!({ "input": { "commandId": command_id(), "planId": plan_id, "description": "Sleep through the night", "term": "SHORT_TERM" }}),
+        )
+        .await;
+    let goal_id = goal["addGoal"]["entityId"].as_str().unwrap().to_owned();
+    let objective = server
+        .graphql(
+            &clinician,
+            "mutation($input: AddObjectiveInput!) { addObjective(input: $input) { entityId revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": plan_id, "goalId": goal_id,
+                "description": "Nights slept through",
+                "quantity": { "baseline": 0, "target": 2, "unit": "nights", "period": "week" },
+                "targetDate": (today() + chrono::Duration::days(90)).to_string()
+            }}),
+        )
+        .await;
+    let objective_id = objective["addObjective"]["entityId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The client self-reports from their phone; they may do nothing else.
+    let client = token(&tenant, "client-1", &[Role::Client]);
+    let reported = server
+        .graphql(
+            &client,
+            "mutation($input: RecordObjectiveProgressInput!) { recordObjectiveProgress(input: $input) { revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": plan_id, "objectiveId": objective_id,
+                "value": 1, "observedOn": today().to_string(), "source": "CLIENT_SELF_REPORT"
+            }}),
+        )
+        .await;
+    let revision = reported["recordObjectiveProgress"]["revision"]
+        .as_u64()
+        .unwrap();
+    let (_, denied) = server
+        .graphql_raw(
+            Some(&client),
+            "mutation($input: MarkObjectiveMetInput!) { markObjectiveMet(input: $input) { revision } }",
+            json!({ "input": { "commandId": command_id(), "planId": plan_id, "objectiveId": objective_id }}),
+            )
+        .await;
+    assert_eq!(denied["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+    // Bad input comes back with its field violations.
+    let (_, refused) = server
+        .graphql_raw(
+            Some(&clinician),
+            "mutation($input: AddObjectiveInput!) { addObjective(input: $input) { revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": plan_id, "goalId": goal_id,
+                "description": "Nights slept through",
+                "quantity": { "baseline": 0, "target": 2, "period": "week" },
+                "targetDate": "2030-01-01"
+            }}),
+        )
+        .await;
+    let error = &refused["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        error["extensions"]["fieldViolations"][0]["field"],
+        "quantity.unit"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("M (measurable)")
+    );
+
+    let plan = server.plan_at_version(&clinician, &plan_id, revision).await;
+    let progress = &plan["goals"][0]["objectives"][0]["progress"][0];
+    assert_eq!(progress["source"], "CLIENT_SELF_REPORT");
+    assert_eq!(progress["recordedBy"], "client-1");
+    assert_eq!(
+        plan["version"], revision,
+        "the refused commands wrote nothing"
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use trellis_auth::TokenVerifier;
-use trellis_grpc_edge::{Authenticate, RequestMeta, caller, invalid_argument};
+use trellis_grpc_edge::{Authenticate, RequestMeta, caller, invalid_argument, observed};
 use trellis_kernel::{AccessQuery, LoggedAccess};
 use trellis_proto::audit::v1 as pb;
 
@@ -146,28 +146,33 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::PlanHistoryRequest>,
     ) -> Result<Response<pb::PlanHistoryResponse>, Status> {
         let ctx = context(&request)?;
-        let r = request.into_inner();
-        let filter = HistoryFilter {
-            actor: (!r.actor.is_empty()).then_some(r.actor),
-            from: time("from_time", &r.from_time)?,
-            to: time("to_time", &r.to_time)?,
-            event_types: r.event_types,
-        };
-        let page = self
-            .audit
-            .history(
-                &ctx,
-                &r.plan_id,
-                &filter,
-                r.after_revision,
-                page_size(r.page_size),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::PlanHistoryResponse {
-            entries: page.entries.into_iter().map(entry).collect(),
-            next_after_revision: page.next_after_revision,
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let r = request.into_inner();
+            let filter = HistoryFilter {
+                actor: (!r.actor.is_empty()).then_some(r.actor),
+                from: time("from_time", &r.from_time)?,
+                to: time("to_time", &r.to_time)?,
+                event_types: r.event_types,
+            };
+            let page = self
+                .audit
+                .history(
+                    &ctx,
+                    &r.plan_id,
+                    &filter,
+                    r.after_revision,
+                    page_size(r.page_size),
+                )
+                .await
+                .map_err(to_status)?;
+            Ok(Response::new(pb::PlanHistoryResponse {
+                entries: page.entries.into_iter().map(entry).collect(),
+                next_after_revision: page.next_after_revision,
+            }))
+        }
+        .await;
+        observed(&tenant, "GetPlanHistory", result)
     }
 
     async fn get_plan_as_of(
@@ -175,29 +180,35 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::PlanAsOfRequest>,
     ) -> Result<Response<pb::PlanDocument>, Status> {
         let ctx = context(&request)?;
-        let r = request.into_inner();
-        let as_of = match r.as_of {
-            Some(pb::plan_as_of_request::AsOf::Version(v)) => AsOf::Version(v),
-            Some(pb::plan_as_of_request::AsOf::Time(t)) => AsOf::Time(
-                time("time", &t)?
-                    .ok_or_else(|| invalid_argument("invalid time", [("time", "is required")]))?,
-            ),
-            None => {
-                return Err(invalid_argument(
-                    "say as of when",
-                    [("as_of", "give a time or a version")],
-                ));
-            }
-        };
-        let view = self
-            .audit
-            .as_of(&ctx, &r.plan_id, as_of)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::PlanDocument {
-            version: view.version,
-            plan_json: json(&view),
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let r = request.into_inner();
+            let as_of = match r.as_of {
+                Some(pb::plan_as_of_request::AsOf::Version(v)) => AsOf::Version(v),
+                Some(pb::plan_as_of_request::AsOf::Time(t)) => {
+                    AsOf::Time(time("time", &t)?.ok_or_else(|| {
+                        invalid_argument("invalid time", [("time", "is required")])
+                    })?)
+                }
+                None => {
+                    return Err(invalid_argument(
+                        "say as of when",
+                        [("as_of", "give a time or a version")],
+                    ));
+                }
+            };
+            let view = self
+                .audit
+                .as_of(&ctx, &r.plan_id, as_of)
+                .await
+                .map_err(to_status)?;
+            Ok(Response::new(pb::PlanDocument {
+                version: view.version,
+                plan_json: json(&view),
+            }))
+        }
+        .await;
+        observed(&tenant, "GetPlanAsOf", result)
     }
 
     async fn diff_plan_versions(
@@ -205,24 +216,29 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::DiffPlanVersionsRequest>,
     ) -> Result<Response<pb::DiffPlanVersionsResponse>, Status> {
         let ctx = context(&request)?;
-        let r = request.into_inner();
-        let changes = self
-            .audit
-            .diff(&ctx, &r.plan_id, r.from_version, r.to_version)
-            .await
-            .map_err(to_status)?;
-        let json_or_empty =
-            |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
-        Ok(Response::new(pb::DiffPlanVersionsResponse {
-            changes: changes
-                .into_iter()
-                .map(|c| pb::FieldChange {
-                    path: c.path,
-                    before_json: json_or_empty(c.before),
-                    after_json: json_or_empty(c.after),
-                })
-                .collect(),
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let r = request.into_inner();
+            let changes = self
+                .audit
+                .diff(&ctx, &r.plan_id, r.from_version, r.to_version)
+                .await
+                .map_err(to_status)?;
+            let json_or_empty =
+                |v: Option<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+            Ok(Response::new(pb::DiffPlanVersionsResponse {
+                changes: changes
+                    .into_iter()
+                    .map(|c| pb::FieldChange {
+                        path: c.path,
+                        before_json: json_or_empty(c.before),
+                        after_json: json_or_empty(c.after),
+                    })
+                    .collect(),
+            }))
+        }
+        .await;
+        observed(&tenant, "DiffPlanVersions", result)
     }
 
     async fn get_access_log(
@@ -230,30 +246,35 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::AccessLogRequest>,
     ) -> Result<Response<pb::AccessLogResponse>, Status> {
         let ctx = context(&request)?;
-        let r = request.into_inner();
-        let query = match r.about {
-            Some(pb::access_log_request::About::PlanId(p)) => AccessQuery::Plan(p),
-            Some(pb::access_log_request::About::Subject(s)) => AccessQuery::Subject(s),
-            None => {
-                return Err(invalid_argument(
-                    "say whose access log",
-                    [("about", "give a plan_id or a subject")],
-                ));
-            }
-        };
-        let limit = page_size(r.page_size);
-        let entries = self
-            .audit
-            .access(&ctx, &query, r.after_id, limit)
-            .await
-            .map_err(to_status)?;
-        let next_after_id = (entries.len() == limit)
-            .then(|| entries.last().map(|e| e.id))
-            .flatten();
-        Ok(Response::new(pb::AccessLogResponse {
-            entries: entries.into_iter().map(access_entry).collect(),
-            next_after_id,
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let r = request.into_inner();
+            let query = match r.about {
+                Some(pb::access_log_request::About::PlanId(p)) => AccessQuery::Plan(p),
+                Some(pb::access_log_request::About::Subject(s)) => AccessQuery::Subject(s),
+                None => {
+                    return Err(invalid_argument(
+                        "say whose access log",
+                        [("about", "give a plan_id or a subject")],
+                    ));
+                }
+            };
+            let limit = page_size(r.page_size);
+            let entries = self
+                .audit
+                .access(&ctx, &query, r.after_id, limit)
+                .await
+                .map_err(to_status)?;
+            let next_after_id = (entries.len() == limit)
+                .then(|| entries.last().map(|e| e.id))
+                .flatten();
+            Ok(Response::new(pb::AccessLogResponse {
+                entries: entries.into_iter().map(access_entry).collect(),
+                next_after_id,
+            }))
+        }
+        .await;
+        observed(&tenant, "GetAccessLog", result)
     }
 
     async fn verify(
@@ -261,14 +282,19 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
         let ctx = context(&request)?;
-        let report = self.audit.verify(&ctx).await.map_err(to_status)?;
-        Ok(Response::new(pb::VerifyResponse {
-            ok: report.ok,
-            streams: report.streams,
-            events: report.events,
-            digests: report.digests,
-            first_break: report.first_break.unwrap_or_default(),
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let report = self.audit.verify(&ctx).await.map_err(to_status)?;
+            Ok(Response::new(pb::VerifyResponse {
+                ok: report.ok,
+                streams: report.streams,
+                events: report.events,
+                digests: report.digests,
+                first_break: report.first_break.unwrap_or_default(),
+            }))
+        }
+        .await;
+        observed(&tenant, "Verify", result)
     }
 
     async fn create_digest(
@@ -276,8 +302,13 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::CreateDigestRequest>,
     ) -> Result<Response<pb::Digest>, Status> {
         let ctx = context(&request)?;
-        let signed = self.audit.create_digest(&ctx).await.map_err(to_status)?;
-        Ok(Response::new(digest(signed)))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let signed = self.audit.create_digest(&ctx).await.map_err(to_status)?;
+            Ok(Response::new(digest(signed)))
+        }
+        .await;
+        observed(&tenant, "CreateDigest", result)
     }
 
     async fn list_digests(
@@ -285,10 +316,15 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::ListDigestsRequest>,
     ) -> Result<Response<pb::ListDigestsResponse>, Status> {
         let ctx = context(&request)?;
-        let digests = self.audit.digests(&ctx).await.map_err(to_status)?;
-        Ok(Response::new(pb::ListDigestsResponse {
-            digests: digests.into_iter().map(digest).collect(),
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let digests = self.audit.digests(&ctx).await.map_err(to_status)?;
+            Ok(Response::new(pb::ListDigestsResponse {
+                digests: digests.into_iter().map(digest).collect(),
+            }))
+        }
+        .await;
+        observed(&tenant, "ListDigests", result)
     }
 
     async fn export_plan(
@@ -296,15 +332,20 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
         request: Request<pb::ExportPlanRequest>,
     ) -> Result<Response<pb::ExportPlanResponse>, Status> {
         let ctx = context(&request)?;
-        let r = request.into_inner();
-        let export = self
-            .audit
-            .export(&ctx, &r.plan_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ExportPlanResponse {
-            jsonl: export.jsonl,
-            html: export.html,
-        }))
+        let tenant = ctx.caller.tenant.to_string();
+        let result = async {
+            let r = request.into_inner();
+            let export = self
+                .audit
+                .export(&ctx, &r.plan_id)
+                .await
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ExportPlanResponse {
+                jsonl: export.jsonl,
+                html: export.html,
+            }))
+        }
+        .await;
+        observed(&tenant, "ExportPlan", result)
     }
 }

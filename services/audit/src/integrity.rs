@@ -216,6 +216,7 @@ pub async fn create_digest(
             causation_id: id,
             request_id: String::new(),
             trace_id: String::new(),
+            span_id: String::new(),
             reason: Some("periodic tamper-evidence digest".into()),
         },
     };

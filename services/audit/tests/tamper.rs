@@ -24,6 +24,7 @@ fn ctx() -> CommandContext {
         correlation_id: Uuid::new_v4(),
         request_id: "r".into(),
         trace_id: String::new(),
+        span_id: String::new(),
     }
 }
 

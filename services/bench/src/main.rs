@@ -195,6 +195,7 @@ fn minimal_metadata() -> EventMetadata {
         causation_id: Uuid::nil(),
         request_id: String::new(),
         trace_id: String::new(),
+        span_id: String::new(),
         reason: None,
     }
 }

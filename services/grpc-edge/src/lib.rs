@@ -31,7 +31,10 @@ impl tonic::service::Interceptor for Authenticate {
             .map(|v| v.to_str().map_err(|_| AuthError::NotBearer))
             .transpose()
             .and_then(|h| self.verifier.verify_header(h))
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+            .map_err(|e| {
+                metrics::record_request("", "grpc", "authenticate", Some("Unauthenticated"));
+                Status::unauthenticated(e.to_string())
+            })?;
         request.extensions_mut().insert(caller);
         Ok(request)
     }
@@ -53,6 +56,8 @@ pub struct RequestMeta {
     pub request_id: String,
     /// From the W3C `traceparent`; empty when absent.
     pub trace_id: String,
+    /// The caller's span from the `traceparent`; empty when absent.
+    pub span_id: String,
     /// `x-correlation-id` when it is a UUID.
     pub correlation_id: Option<Uuid>,
     /// The peer address as the server saw it.
@@ -66,6 +71,9 @@ impl RequestMeta {
                 .unwrap_or_else(|| Uuid::new_v4().to_string()),
             trace_id: header(request, "traceparent")
                 .and_then(|tp| trace_id_of(&tp))
+                .unwrap_or_default(),
+            span_id: header(request, "traceparent")
+                .and_then(|tp| parent_span_of(&tp))
                 .unwrap_or_default(),
             correlation_id: header(request, "x-correlation-id")
                 .and_then(|c| Uuid::parse_str(&c).ok()),
@@ -91,6 +99,13 @@ pub fn trace_id_of(traceparent: &str) -> Option<String> {
     let (_version, trace_id) = (parts.next()?, parts.next()?);
     (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| trace_id.to_ascii_lowercase())
+}
+
+/// The parent span id of a W3C `traceparent`.
+pub fn parent_span_of(traceparent: &str) -> Option<String> {
+    let span_id = traceparent.split('-').nth(2)?;
+    (span_id.len() == 16 && span_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| span_id.to_ascii_lowercase())
 }
 
 /// `INVALID_ARGUMENT` carrying a `BadRequest` with one violation per field.
@@ -126,4 +141,142 @@ mod tests {
         let violations = &details.bad_request().expect("bad request").field_violations;
         assert_eq!(violations[0].field, "plan_id");
     }
+}
+
+/// W3C trace context across gRPC: the server side continues the caller's
+/// trace, the client side sends its own.
+pub mod tracing_context {
+    use opentelemetry::propagation::{Extractor, Injector};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+    impl Extractor for HeaderExtractor<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(http::HeaderName::as_str).collect()
+        }
+    }
+
+    struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+    impl Injector for MetadataInjector<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(key), Ok(value)) = (
+                tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+                value.parse(),
+            ) {
+                self.0.insert(key, value);
+            }
+        }
+    }
+
+    /// Sets `span`'s parent to the trace context in `headers`, if any.
+    pub fn continue_from(headers: &http::HeaderMap, span: &tracing::Span) {
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(headers))
+        });
+        let _ = span.set_parent(parent);
+    }
+
+    /// The server span of one gRPC request, child of the caller's trace.
+    /// For `tonic::transport::Server::trace_fn`. Carries only the method.
+    pub fn server_span(request: &http::Request<()>) -> tracing::Span {
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %request.uri().path(),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.method = %request.uri().path(),
+        );
+        continue_from(request.headers(), &span);
+        span
+    }
+
+    /// The current span's trace and span ids (hex), when it is traced.
+    pub fn current_ids() -> Option<(String, String)> {
+        use opentelemetry::trace::TraceContextExt;
+        let context = tracing::Span::current().context();
+        let span = context.span();
+        let ids = span.span_context();
+        ids.is_valid()
+            .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+    }
+
+    /// Client interceptor step: puts the current span's context into the
+    /// outgoing metadata as `traceparent`.
+    pub fn inject_current(metadata: &mut tonic::metadata::MetadataMap) {
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&context, &mut MetadataInjector(metadata));
+        });
+    }
+}
+
+/// Request and error counters every API shares.
+pub mod metrics {
+    use std::sync::OnceLock;
+
+    use opentelemetry::KeyValue;
+    use opentelemetry::metrics::Counter;
+
+    struct Instruments {
+        requests: Counter<u64>,
+        errors: Counter<u64>,
+    }
+
+    fn instruments() -> &'static Instruments {
+        static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+        INSTRUMENTS.get_or_init(|| {
+            let meter = opentelemetry::global::meter("trellis");
+            Instruments {
+                requests: meter
+                    .u64_counter("trellis.requests")
+                    .with_description("Requests by tenant, API and operation")
+                    .build(),
+                errors: meter
+                    .u64_counter("trellis.errors")
+                    .with_description("Failed requests by API and error code")
+                    .build(),
+            }
+        })
+    }
+
+    /// Counts one request and, when `error_code` is set, its failure.
+    /// Labels are identifiers only: tenant id, API, operation, code.
+    pub fn record_request(
+        tenant: &str,
+        api: &'static str,
+        operation: &str,
+        error_code: Option<&str>,
+    ) {
+        let i = instruments();
+        i.requests.add(
+            1,
+            &[
+                KeyValue::new("tenant", tenant.to_owned()),
+                KeyValue::new("api", api),
+                KeyValue::new("operation", operation.to_owned()),
+            ],
+        );
+        if let Some(code) = error_code {
+            i.errors.add(
+                1,
+                &[
+                    KeyValue::new("api", api),
+                    KeyValue::new("code", code.to_owned()),
+                    KeyValue::new("operation", operation.to_owned()),
+                ],
+            );
+        }
+    }
+}
+
+/// Counts a gRPC call's outcome under `operation` and passes it through.
+pub fn observed<T>(tenant: &str, operation: &str, result: Result<T, Status>) -> Result<T, Status> {
+    let code = result.as_ref().err().map(|s| format!("{:?}", s.code()));
+    metrics::record_request(tenant, "grpc", operation, code.as_deref());
+    result
 }

@@ -171,6 +171,7 @@ mod tests {
                 causation_id: Uuid::nil(),
                 request_id: "r".into(),
                 trace_id: String::new(),
+                span_id: String::new(),
                 reason: None,
             },
         }

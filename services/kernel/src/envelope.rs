@@ -23,6 +23,9 @@ pub struct EventMetadata {
     pub request_id: String,
     /// W3C trace id (32 hex characters), or empty when the request was not traced.
     pub trace_id: String,
+    /// The span (16 hex characters) that appended the event, so later work
+    /// on it (the projection) can link back; empty when not traced.
+    pub span_id: String,
     pub reason: Option<String>,
 }
 

@@ -1,6 +1,11 @@
 //! Loading a plan, deciding a command, appending the events.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram};
+use tracing::Instrument;
 
 use chrono::{NaiveDate, Utc};
 use trellis_auth::Caller;
@@ -29,6 +34,7 @@ pub struct CommandContext {
     pub correlation_id: Uuid,
     pub request_id: String,
     pub trace_id: String,
+    pub span_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +106,34 @@ impl PlanCommands {
         plan_id: PlanId,
         command: &PlanCommand,
     ) -> Result<CommandOutcome, CommandError> {
+        let started = Instant::now();
+        let result = self.decide_and_append(ctx, plan_id, command).await;
+        let outcome = match &result {
+            Ok(o) if o.duplicate => "duplicate",
+            Ok(_) => "accepted",
+            Err(CommandError::Rejected(_)) => "rejected",
+            Err(CommandError::Denied(_)) => "denied",
+            Err(CommandError::Contended) => "contended",
+            Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
+        };
+        tracing::debug!(outcome, "command handled");
+        instruments().command_duration.record(
+            started.elapsed().as_secs_f64(),
+            &[
+                KeyValue::new("command", command.name()),
+                KeyValue::new("outcome", outcome),
+                KeyValue::new("tenant", ctx.caller.tenant.to_string()),
+            ],
+        );
+        result
+    }
+
+    async fn decide_and_append(
+        &self,
+        ctx: &CommandContext,
+        plan_id: PlanId,
+        command: &PlanCommand,
+    ) -> Result<CommandOutcome, CommandError> {
         let stream = Self::plan_stream(&ctx.caller.tenant, plan_id);
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(&stream).await?;
@@ -121,15 +155,31 @@ impl PlanCommands {
             let role = authorize_command(&ctx.caller, command, plan.care())?;
             let decided = plan.decide(command, (self.today)())?;
             let events = self.envelope(ctx, role, &decided);
-            match self
+            let count = events.len() as u64;
+            let append_started = Instant::now();
+            let appended = self
                 .store
                 .append(
                     &stream,
                     ExpectedRevision::after(history.len() as u64),
                     events,
                 )
-                .await
+                .instrument(tracing::info_span!("store.append", events = count))
+                .await;
+            let i = instruments();
+            i.append_duration.record(
+                append_started.elapsed().as_secs_f64(),
+                &[KeyValue::new("ok", appended.is_ok())],
+            );
+            if let Ok(o) = &appended
+                && !o.deduplicated
             {
+                i.events_appended.add(
+                    count,
+                    &[KeyValue::new("tenant", ctx.caller.tenant.to_string())],
+                );
+            }
+            match appended {
                 Ok(outcome) => {
                     return Ok(CommandOutcome {
                         plan_id,
@@ -191,11 +241,41 @@ impl PlanCommands {
                     causation_id: ctx.command_id,
                     request_id: ctx.request_id.clone(),
                     trace_id: ctx.trace_id.clone(),
+                    span_id: ctx.span_id.clone(),
                     reason: None,
                 },
             })
             .collect()
     }
+}
+
+struct Instruments {
+    command_duration: Histogram<f64>,
+    append_duration: Histogram<f64>,
+    events_appended: Counter<u64>,
+}
+
+fn instruments() -> &'static Instruments {
+    static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+    INSTRUMENTS.get_or_init(|| {
+        let meter = opentelemetry::global::meter("trellis");
+        Instruments {
+            command_duration: meter
+                .f64_histogram("trellis.command.duration")
+                .with_unit("s")
+                .with_description("Time to handle a plan command, by command and outcome")
+                .build(),
+            append_duration: meter
+                .f64_histogram("trellis.store.append.duration")
+                .with_unit("s")
+                .with_description("Time for a durable append to be acknowledged")
+                .build(),
+            events_appended: meter
+                .u64_counter("trellis.store.events_appended")
+                .with_description("Events appended by plan commands")
+                .build(),
+        }
+    })
 }
 
 fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 use trellis_auth::{Caller, TokenVerifier};
-use trellis_grpc_edge::{Authenticate, RequestMeta, caller};
+use trellis_grpc_edge::tracing_context::current_ids;
+use trellis_grpc_edge::{Authenticate, RequestMeta, caller, observed};
 use trellis_plans_domain::{
     AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId, GoalOutcome, GoalTerm,
     HoldReview, MarkObjectiveMet, ObjectiveId, PlanCommand, PlanError, PlanId, ProgressSource,
@@ -50,27 +51,40 @@ impl PlanGrpc {
         map: impl FnOnce(&Caller, &T, &mut Fields) -> Option<Mapped>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
         let caller = caller(&request)?;
-        let meta = RequestMeta::of(&request);
+        let tenant = caller.tenant.to_string();
+        let mut meta = RequestMeta::of(&request);
+        // The server span continues the caller's trace; its ids are what the
+        // events record (the header's, when tracing is off).
+        if let Some((trace_id, span_id)) = current_ids() {
+            meta.trace_id = trace_id;
+            meta.span_id = span_id;
+        }
         let body = request.into_inner();
         let mut fields = Fields::default();
         let mapped = map(&caller, &body, &mut fields);
         let mapped = match (mapped, fields.into_status()) {
             (Some(mapped), None) => mapped,
-            (_, Some(status)) => return Err(status),
-            (None, None) => return Err(Status::invalid_argument("invalid command")),
+            (_, Some(status)) => return observed(&tenant, "invalid", Err(status)),
+            (None, None) => {
+                let status = Status::invalid_argument("invalid command");
+                return observed(&tenant, "invalid", Err(status));
+            }
         };
+        let operation = mapped.command.name();
         let ctx = CommandContext {
             correlation_id: meta.correlation_id.unwrap_or(mapped.command_id),
             command_id: mapped.command_id,
             caller,
             request_id: meta.request_id,
             trace_id: meta.trace_id,
+            span_id: meta.span_id,
         };
-        let outcome = self
+        let handled = self
             .commands
             .handle(&ctx, mapped.plan_id, &mapped.command)
             .await
-            .map_err(to_status)?;
+            .map_err(to_status);
+        let outcome = observed(&tenant, operation, handled)?;
         Ok(Response::new(pb::CommandResponse {
             plan_id: outcome.plan_id.to_string(),
             entity_id: mapped.entity_id.to_string(),

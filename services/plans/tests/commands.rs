@@ -27,6 +27,7 @@ fn ctx(tenant: &str) -> CommandContext {
         correlation_id: Uuid::new_v4(),
         request_id: "req-1".into(),
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: "00f067aa0ba902b7".into(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! GraphQL. Read models are disposable: deleting them and replaying the
 //! events gives the same documents.
 
+mod cache;
 mod embedded;
 mod runner;
 mod view;
@@ -18,6 +19,7 @@ mod view;
 use async_trait::async_trait;
 use trellis_kernel::TenantId;
 
+pub use cache::CachedReadModels;
 pub use embedded::SqliteReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use view::{GoalView, ObjectiveView, PlanView, ProgressView, ReviewView, apply_event};

@@ -1,7 +1,12 @@
 //! Following the event feed and keeping read models current.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::metrics::Gauge;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -72,9 +77,14 @@ impl Projector {
                     }
                 }
             }
-            if let Some(last) = events.last().map(|e| e.global_position) {
-                self.apply_batch(&events, last).await?;
-                self.position.send_replace(last);
+            if let Some(last) = events.last() {
+                let span = batch_span(&events);
+                self.apply_batch(&events, last.global_position)
+                    .instrument(span)
+                    .await?;
+                self.position.send_replace(last.global_position);
+                let lag = (chrono::Utc::now() - last.recorded_at).as_seconds_f64();
+                lag_seconds().record(lag.max(0.0), &[]);
             }
         }
         Err(ProjectorError::FeedEnded)
@@ -107,4 +117,42 @@ impl Projector {
         self.read_models.save(changed, last).await?;
         Ok(())
     }
+}
+
+/// Most links one batch span carries; a long catch-up links its first ones.
+const MAX_LINKS: usize = 128;
+
+/// A root span per batch, linked to the spans that appended its events, so
+/// a trace of a command leads to the projection that applied it.
+fn batch_span(events: &[RecordedEvent]) -> tracing::Span {
+    let span = tracing::info_span!(parent: None, "projection.batch", events = events.len());
+    for event in events.iter().take(MAX_LINKS) {
+        let m = &event.metadata;
+        if let (Ok(trace_id), Ok(span_id)) =
+            (TraceId::from_hex(&m.trace_id), SpanId::from_hex(&m.span_id))
+        {
+            let appended_by = SpanContext::new(
+                trace_id,
+                span_id,
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            );
+            if appended_by.is_valid() {
+                span.add_link(appended_by);
+            }
+        }
+    }
+    span
+}
+
+fn lag_seconds() -> &'static Gauge<f64> {
+    static LAG: OnceLock<Gauge<f64>> = OnceLock::new();
+    LAG.get_or_init(|| {
+        opentelemetry::global::meter("trellis")
+            .f64_gauge("trellis.projection.lag.seconds")
+            .with_unit("s")
+            .with_description("Time from an event's append to its projection, for the latest batch")
+            .build()
+    })
 }

@@ -222,6 +222,7 @@ mod tests {
                 causation_id: Uuid::nil(),
                 request_id: "r".into(),
                 trace_id: String::new(),
+                span_id: String::new(),
                 reason: None,
             },
             recorded_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),

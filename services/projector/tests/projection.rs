@@ -27,6 +27,7 @@ fn envelope(event: &PlanEvent) -> NewEvent {
             causation_id: Uuid::new_v4(),
             request_id: "r".into(),
             trace_id: String::new(),
+            span_id: String::new(),
             reason: None,
         },
     }

@@ -41,6 +41,7 @@ pub fn sample_event(seq: u64) -> NewEvent {
             causation_id: Uuid::new_v4(),
             request_id: format!("req-{seq}"),
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
             reason: None,
         },
     }

@@ -88,6 +88,11 @@ impl SqliteEventStore {
         })
     }
 
+    /// Global position of the last committed event (0 when empty).
+    pub fn head_position(&self) -> u64 {
+        *self.inner.head.borrow()
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS events (
     causation_id    BLOB    NOT NULL,
     request_id      TEXT    NOT NULL,
     trace_id        TEXT    NOT NULL,
+    span_id         TEXT    NOT NULL,
     reason          TEXT,
     recorded_at_us  INTEGER NOT NULL,
     hash            BLOB    NOT NULL,
@@ -50,7 +51,7 @@ CREATE INDEX IF NOT EXISTS access_by_subject ON access_log (tenant, subject, id)
 
 const COLUMNS: &str = "global_position, event_id, stream, revision, event_type, schema_version, \
      payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
-     reason, recorded_at_us, hash";
+     span_id, reason, recorded_at_us, hash";
 
 pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -280,8 +281,8 @@ pub(crate) fn insert_event(
     conn.prepare_cached(
         "INSERT INTO events (event_id, tenant, stream, revision, event_type, schema_version, \
          payload, actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, \
-         reason, recorded_at_us, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         span_id, reason, recorded_at_us, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -298,6 +299,7 @@ pub(crate) fn insert_event(
             m.causation_id.as_bytes().as_slice(),
             m.request_id,
             m.trace_id,
+            m.span_id,
             m.reason,
             recorded_at_us,
             hash.0.as_slice(),
@@ -373,7 +375,7 @@ fn decode_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedEvent, StoreErro
         Ok(Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt("malformed uuid".into())))
     };
     let stream: String = row.get(2)?;
-    let recorded_at_us: i64 = row.get(14)?;
+    let recorded_at_us: i64 = row.get(15)?;
     let decoded = (|| {
         Ok(RecordedEvent {
             global_position: to_u64(row.get(0)?),
@@ -393,11 +395,12 @@ fn decode_row(row: &Row<'_>) -> rusqlite::Result<Result<RecordedEvent, StoreErro
                 causation_id: uuid(10)??,
                 request_id: row.get(11)?,
                 trace_id: row.get(12)?,
-                reason: row.get(13)?,
+                span_id: row.get(13)?,
+                reason: row.get(14)?,
             },
             recorded_at: DateTime::from_timestamp_micros(recorded_at_us)
                 .ok_or_else(|| StoreError::Corrupt("malformed timestamp".into()))?,
-            hash: decode_hash(&row.get::<_, Vec<u8>>(15)?)?,
+            hash: decode_hash(&row.get::<_, Vec<u8>>(16)?)?,
         })
     })();
     match decoded {

@@ -7,6 +7,7 @@
 mod audit_cli;
 mod demo;
 mod serve;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,7 +59,12 @@ struct ServeArgs {
     graphiql: bool,
     /// Log format on stderr.
     #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "text")]
-    log_format: serve::LogFormat,
+    log_format: telemetry::LogFormat,
+    /// Export traces and metrics over OTLP/gRPC, configured by the standard
+    /// OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+    /// OTEL_TRACES_SAMPLER, …).
+    #[arg(long, env = "TRELLIS_OTEL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    otel: bool,
     #[command(flatten)]
     audit: AuditArgs,
 }

@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tracing_subscriber::EnvFilter;
 use trellis_audit::grpc::AuditGrpc;
 use trellis_audit::integrity::DIGEST_CATEGORY;
 use trellis_audit::{Audit, DigestKey};
@@ -19,30 +18,28 @@ use trellis_gateway::GatewayConfig;
 use trellis_kernel::{AccessLog, EventStore, TenantId};
 use trellis_plans::PlanCommands;
 use trellis_plans::grpc::PlanGrpc;
-use trellis_projector::{Projector, ReadModelStore, SqliteReadModels};
+use trellis_projector::{CachedReadModels, Projector, ReadModelStore, SqliteReadModels};
 use trellis_store_sqlite::SqliteEventStore;
+
+use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::ServeArgs;
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+/// Longest a request may take, on gRPC and HTTP alike.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
+/// Plan documents kept in memory in front of the read-model file.
+const READ_MODEL_CACHE: usize = 10_000;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let telemetry = crate::telemetry::init(args.log_format, args.otel)?;
+    let result = serve(args).await;
+    // Flush buffered spans and metrics whatever happened.
+    telemetry.shutdown();
+    result
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.secret.jwt_secret == DEV_SECRET {
         tracing::warn!("using the development token secret; set TRELLIS_JWT_SECRET in production");
     }
@@ -53,15 +50,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot open the event store")?,
     );
     let events: Arc<dyn EventStore> = store.clone();
-    let access_log: Arc<dyn AccessLog> = store;
+    let access_log: Arc<dyn AccessLog> = store.clone();
     let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
-    let read_models: Arc<dyn ReadModelStore> = Arc::new(
-        SqliteReadModels::open(args.data_dir.join("read-models.db"))
-            .context("cannot open the read models")?,
-    );
+    let read_models: Arc<dyn ReadModelStore> = Arc::new(CachedReadModels::new(
+        Arc::new(
+            SqliteReadModels::open(args.data_dir.join("read-models.db"))
+                .context("cannot open the read models")?,
+        ),
+        READ_MODEL_CACHE,
+    ));
     let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
 
     let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models));
+    let projected = projector.position();
+    // Registered once; the meter keeps the callback for the process.
+    let _lag_events = opentelemetry::global::meter("trellis")
+        .u64_observable_gauge("trellis.projection.lag.events")
+        .with_description("Events stored but not yet in the read models")
+        .with_callback(move |observer| {
+            let lag = store.head_position().saturating_sub(*projected.borrow());
+            observer.observe(lag, &[]);
+        })
+        .build();
     let projection = tokio::spawn(async move {
         loop {
             match projector.run().await {
@@ -96,7 +106,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("gRPC reflection")?;
     let audit_grpc = AuditGrpc::new(audit.clone()).into_server(Arc::clone(&verifier));
     let grpc = tonic::transport::Server::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(REQUEST_DEADLINE)
+        .trace_fn(trellis_grpc_edge::tracing_context::server_span)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(plans)
@@ -108,7 +119,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&events),
         args.audit.digest_interval_secs,
     ));
-    let schema = trellis_gateway::build_schema(Arc::clone(&read_models), access_log, audit);
+    // GraphQL mutations go through the gRPC API like any other client's.
+    let plans_client = PlanServiceClient::new(
+        tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}"))?
+            .timeout(REQUEST_DEADLINE)
+            .connect_lazy(),
+    );
+    let schema = trellis_gateway::build_schema(
+        Arc::clone(&read_models),
+        access_log,
+        audit,
+        Some(plans_client),
+    );
     let app = trellis_gateway::router(
         schema,
         verifier,
@@ -119,7 +141,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .merge(health_routes(Probes {
         events,
         read_models,
-    }));
+    }))
+    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::GATEWAY_TIMEOUT,
+        REQUEST_DEADLINE,
+    ));
     let http = axum::serve(
         http_listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

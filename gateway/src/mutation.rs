@@ -1,0 +1,403 @@
+//! GraphQL mutations: every plan command, sent on to the plans gRPC
+//! service with the caller's token and the current trace context, so a
+//! mobile or clinic app needs only GraphQL.
+
+use std::future::Future;
+
+use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, SimpleObject};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+use tracing::Instrument;
+use trellis_grpc_edge::tracing_context::inject_current;
+use trellis_proto::plans::v1 as pb;
+use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
+
+use crate::schema::{
+    GqlGoalOutcome, GqlGoalTerm, GqlProgressSource, GqlReviewDecision, caller, error,
+};
+
+/// The caller's bearer token, forwarded as-is to the gRPC service.
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+/// What an accepted command returns.
+#[derive(Debug, SimpleObject)]
+pub struct CommandResult {
+    plan_id: ID,
+    /// The goal, objective or review the command created or touched.
+    entity_id: ID,
+    /// The plan version after the command.
+    revision: u64,
+    /// True when this command id was applied before and nothing new was written.
+    duplicate: bool,
+}
+
+/// gRPC status → GraphQL error with `extensions.code`, and the field
+/// violations of `INVALID_ARGUMENT` as `extensions.fieldViolations`.
+fn to_graphql(status: &Status) -> async_graphql::Error {
+    let code = match status.code() {
+        Code::InvalidArgument | Code::OutOfRange => "BAD_USER_INPUT",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::PermissionDenied => "FORBIDDEN",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+        Code::Aborted => "CONFLICT",
+        Code::Unavailable | Code::DeadlineExceeded => "UNAVAILABLE",
+        _ => "INTERNAL",
+    };
+    let message = if code == "INTERNAL" {
+        tracing::error!(code = ?status.code(), "plans service failed");
+        "internal error"
+    } else {
+        // The plans service's messages state rules, never values.
+        status.message()
+    };
+    let violations: Vec<(String, String)> = status
+        .get_error_details()
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| (v.field.clone(), v.description.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    error(code, message).extend_with(move |_, e| {
+        if !violations.is_empty() {
+            let list: Vec<async_graphql::Value> = violations
+                .iter()
+                .map(|(field, description)| {
+                    let mut v = async_graphql::indexmap::IndexMap::new();
+                    v.insert(async_graphql::Name::new("field"), field.clone().into());
+                    v.insert(
+                        async_graphql::Name::new("description"),
+                        description.clone().into(),
+                    );
+                    async_graphql::Value::Object(v)
+                })
+                .collect();
+            e.set("fieldViolations", list);
+        }
+    })
+}
+
+/// Sends one command: a client span, the caller's token, `traceparent`.
+async fn send<M, F, Fut>(
+    ctx: &Context<'_>,
+    method: &'static str,
+    message: M,
+    call: F,
+) -> async_graphql::Result<CommandResult>
+where
+    F: FnOnce(PlanServiceClient<Channel>, tonic::Request<M>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<pb::CommandResponse>, Status>>,
+{
+    let tenant = caller(ctx)?.tenant.to_string();
+    let client = ctx
+        .data::<PlanServiceClient<Channel>>()
+        .map_err(|_| error("UNAVAILABLE", "commands are not available here"))?
+        .clone();
+    let token = ctx
+        .data::<BearerToken>()
+        .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))?;
+    let authorization = format!("Bearer {}", token.0)
+        .parse()
+        .map_err(|_| error("UNAUTHENTICATED", "malformed bearer token"))?;
+    let span = tracing::info_span!(
+        "grpc.client",
+        otel.name = %format!("trellis.plans.v1.PlanService/{method}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        tenant = %tenant,
+    );
+    async move {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", authorization);
+        inject_current(request.metadata_mut());
+        let reply = call(client, request)
+            .await
+            .map_err(|s| to_graphql(&s))?
+            .into_inner();
+        Ok(CommandResult {
+            plan_id: ID(reply.plan_id),
+            entity_id: ID(reply.entity_id),
+            revision: reply.revision,
+            duplicate: reply.duplicate,
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+#[derive(Debug, InputObject)]
+pub struct CreatePlanInput {
+    /// Client-chosen UUID; sending the same command again changes nothing.
+    command_id: ID,
+    plan_id: Option<ID>,
+    client_id: String,
+    primary_clinician_id: String,
+    clinic_id: String,
+    title: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AddGoalInput {
+    command_id: ID,
+    plan_id: ID,
+    goal_id: Option<ID>,
+    description: String,
+    term: GqlGoalTerm,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CloseGoalInput {
+    command_id: ID,
+    plan_id: ID,
+    goal_id: ID,
+    outcome: GqlGoalOutcome,
+}
+
+#[derive(Debug, InputObject)]
+pub struct QuantityInput {
+    baseline: Option<f64>,
+    target: Option<f64>,
+    unit: Option<String>,
+    period: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AddObjectiveInput {
+    command_id: ID,
+    plan_id: ID,
+    objective_id: Option<ID>,
+    goal_id: ID,
+    description: String,
+    quantity: Option<QuantityInput>,
+    /// ISO date, e.g. 2027-05-01.
+    target_date: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordObjectiveProgressInput {
+    command_id: ID,
+    plan_id: ID,
+    objective_id: ID,
+    value: f64,
+    observed_on: String,
+    source: GqlProgressSource,
+    note: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct MarkObjectiveMetInput {
+    command_id: ID,
+    plan_id: ID,
+    objective_id: ID,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ScheduleReviewInput {
+    command_id: ID,
+    plan_id: ID,
+    review_id: Option<ID>,
+    due_on: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct HoldReviewInput {
+    command_id: ID,
+    plan_id: ID,
+    review_id: ID,
+    held_on: String,
+    participants: Vec<String>,
+    summary: String,
+    decision: GqlReviewDecision,
+}
+
+fn id(value: Option<ID>) -> String {
+    value.map(|v| v.0).unwrap_or_default()
+}
+
+#[derive(Debug, Default)]
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    async fn create_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePlanInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::CreatePlanRequest {
+            command_id: input.command_id.0,
+            plan_id: id(input.plan_id),
+            client_id: input.client_id,
+            primary_clinician_id: input.primary_clinician_id,
+            clinic_id: input.clinic_id,
+            title: input.title.unwrap_or_default(),
+        };
+        send(ctx, "CreatePlan", message, |mut c, r| async move {
+            c.create_plan(r).await
+        })
+        .await
+    }
+
+    async fn add_goal(
+        &self,
+        ctx: &Context<'_>,
+        input: AddGoalInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let term = match input.term {
+            GqlGoalTerm::ShortTerm => pb::GoalTerm::ShortTerm,
+            GqlGoalTerm::LongTerm => pb::GoalTerm::LongTerm,
+        };
+        let message = pb::AddGoalRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            goal_id: id(input.goal_id),
+            description: input.description,
+            term: term as i32,
+        };
+        send(ctx, "AddGoal", message, |mut c, r| async move {
+            c.add_goal(r).await
+        })
+        .await
+    }
+
+    async fn close_goal(
+        &self,
+        ctx: &Context<'_>,
+        input: CloseGoalInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let outcome = match input.outcome {
+            GqlGoalOutcome::Achieved => pb::GoalOutcome::Achieved,
+            GqlGoalOutcome::Discontinued => pb::GoalOutcome::Discontinued,
+        };
+        let message = pb::CloseGoalRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            goal_id: input.goal_id.0,
+            outcome: outcome as i32,
+        };
+        send(ctx, "CloseGoal", message, |mut c, r| async move {
+            c.close_goal(r).await
+        })
+        .await
+    }
+
+    async fn add_objective(
+        &self,
+        ctx: &Context<'_>,
+        input: AddObjectiveInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::AddObjectiveRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            objective_id: id(input.objective_id),
+            goal_id: input.goal_id.0,
+            description: input.description,
+            quantity: input.quantity.map(|q| pb::Quantity {
+                baseline: q.baseline,
+                target: q.target,
+                unit: q.unit.unwrap_or_default(),
+                period: q.period.unwrap_or_default(),
+            }),
+            target_date: input.target_date.unwrap_or_default(),
+        };
+        send(ctx, "AddObjective", message, |mut c, r| async move {
+            c.add_objective(r).await
+        })
+        .await
+    }
+
+    /// Clinicians record progress; clients self-report theirs
+    /// (`source: CLIENT_SELF_REPORT`).
+    async fn record_objective_progress(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordObjectiveProgressInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let source = match input.source {
+            GqlProgressSource::Clinician => pb::ProgressSource::Clinician,
+            GqlProgressSource::ClientSelfReport => pb::ProgressSource::ClientSelfReport,
+        };
+        let message = pb::RecordObjectiveProgressRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            objective_id: input.objective_id.0,
+            value: input.value,
+            observed_on: input.observed_on,
+            source: source as i32,
+            note: input.note.unwrap_or_default(),
+        };
+        send(
+            ctx,
+            "RecordObjectiveProgress",
+            message,
+            |mut c, r| async move { c.record_objective_progress(r).await },
+        )
+        .await
+    }
+
+    async fn mark_objective_met(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkObjectiveMetInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::MarkObjectiveMetRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            objective_id: input.objective_id.0,
+        };
+        send(ctx, "MarkObjectiveMet", message, |mut c, r| async move {
+            c.mark_objective_met(r).await
+        })
+        .await
+    }
+
+    async fn schedule_review(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleReviewInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::ScheduleReviewRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            review_id: id(input.review_id),
+            due_on: input.due_on,
+        };
+        send(ctx, "ScheduleReview", message, |mut c, r| async move {
+            c.schedule_review(r).await
+        })
+        .await
+    }
+
+    async fn hold_review(
+        &self,
+        ctx: &Context<'_>,
+        input: HoldReviewInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let decision = match input.decision {
+            GqlReviewDecision::Continue => pb::ReviewDecision::Continue,
+            GqlReviewDecision::Revise => pb::ReviewDecision::Revise,
+            GqlReviewDecision::Discharge => pb::ReviewDecision::Discharge,
+        };
+        let message = pb::HoldReviewRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            review_id: input.review_id.0,
+            held_on: input.held_on,
+            participants: input.participants,
+            summary: input.summary,
+            decision: decision as i32,
+        };
+        send(ctx, "HoldReview", message, |mut c, r| async move {
+            c.hold_review(r).await
+        })
+        .await
+    }
+}

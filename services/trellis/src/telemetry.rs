@@ -1,0 +1,186 @@
+//! Logs, traces and metrics for the `trellis` process.
+//!
+//! Spans always carry OpenTelemetry trace ids (so events, logs and the
+//! projection can name their trace); they leave the process only with
+//! `--otel`, over OTLP/gRPC configured by the standard `OTEL_*` variables.
+//! JSON logs carry the trace and span id of the span they were written in.
+
+use std::io::IsTerminal;
+
+use anyhow::Context as _;
+use opentelemetry::global;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Owns the providers so shutdown can flush what is still buffered.
+#[derive(Debug)]
+pub struct Telemetry {
+    tracer: SdkTracerProvider,
+    meter: Option<SdkMeterProvider>,
+}
+
+impl Telemetry {
+    /// Exports what is buffered; called once on shutdown.
+    pub fn shutdown(&self) {
+        if let Err(e) = self.tracer.shutdown() {
+            tracing::warn!(error = %e, "flushing traces failed");
+        }
+        if let Some(meter) = &self.meter
+            && let Err(e) = meter.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing metrics failed");
+        }
+    }
+}
+
+fn resource() -> Resource {
+    let builder = Resource::builder();
+    // OTEL_SERVICE_NAME wins when set; the detectors read it.
+    if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
+        builder.build()
+    } else {
+        builder.with_service_name("trellis").build()
+    }
+}
+
+/// Installs logging and tracing (and, with `export`, the OTLP exporters).
+pub fn init(format: LogFormat, export: bool) -> anyhow::Result<Telemetry> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let resource = resource();
+    let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+    let mut meter = None;
+    if export {
+        let spans = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .context("OTLP span exporter")?;
+        tracer = tracer.with_batch_exporter(spans);
+        let metrics = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()
+            .context("OTLP metric exporter")?;
+        let provider = SdkMeterProvider::builder()
+            .with_periodic_exporter(metrics)
+            .with_resource(resource)
+            .build();
+        global::set_meter_provider(provider.clone());
+        meter = Some(provider);
+    }
+    let tracer = tracer.build();
+    global::set_tracer_provider(tracer.clone());
+    // Only Trellis's own spans become OpenTelemetry spans; library spans
+    // (hyper, h2) stay in the logs when the filter lets them.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer.tracer("trellis"))
+        .with_filter(Targets::new().with_target("trellis", tracing::Level::INFO));
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .event_format(JsonWithTrace)
+            .boxed(),
+    };
+    // Each layer filters for itself, so RUST_LOG quiets the logs without
+    // turning off the spans that give events their trace ids.
+    tracing_subscriber::registry()
+        .with(otel)
+        .with(logs.with_filter(filter))
+        .try_init()
+        .context("install logging")?;
+    Ok(Telemetry { tracer, meter })
+}
+
+/// One JSON object per line: time, level, target, message and fields, the
+/// span it was written in, and that span's trace and span ids.
+struct JsonWithTrace;
+
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonWithTrace
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
+        line.insert("level".into(), Value::String(meta.level().to_string()));
+        line.insert("target".into(), Value::String(meta.target().to_owned()));
+        let mut fields = Map::new();
+        event.record(&mut Fields(&mut fields));
+        if let Some(message) = fields.remove("message") {
+            line.insert("message".into(), message);
+        }
+        if !fields.is_empty() {
+            line.insert("fields".into(), Value::Object(fields));
+        }
+        if let Some(span) = ctx.lookup_current() {
+            line.insert("span".into(), Value::String(span.name().to_owned()));
+            let context = tracing::dispatcher::get_default(|dispatch| {
+                tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+            });
+            if let Some(context) = context {
+                let otel_span = context.span();
+                let ids = otel_span.span_context();
+                if ids.is_valid() {
+                    line.insert("trace_id".into(), Value::String(ids.trace_id().to_string()));
+                    line.insert("span_id".into(), Value::String(ids.span_id().to_string()));
+                }
+            }
+        }
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
