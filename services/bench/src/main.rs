@@ -45,9 +45,26 @@ struct W1Options {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Commit every append alone (one fsync each): the baseline that group
-    /// commit is measured against.
+    /// commit is measured against (embedded store only).
     #[arg(long)]
     no_group_commit: bool,
+    /// Which store backend to measure.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    store: Backend,
+    /// PostgreSQL server (an admin database URL); each run creates and
+    /// drops a fresh database on it.
+    #[arg(
+        long,
+        env = "TRELLIS_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +165,14 @@ fn w1_all(writers: &[usize], runs: usize, options: &W1Options) -> anyhow::Result
             if options.no_group_commit {
                 cmd.arg("--no-group-commit");
             }
+            if options.store == Backend::Postgres {
+                cmd.args([
+                    "--store",
+                    "postgres",
+                    "--postgres-url",
+                    &options.postgres_url,
+                ]);
+            }
             let output = cmd.output().context("run w1-run")?;
             if !output.status.success() {
                 bail!("w1 run failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -204,13 +229,32 @@ async fn w1_run(writers: usize, options: &W1Options) -> anyhow::Result<RunReport
     let base = options.dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base)?;
     let dir = tempfile::tempdir_in(&base)?;
-    let store_options = StoreOptions {
-        max_group_commit: if options.no_group_commit { 1 } else { 1024 },
+    let database = format!("trellis_w1_{}", Uuid::new_v4().simple());
+    let (store, peer): (Arc<dyn EventStore>, &str) = match options.store {
+        Backend::Sqlite => {
+            let store_options = StoreOptions {
+                max_group_commit: if options.no_group_commit { 1 } else { 1024 },
+            };
+            let peer = if options.no_group_commit {
+                "trellis-sqlite-no-group-commit"
+            } else {
+                "trellis-sqlite"
+            };
+            let path = dir.path().join("events.db");
+            (
+                Arc::new(SqliteEventStore::open_with(path, store_options)?),
+                peer,
+            )
+        }
+        Backend::Postgres => {
+            let url =
+                trellis_store_postgres::ensure_database(&options.postgres_url, &database).await?;
+            (
+                Arc::new(trellis_store_postgres::PostgresEventStore::connect(&url).await?),
+                "trellis-postgres",
+            )
+        }
     };
-    let store = Arc::new(SqliteEventStore::open_with(
-        dir.path().join("events.db"),
-        store_options,
-    )?);
     let tenant = TenantId::parse("bench")?;
     let tickets = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -294,12 +338,12 @@ async fn w1_run(writers: usize, options: &W1Options) -> anyhow::Result<RunReport
         let idx = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[idx]
     };
+    drop(store);
+    if options.store == Backend::Postgres {
+        trellis_store_postgres::drop_database(&options.postgres_url, &database).await?;
+    }
     Ok(RunReport {
-        peer: if options.no_group_commit {
-            "trellis-sqlite-no-group-commit".into()
-        } else {
-            "trellis-sqlite".into()
-        },
+        peer: peer.into(),
         workload: "W1".into(),
         writers,
         target_events: target,

@@ -1,0 +1,289 @@
+//! The PostgreSQL event store, for clinics that already run managed
+//! PostgreSQL.
+//!
+//! **Gap-safe global order.** A sequence alone is not enough: a
+//! transaction that drew position 11 may commit after one that drew 12,
+//! and a reader at 12 would skip 11 forever. Here every append
+//! transaction takes one transaction-scoped advisory lock before it draws
+//! positions, so positions are drawn and committed in the same order, by
+//! every process that writes to the database; a reader never sees a
+//! position before all smaller ones are visible. Rolled-back transactions
+//! leave holes, which readers simply never see filled.
+//!
+//! **Group commit.** Serialising writers would cost one commit (and WAL
+//! flush) per append, so each process funnels its appends through one
+//! writer task that puts every append waiting into one transaction: one
+//! lock, one flush, many appends. Every check (expected revision, event
+//! ids) runs before any insert, so a refused append never aborts its
+//! neighbours' transaction.
+//!
+//! **Subscriptions** wait on `LISTEN trellis_events` (the writer notifies
+//! at commit) instead of polling, with a slow poll as a safety net for a
+//! notification lost while the listener reconnected.
+
+mod schema;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::{mpsc, oneshot};
+use trellis_kernel::{
+    AccessLog, AccessQuery, AccessRecord, AppendOutcome, EventStore, ExpectedRevision,
+    LoggedAccess, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName,
+    SubscriptionMessage, SubscriptionStream, TenantId,
+};
+
+use writer::{AccessRequest, AppendRequest, WriteRequest};
+
+/// The channel the writer notifies on commit.
+const CHANNEL: &str = "trellis_events";
+const SUBSCRIPTION_PAGE: usize = 512;
+/// How long a caught-up subscriber waits for a notification before it
+/// looks anyway.
+const SAFETY_POLL: Duration = Duration::from_secs(2);
+
+fn unavailable(e: &sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Cloneable handle to one PostgreSQL database used as the event store.
+#[derive(Debug, Clone)]
+pub struct PostgresEventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    writes: mpsc::Sender<WriteRequest>,
+}
+
+impl PostgresEventStore {
+    /// Connects, creates the tables if needed, and starts the writer.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        schema::migrate(&pool).await?;
+        let (writes, requests) = mpsc::channel(4096);
+        tokio::spawn(writer::run(pool.clone(), requests));
+        Ok(Self {
+            inner: Arc::new(Inner { pool, writes }),
+        })
+    }
+
+    async fn write(&self, request: WriteRequest) -> Result<(), StoreError> {
+        self.inner
+            .writes
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))
+    }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable("store writer has stopped".into())
+}
+
+#[async_trait]
+impl EventStore for PostgresEventStore {
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        if events.is_empty() {
+            return Err(StoreError::EmptyAppend);
+        }
+        let (reply, acknowledged) = oneshot::channel();
+        self.write(WriteRequest::Append(AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        }))
+        .await?;
+        acknowledged.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        direction: ReadDirection,
+        from: Option<u64>,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        schema::read_stream(&self.inner.pool, stream, direction, from, max_count).await
+    }
+
+    async fn read_all(
+        &self,
+        after: Option<u64>,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        schema::read_all(&self.inner.pool, after.unwrap_or(0), max_count).await
+    }
+
+    async fn subscribe_all(&self, after: Option<u64>) -> Result<SubscriptionStream, StoreError> {
+        let mut listener = PgListener::connect_with(&self.inner.pool)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        listener
+            .listen(CHANNEL)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let (tx, rx) = mpsc::channel(SUBSCRIPTION_PAGE);
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut position = after.unwrap_or(0);
+            let mut live = false;
+            loop {
+                let page = match store.read_all(Some(position), SUBSCRIPTION_PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    if !live {
+                        live = true;
+                        if tx.send(Ok(SubscriptionMessage::CaughtUp)).await.is_err() {
+                            return;
+                        }
+                    }
+                    tokio::select! {
+                        notified = tokio::time::timeout(SAFETY_POLL, listener.recv()) => {
+                            if let Ok(Err(e)) = notified {
+                                tracing::warn!(error = %e, "event notifications interrupted; polling");
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                        }
+                        () = tx.closed() => return,
+                    }
+                    continue;
+                }
+                for event in page {
+                    position = event.global_position;
+                    if tx
+                        .send(Ok(SubscriptionMessage::Event(Box::new(event))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(
+            futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|message| (message, rx))
+            })
+            .boxed(),
+        ))
+    }
+
+    async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError> {
+        schema::stream_heads(&self.inner.pool, tenant).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.inner.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(&e))
+    }
+}
+
+#[async_trait]
+impl AccessLog for PostgresEventStore {
+    async fn record(&self, records: Vec<AccessRecord>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (reply, acknowledged) = oneshot::channel();
+        self.write(WriteRequest::Access(AccessRequest { records, reply }))
+            .await?;
+        acknowledged.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        query: &AccessQuery,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<LoggedAccess>, StoreError> {
+        schema::query_access(&self.inner.pool, tenant, query, after.unwrap_or(0), limit).await
+    }
+}
+
+/// Creates `database` on the server at `admin_url` if it does not exist;
+/// returns the URL of `database`. For tests and first-time setup.
+pub async fn ensure_database(admin_url: &str, database: &str) -> Result<String, StoreError> {
+    use sqlx::Connection;
+    let valid = !database.is_empty()
+        && database
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(StoreError::Unavailable("invalid database name".into()));
+    }
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut admin)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    if !exists {
+        // Two creators may race; the loser's "already exists" is fine.
+        // The name was checked against [a-z0-9_] above.
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .execute(&mut admin)
+            .await;
+        if let Err(e) = created
+            && !e.to_string().contains("already exists")
+            && !e.to_string().contains("pg_database_datname_index")
+        {
+            return Err(unavailable(&e));
+        }
+    }
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(base, _)| base);
+    Ok(format!("{base}/{database}"))
+}
+
+/// Drops `database` (closing its connections); for benchmarks and tests.
+pub async fn drop_database(admin_url: &str, database: &str) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    if !database
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Unavailable("invalid database name".into()));
+    }
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    // The name was checked against [a-z0-9_] above.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! Tables, and the row-level reads and writes of the PostgreSQL store.
+
+use chrono::DateTime;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{PgConnection, Row};
+use trellis_kernel::{
+    AccessQuery, AccessRecord, Actor, ChainInput, EventHash, EventMetadata, LoggedAccess, NewEvent,
+    ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName, TenantId, chain_hash,
+};
+use uuid::Uuid;
+
+use crate::unavailable;
+
+/// Advisory lock key for migrations (one process migrates at a time).
+const MIGRATION_LOCK: i64 = 0x7472_656c_6c69_0001;
+/// Advisory lock key every append transaction takes: see the crate docs.
+pub(crate) const APPEND_LOCK: i64 = 0x7472_656c_6c69_0002;
+
+const SCHEMA: &[&str] = &[
+    "CREATE SEQUENCE IF NOT EXISTS trellis_global_position",
+    "CREATE TABLE IF NOT EXISTS trellis_events (
+        global_position BIGINT  PRIMARY KEY,
+        event_id        BYTEA   NOT NULL UNIQUE,
+        tenant          TEXT    NOT NULL,
+        stream          TEXT    NOT NULL,
+        revision        BIGINT  NOT NULL,
+        event_type      TEXT    NOT NULL,
+        schema_version  INTEGER NOT NULL,
+        payload         BYTEA   NOT NULL,
+        actor_subject   TEXT    NOT NULL,
+        actor_role      TEXT    NOT NULL,
+        correlation_id  BYTEA   NOT NULL,
+        causation_id    BYTEA   NOT NULL,
+        request_id      TEXT    NOT NULL,
+        trace_id        TEXT    NOT NULL,
+        span_id         TEXT    NOT NULL,
+        reason          TEXT,
+        recorded_at_us  BIGINT  NOT NULL,
+        hash            BYTEA   NOT NULL,
+        UNIQUE (stream, revision)
+    )",
+    "CREATE TABLE IF NOT EXISTS trellis_access_log (
+        id          BIGSERIAL PRIMARY KEY,
+        tenant      TEXT   NOT NULL,
+        subject     TEXT   NOT NULL,
+        role        TEXT   NOT NULL,
+        plan_id     TEXT,
+        operation   TEXT   NOT NULL,
+        fields      TEXT   NOT NULL,
+        api         TEXT   NOT NULL,
+        address     TEXT   NOT NULL,
+        request_id  TEXT   NOT NULL,
+        at_us       BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS trellis_access_by_plan ON trellis_access_log (tenant, plan_id, id)",
+    "CREATE INDEX IF NOT EXISTS trellis_access_by_subject ON trellis_access_log (tenant, subject, id)",
+];
+
+/// The event columns, as a literal so queries stay `&'static str` (sqlx
+/// refuses SQL built at run time unless asserted safe).
+macro_rules! columns {
+    () => {
+        "global_position, event_id, stream, revision, event_type, schema_version, payload, \
+         actor_subject, actor_role, correlation_id, causation_id, request_id, trace_id, span_id, \
+         reason, recorded_at_us, hash"
+    };
+}
+
+pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    for statement in SCHEMA {
+        sqlx::query(*statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    tx.commit().await.map_err(|e| unavailable(&e))
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("malformed {what}"))
+}
+
+fn decode_hash(bytes: &[u8]) -> Result<EventHash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(EventHash)
+        .map_err(|_| corrupt("event hash"))
+}
+
+fn decode_uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
+    Uuid::from_slice(bytes).map_err(|_| corrupt("uuid"))
+}
+
+fn decode_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let get = |e: sqlx::Error| unavailable(&e);
+    let stream: String = row.try_get("stream").map_err(get)?;
+    let recorded_at_us: i64 = row.try_get("recorded_at_us").map_err(get)?;
+    let schema_version: i32 = row.try_get("schema_version").map_err(get)?;
+    Ok(RecordedEvent {
+        global_position: to_u64(row.try_get("global_position").map_err(get)?),
+        event_id: decode_uuid(row.try_get("event_id").map_err(get)?)?,
+        stream: StreamName::parse(&stream).map_err(|_| corrupt("stream name"))?,
+        revision: to_u64(row.try_get("revision").map_err(get)?),
+        event_type: row.try_get("event_type").map_err(get)?,
+        schema_version: u32::try_from(schema_version).map_err(|_| corrupt("schema version"))?,
+        payload: row.try_get("payload").map_err(get)?,
+        metadata: EventMetadata {
+            actor: Actor {
+                subject: row.try_get("actor_subject").map_err(get)?,
+                role: row.try_get("actor_role").map_err(get)?,
+            },
+            correlation_id: decode_uuid(row.try_get("correlation_id").map_err(get)?)?,
+            causation_id: decode_uuid(row.try_get("causation_id").map_err(get)?)?,
+            request_id: row.try_get("request_id").map_err(get)?,
+            trace_id: row.try_get("trace_id").map_err(get)?,
+            span_id: row.try_get("span_id").map_err(get)?,
+            reason: row.try_get("reason").map_err(get)?,
+        },
+        recorded_at: DateTime::from_timestamp_micros(recorded_at_us)
+            .ok_or_else(|| corrupt("timestamp"))?,
+        hash: decode_hash(row.try_get("hash").map_err(get)?)?,
+    })
+}
+
+pub(crate) async fn read_stream(
+    pool: &PgPool,
+    stream: &StreamName,
+    direction: ReadDirection,
+    from: Option<u64>,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let (sql, from) = match direction {
+        ReadDirection::Forward => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM trellis_events WHERE stream = $1 AND revision >= $2 \
+                 ORDER BY revision ASC LIMIT $3"
+            ),
+            from.map_or(0, to_i64),
+        ),
+        ReadDirection::Backward => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM trellis_events WHERE stream = $1 AND revision <= $2 \
+                 ORDER BY revision DESC LIMIT $3"
+            ),
+            from.map_or(i64::MAX, to_i64),
+        ),
+    };
+    let rows = sqlx::query(sql)
+        .bind(stream.to_string())
+        .bind(from)
+        .bind(to_i64(max_count as u64))
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    rows.iter().map(decode_row).collect()
+}
+
+pub(crate) async fn read_all(
+    pool: &PgPool,
+    after: u64,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM trellis_events WHERE global_position > $1 \
+         ORDER BY global_position ASC LIMIT $2"
+    ))
+    .bind(to_i64(after))
+    .bind(to_i64(max_count as u64))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    rows.iter().map(decode_row).collect()
+}
+
+pub(crate) async fn stream_heads(
+    pool: &PgPool,
+    tenant: &TenantId,
+) -> Result<Vec<StreamHead>, StoreError> {
+    // Stream names begin with "<tenant>:", so a range covers the tenant.
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (stream) stream, revision, hash FROM trellis_events
+         WHERE stream >= $1 AND stream < $2 ORDER BY stream, revision DESC",
+    )
+    .bind(format!("{tenant}:"))
+    .bind(format!("{tenant};"))
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    rows.iter()
+        .map(|row| {
+            let get = |e: sqlx::Error| unavailable(&e);
+            let stream: String = row.try_get("stream").map_err(get)?;
+            Ok(StreamHead {
+                stream: StreamName::parse(&stream).map_err(|_| corrupt("stream name"))?,
+                revision: to_u64(row.try_get("revision").map_err(get)?),
+                hash: decode_hash(row.try_get("hash").map_err(get)?)?,
+            })
+        })
+        .collect()
+}
+
+/// The last revision of a stream and its hash.
+pub(crate) async fn stream_head(
+    conn: &mut PgConnection,
+    stream: &str,
+) -> Result<Option<(u64, EventHash)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT revision, hash FROM trellis_events WHERE stream = $1 ORDER BY revision DESC LIMIT 1",
+    )
+    .bind(stream)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    row.map(|row| {
+        let get = |e: sqlx::Error| unavailable(&e);
+        Ok((
+            to_u64(row.try_get("revision").map_err(get)?),
+            decode_hash(row.try_get("hash").map_err(get)?)?,
+        ))
+    })
+    .transpose()
+}
+
+/// Where an event id is stored: (stream, revision, global position).
+pub(crate) async fn locate_event(
+    conn: &mut PgConnection,
+    event_id: Uuid,
+) -> Result<Option<(String, u64, u64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT stream, revision, global_position FROM trellis_events WHERE event_id = $1",
+    )
+    .bind(event_id.as_bytes().as_slice())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    row.map(|row| {
+        let get = |e: sqlx::Error| unavailable(&e);
+        Ok((
+            row.try_get("stream").map_err(get)?,
+            to_u64(row.try_get("revision").map_err(get)?),
+            to_u64(row.try_get("global_position").map_err(get)?),
+        ))
+    })
+    .transpose()
+}
+
+/// Inserts one event chained to `previous`; returns position and hash,
+/// or `None` when the event id is already stored (nothing is written and
+/// the transaction stays usable).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_event(
+    conn: &mut PgConnection,
+    stream: &StreamName,
+    stream_text: &str,
+    revision: u64,
+    event: &NewEvent,
+    recorded_at_us: i64,
+    previous: &EventHash,
+) -> Result<Option<(u64, EventHash)>, StoreError> {
+    let hash = chain_hash(
+        previous,
+        &ChainInput::new_event(stream, revision, event, recorded_at_us),
+    );
+    let m = &event.metadata;
+    let position: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO trellis_events (global_position, event_id, tenant, stream, revision, event_type,
+            schema_version, payload, actor_subject, actor_role, correlation_id, causation_id,
+            request_id, trace_id, span_id, reason, recorded_at_us, hash)
+         VALUES (nextval('trellis_global_position'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+            $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING global_position",
+    )
+    .bind(event.event_id.as_bytes().as_slice())
+    .bind(stream.tenant().as_str())
+    .bind(stream_text)
+    .bind(to_i64(revision))
+    .bind(&event.event_type)
+    .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
+    .bind(&event.payload)
+    .bind(&m.actor.subject)
+    .bind(&m.actor.role)
+    .bind(m.correlation_id.as_bytes().as_slice())
+    .bind(m.causation_id.as_bytes().as_slice())
+    .bind(&m.request_id)
+    .bind(&m.trace_id)
+    .bind(&m.span_id)
+    .bind(&m.reason)
+    .bind(recorded_at_us)
+    .bind(hash.0.as_slice())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    Ok(position.map(|p| (to_u64(p), hash)))
+}
+
+pub(crate) async fn insert_access(
+    conn: &mut PgConnection,
+    record: &AccessRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO trellis_access_log (tenant, subject, role, plan_id, operation, fields, api,
+            address, request_id, at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(record.tenant.as_str())
+    .bind(&record.subject)
+    .bind(&record.role)
+    .bind(&record.plan_id)
+    .bind(&record.operation)
+    .bind(serde_json::to_string(&record.fields).expect("strings serialize"))
+    .bind(&record.api)
+    .bind(&record.address)
+    .bind(&record.request_id)
+    .bind(record.at.timestamp_micros())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    Ok(())
+}
+
+pub(crate) async fn query_access(
+    pool: &PgPool,
+    tenant: &TenantId,
+    query: &AccessQuery,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<LoggedAccess>, StoreError> {
+    const BY_PLAN: &str = "SELECT id, tenant, subject, role, plan_id, operation, fields, api, \
+        address, request_id, at_us FROM trellis_access_log \
+        WHERE tenant = $1 AND plan_id = $2 AND id > $3 ORDER BY id LIMIT $4";
+    const BY_SUBJECT: &str = "SELECT id, tenant, subject, role, plan_id, operation, fields, api, \
+        address, request_id, at_us FROM trellis_access_log \
+        WHERE tenant = $1 AND subject = $2 AND id > $3 ORDER BY id LIMIT $4";
+    let (sql, value) = match query {
+        AccessQuery::Plan(plan) => (BY_PLAN, plan),
+        AccessQuery::Subject(subject) => (BY_SUBJECT, subject),
+    };
+    let rows = sqlx::query(sql)
+        .bind(tenant.as_str())
+        .bind(value)
+        .bind(to_i64(after))
+        .bind(to_i64(limit as u64))
+        .fetch_all(pool)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    rows.iter()
+        .map(|row| {
+            let get = |e: sqlx::Error| unavailable(&e);
+            let tenant: String = row.try_get("tenant").map_err(get)?;
+            let fields: String = row.try_get("fields").map_err(get)?;
+            let at_us: i64 = row.try_get("at_us").map_err(get)?;
+            Ok(LoggedAccess {
+                id: to_u64(row.try_get("id").map_err(get)?),
+                record: AccessRecord {
+                    tenant: TenantId::parse(&tenant).map_err(|_| corrupt("access tenant"))?,
+                    subject: row.try_get("subject").map_err(get)?,
+                    role: row.try_get("role").map_err(get)?,
+                    plan_id: row.try_get("plan_id").map_err(get)?,
+                    operation: row.try_get("operation").map_err(get)?,
+                    fields: serde_json::from_str(&fields).map_err(|_| corrupt("access fields"))?,
+                    api: row.try_get("api").map_err(get)?,
+                    address: row.try_get("address").map_err(get)?,
+                    request_id: row.try_get("request_id").map_err(get)?,
+                    at: DateTime::from_timestamp_micros(at_us)
+                        .ok_or_else(|| corrupt("access time"))?,
+                },
+            })
+        })
+        .collect()
+}
