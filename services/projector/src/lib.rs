@@ -13,6 +13,7 @@
 
 mod cache;
 mod embedded;
+mod redis_store;
 mod runner;
 mod view;
 
@@ -21,6 +22,7 @@ use trellis_kernel::TenantId;
 
 pub use cache::CachedReadModels;
 pub use embedded::SqliteReadModels;
+pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use view::{GoalView, ObjectiveView, PlanView, ProgressView, ReviewView, apply_event};
 

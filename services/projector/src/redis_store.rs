@@ -1,0 +1,254 @@
+//! Read models in Redis, for the distributed topology: the projector
+//! process writes them, every gateway instance reads them.
+//!
+//! Keys begin with the tenant, then the namespace (`trellis` unless a
+//! rebuild writes beside the live models): `<tenant>:<ns>:plan:<id>` (the
+//! JSON document), `<tenant>:<ns>:plan-versions` (plan id → version),
+//! `<tenant>:<ns>:plans[:clinician:<id>|:client:<id>|:clinic:<id>]`
+//! (sorted sets of plan ids, for listings in id order). The checkpoint is
+//! `trellis:checkpoint:<ns>`. A batch of documents and its checkpoint are
+//! written in one MULTI/EXEC; each document only if its version is newer
+//! than the stored one, so replaying a batch changes nothing.
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+use trellis_kernel::TenantId;
+
+use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
+
+/// Writes a document, its version and its index entries only if the
+/// version is newer than the stored one.
+const SAVE_VIEW: &str = r"
+local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) > current then
+  redis.call('SET', KEYS[1], ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  for i = 3, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+  return 1
+end
+return 0
+";
+
+/// Moves the checkpoint forward, never back.
+const SAVE_CHECKPOINT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+";
+
+/// Plan read models in Redis.
+#[derive(Clone)]
+pub struct RedisReadModels {
+    redis: ConnectionManager,
+    namespace: String,
+    checkpoint_key: String,
+    save_view: Script,
+    save_checkpoint: Script,
+}
+
+impl std::fmt::Debug for RedisReadModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisReadModels")
+            .field("checkpoint_key", &self.checkpoint_key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: &redis::RedisError) -> ReadModelError {
+    ReadModelError::Unavailable(e.to_string())
+}
+
+impl RedisReadModels {
+    fn doc_key(&self, tenant: &str, plan_id: &str) -> String {
+        format!("{tenant}:{}:plan:{plan_id}", self.namespace)
+    }
+
+    fn versions_key(&self, tenant: &str) -> String {
+        format!("{tenant}:{}:plan-versions", self.namespace)
+    }
+
+    fn index_key(&self, tenant: &str, by: Option<(&str, &str)>) -> String {
+        match by {
+            None => format!("{tenant}:{}:plans", self.namespace),
+            Some((kind, id)) => format!("{tenant}:{}:plans:{kind}:{id}", self.namespace),
+        }
+    }
+}
+
+impl RedisReadModels {
+    /// The live read models are in namespace `trellis`; a rebuild can be
+    /// written beside them in another, with its own checkpoint.
+    pub async fn connect(url: &str, namespace: &str) -> Result<Self, ReadModelError> {
+        let client = redis::Client::open(url).map_err(|e| unavailable(&e))?;
+        let redis = ConnectionManager::new(client)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(Self {
+            redis,
+            namespace: namespace.to_owned(),
+            checkpoint_key: format!("trellis:checkpoint:{namespace}"),
+            save_view: Script::new(SAVE_VIEW),
+            save_checkpoint: Script::new(SAVE_CHECKPOINT),
+        })
+    }
+
+    async fn documents(&self, keys: &[String]) -> Result<Vec<Option<String>>, ReadModelError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut redis = self.redis.clone();
+        redis.mget(keys).await.map_err(|e| unavailable(&e))
+    }
+}
+
+fn decode(document: &str) -> Result<PlanView, ReadModelError> {
+    serde_json::from_str(document)
+        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
+}
+
+fn matches(view: &PlanView, filter: &PlanFilter) -> bool {
+    filter
+        .client_id
+        .as_ref()
+        .is_none_or(|c| &view.client_id == c)
+        && filter
+            .primary_clinician_id
+            .as_ref()
+            .is_none_or(|c| &view.primary_clinician_id == c)
+        && filter
+            .clinic_ids
+            .as_ref()
+            .is_none_or(|clinics| clinics.contains(&view.clinic_id))
+}
+
+#[async_trait]
+impl ReadModelStore for RedisReadModels {
+    async fn plan(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        let mut redis = self.redis.clone();
+        let document: Option<String> = redis
+            .get(self.doc_key(tenant.as_str(), plan_id))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        document.as_deref().map(decode).transpose()
+    }
+
+    async fn plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<PlanPage, ReadModelError> {
+        let t = tenant.as_str();
+        // Walk the most selective index; filter the rest on the documents.
+        let index = match (
+            &filter.client_id,
+            &filter.primary_clinician_id,
+            &filter.clinic_ids,
+        ) {
+            (Some(client), _, _) => self.index_key(t, Some(("client", client))),
+            (None, Some(clinician), _) => self.index_key(t, Some(("clinician", clinician))),
+            (None, None, Some(clinics)) if clinics.len() == 1 => {
+                self.index_key(t, Some(("clinic", &clinics[0])))
+            }
+            _ => self.index_key(t, None),
+        };
+        let mut redis = self.redis.clone();
+        let mut cursor = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
+        let mut plans = Vec::new();
+        let chunk = (first + 1).max(16) * 2;
+        loop {
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(&cursor)
+                .arg("+")
+                .arg("BYLEX")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(chunk)
+                .query_async(&mut redis)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let exhausted = ids.len() < chunk;
+            if let Some(last) = ids.last() {
+                cursor = format!("({last}");
+            }
+            let keys: Vec<String> = ids.iter().map(|id| self.doc_key(t, id)).collect();
+            for document in self.documents(&keys).await?.into_iter().flatten() {
+                let view = decode(&document)?;
+                if matches(&view, filter) {
+                    plans.push(view);
+                }
+            }
+            if plans.len() > first || exhausted {
+                break;
+            }
+        }
+        let has_next_page = plans.len() > first;
+        plans.truncate(first);
+        Ok(PlanPage {
+            plans,
+            has_next_page,
+        })
+    }
+
+    async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for view in &views {
+            let t = view.tenant.as_str();
+            let document = serde_json::to_string(view)
+                .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+            let mut invocation = self.save_view.prepare_invoke();
+            invocation
+                .key(self.doc_key(t, &view.plan_id))
+                .key(self.versions_key(t))
+                .key(self.index_key(t, None))
+                .key(self.index_key(t, Some(("clinician", &view.primary_clinician_id))))
+                .key(self.index_key(t, Some(("client", &view.client_id))))
+                .key(self.index_key(t, Some(("clinic", &view.clinic_id))))
+                .arg(&view.plan_id)
+                .arg(view.version)
+                .arg(document);
+            pipe.invoke_script(&invocation).ignore();
+        }
+        let mut checkpoint_update = self.save_checkpoint.prepare_invoke();
+        checkpoint_update.key(&self.checkpoint_key).arg(checkpoint);
+        pipe.invoke_script(&checkpoint_update).ignore();
+        let mut redis = self.redis.clone();
+        // Scripts must be loaded before EVALSHA runs inside MULTI.
+        for script in [&self.save_view, &self.save_checkpoint] {
+            script
+                .prepare_invoke()
+                .load_async(&mut redis)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        pipe.query_async::<()>(&mut redis)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError> {
+        let mut redis = self.redis.clone();
+        let position: Option<u64> = redis
+            .get(&self.checkpoint_key)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(position)
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        let mut redis = self.redis.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut redis)
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(&e))
+    }
+}
