@@ -284,8 +284,14 @@ async fn the_cli_exports_a_plan_and_catches_a_byte_edited_on_disk() {
     );
     assert!(String::from_utf8_lossy(&clean.stdout).starts_with("OK"));
 
-    // An edit made with disk access: one byte of the review summary.
+    // An edit made with disk access: one byte of the review summary. First
+    // move everything from the WAL into the database file, as SQLite does
+    // whenever the last connection closes cleanly.
     let db = data_dir.join("events.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     let mut bytes = std::fs::read(&db).unwrap();
     let at = bytes
         .windows(8)

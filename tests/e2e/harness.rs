@@ -64,26 +64,8 @@ impl Server {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("start trellis");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if line.starts_with("trellis ready") {
-                    return line;
-                }
-            }
-            panic!("trellis exited before it was ready");
-        })
-        .await
-        .expect("trellis ready within 30 s");
-        let field = |name: &str| {
-            ready
-                .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-                .expect("address in ready line")
-                .to_owned()
-        };
+        let (child, ready) = spawn_until_ready(command).await;
+        let field = |name: &str| ready_field(&ready, name);
         Self {
             grpc: format!("http://{}", field("grpc")),
             http: format!("http://{}", field("http")),
@@ -214,6 +196,68 @@ impl Interceptor for Bearer {
 
 pub type PlanClient =
     PlanServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
+/// Spawns a trellis process and waits for its `trellis ready …` line.
+pub async fn spawn_until_ready(mut command: Command) -> (Child, String) {
+    let mut child = command.spawn().expect("start trellis");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if line.starts_with("trellis ready") {
+                return line;
+            }
+        }
+        panic!("trellis exited before it was ready");
+    })
+    .await
+    .expect("trellis ready within 30 s");
+    (child, ready)
+}
+
+/// `NAME=value` from a ready line.
+pub fn ready_field(ready: &str, name: &str) -> String {
+    ready
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .expect("address in ready line")
+        .to_owned()
+}
+
+/// One process of the distributed topology (`plans-service`, `projector`,
+/// `gateway`), with its environment; killed when dropped.
+pub struct Service {
+    _child: Child,
+    pub ready: String,
+}
+
+impl Service {
+    pub async fn start(subcommand: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+        command
+            .arg(subcommand)
+            .env("RUST_LOG", "error")
+            .env("TRELLIS_GRPC_ADDR", "127.0.0.1:0")
+            .env("TRELLIS_HTTP_ADDR", "127.0.0.1:0")
+            .env_remove("TRELLIS_JWT_SECRET")
+            .env_remove("TRELLIS_OTEL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let (child, ready) = spawn_until_ready(command).await;
+        Self {
+            _child: child,
+            ready,
+        }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://{}", ready_field(&self.ready, name))
+    }
+}
 
 /// The trellis binary as a command, for CLI tests.
 pub fn trellis_cli(args: &[&str]) -> std::process::Command {

@@ -9,5 +9,6 @@ mod audit;
 mod crash;
 mod plans;
 mod restart;
+mod split;
 mod telemetry;
 mod validation;

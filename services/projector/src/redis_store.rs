@@ -10,6 +10,9 @@
 //! written in one MULTI/EXEC; each document only if its version is newer
 //! than the stored one, so replaying a batch changes nothing.
 
+use std::future::Future;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
@@ -93,12 +96,38 @@ impl RedisReadModels {
         })
     }
 
+    /// Runs `op`, and again (up to twice, briefly apart) when the
+    /// connection dropped: the manager reconnects meanwhile, so a Redis
+    /// restart or failover costs a caller a short wait, not an error.
+    async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, ReadModelError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, redis::RedisError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match op(self.redis.clone()).await {
+                Ok(value) => return Ok(value),
+                Err(e)
+                    if attempt < 2
+                        && (e.is_io_error()
+                            || e.is_connection_dropped()
+                            || e.is_connection_refusal()) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(unavailable(&e)),
+            }
+        }
+    }
+
     async fn documents(&self, keys: &[String]) -> Result<Vec<Option<String>>, ReadModelError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut redis = self.redis.clone();
-        redis.mget(keys).await.map_err(|e| unavailable(&e))
+        self.retrying(|mut redis| async move { redis.mget(keys).await })
+            .await
     }
 }
 
@@ -129,11 +158,13 @@ impl ReadModelStore for RedisReadModels {
         tenant: &TenantId,
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
-        let mut redis = self.redis.clone();
-        let document: Option<String> = redis
-            .get(self.doc_key(tenant.as_str(), plan_id))
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let key = self.doc_key(tenant.as_str(), plan_id);
+        let document: Option<String> = self
+            .retrying(|mut redis| {
+                let key = key.clone();
+                async move { redis.get(key).await }
+            })
+            .await?;
         document.as_deref().map(decode).transpose()
     }
 
@@ -158,12 +189,11 @@ impl ReadModelStore for RedisReadModels {
             }
             _ => self.index_key(t, None),
         };
-        let mut redis = self.redis.clone();
         let mut cursor = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
         let mut plans = Vec::new();
         let chunk = (first + 1).max(16) * 2;
         loop {
-            let ids: Vec<String> = redis::cmd("ZRANGE")
+            let range = redis::cmd("ZRANGE")
                 .arg(&index)
                 .arg(&cursor)
                 .arg("+")
@@ -171,9 +201,13 @@ impl ReadModelStore for RedisReadModels {
                 .arg("LIMIT")
                 .arg(0)
                 .arg(chunk)
-                .query_async(&mut redis)
-                .await
-                .map_err(|e| unavailable(&e))?;
+                .clone();
+            let ids: Vec<String> = self
+                .retrying(|mut redis| {
+                    let range = range.clone();
+                    async move { range.query_async(&mut redis).await }
+                })
+                .await?;
             let exhausted = ids.len() < chunk;
             if let Some(last) = ids.last() {
                 cursor = format!("({last}");
@@ -220,27 +254,25 @@ impl ReadModelStore for RedisReadModels {
         let mut checkpoint_update = self.save_checkpoint.prepare_invoke();
         checkpoint_update.key(&self.checkpoint_key).arg(checkpoint);
         pipe.invoke_script(&checkpoint_update).ignore();
-        let mut redis = self.redis.clone();
-        // Scripts must be loaded before EVALSHA runs inside MULTI.
-        for script in [&self.save_view, &self.save_checkpoint] {
-            script
-                .prepare_invoke()
-                .load_async(&mut redis)
-                .await
-                .map_err(|e| unavailable(&e))?;
-        }
-        pipe.query_async::<()>(&mut redis)
-            .await
-            .map_err(|e| unavailable(&e))
+        // The batch is idempotent (versions and checkpoint only move
+        // forward), so sending it again after a dropped connection is safe.
+        self.retrying(|mut redis| {
+            let pipe = pipe.clone();
+            async move {
+                // Scripts must be loaded before EVALSHA runs inside MULTI
+                // (a restarted Redis has forgotten them).
+                for script in [&self.save_view, &self.save_checkpoint] {
+                    script.prepare_invoke().load_async(&mut redis).await?;
+                }
+                pipe.query_async::<()>(&mut redis).await
+            }
+        })
+        .await
     }
 
     async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError> {
-        let mut redis = self.redis.clone();
-        let position: Option<u64> = redis
-            .get(&self.checkpoint_key)
+        self.retrying(|mut redis| async move { redis.get(&self.checkpoint_key).await })
             .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(position)
     }
 
     async fn ping(&self) -> Result<(), ReadModelError> {

@@ -7,6 +7,7 @@
 mod audit_cli;
 mod demo;
 mod serve;
+mod split;
 mod telemetry;
 
 use std::net::SocketAddr;
@@ -39,6 +40,12 @@ enum Command {
     /// The audit trail: history, as-of, diff, access log, verify, export.
     #[command(subcommand)]
     Audit(audit_cli::AuditCommand),
+    /// Distributed: the plans and audit gRPC services on a shared store.
+    PlansService(split::PlansServiceArgs),
+    /// Distributed: the projection from the store into Redis read models.
+    Projector(split::ProjectorArgs),
+    /// Distributed: the GraphQL gateway over Redis read models.
+    Gateway(split::GatewayArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,5 +158,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Audit(command) => audit_cli::run(command).await,
+        Command::PlansService(args) => split::plans_service(args).await,
+        Command::Projector(args) => split::projector(args).await,
+        Command::Gateway(args) => split::gateway(args).await,
     }
 }

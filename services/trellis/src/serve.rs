@@ -72,17 +72,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             observer.observe(lag, &[]);
         })
         .build();
-    let projection = tokio::spawn(async move {
-        loop {
-            match projector.run().await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "projection stopped; restarting in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    });
+    let projection = tokio::spawn(keep_projecting(projector));
 
     let grpc_listener = TcpListener::bind(args.grpc_addr)
         .await
@@ -93,25 +83,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let plans =
-        PlanGrpc::new(PlanCommands::new(Arc::clone(&events))).into_server(Arc::clone(&verifier));
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<trellis_plans::grpc::PlanServiceServer<PlanGrpc>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("gRPC reflection")?;
-    let audit_grpc = AuditGrpc::new(audit.clone()).into_server(Arc::clone(&verifier));
-    let grpc = tonic::transport::Server::builder()
-        .timeout(REQUEST_DEADLINE)
-        .trace_fn(trellis_grpc_edge::tracing_context::server_span)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(plans)
-        .add_service(audit_grpc)
+    let grpc = grpc_services(Arc::clone(&events), audit.clone(), Arc::clone(&verifier))
+        .await?
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
 
     let digests = tokio::spawn(periodic_digests(
@@ -120,11 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.audit.digest_interval_secs,
     ));
     // GraphQL mutations go through the gRPC API like any other client's.
-    let plans_client = PlanServiceClient::new(
-        tonic::transport::Endpoint::from_shared(format!("http://{grpc_addr}"))?
-            .timeout(REQUEST_DEADLINE)
-            .connect_lazy(),
-    );
+    let plans_client = plans_client(&format!("http://{grpc_addr}"))?;
     let schema = trellis_gateway::build_schema(
         Arc::clone(&read_models),
         access_log,
@@ -139,24 +108,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     )
     .merge(health_routes(Probes {
-        events,
-        read_models,
-    }))
-    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        axum::http::StatusCode::GATEWAY_TIMEOUT,
-        REQUEST_DEADLINE,
-    ));
-    let http = axum::serve(
-        http_listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal());
+        events: Some(events),
+        read_models: Some(read_models),
+    }));
+    let http = serve_http(http_listener, app);
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %args.data_dir.display(), "trellis serving");
     // One line on stdout that scripts and tests wait for.
     println!("trellis ready grpc={grpc_addr} http={http_addr}");
 
-    let (grpc_result, http_result) = tokio::join!(grpc, async { http.await });
+    let (grpc_result, http_result) = tokio::join!(grpc, http);
     projection.abort();
     digests.abort();
     grpc_result.context("gRPC server failed")?;
@@ -165,7 +126,78 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn audit_service(
+/// The gRPC services every plans-service process hosts: plans, audit,
+/// health and reflection, with deadlines and trace continuation.
+pub(crate) async fn grpc_services(
+    events: Arc<dyn EventStore>,
+    audit: Audit,
+    verifier: Arc<TokenVerifier>,
+) -> anyhow::Result<tonic::transport::server::Router> {
+    let plans = PlanGrpc::new(PlanCommands::new(events)).into_server(Arc::clone(&verifier));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<trellis_plans::grpc::PlanServiceServer<PlanGrpc>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("gRPC reflection")?;
+    let audit_grpc = AuditGrpc::new(audit).into_server(verifier);
+    Ok(tonic::transport::Server::builder()
+        .timeout(REQUEST_DEADLINE)
+        .trace_fn(trellis_grpc_edge::tracing_context::server_span)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(plans)
+        .add_service(audit_grpc))
+}
+
+/// A client of the plans service at `url` that connects on first use.
+pub(crate) fn plans_client(
+    url: &str,
+) -> anyhow::Result<PlanServiceClient<tonic::transport::Channel>> {
+    Ok(PlanServiceClient::new(
+        tonic::transport::Endpoint::from_shared(url.to_owned())
+            .context("plans service URL")?
+            .timeout(REQUEST_DEADLINE)
+            .connect_lazy(),
+    ))
+}
+
+/// Serves `app` with peer addresses (for the access log), a deadline, and
+/// graceful shutdown.
+pub(crate) fn serve_http(
+    listener: TcpListener,
+    app: Router,
+) -> impl std::future::Future<Output = std::io::Result<()>> {
+    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::GATEWAY_TIMEOUT,
+        REQUEST_DEADLINE,
+    ));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .into_future()
+}
+
+/// Runs the projection, restarting it a second after any failure (the
+/// store or read models away), from its checkpoint.
+pub(crate) async fn keep_projecting(projector: Projector) {
+    loop {
+        match projector.run().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "projection stopped; restarting in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+pub(crate) fn audit_service(
     args: &crate::AuditArgs,
     events: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
@@ -190,7 +222,11 @@ fn audit_service(
 
 /// Every `interval_secs`, signs a digest for each tenant whose streams
 /// changed since the last round (0 turns this off).
-async fn periodic_digests(audit: Audit, events: Arc<dyn EventStore>, interval_secs: u64) {
+pub(crate) async fn periodic_digests(
+    audit: Audit,
+    events: Arc<dyn EventStore>,
+    interval_secs: u64,
+) {
     if interval_secs == 0 {
         return;
     }
@@ -230,7 +266,7 @@ async fn periodic_digests(audit: Audit, events: Arc<dyn EventStore>, interval_se
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -248,13 +284,14 @@ async fn shutdown_signal() {
     }
 }
 
+/// What `/readyz` checks; absent parts are not this process's concern.
 #[derive(Clone)]
-struct Probes {
-    events: Arc<dyn EventStore>,
-    read_models: Arc<dyn ReadModelStore>,
+pub(crate) struct Probes {
+    pub events: Option<Arc<dyn EventStore>>,
+    pub read_models: Option<Arc<dyn ReadModelStore>>,
 }
 
-fn health_routes(probes: Probes) -> Router {
+pub(crate) fn health_routes(probes: Probes) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -262,11 +299,15 @@ fn health_routes(probes: Probes) -> Router {
 }
 
 async fn ready(State(probes): State<Probes>) -> (StatusCode, &'static str) {
-    if let Err(e) = probes.events.ping().await {
+    if let Some(events) = &probes.events
+        && let Err(e) = events.ping().await
+    {
         tracing::warn!(error = %e, "not ready: event store");
         return (StatusCode::SERVICE_UNAVAILABLE, "event store unavailable");
     }
-    if let Err(e) = probes.read_models.ping().await {
+    if let Some(read_models) = &probes.read_models
+        && let Err(e) = read_models.ping().await
+    {
         tracing::warn!(error = %e, "not ready: read models");
         return (StatusCode::SERVICE_UNAVAILABLE, "read models unavailable");
     }

@@ -1,0 +1,243 @@
+//! The distributed topology: `trellis plans-service`, `trellis projector`
+//! and `trellis gateway` as separate processes, configured by environment,
+//! on a server-backed store (PostgreSQL) and Redis read models.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use trellis_auth::TokenVerifier;
+use trellis_gateway::GatewayConfig;
+use trellis_kernel::{AccessLog, EventStore};
+use trellis_projector::{Projector, ReadModelStore, RedisReadModels};
+use trellis_store_postgres::PostgresEventStore;
+use trellis_store_sqlite::SqliteEventStore;
+
+use crate::serve::{
+    Probes, audit_service, grpc_services, health_routes, keep_projecting, periodic_digests,
+    plans_client, serve_http, shutdown_signal,
+};
+use crate::telemetry::LogFormat;
+use crate::{AuditArgs, SecretArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Telemetry {
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "json")]
+    log_format: LogFormat,
+    /// Export traces and metrics over OTLP (OTEL_* variables).
+    #[arg(long, env = "TRELLIS_OTEL", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    otel: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Store {
+    /// The event store: `postgres://user@host/db`, or `sqlite:PATH` (one
+    /// process only).
+    #[arg(long, env = "TRELLIS_STORE_URL")]
+    store_url: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlansServiceArgs {
+    #[command(flatten)]
+    store: Store,
+    #[arg(long, env = "TRELLIS_GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    grpc_addr: SocketAddr,
+    /// Health endpoints (`/healthz`, `/readyz`).
+    #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8081")]
+    http_addr: SocketAddr,
+    #[command(flatten)]
+    secret: SecretArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
+    #[command(flatten)]
+    telemetry: Telemetry,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProjectorArgs {
+    #[command(flatten)]
+    store: Store,
+    #[arg(
+        long,
+        env = "TRELLIS_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    /// Read-model namespace; a rebuild can run beside the live one in another.
+    #[arg(long, env = "TRELLIS_READ_MODEL_NAMESPACE", default_value = "trellis")]
+    namespace: String,
+    /// Health endpoints (`/healthz`, `/readyz`).
+    #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8082")]
+    http_addr: SocketAddr,
+    #[command(flatten)]
+    telemetry: Telemetry,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    /// The event store, for the access log and the auditor's queries.
+    #[command(flatten)]
+    store: Store,
+    #[arg(
+        long,
+        env = "TRELLIS_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    #[arg(long, env = "TRELLIS_READ_MODEL_NAMESPACE", default_value = "trellis")]
+    namespace: String,
+    /// The plans service's gRPC URL, where mutations go.
+    #[arg(
+        long,
+        env = "TRELLIS_PLANS_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    plans_url: String,
+    #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = false, action = clap::ArgAction::Set)]
+    graphiql: bool,
+    #[command(flatten)]
+    secret: SecretArgs,
+    #[command(flatten)]
+    audit: AuditArgs,
+    #[command(flatten)]
+    telemetry: Telemetry,
+}
+
+/// Opens the event store (and its access log) a URL names.
+async fn open_store(url: &str) -> anyhow::Result<(Arc<dyn EventStore>, Arc<dyn AccessLog>)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = Arc::new(
+            PostgresEventStore::connect(url)
+                .await
+                .context("cannot reach the PostgreSQL event store")?,
+        );
+        return Ok((store.clone(), store));
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let store = Arc::new(SqliteEventStore::open(path).context("cannot open the event store")?);
+        return Ok((store.clone(), store));
+    }
+    bail!("TRELLIS_STORE_URL must start with postgres:// or sqlite:")
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+async fn with_telemetry<F>(telemetry: &Telemetry, run: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let installed = crate::telemetry::init(telemetry.log_format, telemetry.otel)?;
+    let result = run.await;
+    installed.shutdown();
+    result
+}
+
+pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
+    with_telemetry(&args.telemetry, async {
+        let (events, access_log) = open_store(&args.store.store_url).await?;
+        let audit = audit_service(&args.audit, Arc::clone(&events), access_log)?;
+        let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        let grpc_listener = bind(args.grpc_addr, "gRPC").await?;
+        let http_listener = bind(args.http_addr, "health").await?;
+        let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
+        let digests = tokio::spawn(periodic_digests(
+            audit.clone(),
+            Arc::clone(&events),
+            args.audit.digest_interval_secs,
+        ));
+        let grpc = grpc_services(Arc::clone(&events), audit, verifier)
+            .await?
+            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
+        let health = serve_http(
+            http_listener,
+            health_routes(Probes {
+                events: Some(events),
+                read_models: None,
+            }),
+        );
+        tracing::info!(%grpc_addr, %http_addr, "plans service serving");
+        println!("trellis ready grpc={grpc_addr} http={http_addr}");
+        let (grpc, health) = tokio::join!(grpc, health);
+        digests.abort();
+        grpc.context("gRPC server failed")?;
+        health.context("health server failed")?;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
+    with_telemetry(&args.telemetry, async {
+        let (events, _) = open_store(&args.store.store_url).await?;
+        let read_models: Arc<dyn ReadModelStore> = Arc::new(
+            RedisReadModels::connect(&args.redis_url, &args.namespace)
+                .await
+                .context("cannot reach Redis")?,
+        );
+        let http_listener = bind(args.http_addr, "health").await?;
+        let http_addr = http_listener.local_addr()?;
+        let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models));
+        let projection = tokio::spawn(keep_projecting(projector));
+        let health = serve_http(
+            http_listener,
+            health_routes(Probes {
+                events: Some(events),
+                read_models: Some(read_models),
+            }),
+        );
+        tracing::info!(%http_addr, namespace = %args.namespace, "projector running");
+        println!("trellis ready http={http_addr}");
+        let stopped = health.await;
+        projection.abort();
+        stopped.context("health server failed")?;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    with_telemetry(&args.telemetry, async {
+        let (events, access_log) = open_store(&args.store.store_url).await?;
+        let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
+        let read_models: Arc<dyn ReadModelStore> = Arc::new(
+            RedisReadModels::connect(&args.redis_url, &args.namespace)
+                .await
+                .context("cannot reach Redis")?,
+        );
+        let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        let schema = trellis_gateway::build_schema(
+            Arc::clone(&read_models),
+            access_log,
+            audit,
+            Some(plans_client(&args.plans_url)?),
+        );
+        let app = trellis_gateway::router(
+            schema,
+            verifier,
+            GatewayConfig {
+                graphiql: args.graphiql,
+            },
+        )
+        .merge(health_routes(Probes {
+            events: Some(events),
+            read_models: Some(read_models),
+        }));
+        let http_listener = bind(args.http_addr, "HTTP").await?;
+        let http_addr = http_listener.local_addr()?;
+        tracing::info!(%http_addr, plans = %args.plans_url, "gateway serving");
+        println!("trellis ready http={http_addr}");
+        serve_http(http_listener, app)
+            .await
+            .context("HTTP server failed")
+    })
+    .await
+}

@@ -1,0 +1,184 @@
+//! The distributed topology as separate processes on this machine: the
+//! plans service on PostgreSQL, the projector into Redis, two gateways
+//! reading Redis. Redis is killed and restarted mid-stream; the projector
+//! resumes with nothing applied twice and nothing missed.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
+
+use crate::harness::*;
+
+/// A Redis of this test's own (append-only file, fsync always), so it can
+/// be killed and restarted without disturbing anything else.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = Self::spawn(port, dir.path()).await;
+        Self { child, port, dir }
+    }
+
+    async fn spawn(port: u16, dir: &std::path::Path) -> Child {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server on PATH");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        child
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn kill_and_restart(&mut self) {
+        self.child.kill().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.child = Self::spawn(self.port, self.dir.path()).await;
+    }
+}
+
+async fn graphql(gateway: &str, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{gateway}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+async fn plan_at(gateway: &str, token: &str, plan_id: &str, version: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let data = graphql(gateway, token, PLAN_QUERY, json!({ "id": plan_id })).await;
+        if data["plan"]["version"]
+            .as_u64()
+            .is_some_and(|v| v >= version)
+        {
+            return data["plan"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "plan never reached version {version}: {data}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_split_topology_survives_a_redis_restart_mid_stream() {
+    let database = format!("trellis_split_{}", uuid::Uuid::new_v4().simple());
+    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+    let store_url = trellis_store_postgres::ensure_database(admin, &database)
+        .await
+        .expect("PostgreSQL reachable (./scripts/services-up starts it)");
+    let mut redis = PrivateRedis::start().await;
+    let redis_url = redis.url();
+    let base = [
+        ("TRELLIS_STORE_URL", store_url.as_str()),
+        ("TRELLIS_REDIS_URL", redis_url.as_str()),
+        ("TRELLIS_LOG_FORMAT", "text"),
+    ];
+    let plans = Service::start("plans-service", &base).await;
+    let projector = Service::start("projector", &base).await;
+    let plans_url = plans.url("grpc");
+    let mut gateway_env = base.to_vec();
+    gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
+    let gateway_one = Service::start("gateway", &gateway_env).await;
+    let gateway_two = Service::start("gateway", &gateway_env).await;
+    let (one, two) = (gateway_one.url("http"), gateway_two.url("http"));
+
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let channel = tonic::transport::Channel::from_shared(plans_url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = PlanServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let plan_id = create_plan(&mut client).await.plan_id;
+
+    // Goals stream in; Redis dies and comes back halfway.
+    let mut goals = Vec::new();
+    for n in 0..40 {
+        if n == 20 {
+            redis.kill_and_restart().await;
+        }
+        let reply = client
+            .add_goal(add_goal_request(&plan_id, &format!("Goal {n}")))
+            .await
+            .expect("commands do not depend on Redis")
+            .into_inner();
+        goals.push(reply.entity_id);
+    }
+
+    // Every goal exactly once, in order, through both gateways.
+    for gateway in [&one, &two] {
+        let plan = plan_at(gateway, &token, &plan_id, 40).await;
+        let ids: Vec<&str> = plan["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, goals.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(plan["version"], 40);
+    }
+
+    // A mutation through one gateway is read through the other.
+    let added = graphql(
+        &two,
+        &token,
+        "mutation($input: AddGoalInput!) { addGoal(input: $input) { revision } }",
+        json!({ "input": { "commandId": command_id(), "planId": plan_id,
+                           "description": "Join a community group", "term": "LONG_TERM" }}),
+    )
+    .await;
+    assert_eq!(added["addGoal"]["revision"], 41);
+    let plan = plan_at(&one, &token, &plan_id, 41).await;
+    assert_eq!(plan["goals"].as_array().unwrap().len(), 41);
+
+    drop((gateway_one, gateway_two, projector, plans));
+    trellis_store_postgres::drop_database(admin, &database)
+        .await
+        .unwrap();
+}
