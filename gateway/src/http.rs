@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::WebSocketUpgrade;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
@@ -37,7 +39,8 @@ struct GatewayState {
     config: GatewayConfig,
 }
 
-/// The gateway's routes: `/graphql` (POST; GET serves GraphiQL if enabled).
+/// The gateway's routes: `/graphql` (POST; GET serves GraphiQL if
+/// enabled) and `/graphql/ws` (subscriptions over WebSocket).
 pub fn router(
     schema: TrellisSchema,
     verifier: Arc<TokenVerifier>,
@@ -45,6 +48,7 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
         // The GraphQL extractor reads the body itself, so the limit is a
         // tower layer rather than axum's DefaultBodyLimit.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
@@ -120,6 +124,42 @@ async fn graphql(
     });
     record_request(&tenant, "graphql", &operation, code.as_deref());
     GraphQLResponse::from(response).into_response()
+}
+
+/// Subscriptions: graphql-ws or graphql-transport-ws. The bearer token
+/// comes in the `connection_init` payload as `{"authorization": "Bearer …"}`
+/// (browsers cannot set headers on a WebSocket).
+async fn graphql_ws(
+    State(state): State<GatewayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let (schema, verifier) = (state.schema.clone(), Arc::clone(&state.verifier));
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let header = ["authorization", "Authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
+                    let caller = verifier.verify_header(header).map_err(|e| {
+                        record_request("", "graphql", "authenticate", Some("UNAUTHENTICATED"));
+                        async_graphql::Error::new(e.to_string())
+                    })?;
+                    record_request(caller.tenant.as_str(), "graphql", "subscription", None);
+                    let mut data = async_graphql::Data::default();
+                    data.insert(caller);
+                    data.insert(RequestMeta {
+                        address: peer.to_string(),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                    });
+                    Ok(data)
+                })
+                .serve()
+        })
+        .into_response()
 }
 
 /// The operation's name: the one asked for, or the document's only named

@@ -15,6 +15,7 @@ mod audit;
 mod http;
 mod mutation;
 mod schema;
+mod subscription;
 
 pub use http::{GatewayConfig, router};
 pub use schema::{RequestMeta, TrellisSchema, build_schema};

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, ID, MergedObject, Object, Schema,
-    SelectionField,
+    Context, Enum, ErrorExtensions, ID, MergedObject, Object, Schema, SelectionField,
 };
 use chrono::Utc;
 use tonic::transport::Channel;
@@ -24,8 +23,9 @@ use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 use crate::access::{reading_role, scope_filter};
 use crate::audit::AuditQuery;
 use crate::mutation::MutationRoot;
+use crate::subscription::SubscriptionRoot;
 
-pub type TrellisSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type TrellisSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Where a GraphQL request came from; the HTTP edge puts it in the request.
 #[derive(Debug, Clone, Default)]
@@ -41,19 +41,24 @@ const DEFAULT_PAGE: usize = 20;
 /// The schema over `read_models`. Every read of clinical content is
 /// written to `access_log` before it is answered; `audit` answers the
 /// auditor's queries; mutations go to the plans gRPC service behind
-/// `plans` (without one, mutations answer `UNAVAILABLE`).
+/// `plans` (without one, mutations answer `UNAVAILABLE`); subscriptions
+/// follow `changes`.
 pub fn build_schema(
     read_models: Arc<dyn ReadModelStore>,
     access_log: Arc<dyn AccessLog>,
     audit: Audit,
     plans: Option<PlanServiceClient<Channel>>,
+    changes: Option<trellis_projector::LocalChanges>,
 ) -> TrellisSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
         .data(read_models)
         .data(access_log)
         .data(audit);
     if let Some(plans) = plans {
         builder = builder.data(plans);
+    }
+    if let Some(changes) = changes {
+        builder = builder.data(changes);
     }
     builder.limit_depth(12).limit_complexity(2_000).finish()
 }
@@ -122,6 +127,30 @@ async fn record_reads(
         })
 }
 
+/// One plan for the caller, access-logged; `None` when missing or hidden.
+pub(crate) async fn load_plan_for_caller(
+    ctx: &Context<'_>,
+    plan_id: &str,
+    operation: &str,
+) -> async_graphql::Result<Option<Plan>> {
+    let caller = caller(ctx)?;
+    let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+    let view = read_models
+        .plan(&caller.tenant, plan_id)
+        .instrument(tracing::info_span!(
+            "graphql.query.plan",
+            tenant = %caller.tenant,
+            plan_id = %plan_id
+        ))
+        .await
+        .map_err(|e| internal(&e))?;
+    let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {
+        return Ok(None);
+    };
+    record_reads(ctx, operation, &[(&view, role)], &selected(ctx.field())).await?;
+    Ok(Some(Plan(view)))
+}
+
 /// Every query: plans (any role, scoped) and the audit trail (auditors).
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(PlanQuery, AuditQuery);
@@ -140,28 +169,7 @@ impl PlanQuery {
     /// One plan with its goals, objectives, progress and reviews; null when
     /// it does not exist or the caller may not see it.
     async fn plan(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Plan>> {
-        let caller = caller(ctx)?;
-        let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
-        let view = read_models
-            .plan(&caller.tenant, id.as_str())
-            .instrument(tracing::info_span!(
-                "graphql.query.plan",
-                tenant = %caller.tenant,
-                plan_id = %id.as_str()
-            ))
-            .await
-            .map_err(|e| internal(&e))?;
-        let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {
-            return Ok(None);
-        };
-        record_reads(
-            ctx,
-            "graphql:plan",
-            &[(&view, role)],
-            &selected(ctx.field()),
-        )
-        .await?;
-        Ok(Some(Plan(view)))
+        load_plan_for_caller(ctx, id.as_str(), "graphql:plan").await
     }
 
     /// Plans the caller may see, in a stable order, Relay-style.

@@ -371,3 +371,61 @@ pub async fn hold_review_today(
         .into_inner();
     (scheduled, held)
 }
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a graphql-transport-ws subscription to `planChanged(id)` on the
+/// gateway at `http` (e.g. `http://127.0.0.1:8080`).
+pub async fn subscribe_plan_changes(http: &str, token: &str, plan_id: &str) -> Socket {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let url = format!("{}/graphql/ws", http.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket");
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = socket.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    let subscribe = json!({
+        "id": "1", "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: ID!) { planChanged(id: $id) { planId version plan { version goals { id } } } }",
+            "variables": { "id": plan_id }
+        }
+    });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    socket
+}
+
+/// The next `planChanged` payload on a subscription (10 s at most).
+pub async fn next_plan_change(socket: &mut Socket) -> Value {
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a change within 10 s")
+            .expect("socket open")
+            .expect("socket healthy");
+        let Ok(text) = message.to_text() else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        match value["type"].as_str() {
+            Some("next") => return value["payload"]["data"]["planChanged"].clone(),
+            Some("error") => panic!("subscription refused: {value}"),
+            _ => {}
+        }
+    }
+}

@@ -387,3 +387,24 @@ async fn graphql_mutations_send_commands_through_the_plans_service() {
         "the refused commands wrote nothing"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_hears_every_new_version_of_a_plan_it_may_read() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let mut plans = server.plans(&token).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    server.plan_at_version(&token, &plan_id, 0).await;
+
+    let mut socket = subscribe_plan_changes(&server.http, &token, &plan_id).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let goal = plans
+        .add_goal(add_goal_request(&plan_id, "Sleep through the night"))
+        .await
+        .unwrap()
+        .into_inner();
+    let change = next_plan_change(&mut socket).await;
+    assert_eq!(change["version"], 1);
+    assert_eq!(change["plan"]["goals"][0]["id"], goal.entity_id);
+}

@@ -177,6 +177,36 @@ async fn the_split_topology_survives_a_redis_restart_mid_stream() {
     let plan = plan_at(&one, &token, &plan_id, 41).await;
     assert_eq!(plan["goals"].as_array().unwrap().len(), 41);
 
+    // Live updates: a subscriber on each gateway hears the next change,
+    // fanned out through Redis pub/sub; another tenant may not subscribe.
+    let mut on_one = subscribe_plan_changes(&one, &token, &plan_id).await;
+    let mut on_two = subscribe_plan_changes(&two, &token, &plan_id).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+        .add_goal(add_goal_request(&plan_id, "Visit the kids"))
+        .await
+        .unwrap();
+    for socket in [&mut on_one, &mut on_two] {
+        let change = next_plan_change(socket).await;
+        assert_eq!(change["planId"], plan_id);
+        assert_eq!(change["version"], 42);
+        assert_eq!(change["plan"]["goals"].as_array().unwrap().len(), 42);
+    }
+    let stranger = clinician_token(&fresh_tenant());
+    let mut refused = subscribe_plan_changes(&one, &stranger, &plan_id).await;
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut refused),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    assert!(
+        outcome.to_text().unwrap().contains("plan not found"),
+        "{outcome:?}"
+    );
+
     drop((gateway_one, gateway_two, projector, plans));
     trellis_store_postgres::drop_database(admin, &database)
         .await

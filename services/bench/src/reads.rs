@@ -98,7 +98,7 @@ pub async fn run(access_log: bool, concurrency: usize, seconds: u64) -> anyhow::
     };
     let key = DigestKey::development();
     let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
-    let schema = trellis_gateway::build_schema(Arc::new(read_models), log, audit, None);
+    let schema = trellis_gateway::build_schema(Arc::new(read_models), log, audit, None, None);
     let caller = Caller {
         tenant: TenantId::parse("bench")?,
         subject: "clin-1".into(),

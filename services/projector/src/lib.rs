@@ -12,6 +12,7 @@
 //! events gives the same documents.
 
 mod cache;
+mod changes;
 mod embedded;
 mod redis_store;
 mod runner;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use trellis_kernel::TenantId;
 
 pub use cache::CachedReadModels;
+pub use changes::{CHANGES_CHANNEL, ChangePublisher, LocalChanges, PlanChanged, RedisChanges};
 pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};

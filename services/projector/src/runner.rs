@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use trellis_kernel::{EventStore, RecordedEvent, StoreError, SubscriptionMessage};
 use trellis_plans_domain::PLAN_CATEGORY;
 
-use crate::{PlanView, ReadModelError, ReadModelStore, apply_event};
+use crate::{ChangePublisher, PlanChanged, PlanView, ReadModelError, ReadModelStore, apply_event};
 
 /// How many feed messages are folded into one read-model write at most.
 const BATCH: usize = 256;
@@ -33,6 +33,7 @@ pub struct Projector {
     events: Arc<dyn EventStore>,
     read_models: Arc<dyn ReadModelStore>,
     position: watch::Sender<u64>,
+    publishers: Vec<Arc<dyn ChangePublisher>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -49,7 +50,15 @@ impl Projector {
             events,
             read_models,
             position: watch::Sender::new(0),
+            publishers: Vec::new(),
         }
+    }
+
+    /// Also announce every saved plan version to `publisher`.
+    #[must_use]
+    pub fn announcing_to(mut self, publisher: Arc<dyn ChangePublisher>) -> Self {
+        self.publishers.push(publisher);
+        self
     }
 
     /// The feed position the read models include; changes after each batch.
@@ -114,7 +123,19 @@ impl Projector {
             }
         }
         let changed: Vec<PlanView> = views.into_values().flatten().collect();
+        let announcements: Vec<PlanChanged> = changed
+            .iter()
+            .map(|v| PlanChanged {
+                tenant: v.tenant.clone(),
+                plan_id: v.plan_id.clone(),
+                version: v.version,
+            })
+            .collect();
         self.read_models.save(changed, last).await?;
+        // Only after the save: a subscriber that reads on notice sees it.
+        for publisher in &self.publishers {
+            publisher.publish(&announcements).await;
+        }
         Ok(())
     }
 }

@@ -18,7 +18,9 @@ use trellis_gateway::GatewayConfig;
 use trellis_kernel::{AccessLog, EventStore, TenantId};
 use trellis_plans::PlanCommands;
 use trellis_plans::grpc::PlanGrpc;
-use trellis_projector::{CachedReadModels, Projector, ReadModelStore, SqliteReadModels};
+use trellis_projector::{
+    CachedReadModels, LocalChanges, Projector, ReadModelStore, SqliteReadModels,
+};
 use trellis_store_sqlite::SqliteEventStore;
 
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
@@ -61,7 +63,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
 
-    let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models));
+    let changes = LocalChanges::default();
+    let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
+        .announcing_to(Arc::new(changes.clone()));
     let projected = projector.position();
     // Registered once; the meter keeps the callback for the process.
     let _lag_events = opentelemetry::global::meter("trellis")
@@ -99,6 +103,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         access_log,
         audit,
         Some(plans_client),
+        Some(changes),
     );
     let app = trellis_gateway::router(
         schema,

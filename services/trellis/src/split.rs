@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use trellis_auth::TokenVerifier;
 use trellis_gateway::GatewayConfig;
 use trellis_kernel::{AccessLog, EventStore};
-use trellis_projector::{Projector, ReadModelStore, RedisReadModels};
+use trellis_projector::{LocalChanges, Projector, ReadModelStore, RedisChanges, RedisReadModels};
 use trellis_store_postgres::PostgresEventStore;
 use trellis_store_sqlite::SqliteEventStore;
 
@@ -185,7 +185,11 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
         );
         let http_listener = bind(args.http_addr, "health").await?;
         let http_addr = http_listener.local_addr()?;
-        let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models));
+        let announcements = RedisChanges::connect(&args.redis_url)
+            .await
+            .context("cannot reach Redis")?;
+        let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
+            .announcing_to(Arc::new(announcements));
         let projection = tokio::spawn(keep_projecting(projector));
         let health = serve_http(
             http_listener,
@@ -214,11 +218,18 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 .context("cannot reach Redis")?,
         );
         let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        // Every gateway hears every change through Redis pub/sub.
+        let changes = LocalChanges::default();
+        let _relay = RedisChanges::connect(&args.redis_url)
+            .await
+            .context("cannot reach Redis")?
+            .relay_into(changes.clone());
         let schema = trellis_gateway::build_schema(
             Arc::clone(&read_models),
             access_log,
             audit,
             Some(plans_client(&args.plans_url)?),
+            Some(changes),
         );
         let app = trellis_gateway::router(
             schema,

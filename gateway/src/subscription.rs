@@ -1,0 +1,72 @@
+//! Live updates over GraphQL subscriptions (graphql-ws /
+//! graphql-transport-ws on `/graphql/ws`), tenant-scoped and role-checked
+//! like queries.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Subscription};
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
+
+use crate::access::reading_role;
+use crate::schema::{Plan, caller, error, load_plan_for_caller};
+
+/// A plan reached a new version.
+#[derive(Debug)]
+pub struct PlanChange(PlanChanged);
+
+#[Object]
+impl PlanChange {
+    async fn plan_id(&self) -> ID {
+        ID(self.0.plan_id.clone())
+    }
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    /// The plan as it now stands (a read of clinical content: logged).
+    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
+        load_plan_for_caller(ctx, &self.0.plan_id, "graphql:planChanged").await
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Every new version of one plan the caller may read.
+    async fn plan_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = PlanChange> + use<>> {
+        let caller = caller(ctx)?.clone();
+        let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+        let view = read_models
+            .plan(&caller.tenant, id.as_str())
+            .await
+            .map_err(|_| error("INTERNAL", "internal error"))?;
+        // Someone else's plan, or another tenant's, is simply not found.
+        if view
+            .as_ref()
+            .and_then(|v| reading_role(&caller, v))
+            .is_none()
+        {
+            return Err(error("NOT_FOUND", "plan not found"));
+        }
+        let changes = ctx
+            .data::<LocalChanges>()
+            .map_err(|_| error("UNAVAILABLE", "live updates are not available here"))?
+            .subscribe();
+        let tenant = caller.tenant.to_string();
+        let plan_id = id.to_string();
+        Ok(BroadcastStream::new(changes).filter_map(move |change| {
+            let wanted = match change {
+                Ok(c) if c.tenant == tenant && c.plan_id == plan_id => Some(PlanChange(c)),
+                _ => None,
+            };
+            async move { wanted }
+        }))
+    }
+}
