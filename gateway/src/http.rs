@@ -20,16 +20,75 @@ use tracing::Instrument;
 use trellis_grpc_edge::metrics::record_request;
 use trellis_grpc_edge::tracing_context::continue_from;
 
+use crate::mobile::{QueryCache, RateLimiter};
 use crate::mutation::BearerToken;
 use crate::{RequestMeta, TrellisSchema};
 
 /// Largest GraphQL request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Serve GraphiQL on `GET /graphql` (development).
     pub graphiql: bool,
+    /// Automatic persisted queries.
+    pub queries: Arc<dyn QueryCache>,
+    /// The per-tenant request budget.
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("graphiql", &self.graphiql)
+            .finish_non_exhaustive()
+    }
+}
+
+fn error_body(code: &str, message: &str) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
+
+/// Resolves an automatic persisted query: the hash alone looks the text
+/// up; text and hash together register it. `Err` is the answer to send.
+async fn persisted_query(
+    queries: &dyn QueryCache,
+    tenant: &str,
+    request: &mut async_graphql::Request,
+) -> Result<(), Response> {
+    let Some(hash) = request
+        .extensions
+        .get("persistedQuery")
+        .and_then(|p| serde_json::to_value(p).ok())
+        .and_then(|p| {
+            p.get("sha256Hash")
+                .and_then(|h| h.as_str())
+                .map(str::to_owned)
+        })
+    else {
+        return Ok(());
+    };
+    if request.query.trim().is_empty() {
+        match queries.get(tenant, &hash).await {
+            Some(query) => request.query = query,
+            // Apollo's convention: the client sends the text next time.
+            None => {
+                return Err(
+                    error_body("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+                        .into_response(),
+                );
+            }
+        }
+    } else if crate::mobile::sha256_hex(&request.query) == hash {
+        queries.put(tenant, &hash, &request.query).await;
+    } else {
+        let body = error_body("BAD_USER_INPUT", "the query does not match its sha256Hash");
+        return Err((StatusCode::BAD_REQUEST, body).into_response());
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -94,12 +153,29 @@ async fn graphql(
     let token = authorization
         .and_then(|h| h.get(7..))
         .map(|t| BearerToken(t.trim().to_owned()));
+    let tenant = caller.tenant.to_string();
+    if !state.config.limiter.allow(&tenant).await {
+        record_request(&tenant, "graphql", "rate-limited", Some("RATE_LIMITED"));
+        let body = error_body(
+            "RATE_LIMITED",
+            "this clinic network has used its request budget for this minute; retry shortly",
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60")],
+            body,
+        )
+            .into_response();
+    }
     let mut request = request.into_inner();
+    if let Err(answer) = persisted_query(state.config.queries.as_ref(), &tenant, &mut request).await
+    {
+        return answer;
+    }
     // Operation names are chosen by the client's developers, not its
     // users; the query text and variables (which may hold PHI) never go
     // into telemetry.
     let operation = operation_name(&mut request);
-    let tenant = caller.tenant.to_string();
     let span = tracing::info_span!(
         "graphql.request",
         otel.name = %format!("graphql {operation}"),

@@ -13,6 +13,7 @@
 mod access;
 mod audit;
 mod http;
+pub mod mobile;
 mod mutation;
 mod schema;
 mod subscription;

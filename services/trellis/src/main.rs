@@ -74,6 +74,9 @@ struct ServeArgs {
     otel: bool,
     #[command(flatten)]
     audit: AuditArgs,
+    /// GraphQL requests per tenant per minute; 0 means no limit.
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    rate_limit_per_minute: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -96,6 +96,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&events),
         args.audit.digest_interval_secs,
     ));
+    let mobile = Arc::new(trellis_gateway::mobile::MemoryMobile::new(
+        args.rate_limit_per_minute,
+    ));
     // GraphQL mutations go through the gRPC API like any other client's.
     let plans_client = plans_client(&format!("http://{grpc_addr}"))?;
     let schema = trellis_gateway::build_schema(
@@ -110,6 +113,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         verifier,
         GatewayConfig {
             graphiql: args.graphiql,
+            queries: mobile.clone(),
+            limiter: mobile,
         },
     )
     .merge(health_routes(Probes {

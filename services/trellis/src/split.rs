@@ -100,6 +100,10 @@ pub struct GatewayArgs {
     http_addr: SocketAddr,
     #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = false, action = clap::ArgAction::Set)]
     graphiql: bool,
+    /// GraphQL requests per tenant per minute, counted in Redis across
+    /// gateway instances; 0 means no limit.
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 12_000)]
+    rate_limit_per_minute: u64,
     #[command(flatten)]
     secret: SecretArgs,
     #[command(flatten)]
@@ -218,6 +222,14 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 .context("cannot reach Redis")?,
         );
         let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        let mobile = Arc::new(
+            trellis_gateway::mobile::RedisMobile::connect(
+                &args.redis_url,
+                args.rate_limit_per_minute,
+            )
+            .await
+            .context("cannot reach Redis")?,
+        );
         // Every gateway hears every change through Redis pub/sub.
         let changes = LocalChanges::default();
         let _relay = RedisChanges::connect(&args.redis_url)
@@ -236,6 +248,8 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             verifier,
             GatewayConfig {
                 graphiql: args.graphiql,
+                queries: mobile.clone(),
+                limiter: mobile,
             },
         )
         .merge(health_routes(Probes {
