@@ -7,6 +7,7 @@ mod harness;
 
 mod audit;
 mod crash;
+mod jwks;
 mod mobile;
 mod plans;
 mod restart;

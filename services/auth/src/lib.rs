@@ -123,11 +123,45 @@ pub enum AuthError {
     Key,
 }
 
-/// Checks bearer tokens.
+/// Checks bearer tokens: with a shared secret (development), or with the
+/// public keys of a JWKS (production: tokens signed by the identity
+/// provider with RS256, ES256 or EdDSA, chosen by the token's `kid`).
 #[derive(Clone)]
 pub struct TokenVerifier {
-    key: DecodingKey,
-    validation: Validation,
+    keys: Keys,
+}
+
+#[derive(Clone)]
+enum Keys {
+    Shared(DecodingKey, Validation),
+    /// (key id, key, validation for its algorithm)
+    Published(Vec<(Option<String>, DecodingKey, Validation)>),
+}
+
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation.leeway = 30;
+    validation
+}
+
+/// The algorithm a published key is for: its `alg`, else its key type.
+fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    if let Some(alg) = &jwk.common.key_algorithm {
+        return alg.to_string().parse().ok();
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Some(Algorithm::ES256),
+            EllipticCurve::P384 => Some(Algorithm::ES384),
+            _ => None,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+        _ => None,
+    }
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -138,13 +172,36 @@ impl fmt::Debug for TokenVerifier {
 
 impl TokenVerifier {
     pub fn hs256(secret: &[u8]) -> Result<Self, AuthError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 30;
         Ok(Self {
-            key: DecodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
-            validation,
+            keys: Keys::Shared(
+                DecodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
+                validation(Algorithm::HS256),
+            ),
+        })
+    }
+
+    /// From a JWKS document (`{"keys": [...]}`): asymmetric public keys
+    /// only; shared-secret (`oct`) keys are refused.
+    pub fn jwks(document: &str) -> Result<Self, AuthError> {
+        let set: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_str(document).map_err(|_| AuthError::Key)?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let algorithm = algorithm_of(jwk).ok_or(AuthError::Key)?;
+            if matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
+                return Err(AuthError::Key);
+            }
+            let key = DecodingKey::from_jwk(jwk).map_err(|_| AuthError::Key)?;
+            keys.push((jwk.common.key_id.clone(), key, validation(algorithm)));
+        }
+        if keys.is_empty() {
+            return Err(AuthError::Key);
+        }
+        Ok(Self {
+            keys: Keys::Published(keys),
         })
     }
 
@@ -159,12 +216,24 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |e| match e.kind() {
+        let (key, validation) = match &self.keys {
+            Keys::Shared(key, validation) => (key, validation),
+            Keys::Published(keys) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+                keys.iter()
+                    .find(|(kid, _, validation)| {
+                        validation.algorithms.contains(&header.alg)
+                            && (header.kid.is_none() && keys.len() == 1 || *kid == header.kid)
+                    })
+                    .map(|(_, key, validation)| (key, validation))
+                    .ok_or(AuthError::Invalid)?
+            }
+        };
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid,
-            },
-        )?;
+            })?;
         let claims = data.claims;
         let tenant = TenantId::parse(&claims.tenant).map_err(|_| AuthError::BadTenant)?;
         if claims.sub.trim().is_empty() {
@@ -191,6 +260,7 @@ impl TokenVerifier {
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: EncodingKey,
+    header: Header,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -203,6 +273,18 @@ impl TokenIssuer {
     pub fn hs256(secret: &[u8]) -> Result<Self, AuthError> {
         Ok(Self {
             key: EncodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
+            header: Header::new(Algorithm::HS256),
+        })
+    }
+
+    /// Signs with an Ed25519 private key (PKCS#8 PEM) under key id `kid`,
+    /// as an identity provider publishing a JWKS would.
+    pub fn ed25519_pem(pem: &[u8], kid: &str) -> Result<Self, AuthError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        Ok(Self {
+            key: EncodingKey::from_ed_pem(pem).map_err(|_| AuthError::Key)?,
+            header,
         })
     }
 
@@ -217,8 +299,7 @@ impl TokenIssuer {
             iat: now,
             exp: now + valid_for.num_seconds(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
-            .map_err(|_| AuthError::Key)
+        jsonwebtoken::encode(&self.header, &claims, &self.key).map_err(|_| AuthError::Key)
     }
 }
 
@@ -270,6 +351,43 @@ mod tests {
             .issue(&caller(), chrono::Duration::hours(-2))
             .unwrap();
         assert_eq!(verifier.verify(&expired), Err(AuthError::Expired));
+    }
+
+    const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIB7HUm27YlfYIadSiyb/x7PkoLpQ/jvltMUBhZmspL4k
+-----END PRIVATE KEY-----
+";
+    const TEST_JWKS: &str = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "use": "sig",
+        "alg": "EdDSA", "kid": "idp-2026", "x": "NCuDn8FCWeVZDlDq2BH5g_zZawKmOpC07bs2TRTyUMU"}]}"#;
+
+    #[test]
+    fn tokens_signed_by_a_published_key_verify() {
+        let token = TokenIssuer::ed25519_pem(TEST_KEY.as_bytes(), "idp-2026")
+            .unwrap()
+            .issue(&caller(), chrono::Duration::hours(1))
+            .unwrap();
+        let verifier = TokenVerifier::jwks(TEST_JWKS).unwrap();
+        assert_eq!(verifier.verify(&token), Ok(caller()));
+
+        // Unknown key id, or a shared-secret token, are refused.
+        let other_kid = TokenIssuer::ed25519_pem(TEST_KEY.as_bytes(), "someone-else")
+            .unwrap()
+            .issue(&caller(), chrono::Duration::hours(1))
+            .unwrap();
+        assert_eq!(verifier.verify(&other_kid), Err(AuthError::Invalid));
+        let shared = TokenIssuer::hs256(b"s3cret")
+            .unwrap()
+            .issue(&caller(), chrono::Duration::hours(1))
+            .unwrap();
+        assert_eq!(verifier.verify(&shared), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn a_jwks_with_a_shared_secret_is_refused() {
+        let oct = r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"}]}"#;
+        assert!(TokenVerifier::jwks(oct).is_err());
+        assert!(TokenVerifier::jwks(r#"{"keys": []}"#).is_err());
+        assert!(TokenVerifier::jwks("not json").is_err());
     }
 
     #[test]

@@ -103,6 +103,27 @@ struct SecretArgs {
     /// HS256 secret for bearer tokens. The default is for development only.
     #[arg(long, env = "TRELLIS_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true)]
     jwt_secret: String,
+    /// Verify tokens with the public keys of this JWKS file (RS256, ES256,
+    /// EdDSA) instead of the shared secret: production.
+    #[arg(long, env = "TRELLIS_JWKS_FILE")]
+    jwks_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    /// How bearer tokens are checked: the JWKS if given, else the secret.
+    fn verifier(&self) -> anyhow::Result<trellis_auth::TokenVerifier> {
+        match &self.jwks_file {
+            Some(path) => {
+                let document = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read JWKS {}", path.display()))?;
+                trellis_auth::TokenVerifier::jwks(&document)
+                    .with_context(|| format!("unusable JWKS {}", path.display()))
+            }
+            None => Ok(trellis_auth::TokenVerifier::hs256(
+                self.jwt_secret.as_bytes(),
+            )?),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -61,7 +61,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         READ_MODEL_CACHE,
     ));
-    let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+    let verifier = Arc::new(args.secret.verifier()?);
 
     let changes = LocalChanges::default();
     let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use trellis_auth::TokenVerifier;
 use trellis_gateway::GatewayConfig;
 use trellis_kernel::{AccessLog, EventStore};
 use trellis_projector::{LocalChanges, Projector, ReadModelStore, RedisChanges, RedisReadModels};
@@ -149,7 +148,7 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
         let (events, access_log) = open_store(&args.store.store_url).await?;
         let audit = audit_service(&args.audit, Arc::clone(&events), access_log)?;
-        let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        let verifier = Arc::new(args.secret.verifier()?);
         let grpc_listener = bind(args.grpc_addr, "gRPC").await?;
         let http_listener = bind(args.http_addr, "health").await?;
         let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
@@ -221,7 +220,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 .await
                 .context("cannot reach Redis")?,
         );
-        let verifier = Arc::new(TokenVerifier::hs256(args.secret.jwt_secret.as_bytes())?);
+        let verifier = Arc::new(args.secret.verifier()?);
         let mobile = Arc::new(
             trellis_gateway::mobile::RedisMobile::connect(
                 &args.redis_url,
