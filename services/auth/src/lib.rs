@@ -133,7 +133,7 @@ pub struct TokenVerifier {
 
 #[derive(Clone)]
 enum Keys {
-    Shared(DecodingKey, Validation),
+    Shared(Box<(DecodingKey, Validation)>),
     /// (key id, key, validation for its algorithm)
     Published(Vec<(Option<String>, DecodingKey, Validation)>),
 }
@@ -173,10 +173,10 @@ impl fmt::Debug for TokenVerifier {
 impl TokenVerifier {
     pub fn hs256(secret: &[u8]) -> Result<Self, AuthError> {
         Ok(Self {
-            keys: Keys::Shared(
+            keys: Keys::Shared(Box::new((
                 DecodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
                 validation(Algorithm::HS256),
-            ),
+            ))),
         })
     }
 
@@ -217,7 +217,7 @@ impl TokenVerifier {
 
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
         let (key, validation) = match &self.keys {
-            Keys::Shared(key, validation) => (key, validation),
+            Keys::Shared(shared) => (&shared.0, &shared.1),
             Keys::Published(keys) => {
                 let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
                 keys.iter()
