@@ -32,10 +32,14 @@ pub struct Telemetry {
 
 #[derive(Debug, clap::Args)]
 pub struct Store {
-    /// The event store: `postgres://user@host/db`, or `sqlite:PATH` (one
-    /// process only).
+    /// The event store: `postgres://user@host/db`, `kurrentdb://host:2113,…`
+    /// (with `--features kurrentdb`), or `sqlite:PATH` (one process only).
     #[arg(long, env = "TRELLIS_STORE_URL")]
     store_url: String,
+    /// Where the access log goes when the event store cannot hold it
+    /// (KurrentDB): a `postgres://` URL. Otherwise the event store keeps it.
+    #[arg(long, env = "TRELLIS_ACCESS_LOG_URL")]
+    access_log_url: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,21 +115,51 @@ pub struct GatewayArgs {
     telemetry: Telemetry,
 }
 
-/// Opens the event store (and its access log) a URL names.
-async fn open_store(url: &str) -> anyhow::Result<(Arc<dyn EventStore>, Arc<dyn AccessLog>)> {
+async fn postgres(url: &str) -> anyhow::Result<Arc<PostgresEventStore>> {
+    Ok(Arc::new(
+        PostgresEventStore::connect(url)
+            .await
+            .context("cannot reach the PostgreSQL store")?,
+    ))
+}
+
+/// Opens the event store (and its access log) the configuration names.
+async fn open_store(store: &Store) -> anyhow::Result<(Arc<dyn EventStore>, Arc<dyn AccessLog>)> {
+    let url = store.store_url.as_str();
+    if url.starts_with("kurrentdb://")
+        || url.starts_with("esdb://")
+        || url.starts_with("kurrentdb+discover://")
+    {
+        let events = open_kurrentdb(url)?;
+        let access_url = store.access_log_url.as_deref().context(
+            "a KurrentDB store keeps events only: set TRELLIS_ACCESS_LOG_URL (postgres://) for the access log",
+        )?;
+        let access_log: Arc<dyn AccessLog> = postgres(access_url).await?;
+        return Ok((events, access_log));
+    }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = Arc::new(
-            PostgresEventStore::connect(url)
-                .await
-                .context("cannot reach the PostgreSQL event store")?,
-        );
+        let store = postgres(url).await?;
         return Ok((store.clone(), store));
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         let store = Arc::new(SqliteEventStore::open(path).context("cannot open the event store")?);
         return Ok((store.clone(), store));
     }
-    bail!("TRELLIS_STORE_URL must start with postgres:// or sqlite:")
+    bail!("TRELLIS_STORE_URL must start with postgres://, kurrentdb:// or sqlite:")
+}
+
+#[cfg(feature = "kurrentdb")]
+fn open_kurrentdb(url: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(Arc::new(
+        trellis_store_kurrentdb::KurrentEventStore::connect(url).context("KurrentDB store")?,
+    ))
+}
+
+#[cfg(not(feature = "kurrentdb"))]
+fn open_kurrentdb(_url: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+    bail!(
+        "this trellis was built without KurrentDB support: cargo build --release -p trellis --features kurrentdb"
+    )
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -146,7 +180,7 @@ where
 
 pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, access_log) = open_store(&args.store.store_url).await?;
+        let (events, access_log) = open_store(&args.store).await?;
         let audit = audit_service(&args.audit, Arc::clone(&events), access_log)?;
         let verifier = Arc::new(args.secret.verifier()?);
         let grpc_listener = bind(args.grpc_addr, "gRPC").await?;
@@ -180,7 +214,7 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
 
 pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, _) = open_store(&args.store.store_url).await?;
+        let (events, _) = open_store(&args.store).await?;
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
@@ -213,7 +247,7 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
 
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, access_log) = open_store(&args.store.store_url).await?;
+        let (events, access_log) = open_store(&args.store).await?;
         let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
