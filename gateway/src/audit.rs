@@ -1,16 +1,64 @@
 //! The auditor's GraphQL queries. Auditor role only; each is written to the
-//! access log by `trellis-audit` before it is answered.
+//! access log by `trellis-audit` before it is answered — in this process
+//! (embedded), or by the audit service the gateway calls over gRPC (split).
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use tonic::transport::Channel;
 use trellis_audit::history::{HistoryEntry, HistoryFilter};
 use trellis_audit::timetravel::AsOf;
 use trellis_audit::{Audit, AuditError, ReadContext};
 use trellis_kernel::AccessQuery;
+use trellis_proto::audit::v1 as pb;
+use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
 use crate::schema::{Plan, caller, error, request_meta};
 
 const DEFAULT_PAGE: usize = 100;
+
+/// Where the audit trail is read.
+#[derive(Clone)]
+pub enum AuditBackend {
+    /// In this process, on the event store (embedded).
+    Local(Audit),
+    /// The `AuditService` over gRPC (split topology).
+    Remote(AuditServiceClient<Channel>),
+}
+
+impl std::fmt::Debug for AuditBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Local(_) => "AuditBackend::Local",
+            Self::Remote(_) => "AuditBackend::Remote",
+        })
+    }
+}
+
+fn backend<'a>(ctx: &'a Context<'_>) -> &'a AuditBackend {
+    ctx.data_unchecked::<AuditBackend>()
+}
+
+/// Runs a call on the audit service with the caller's token and trace.
+async fn remote<M, T, F, Fut>(
+    ctx: &Context<'_>,
+    client: &AuditServiceClient<Channel>,
+    message: M,
+    call: F,
+) -> async_graphql::Result<T>
+where
+    F: FnOnce(AuditServiceClient<Channel>, tonic::Request<M>) -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let request = crate::mutation::authorized(ctx, message)?;
+    call(client.clone(), request)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| crate::mutation::to_graphql(&s))
+}
+
+fn blank_is_none(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
 
 fn context(ctx: &Context<'_>) -> async_graphql::Result<ReadContext> {
     let meta = request_meta(ctx);
@@ -102,6 +150,28 @@ impl From<HistoryEntry> for AuditEvent {
     }
 }
 
+impl From<pb::HistoryEntry> for AuditEvent {
+    fn from(e: pb::HistoryEntry) -> Self {
+        Self {
+            revision: e.revision,
+            global_position: e.global_position,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            recorded_at: e.recorded_at,
+            actor_subject: e.actor_subject,
+            actor_role: e.actor_role,
+            reason: blank_is_none(e.reason),
+            request_id: e.request_id,
+            trace_id: e.trace_id,
+            command_id: e.command_id,
+            correlation_id: e.correlation_id,
+            payload_json: e.payload_json,
+            hash: e.hash,
+        }
+    }
+}
+
 #[derive(Debug, SimpleObject)]
 pub struct PlanHistory {
     events: Vec<AuditEvent>,
@@ -158,16 +228,39 @@ impl AuditQuery {
         to: Option<String>,
         event_types: Option<Vec<String>>,
     ) -> async_graphql::Result<PlanHistory> {
+        let (from, to) = (time("from", from)?, time("to", to)?);
+        let limit = page(first)?;
+        let audit = match backend(ctx) {
+            AuditBackend::Local(audit) => audit,
+            AuditBackend::Remote(client) => {
+                let message = pb::PlanHistoryRequest {
+                    plan_id: id.to_string(),
+                    after_revision: after,
+                    page_size: u32::try_from(limit).unwrap_or(u32::MAX),
+                    actor: actor.unwrap_or_default(),
+                    from_time: from.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    to_time: to.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    event_types: event_types.unwrap_or_default(),
+                };
+                let reply = remote(ctx, client, message, |mut c, r| async move {
+                    c.get_plan_history(r).await
+                })
+                .await?;
+                return Ok(PlanHistory {
+                    events: reply.entries.into_iter().map(AuditEvent::from).collect(),
+                    next_after_revision: reply.next_after_revision,
+                });
+            }
+        };
         let read = context(ctx)?;
         let filter = HistoryFilter {
             actor,
-            from: time("from", from)?,
-            to: time("to", to)?,
+            from,
+            to,
             event_types: event_types.unwrap_or_default(),
         };
-        let page = ctx
-            .data_unchecked::<Audit>()
-            .history(&read, id.as_str(), &filter, after, page(first)?)
+        let page = audit
+            .history(&read, id.as_str(), &filter, after, limit)
             .await
             .map_err(to_error)?;
         Ok(PlanHistory {
@@ -184,17 +277,35 @@ impl AuditQuery {
         at: Option<String>,
         version: Option<u64>,
     ) -> async_graphql::Result<Plan> {
-        let read = context(ctx)?;
         let as_of = match (time("at", at)?, version) {
             (Some(t), None) => AsOf::Time(t),
             (None, Some(v)) => AsOf::Version(v),
             _ => return Err(error("BAD_USER_INPUT", "give exactly one of at or version")),
         };
-        ctx.data_unchecked::<Audit>()
-            .as_of(&read, id.as_str(), as_of)
-            .await
-            .map(Plan)
-            .map_err(to_error)
+        match backend(ctx) {
+            AuditBackend::Local(audit) => audit
+                .as_of(&context(ctx)?, id.as_str(), as_of)
+                .await
+                .map(Plan)
+                .map_err(to_error),
+            AuditBackend::Remote(client) => {
+                let as_of = match as_of {
+                    AsOf::Time(t) => pb::plan_as_of_request::AsOf::Time(t.to_rfc3339()),
+                    AsOf::Version(v) => pb::plan_as_of_request::AsOf::Version(v),
+                };
+                let message = pb::PlanAsOfRequest {
+                    plan_id: id.to_string(),
+                    as_of: Some(as_of),
+                };
+                let document = remote(ctx, client, message, |mut c, r| async move {
+                    c.get_plan_as_of(r).await
+                })
+                .await?;
+                serde_json::from_str(&document.plan_json)
+                    .map(Plan)
+                    .map_err(|_| error("INTERNAL", "internal error"))
+            }
+        }
     }
 
     /// Field-level changes from one version of a plan to another.
@@ -205,10 +316,31 @@ impl AuditQuery {
         from_version: u64,
         to_version: u64,
     ) -> async_graphql::Result<Vec<FieldChange>> {
-        let read = context(ctx)?;
-        let changes = ctx
-            .data_unchecked::<Audit>()
-            .diff(&read, id.as_str(), from_version, to_version)
+        let audit = match backend(ctx) {
+            AuditBackend::Local(audit) => audit,
+            AuditBackend::Remote(client) => {
+                let message = pb::DiffPlanVersionsRequest {
+                    plan_id: id.to_string(),
+                    from_version,
+                    to_version,
+                };
+                let reply = remote(ctx, client, message, |mut c, r| async move {
+                    c.diff_plan_versions(r).await
+                })
+                .await?;
+                return Ok(reply
+                    .changes
+                    .into_iter()
+                    .map(|c| FieldChange {
+                        path: c.path,
+                        before_json: blank_is_none(c.before_json),
+                        after_json: blank_is_none(c.after_json),
+                    })
+                    .collect());
+            }
+        };
+        let changes = audit
+            .diff(&context(ctx)?, id.as_str(), from_version, to_version)
             .await
             .map_err(to_error)?;
         Ok(changes
@@ -230,7 +362,6 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<u64>,
     ) -> async_graphql::Result<Vec<AccessEntry>> {
-        let read = context(ctx)?;
         let query = match (plan_id, subject) {
             (Some(p), None) => AccessQuery::Plan(p.to_string()),
             (None, Some(s)) => AccessQuery::Subject(s),
@@ -241,9 +372,43 @@ impl AuditQuery {
                 ));
             }
         };
-        let entries = ctx
-            .data_unchecked::<Audit>()
-            .access(&read, &query, after, page(first)?)
+        let limit = page(first)?;
+        let audit = match backend(ctx) {
+            AuditBackend::Local(audit) => audit,
+            AuditBackend::Remote(client) => {
+                let about = match query {
+                    AccessQuery::Plan(p) => pb::access_log_request::About::PlanId(p),
+                    AccessQuery::Subject(s) => pb::access_log_request::About::Subject(s),
+                };
+                let message = pb::AccessLogRequest {
+                    about: Some(about),
+                    after_id: after,
+                    page_size: u32::try_from(limit).unwrap_or(u32::MAX),
+                };
+                let reply = remote(ctx, client, message, |mut c, r| async move {
+                    c.get_access_log(r).await
+                })
+                .await?;
+                return Ok(reply
+                    .entries
+                    .into_iter()
+                    .map(|a| AccessEntry {
+                        id: a.id,
+                        subject: a.subject,
+                        role: a.role,
+                        plan_id: blank_is_none(a.plan_id),
+                        operation: a.operation,
+                        fields: a.fields,
+                        api: a.api,
+                        address: a.address,
+                        request_id: a.request_id,
+                        at: a.at,
+                    })
+                    .collect());
+            }
+        };
+        let entries = audit
+            .access(&context(ctx)?, &query, after, limit)
             .await
             .map_err(to_error)?;
         Ok(entries
@@ -265,12 +430,23 @@ impl AuditQuery {
 
     /// Recomputes the tenant's hash chains and signed digests.
     async fn audit_verification(&self, ctx: &Context<'_>) -> async_graphql::Result<Verification> {
-        let read = context(ctx)?;
-        let report = ctx
-            .data_unchecked::<Audit>()
-            .verify(&read)
-            .await
-            .map_err(to_error)?;
+        let audit = match backend(ctx) {
+            AuditBackend::Local(audit) => audit,
+            AuditBackend::Remote(client) => {
+                let reply = remote(ctx, client, pb::VerifyRequest {}, |mut c, r| async move {
+                    c.verify(r).await
+                })
+                .await?;
+                return Ok(Verification {
+                    ok: reply.ok,
+                    streams: reply.streams,
+                    events: reply.events,
+                    digests: reply.digests,
+                    first_break: blank_is_none(reply.first_break),
+                });
+            }
+        };
+        let report = audit.verify(&context(ctx)?).await.map_err(to_error)?;
         Ok(Verification {
             ok: report.ok,
             streams: report.streams,

@@ -18,5 +18,6 @@ mod mutation;
 mod schema;
 mod subscription;
 
+pub use audit::AuditBackend;
 pub use http::{GatewayConfig, router};
 pub use schema::{RequestMeta, TrellisSchema, build_schema};

@@ -35,7 +35,7 @@ pub struct CommandResult {
 
 /// gRPC status → GraphQL error with `extensions.code`, and the field
 /// violations of `INVALID_ARGUMENT` as `extensions.fieldViolations`.
-fn to_graphql(status: &Status) -> async_graphql::Error {
+pub(crate) fn to_graphql(status: &Status) -> async_graphql::Error {
     let code = match status.code() {
         Code::InvalidArgument | Code::OutOfRange => "BAD_USER_INPUT",
         Code::NotFound => "NOT_FOUND",
@@ -83,6 +83,25 @@ fn to_graphql(status: &Status) -> async_graphql::Error {
     })
 }
 
+/// A gRPC request carrying the caller's token and the current trace.
+pub(crate) fn authorized<M>(
+    ctx: &Context<'_>,
+    message: M,
+) -> async_graphql::Result<tonic::Request<M>> {
+    let token = ctx
+        .data::<BearerToken>()
+        .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))?;
+    let authorization = format!("Bearer {}", token.0)
+        .parse()
+        .map_err(|_| error("UNAUTHENTICATED", "malformed bearer token"))?;
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", authorization);
+    inject_current(request.metadata_mut());
+    Ok(request)
+}
+
 /// Sends one command: a client span, the caller's token, `traceparent`.
 async fn send<M, F, Fut>(
     ctx: &Context<'_>,
@@ -99,12 +118,6 @@ where
         .data::<PlanServiceClient<Channel>>()
         .map_err(|_| error("UNAVAILABLE", "commands are not available here"))?
         .clone();
-    let token = ctx
-        .data::<BearerToken>()
-        .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))?;
-    let authorization = format!("Bearer {}", token.0)
-        .parse()
-        .map_err(|_| error("UNAUTHENTICATED", "malformed bearer token"))?;
     let span = tracing::info_span!(
         "grpc.client",
         otel.name = %format!("trellis.plans.v1.PlanService/{method}"),
@@ -113,11 +126,7 @@ where
         tenant = %tenant,
     );
     async move {
-        let mut request = tonic::Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", authorization);
-        inject_current(request.metadata_mut());
+        let request = authorized(ctx, message)?;
         let reply = call(client, request)
             .await
             .map_err(|s| to_graphql(&s))?

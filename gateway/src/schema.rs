@@ -10,7 +10,6 @@ use async_graphql::{
 use chrono::Utc;
 use tonic::transport::Channel;
 use tracing::Instrument;
-use trellis_audit::Audit;
 use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::{GoalOutcome, GoalTerm, ProgressSource, ReviewDecision};
@@ -21,7 +20,7 @@ use trellis_projector::{
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::access::{reading_role, scope_filter};
-use crate::audit::AuditQuery;
+use crate::audit::{AuditBackend, AuditQuery};
 use crate::mutation::MutationRoot;
 use crate::subscription::SubscriptionRoot;
 
@@ -46,7 +45,7 @@ const DEFAULT_PAGE: usize = 20;
 pub fn build_schema(
     read_models: Arc<dyn ReadModelStore>,
     access_log: Arc<dyn AccessLog>,
-    audit: Audit,
+    audit: AuditBackend,
     plans: Option<PlanServiceClient<Channel>>,
     changes: Option<trellis_projector::LocalChanges>,
 ) -> TrellisSchema {

@@ -50,8 +50,13 @@ async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
     let store = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
     let key = DigestKey::development();
     let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
-    let schema =
-        trellis_gateway::build_schema(Arc::new(read_models), access_log, audit, None, None);
+    let schema = trellis_gateway::build_schema(
+        Arc::new(read_models),
+        access_log,
+        trellis_gateway::AuditBackend::Local(audit),
+        None,
+        None,
+    );
     let caller = Caller {
         tenant: TenantId::parse("north").unwrap(),
         subject: "clin-1".into(),

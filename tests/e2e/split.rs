@@ -207,6 +207,31 @@ async fn the_split_topology_survives_a_redis_restart_mid_stream() {
         "{outcome:?}"
     );
 
+    // The auditor's GraphQL queries reach the audit service over gRPC.
+    let auditor = crate::harness::token(&tenant, "aud-1", &[trellis_auth::Role::Auditor]);
+    let audited = graphql(
+        &two,
+        &auditor,
+        "query($id: ID!) { planHistory(id: $id, first: 5) { events { eventType actorSubject }
+            nextAfterRevision } auditVerification { ok } accessLog(planId: $id) { api } }",
+        json!({ "id": plan_id }),
+    )
+    .await;
+    assert_eq!(
+        audited["planHistory"]["events"][0]["eventType"],
+        "PlanCreated"
+    );
+    assert_eq!(audited["planHistory"]["nextAfterRevision"], 4);
+    assert_eq!(audited["auditVerification"]["ok"], true);
+    assert!(
+        audited["accessLog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["api"] == "graphql"),
+        "the gateways' plan reads are in the shared access log"
+    );
+
     drop((gateway_one, gateway_two, projector, plans));
     trellis_store_postgres::drop_database(admin, &database)
         .await

@@ -20,6 +20,7 @@ use crate::serve::{
 };
 use crate::telemetry::LogFormat;
 use crate::{AuditArgs, SecretArgs};
+use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
 #[derive(Debug, clap::Args)]
 pub struct Telemetry {
@@ -99,6 +100,10 @@ pub struct GatewayArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     plans_url: String,
+    /// The audit service's gRPC URL, for the auditor's queries (the plans
+    /// service hosts it). Default: TRELLIS_PLANS_URL.
+    #[arg(long, env = "TRELLIS_AUDIT_URL")]
+    audit_url: Option<String>,
     #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
     #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = false, action = clap::ArgAction::Set)]
@@ -109,8 +114,6 @@ pub struct GatewayArgs {
     rate_limit_per_minute: u64,
     #[command(flatten)]
     secret: SecretArgs,
-    #[command(flatten)]
-    audit: AuditArgs,
     #[command(flatten)]
     telemetry: Telemetry,
 }
@@ -248,7 +251,14 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
         let (events, access_log) = open_store(&args.store).await?;
-        let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
+        // The auditor's queries go to the audit service over gRPC, which
+        // logs them as it answers.
+        let audit_url = args.audit_url.as_deref().unwrap_or(&args.plans_url);
+        let audit = trellis_gateway::AuditBackend::Remote(AuditServiceClient::new(
+            tonic::transport::Endpoint::from_shared(audit_url.to_owned())
+                .context("audit service URL")?
+                .connect_lazy(),
+        ));
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
