@@ -20,7 +20,7 @@ const DEFAULT_PAGE: usize = 100;
 #[derive(Clone)]
 pub enum AuditBackend {
     /// In this process, on the event store (embedded).
-    Local(Audit),
+    Local(Box<Audit>),
     /// The `AuditService` over gRPC (split topology).
     Remote(AuditServiceClient<Channel>),
 }
@@ -284,6 +284,7 @@ impl AuditQuery {
         };
         match backend(ctx) {
             AuditBackend::Local(audit) => audit
+                .as_ref()
                 .as_of(&context(ctx)?, id.as_str(), as_of)
                 .await
                 .map(Plan)

@@ -53,7 +53,7 @@ async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
     let schema = trellis_gateway::build_schema(
         Arc::new(read_models),
         access_log,
-        trellis_gateway::AuditBackend::Local(audit),
+        trellis_gateway::AuditBackend::Local(Box::new(audit)),
         None,
         None,
     );

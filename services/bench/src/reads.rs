@@ -98,7 +98,7 @@ pub async fn run(access_log: bool, concurrency: usize, seconds: u64) -> anyhow::
     };
     let key = DigestKey::development();
     let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
-    let audit = trellis_gateway::AuditBackend::Local(audit);
+    let audit = trellis_gateway::AuditBackend::Local(Box::new(audit));
     let schema = trellis_gateway::build_schema(Arc::new(read_models), log, audit, None, None);
     let caller = Caller {
         tenant: TenantId::parse("bench")?,

@@ -104,7 +104,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schema = trellis_gateway::build_schema(
         Arc::clone(&read_models),
         access_log,
-        trellis_gateway::AuditBackend::Local(audit),
+        trellis_gateway::AuditBackend::Local(Box::new(audit)),
         Some(plans_client),
         Some(changes),
     );
