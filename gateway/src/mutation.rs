@@ -14,7 +14,7 @@ use trellis_proto::plans::v1 as pb;
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::schema::{
-    GqlGoalOutcome, GqlGoalTerm, GqlProgressSource, GqlReviewDecision, caller, error,
+    GqlGoalOutcome, GqlGoalTerm, GqlInstrument, GqlProgressSource, GqlReviewDecision, caller, error,
 };
 
 /// The caller's bearer token, forwarded as-is to the gRPC service.
@@ -227,6 +227,27 @@ pub struct HoldReviewInput {
     decision: GqlReviewDecision,
 }
 
+#[derive(Debug, InputObject)]
+pub struct RecordMeasureInput {
+    command_id: ID,
+    plan_id: ID,
+    measure_id: Option<ID>,
+    instrument: GqlInstrument,
+    /// One answer per item, in order; or leave out and give `total`.
+    answers: Option<Vec<u32>>,
+    total: Option<u32>,
+    administered_on: String,
+    source: GqlProgressSource,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AcknowledgeSafetyFlagInput {
+    command_id: ID,
+    plan_id: ID,
+    flag_id: ID,
+    note: Option<String>,
+}
+
 fn id(value: Option<ID>) -> String {
     value.map(|v| v.0).unwrap_or_default()
 }
@@ -407,6 +428,57 @@ impl MutationRoot {
         send(ctx, "HoldReview", message, |mut c, r| async move {
             c.hold_review(r).await
         })
+        .await
+    }
+
+    /// A questionnaire: clients answer their own (`source: CLIENT_SELF_REPORT`).
+    async fn record_measure(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordMeasureInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let instrument = match input.instrument {
+            GqlInstrument::Phq9 => pb::Instrument::Phq9,
+            GqlInstrument::Gad7 => pb::Instrument::Gad7,
+            GqlInstrument::Pswq => pb::Instrument::Pswq,
+        };
+        let source = match input.source {
+            GqlProgressSource::Clinician => pb::ProgressSource::Clinician,
+            GqlProgressSource::ClientSelfReport => pb::ProgressSource::ClientSelfReport,
+        };
+        let message = pb::RecordMeasureRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            measure_id: id(input.measure_id),
+            instrument: instrument as i32,
+            answers: input.answers.unwrap_or_default(),
+            total: input.total,
+            administered_on: input.administered_on,
+            source: source as i32,
+        };
+        send(ctx, "RecordMeasure", message, |mut c, r| async move {
+            c.record_measure(r).await
+        })
+        .await
+    }
+
+    async fn acknowledge_safety_flag(
+        &self,
+        ctx: &Context<'_>,
+        input: AcknowledgeSafetyFlagInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::AcknowledgeSafetyFlagRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            flag_id: input.flag_id.0,
+            note: input.note.unwrap_or_default(),
+        };
+        send(
+            ctx,
+            "AcknowledgeSafetyFlag",
+            message,
+            |mut c, r| async move { c.acknowledge_safety_flag(r).await },
+        )
         .await
     }
 }

@@ -9,13 +9,16 @@ use async_graphql::{
 };
 use chrono::Utc;
 use tonic::transport::Channel;
-use tracing::Instrument;
+use tracing::Instrument as _;
 use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessRecord};
-use trellis_plans_domain::{GoalOutcome, GoalTerm, ProgressSource, ReviewDecision};
+use trellis_plans_domain::measure::is_response;
+use trellis_plans_domain::{
+    GoalOutcome, GoalTerm, Instrument, ProgressSource, ReviewDecision, SeverityBand,
+};
 use trellis_projector::{
-    GoalView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError, ReadModelStore,
-    ReviewView,
+    GoalView, MeasureView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError,
+    ReadModelStore, ReviewView, SafetyFlagView,
 };
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
@@ -337,6 +340,168 @@ impl Plan {
     }
     async fn reviews(&self) -> Vec<Review<'_>> {
         self.0.reviews.iter().map(Review).collect()
+    }
+    /// Standardized measures, oldest first, optionally of one instrument —
+    /// a client's trend, with each score's band and change from baseline.
+    async fn measures(&self, instrument: Option<GqlInstrument>) -> Vec<Measure<'_>> {
+        let wanted = instrument.map(domain_instrument);
+        self.0
+            .measures
+            .iter()
+            .filter(|m| wanted.is_none_or(|w| w == m.instrument))
+            .map(|m| Measure {
+                measure: m,
+                baseline: self
+                    .0
+                    .measures
+                    .iter()
+                    .find(|b| b.instrument == m.instrument)
+                    .map_or(m.total, |b| b.total),
+            })
+            .collect()
+    }
+    /// Safety flags; `open: true` for those not yet acknowledged.
+    async fn safety_flags(&self, open: Option<bool>) -> Vec<SafetyFlag<'_>> {
+        self.0
+            .safety_flags
+            .iter()
+            .filter(|f| open.is_none_or(|o| o == f.acknowledged_on.is_none()))
+            .map(SafetyFlag)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "Instrument")]
+pub enum GqlInstrument {
+    #[graphql(name = "PHQ9")]
+    Phq9,
+    #[graphql(name = "GAD7")]
+    Gad7,
+    #[graphql(name = "PSWQ")]
+    Pswq,
+}
+
+pub(crate) fn domain_instrument(i: GqlInstrument) -> Instrument {
+    match i {
+        GqlInstrument::Phq9 => Instrument::Phq9,
+        GqlInstrument::Gad7 => Instrument::Gad7,
+        GqlInstrument::Pswq => Instrument::Pswq,
+    }
+}
+
+fn gql_instrument(i: Instrument) -> GqlInstrument {
+    match i {
+        Instrument::Phq9 => GqlInstrument::Phq9,
+        Instrument::Gad7 => GqlInstrument::Gad7,
+        Instrument::Pswq => GqlInstrument::Pswq,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "SeverityBand")]
+pub enum GqlSeverityBand {
+    Minimal,
+    Mild,
+    Moderate,
+    ModeratelySevere,
+    Severe,
+    Low,
+    High,
+}
+
+fn band(b: SeverityBand) -> GqlSeverityBand {
+    match b {
+        SeverityBand::Minimal => GqlSeverityBand::Minimal,
+        SeverityBand::Mild => GqlSeverityBand::Mild,
+        SeverityBand::Moderate => GqlSeverityBand::Moderate,
+        SeverityBand::ModeratelySevere => GqlSeverityBand::ModeratelySevere,
+        SeverityBand::Severe => GqlSeverityBand::Severe,
+        SeverityBand::Low => GqlSeverityBand::Low,
+        SeverityBand::High => GqlSeverityBand::High,
+    }
+}
+
+/// One score, read against the first score of the same instrument.
+#[derive(Debug)]
+pub struct Measure<'a> {
+    measure: &'a MeasureView,
+    baseline: u32,
+}
+
+#[Object]
+impl Measure<'_> {
+    async fn id(&self) -> ID {
+        ID(self.measure.measure_id.clone())
+    }
+    async fn instrument(&self) -> GqlInstrument {
+        gql_instrument(self.measure.instrument)
+    }
+    /// LOINC code of the total (PHQ-9 44261-6, GAD-7 70274-6).
+    async fn loinc(&self) -> Option<&'static str> {
+        Some(self.measure.instrument.loinc()).filter(|c| !c.is_empty())
+    }
+    async fn total(&self) -> u32 {
+        self.measure.total
+    }
+    async fn band(&self) -> GqlSeverityBand {
+        band(self.measure.band)
+    }
+    async fn answers(&self) -> &[u8] {
+        &self.measure.answers
+    }
+    async fn administered_on(&self) -> String {
+        self.measure.administered_on.to_string()
+    }
+    async fn source(&self) -> GqlProgressSource {
+        source(self.measure.source)
+    }
+    async fn recorded_by(&self) -> &str {
+        &self.measure.recorded_by
+    }
+    /// Points from the first score of this instrument (negative is better).
+    async fn change_from_baseline(&self) -> i64 {
+        i64::from(self.measure.total) - i64::from(self.baseline)
+    }
+    /// At least a 50% drop from the first score.
+    async fn response(&self) -> bool {
+        is_response(self.baseline, self.measure.total)
+    }
+    /// PHQ-9 or GAD-7 below 5; null where the instrument defines none.
+    async fn remission(&self) -> Option<bool> {
+        self.measure.instrument.in_remission(self.measure.total)
+    }
+}
+
+#[derive(Debug)]
+pub struct SafetyFlag<'a>(&'a SafetyFlagView);
+
+#[Object]
+impl SafetyFlag<'_> {
+    async fn id(&self) -> ID {
+        ID(self.0.flag_id.clone())
+    }
+    async fn measure_id(&self) -> ID {
+        ID(self.0.measure_id.clone())
+    }
+    /// Why: PHQ-9 item 9 was answered above 0.
+    async fn reason(&self) -> &'static str {
+        "PHQ-9 item 9 above 0"
+    }
+    async fn raised_on(&self) -> String {
+        self.0.raised_on.to_string()
+    }
+    async fn open(&self) -> bool {
+        self.0.acknowledged_on.is_none()
+    }
+    async fn acknowledged_on(&self) -> Option<String> {
+        self.0.acknowledged_on.map(|d| d.to_string())
+    }
+    async fn acknowledged_by(&self) -> Option<&str> {
+        self.0.acknowledged_by.as_deref()
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Subscription};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
+use trellis_auth::Role;
 use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
 
 use crate::access::reading_role;
@@ -27,6 +28,27 @@ impl PlanChange {
     /// The plan as it now stands (a read of clinical content: logged).
     async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
         load_plan_for_caller(ctx, &self.0.plan_id, "graphql:planChanged").await
+    }
+}
+
+/// A safety flag was raised on a plan the caller cares for.
+#[derive(Debug)]
+pub struct SafetyFlagAlert {
+    plan_id: String,
+    flag_id: String,
+}
+
+#[Object]
+impl SafetyFlagAlert {
+    async fn plan_id(&self) -> ID {
+        ID(self.plan_id.clone())
+    }
+    async fn flag_id(&self) -> ID {
+        ID(self.flag_id.clone())
+    }
+    /// The plan as it now stands (a read of clinical content: logged).
+    async fn plan(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
+        load_plan_for_caller(ctx, &self.plan_id, "graphql:safetyFlagRaised").await
     }
 }
 
@@ -68,5 +90,48 @@ impl SubscriptionRoot {
             };
             async move { wanted }
         }))
+    }
+
+    /// Safety flags raised on any plan the caller treats or supervises,
+    /// as they are raised (care team only).
+    async fn safety_flag_raised(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = SafetyFlagAlert> + use<>> {
+        let caller = caller(ctx)?.clone();
+        if !caller.has_role(Role::Clinician) && !caller.has_role(Role::Supervisor) {
+            return Err(error("FORBIDDEN", "safety alerts go to the care team"));
+        }
+        let changes = ctx
+            .data::<LocalChanges>()
+            .map_err(|_| error("UNAVAILABLE", "live updates are not available here"))?
+            .subscribe();
+        let read_models = Arc::clone(ctx.data_unchecked::<Arc<dyn ReadModelStore>>());
+        Ok(BroadcastStream::new(changes)
+            .filter_map(move |change| {
+                let caller = caller.clone();
+                let read_models = Arc::clone(&read_models);
+                async move {
+                    let change = change.ok()?;
+                    if change.raised_flags.is_empty() || change.tenant != caller.tenant.as_str() {
+                        return None;
+                    }
+                    // Only plans this caller may read: the care team's.
+                    let view = read_models
+                        .plan(&caller.tenant, &change.plan_id)
+                        .await
+                        .ok()??;
+                    let role = reading_role(&caller, &view)?;
+                    matches!(role, Role::Clinician | Role::Supervisor).then(|| {
+                        futures::stream::iter(change.raised_flags.into_iter().map(move |flag_id| {
+                            SafetyFlagAlert {
+                                plan_id: change.plan_id.clone(),
+                                flag_id,
+                            }
+                        }))
+                    })
+                }
+            })
+            .flatten())
     }
 }

@@ -40,6 +40,8 @@ fn view() -> PlanView {
         updated_at: chrono::Utc::now(),
         goals: Vec::new(),
         reviews: Vec::new(),
+        measures: Vec::new(),
+        safety_flags: Vec::new(),
     }
 }
 

@@ -378,6 +378,17 @@ pub type Socket =
 /// Opens a graphql-transport-ws subscription to `planChanged(id)` on the
 /// gateway at `http` (e.g. `http://127.0.0.1:8080`).
 pub async fn subscribe_plan_changes(http: &str, token: &str, plan_id: &str) -> Socket {
+    subscribe_to(
+        http,
+        token,
+        "subscription($id: ID!) { planChanged(id: $id) { planId version plan { version goals { id } } } }",
+        json!({ "id": plan_id }),
+    )
+    .await
+}
+
+/// Opens a graphql-transport-ws subscription on the gateway at `http`.
+pub async fn subscribe_to(http: &str, token: &str, query: &str, variables: Value) -> Socket {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -397,10 +408,7 @@ pub async fn subscribe_plan_changes(http: &str, token: &str, plan_id: &str) -> S
     assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
     let subscribe = json!({
         "id": "1", "type": "subscribe",
-        "payload": {
-            "query": "subscription($id: ID!) { planChanged(id: $id) { planId version plan { version goals { id } } } }",
-            "variables": { "id": plan_id }
-        }
+        "payload": { "query": query, "variables": variables }
     });
     socket
         .send(Message::text(subscribe.to_string()))
@@ -411,6 +419,11 @@ pub async fn subscribe_plan_changes(http: &str, token: &str, plan_id: &str) -> S
 
 /// The next `planChanged` payload on a subscription (10 s at most).
 pub async fn next_plan_change(socket: &mut Socket) -> Value {
+    next_payload(socket).await["planChanged"].clone()
+}
+
+/// The next subscription payload's `data` (10 s at most).
+pub async fn next_payload(socket: &mut Socket) -> Value {
     use futures::StreamExt;
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
@@ -423,7 +436,7 @@ pub async fn next_plan_change(socket: &mut Socket) -> Value {
         };
         let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         match value["type"].as_str() {
-            Some("next") => return value["payload"]["data"]["planChanged"].clone(),
+            Some("next") => return value["payload"]["data"].clone(),
             Some("error") => panic!("subscription refused: {value}"),
             _ => {}
         }

@@ -408,3 +408,99 @@ async fn a_subscriber_hears_every_new_version_of_a_plan_it_may_read() {
     assert_eq!(change["version"], 1);
     assert_eq!(change["plan"]["goals"][0]["id"], goal.entity_id);
 }
+
+#[tokio::test]
+async fn a_client_answers_a_phq9_and_the_care_team_is_alerted_until_someone_acknowledges() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let client = token(&tenant, "client-1", &[Role::Client]);
+    let mut plans = server.plans(&clinician).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    server.plan_at_version(&clinician, &plan_id, 0).await;
+
+    let alerts = "subscription { safetyFlagRaised { planId flagId plan { safetyFlags(open: true) { id reason } } } }";
+    let mut care_team = subscribe_to(&server.http, &clinician, alerts, json!({})).await;
+    let mut outsider = subscribe_to(
+        &server.http,
+        &token(&tenant, "clin-9", &[Role::Clinician]),
+        alerts,
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // The client answers a PHQ-9 on their phone: item 9 is 1.
+    let answered = server
+        .graphql(
+            &client,
+            "mutation($input: RecordMeasureInput!) { recordMeasure(input: $input) { entityId revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": plan_id, "instrument": "PHQ9",
+                "answers": [2, 2, 1, 1, 2, 1, 2, 1, 1], "administeredOn": today().to_string(),
+                "source": "CLIENT_SELF_REPORT"
+            }}),
+        )
+        .await;
+    let revision = answered["recordMeasure"]["revision"].as_u64().unwrap();
+    assert_eq!(revision, 2, "the measure and the flag it raised");
+
+    let alert = next_payload(&mut care_team).await["safetyFlagRaised"].clone();
+    assert_eq!(alert["planId"], plan_id);
+    let flag_id = alert["flagId"].as_str().unwrap().to_owned();
+    assert_eq!(alert["plan"]["safetyFlags"][0]["id"], flag_id);
+    let nothing = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        futures::StreamExt::next(&mut outsider),
+    )
+    .await;
+    assert!(
+        nothing.is_err(),
+        "a clinician outside the care team hears nothing"
+    );
+
+    let plan = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { measures(instrument: PHQ9) { total band loinc
+                changeFromBaseline response remission } } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    let measure = &plan["plan"]["measures"][0];
+    assert_eq!(measure["total"], 13);
+    assert_eq!(measure["band"], "MODERATE");
+    assert_eq!(measure["loinc"], "44261-6");
+    assert_eq!(measure["remission"], false);
+
+    // Only the care team acknowledges; then the flag is closed.
+    let acknowledge = |token: String| {
+        let server = &server;
+        let (plan_id, flag_id) = (plan_id.clone(), flag_id.clone());
+        async move {
+            server
+                .graphql_raw(
+                    Some(&token),
+                    "mutation($input: AcknowledgeSafetyFlagInput!) { acknowledgeSafetyFlag(input: $input) { revision } }",
+                    json!({ "input": { "commandId": command_id(), "planId": plan_id, "flagId": flag_id,
+                                       "note": "Called the client; safety plan reviewed" }}),
+                )
+                .await
+                .1
+        }
+    };
+    let refused = acknowledge(client.clone()).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let done = acknowledge(clinician.clone()).await;
+    assert_eq!(done["data"]["acknowledgeSafetyFlag"]["revision"], 3);
+    let plan = server.plan_at_version(&clinician, &plan_id, 3).await;
+    let _ = plan;
+    let open = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { safetyFlags(open: true) { id } } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    assert_eq!(open["plan"]["safetyFlags"], json!([]));
+}

@@ -138,9 +138,9 @@ enum Keys {
     Published(Vec<(Option<String>, DecodingKey, Validation)>),
 }
 
-fn validation(algorithm: Algorithm) -> Validation {
+fn validation(algorithm: Algorithm, issuer: &str) -> Validation {
     let mut validation = Validation::new(algorithm);
-    validation.set_issuer(&[ISSUER]);
+    validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
     validation.leeway = 30;
     validation
@@ -175,14 +175,15 @@ impl TokenVerifier {
         Ok(Self {
             keys: Keys::Shared(Box::new((
                 DecodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
-                validation(Algorithm::HS256),
+                validation(Algorithm::HS256, ISSUER),
             ))),
         })
     }
 
     /// From a JWKS document (`{"keys": [...]}`): asymmetric public keys
-    /// only; shared-secret (`oct`) keys are refused.
-    pub fn jwks(document: &str) -> Result<Self, AuthError> {
+    /// only; shared-secret (`oct`) keys are refused. Tokens must name
+    /// `issuer` (the identity provider's `iss`).
+    pub fn jwks(document: &str, issuer: &str) -> Result<Self, AuthError> {
         let set: jsonwebtoken::jwk::JwkSet =
             serde_json::from_str(document).map_err(|_| AuthError::Key)?;
         let mut keys = Vec::new();
@@ -195,7 +196,11 @@ impl TokenVerifier {
                 return Err(AuthError::Key);
             }
             let key = DecodingKey::from_jwk(jwk).map_err(|_| AuthError::Key)?;
-            keys.push((jwk.common.key_id.clone(), key, validation(algorithm)));
+            keys.push((
+                jwk.common.key_id.clone(),
+                key,
+                validation(algorithm, issuer),
+            ));
         }
         if keys.is_empty() {
             return Err(AuthError::Key);
@@ -366,7 +371,9 @@ MC4CAQAwBQYDK2VwBCIEIB7HUm27YlfYIadSiyb/x7PkoLpQ/jvltMUBhZmspL4k
             .unwrap()
             .issue(&caller(), chrono::Duration::hours(1))
             .unwrap();
-        let verifier = TokenVerifier::jwks(TEST_JWKS).unwrap();
+        let verifier = TokenVerifier::jwks(TEST_JWKS, ISSUER).unwrap();
+        let other_issuer = TokenVerifier::jwks(TEST_JWKS, "https://idp.example").unwrap();
+        assert_eq!(other_issuer.verify(&token), Err(AuthError::Invalid));
         assert_eq!(verifier.verify(&token), Ok(caller()));
 
         // Unknown key id, or a shared-secret token, are refused.
@@ -385,9 +392,9 @@ MC4CAQAwBQYDK2VwBCIEIB7HUm27YlfYIadSiyb/x7PkoLpQ/jvltMUBhZmspL4k
     #[test]
     fn a_jwks_with_a_shared_secret_is_refused() {
         let oct = r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"}]}"#;
-        assert!(TokenVerifier::jwks(oct).is_err());
-        assert!(TokenVerifier::jwks(r#"{"keys": []}"#).is_err());
-        assert!(TokenVerifier::jwks("not json").is_err());
+        assert!(TokenVerifier::jwks(oct, ISSUER).is_err());
+        assert!(TokenVerifier::jwks(r#"{"keys": []}"#, ISSUER).is_err());
+        assert!(TokenVerifier::jwks("not json", ISSUER).is_err());
     }
 
     #[test]

@@ -82,6 +82,8 @@ fn plan(n: usize) -> PlanView {
             })
             .collect(),
         reviews: Vec::new(),
+        measures: Vec::new(),
+        safety_flags: Vec::new(),
     }
 }
 

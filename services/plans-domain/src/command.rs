@@ -1,7 +1,9 @@
 use chrono::NaiveDate;
 
+use crate::measure::Instrument;
 use crate::{
-    GoalId, GoalOutcome, GoalTerm, ObjectiveId, PlanId, ProgressSource, ReviewDecision, ReviewId,
+    GoalId, GoalOutcome, GoalTerm, MeasureId, ObjectiveId, PlanId, ProgressSource, ReviewDecision,
+    ReviewId, SafetyFlagId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +77,23 @@ pub struct HoldReview {
     pub decision: ReviewDecision,
 }
 
+/// A questionnaire's answers (or only its total, when that is all there is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordMeasure {
+    pub measure_id: MeasureId,
+    pub instrument: Instrument,
+    pub answers: Vec<u8>,
+    pub total: Option<u32>,
+    pub administered_on: NaiveDate,
+    pub source: ProgressSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcknowledgeSafetyFlag {
+    pub flag_id: SafetyFlagId,
+    pub note: String,
+}
+
 /// What a clinician asks of a plan, in the imperative.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanCommand {
@@ -86,6 +105,8 @@ pub enum PlanCommand {
     MarkObjectiveMet(MarkObjectiveMet),
     ScheduleReview(ScheduleReview),
     HoldReview(HoldReview),
+    RecordMeasure(RecordMeasure),
+    AcknowledgeSafetyFlag(AcknowledgeSafetyFlag),
 }
 
 impl PlanCommand {
@@ -100,6 +121,8 @@ impl PlanCommand {
             Self::MarkObjectiveMet(_) => "MarkObjectiveMet",
             Self::ScheduleReview(_) => "ScheduleReview",
             Self::HoldReview(_) => "HoldReview",
+            Self::RecordMeasure(_) => "RecordMeasure",
+            Self::AcknowledgeSafetyFlag(_) => "AcknowledgeSafetyFlag",
         }
     }
 }

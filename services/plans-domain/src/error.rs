@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::{GoalId, ObjectiveId, ReviewId};
+use crate::{GoalId, MeasureId, ObjectiveId, ReviewId, SafetyFlagId};
 
 /// The letter of SMART an objective fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ pub enum PlanError {
     UnknownReview(ReviewId),
     #[error("review {0} was already held")]
     ReviewAlreadyHeld(ReviewId),
+    #[error("measure {0} is already recorded")]
+    MeasureAlreadyRecorded(MeasureId),
+    #[error("safety flag {0} not found in this plan")]
+    UnknownSafetyFlag(SafetyFlagId),
+    #[error("safety flag {0} was already acknowledged")]
+    SafetyFlagAlreadyAcknowledged(SafetyFlagId),
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

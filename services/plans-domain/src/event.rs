@@ -1,7 +1,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::{GoalId, ObjectiveId, PlanId, ReviewId};
+use crate::measure::Instrument;
+use crate::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +104,31 @@ pub struct ReviewHeld {
     pub decision: ReviewDecision,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureRecorded {
+    pub measure_id: MeasureId,
+    pub instrument: Instrument,
+    /// Item answers as given; empty when only a total was recorded.
+    pub answers: Vec<u8>,
+    pub total: u32,
+    pub administered_on: NaiveDate,
+    pub source: ProgressSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyFlagRaised {
+    pub flag_id: SafetyFlagId,
+    pub measure_id: MeasureId,
+    pub raised_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyFlagAcknowledged {
+    pub flag_id: SafetyFlagId,
+    pub acknowledged_on: NaiveDate,
+    pub note: String,
+}
+
 /// Everything that can happen to a plan, in the past tense.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanEvent {
@@ -114,6 +140,9 @@ pub enum PlanEvent {
     ObjectiveMet(ObjectiveMet),
     ReviewScheduled(ReviewScheduled),
     ReviewHeld(ReviewHeld),
+    MeasureRecorded(MeasureRecorded),
+    SafetyFlagRaised(SafetyFlagRaised),
+    SafetyFlagAcknowledged(SafetyFlagAcknowledged),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +173,9 @@ impl PlanEvent {
             Self::ObjectiveMet(_) => "ObjectiveMet",
             Self::ReviewScheduled(_) => "ReviewScheduled",
             Self::ReviewHeld(_) => "ReviewHeld",
+            Self::MeasureRecorded(_) => "MeasureRecorded",
+            Self::SafetyFlagRaised(_) => "SafetyFlagRaised",
+            Self::SafetyFlagAcknowledged(_) => "SafetyFlagAcknowledged",
         }
     }
 
@@ -158,6 +190,9 @@ impl PlanEvent {
             Self::ObjectiveMet(e) => serde_json::to_vec(e),
             Self::ReviewScheduled(e) => serde_json::to_vec(e),
             Self::ReviewHeld(e) => serde_json::to_vec(e),
+            Self::MeasureRecorded(e) => serde_json::to_vec(e),
+            Self::SafetyFlagRaised(e) => serde_json::to_vec(e),
+            Self::SafetyFlagAcknowledged(e) => serde_json::to_vec(e),
         };
         // Plain structs of strings, numbers and dates always serialize;
         // f64 NaN/inf are refused by validation before an event exists.
@@ -195,6 +230,9 @@ impl PlanEvent {
             "ObjectiveMet" => Self::ObjectiveMet(parse(event_type, payload)?),
             "ReviewScheduled" => Self::ReviewScheduled(parse(event_type, payload)?),
             "ReviewHeld" => Self::ReviewHeld(parse(event_type, payload)?),
+            "MeasureRecorded" => Self::MeasureRecorded(parse(event_type, payload)?),
+            "SafetyFlagRaised" => Self::SafetyFlagRaised(parse(event_type, payload)?),
+            "SafetyFlagAcknowledged" => Self::SafetyFlagAcknowledged(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }

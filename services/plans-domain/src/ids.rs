@@ -40,6 +40,14 @@ id_type!(
     /// A scheduled (and later held) review.
     ReviewId
 );
+id_type!(
+    /// One administration of a standardized measure.
+    MeasureId
+);
+id_type!(
+    /// A safety concern raised for the care team (its measure's id).
+    SafetyFlagId
+);
 
 /// Namespace for ids derived from a command id, so a retried command that
 /// left its ids to the server gets the very same ids again.

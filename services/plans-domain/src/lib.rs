@@ -12,19 +12,23 @@ mod command;
 mod error;
 mod event;
 mod ids;
+pub mod measure;
 mod plan;
 
 pub use command::{
-    AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
-    QuantityTarget, RecordObjectiveProgress, ScheduleReview,
+    AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview,
+    MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure, RecordObjectiveProgress,
+    ScheduleReview,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm, ObjectiveAdded, ObjectiveMet,
-    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ProgressSource, ReviewDecision, ReviewHeld,
-    ReviewScheduled,
+    EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm, MeasureRecorded,
+    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
+    ProgressSource, ReviewDecision, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged,
+    SafetyFlagRaised,
 };
-pub use ids::{GoalId, ObjectiveId, PlanId, ReviewId, derive_id};
+pub use ids::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId, derive_id};
+pub use measure::{Instrument, SeverityBand};
 pub use plan::{CareAssignment, Plan, PlanStatus};
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.

@@ -20,10 +20,12 @@ pub fn authorize_command(
     command: &PlanCommand,
     care: Option<&CareAssignment>,
 ) -> Result<Role, AccessDenied> {
-    let self_report = matches!(
-        command,
-        PlanCommand::RecordObjectiveProgress(c) if c.source == ProgressSource::ClientSelfReport
-    );
+    // Clients report on themselves: progress, and questionnaire answers.
+    let self_report = match command {
+        PlanCommand::RecordObjectiveProgress(c) => c.source == ProgressSource::ClientSelfReport,
+        PlanCommand::RecordMeasure(c) => c.source == ProgressSource::ClientSelfReport,
+        _ => false,
+    };
     let allowed: &[Role] = if self_report {
         &[Role::Client, Role::Clinician, Role::Supervisor]
     } else {

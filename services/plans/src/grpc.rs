@@ -10,9 +10,10 @@ use trellis_auth::{Caller, TokenVerifier};
 use trellis_grpc_edge::tracing_context::current_ids;
 use trellis_grpc_edge::{Authenticate, RequestMeta, caller, observed};
 use trellis_plans_domain::{
-    AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId, GoalOutcome, GoalTerm,
-    HoldReview, MarkObjectiveMet, ObjectiveId, PlanCommand, PlanError, PlanId, ProgressSource,
-    QuantityTarget, RecordObjectiveProgress, ReviewDecision, ReviewId, ScheduleReview, derive_id,
+    AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId,
+    GoalOutcome, GoalTerm, HoldReview, Instrument, MarkObjectiveMet, MeasureId, ObjectiveId,
+    PlanCommand, PlanError, PlanId, ProgressSource, QuantityTarget, RecordMeasure,
+    RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -217,7 +218,12 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::UnknownObjective(_)
             | PlanError::ObjectiveAlreadyMet(_)
             | PlanError::UnknownReview(_)
-            | PlanError::ReviewAlreadyHeld(_) => Status::failed_precondition(e.to_string()),
+            | PlanError::ReviewAlreadyHeld(_)
+            | PlanError::UnknownSafetyFlag(_)
+            | PlanError::SafetyFlagAlreadyAcknowledged(_) => {
+                Status::failed_precondition(e.to_string())
+            }
+            PlanError::MeasureAlreadyRecorded(_) => Status::already_exists(e.to_string()),
         },
         // Answered exactly like a plan that does not exist.
         CommandError::Denied(AccessDenied::NotVisible) => Status::not_found("plan not found"),
@@ -257,6 +263,15 @@ fn progress_source(v: i32) -> Option<ProgressSource> {
         pb::ProgressSource::Clinician => Some(ProgressSource::Clinician),
         pb::ProgressSource::ClientSelfReport => Some(ProgressSource::ClientSelfReport),
         pb::ProgressSource::Unspecified => None,
+    }
+}
+
+fn instrument(v: i32) -> Option<Instrument> {
+    match pb::Instrument::try_from(v).ok()? {
+        pb::Instrument::Phq9 => Some(Instrument::Phq9),
+        pb::Instrument::Gad7 => Some(Instrument::Gad7),
+        pb::Instrument::Pswq => Some(Instrument::Pswq),
+        pb::Instrument::Unspecified => None,
     }
 }
 
@@ -513,6 +528,74 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     participants: participants.clone(),
                     summary: summary.clone(),
                     decision: decision?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_measure(&self, request: Request<pb::RecordMeasureRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::RecordMeasureRequest {
+                command_id,
+                plan_id,
+                measure_id,
+                instrument: which,
+                answers,
+                total,
+                administered_on,
+                source,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let measure_id = f.new_id("measure_id", measure_id, caller, command_id);
+            let which = f.choice("instrument", instrument(*which));
+            let administered_on = f.date("administered_on", administered_on);
+            let source = f.choice("source", progress_source(*source));
+            let answers: Option<Vec<u8>> = answers.iter().map(|a| u8::try_from(*a).ok()).collect();
+            if answers.is_none() {
+                f.violation("answers", "each answer must be a small number");
+            }
+            let measure_id = MeasureId(measure_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: measure_id.0,
+                command: PlanCommand::RecordMeasure(RecordMeasure {
+                    measure_id,
+                    instrument: which?,
+                    answers: answers?,
+                    total: *total,
+                    administered_on: administered_on?,
+                    source: source?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn acknowledge_safety_flag(
+        &self,
+        request: Request<pb::AcknowledgeSafetyFlagRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::AcknowledgeSafetyFlagRequest {
+                command_id,
+                plan_id,
+                flag_id,
+                note,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let flag_id = f.uuid("flag_id", flag_id).map(SafetyFlagId);
+            let flag_id = flag_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: flag_id.0,
+                command: PlanCommand::AcknowledgeSafetyFlag(AcknowledgeSafetyFlag {
+                    flag_id,
+                    note: note.clone(),
                 }),
             })
         })

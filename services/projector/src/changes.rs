@@ -24,6 +24,9 @@ pub struct PlanChanged {
     pub tenant: String,
     pub plan_id: String,
     pub version: u64,
+    /// Safety flags this change raised (their ids).
+    #[serde(default)]
+    pub raised_flags: Vec<String>,
 }
 
 /// Where the projector announces changes. Best effort: a lost

@@ -26,7 +26,10 @@ pub use changes::{CHANGES_CHANNEL, ChangePublisher, LocalChanges, PlanChanged, R
 pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
-pub use view::{GoalView, ObjectiveView, PlanView, ProgressView, ReviewView, apply_event};
+pub use view::{
+    GoalView, MeasureView, ObjectiveView, PlanView, ProgressView, ReviewView, SafetyFlagView,
+    apply_event,
+};
 
 /// Which plans a listing returns; every set field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use futures::StreamExt;
 use tokio::sync::watch;
 use trellis_kernel::{EventStore, RecordedEvent, StoreError, SubscriptionMessage};
-use trellis_plans_domain::PLAN_CATEGORY;
+use trellis_plans_domain::{PLAN_CATEGORY, PlanEvent};
 
 use crate::{ChangePublisher, PlanChanged, PlanView, ReadModelError, ReadModelStore, apply_event};
 
@@ -101,6 +101,7 @@ impl Projector {
 
     async fn apply_batch(&self, events: &[RecordedEvent], last: u64) -> Result<(), ProjectorError> {
         let mut views: HashMap<(String, String), Option<PlanView>> = HashMap::new();
+        let mut raised: HashMap<(String, String), Vec<String>> = HashMap::new();
         for event in events
             .iter()
             .filter(|e| e.stream.category() == PLAN_CATEGORY)
@@ -109,6 +110,15 @@ impl Projector {
             if !views.contains_key(&key) {
                 let current = self.read_models.plan(event.tenant(), &key.1).await?;
                 views.insert(key.clone(), current);
+            }
+            if event.event_type == "SafetyFlagRaised"
+                && let Ok(PlanEvent::SafetyFlagRaised(flag)) =
+                    PlanEvent::decode(&event.event_type, event.schema_version, &event.payload)
+            {
+                raised
+                    .entry(key.clone())
+                    .or_default()
+                    .push(flag.flag_id.to_string());
             }
             let slot = views.get_mut(&key).expect("inserted above");
             if apply_event(slot, event).is_err() {
@@ -129,6 +139,9 @@ impl Projector {
                 tenant: v.tenant.clone(),
                 plan_id: v.plan_id.clone(),
                 version: v.version,
+                raised_flags: raised
+                    .remove(&(v.tenant.clone(), v.plan_id.clone()))
+                    .unwrap_or_default(),
             })
             .collect();
         self.read_models.save(changed, last).await?;

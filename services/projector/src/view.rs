@@ -4,7 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{
-    EventDecodeError, GoalOutcome, GoalTerm, PlanEvent, ProgressSource, ReviewDecision,
+    EventDecodeError, GoalOutcome, GoalTerm, Instrument, PlanEvent, ProgressSource, ReviewDecision,
+    SeverityBand,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,30 @@ pub struct ReviewView {
     pub decision: Option<ReviewDecision>,
 }
 
+/// One administration of a standardized measure, scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureView {
+    pub measure_id: String,
+    pub instrument: Instrument,
+    pub answers: Vec<u8>,
+    pub total: u32,
+    pub band: SeverityBand,
+    pub administered_on: NaiveDate,
+    pub source: ProgressSource,
+    pub recorded_by: String,
+}
+
+/// A safety concern for the care team, open until acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyFlagView {
+    pub flag_id: String,
+    pub measure_id: String,
+    pub raised_on: NaiveDate,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub acknowledged_by: Option<String>,
+    pub note: Option<String>,
+}
+
 /// Everything a clinician sees of one plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanView {
@@ -65,6 +90,10 @@ pub struct PlanView {
     pub updated_at: DateTime<Utc>,
     pub goals: Vec<GoalView>,
     pub reviews: Vec<ReviewView>,
+    #[serde(default)]
+    pub measures: Vec<MeasureView>,
+    #[serde(default)]
+    pub safety_flags: Vec<SafetyFlagView>,
 }
 
 impl PlanView {
@@ -111,6 +140,8 @@ pub fn apply_event(
                 updated_at: recorded.recorded_at,
                 goals: Vec::new(),
                 reviews: Vec::new(),
+                measures: Vec::new(),
+                safety_flags: Vec::new(),
             });
         }
         (None, _) => {}
@@ -190,6 +221,32 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                 review.participants = e.participants;
                 review.summary = Some(e.summary);
                 review.decision = Some(e.decision);
+            }
+        }
+        PlanEvent::MeasureRecorded(e) => view.measures.push(MeasureView {
+            measure_id: e.measure_id.to_string(),
+            band: e.instrument.band(e.total),
+            instrument: e.instrument,
+            answers: e.answers,
+            total: e.total,
+            administered_on: e.administered_on,
+            source: e.source,
+            recorded_by: recorded.metadata.actor.subject.clone(),
+        }),
+        PlanEvent::SafetyFlagRaised(e) => view.safety_flags.push(SafetyFlagView {
+            flag_id: e.flag_id.to_string(),
+            measure_id: e.measure_id.to_string(),
+            raised_on: e.raised_on,
+            acknowledged_on: None,
+            acknowledged_by: None,
+            note: None,
+        }),
+        PlanEvent::SafetyFlagAcknowledged(e) => {
+            let id = e.flag_id.to_string();
+            if let Some(flag) = view.safety_flags.iter_mut().find(|f| f.flag_id == id) {
+                flag.acknowledged_on = Some(e.acknowledged_on);
+                flag.acknowledged_by = Some(recorded.metadata.actor.subject.clone());
+                flag.note = Some(e.note);
             }
         }
     }

@@ -107,6 +107,9 @@ struct SecretArgs {
     /// EdDSA) instead of the shared secret: production.
     #[arg(long, env = "TRELLIS_JWKS_FILE")]
     jwks_file: Option<PathBuf>,
+    /// The `iss` tokens verified with the JWKS must carry.
+    #[arg(long, env = "TRELLIS_JWT_ISSUER", default_value = trellis_auth::ISSUER)]
+    jwt_issuer: String,
 }
 
 impl SecretArgs {
@@ -116,7 +119,7 @@ impl SecretArgs {
             Some(path) => {
                 let document = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read JWKS {}", path.display()))?;
-                trellis_auth::TokenVerifier::jwks(&document)
+                trellis_auth::TokenVerifier::jwks(&document, &self.jwt_issuer)
                     .with_context(|| format!("unusable JWKS {}", path.display()))
             }
             None => Ok(trellis_auth::TokenVerifier::hs256(

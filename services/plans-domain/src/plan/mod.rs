@@ -1,17 +1,19 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
 use crate::command::{
-    AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand,
-    RecordObjectiveProgress, ScheduleReview,
+    AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview,
+    MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress, ScheduleReview,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
 use crate::event::{
-    GoalAdded, GoalClosed, ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated,
-    PlanEvent, ReviewHeld, ReviewScheduled,
+    GoalAdded, GoalClosed, MeasureRecorded, ObjectiveAdded, ObjectiveMet,
+    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ReviewHeld, ReviewScheduled,
+    SafetyFlagAcknowledged, SafetyFlagRaised,
 };
-use crate::{GoalId, ObjectiveId, PlanId, ReviewId};
+use crate::measure::raises_safety_flag;
+use crate::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
 
 const MAX_ID: usize = 128;
 const MAX_SHORT_TEXT: usize = 200;
@@ -58,6 +60,9 @@ pub struct Plan {
     goals: BTreeMap<GoalId, GoalState>,
     objectives: BTreeMap<ObjectiveId, ObjectiveState>,
     reviews: BTreeMap<ReviewId, ReviewState>,
+    measures: BTreeSet<MeasureId>,
+    /// Safety flags and whether each was acknowledged.
+    safety_flags: BTreeMap<SafetyFlagId, bool>,
 }
 
 impl Default for Plan {
@@ -69,6 +74,8 @@ impl Default for Plan {
             goals: BTreeMap::new(),
             objectives: BTreeMap::new(),
             reviews: BTreeMap::new(),
+            measures: BTreeSet::new(),
+            safety_flags: BTreeMap::new(),
         }
     }
 }
@@ -130,6 +137,15 @@ impl Plan {
             PlanEvent::ReviewHeld(e) => {
                 self.reviews.insert(e.review_id, ReviewState { held: true });
             }
+            PlanEvent::MeasureRecorded(e) => {
+                self.measures.insert(e.measure_id);
+            }
+            PlanEvent::SafetyFlagRaised(e) => {
+                self.safety_flags.insert(e.flag_id, false);
+            }
+            PlanEvent::SafetyFlagAcknowledged(e) => {
+                self.safety_flags.insert(e.flag_id, true);
+            }
         }
     }
 
@@ -154,6 +170,8 @@ impl Plan {
             PlanCommand::MarkObjectiveMet(c) => self.mark_met(c, today),
             PlanCommand::ScheduleReview(c) => self.schedule_review(c, today),
             PlanCommand::HoldReview(c) => self.hold_review(c, today),
+            PlanCommand::RecordMeasure(c) => self.record_measure(c, today),
+            PlanCommand::AcknowledgeSafetyFlag(c) => self.acknowledge_flag(c, today),
         }
     }
 
@@ -406,6 +424,98 @@ impl Plan {
             summary: c.summary.trim().to_owned(),
             decision: c.decision,
         })])
+    }
+}
+
+impl Plan {
+    fn record_measure(
+        &self,
+        c: &RecordMeasure,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let instrument = c.instrument;
+        let mut v = Violations::default();
+        let (low, high) = instrument.item_range();
+        let (min_total, max_total) = instrument.total_range();
+        if c.administered_on > today {
+            v.push("administered_on", "must not be in the future");
+        }
+        let total = if c.answers.is_empty() {
+            match c.total {
+                None => {
+                    v.push("answers", "give the item answers or a total");
+                    None
+                }
+                Some(t) if (min_total..=max_total).contains(&t) => Some(t),
+                Some(_) => {
+                    v.push(
+                        "total",
+                        format!("must be between {min_total} and {max_total}"),
+                    );
+                    None
+                }
+            }
+        } else if c.answers.len() != instrument.items() {
+            v.push(
+                "answers",
+                format!("this questionnaire has {} items", instrument.items()),
+            );
+            None
+        } else if c.answers.iter().any(|a| !(low..=high).contains(a)) {
+            v.push(
+                "answers",
+                format!("each answer must be between {low} and {high}"),
+            );
+            None
+        } else {
+            let scored = instrument.score(&c.answers);
+            if c.total.is_some_and(|t| t != scored) {
+                v.push("total", "does not match the answers");
+            }
+            Some(scored)
+        };
+        v.finish()?;
+        let total = total.expect("a valid measure has a total");
+        if self.measures.contains(&c.measure_id) {
+            return Err(PlanError::MeasureAlreadyRecorded(c.measure_id));
+        }
+        let mut events = vec![PlanEvent::MeasureRecorded(MeasureRecorded {
+            measure_id: c.measure_id,
+            instrument,
+            answers: c.answers.clone(),
+            total,
+            administered_on: c.administered_on,
+            source: c.source,
+        })];
+        if raises_safety_flag(instrument, &c.answers) {
+            events.push(PlanEvent::SafetyFlagRaised(SafetyFlagRaised {
+                flag_id: SafetyFlagId(c.measure_id.0),
+                measure_id: c.measure_id,
+                raised_on: today,
+            }));
+        }
+        Ok(events)
+    }
+
+    fn acknowledge_flag(
+        &self,
+        c: &AcknowledgeSafetyFlag,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.optional("note", &c.note, MAX_TEXT);
+        v.finish()?;
+        match self.safety_flags.get(&c.flag_id) {
+            None => Err(PlanError::UnknownSafetyFlag(c.flag_id)),
+            Some(true) => Err(PlanError::SafetyFlagAlreadyAcknowledged(c.flag_id)),
+            Some(false) => Ok(vec![PlanEvent::SafetyFlagAcknowledged(
+                SafetyFlagAcknowledged {
+                    flag_id: c.flag_id,
+                    acknowledged_on: today,
+                    note: c.note.trim().to_owned(),
+                },
+            )]),
+        }
     }
 }
 

@@ -485,3 +485,123 @@ fn events_round_trip_through_their_stored_form() {
         Err(crate::EventDecodeError::UnknownType(_))
     ));
 }
+
+mod measures {
+    use super::*;
+    use crate::command::{AcknowledgeSafetyFlag, RecordMeasure};
+    use crate::event::{MeasureRecorded, SafetyFlagAcknowledged, SafetyFlagRaised};
+    use crate::measure::Instrument;
+    use crate::{MeasureId, SafetyFlagId};
+
+    const MEASURE: MeasureId = MeasureId(Uuid::from_u128(9));
+
+    fn phq9(answers: Vec<u8>) -> PlanCommand {
+        PlanCommand::RecordMeasure(RecordMeasure {
+            measure_id: MEASURE,
+            instrument: Instrument::Phq9,
+            answers,
+            total: None,
+            administered_on: today(),
+            source: ProgressSource::ClientSelfReport,
+        })
+    }
+
+    fn recorded(answers: Vec<u8>, total: u32) -> PlanEvent {
+        PlanEvent::MeasureRecorded(MeasureRecorded {
+            measure_id: MEASURE,
+            instrument: Instrument::Phq9,
+            answers,
+            total,
+            administered_on: today(),
+            source: ProgressSource::ClientSelfReport,
+        })
+    }
+
+    fn raised() -> PlanEvent {
+        PlanEvent::SafetyFlagRaised(SafetyFlagRaised {
+            flag_id: SafetyFlagId(MEASURE.0),
+            measure_id: MEASURE,
+            raised_on: today(),
+        })
+    }
+
+    #[test]
+    fn a_scored_measure_is_recorded_with_its_total() {
+        given([created()])
+            .when(phq9(vec![2, 2, 1, 1, 2, 1, 2, 1, 0]))
+            .then([recorded(vec![2, 2, 1, 1, 2, 1, 2, 1, 0], 12)]);
+    }
+
+    #[test]
+    fn phq9_item_9_above_zero_raises_a_safety_flag() {
+        given([created()])
+            .when(phq9(vec![1, 1, 1, 1, 1, 1, 1, 1, 1]))
+            .then([recorded(vec![1; 9], 9), raised()]);
+    }
+
+    #[test]
+    fn a_flag_is_acknowledged_once() {
+        let acknowledge = || {
+            PlanCommand::AcknowledgeSafetyFlag(AcknowledgeSafetyFlag {
+                flag_id: SafetyFlagId(MEASURE.0),
+                note: "Safety plan reviewed by phone".into(),
+            })
+        };
+        let acknowledged = PlanEvent::SafetyFlagAcknowledged(SafetyFlagAcknowledged {
+            flag_id: SafetyFlagId(MEASURE.0),
+            acknowledged_on: today(),
+            note: "Safety plan reviewed by phone".into(),
+        });
+        given([created(), recorded(vec![1; 9], 9), raised()])
+            .when(acknowledge())
+            .then([acknowledged.clone()]);
+        given([created(), recorded(vec![1; 9], 9), raised(), acknowledged])
+            .when(acknowledge())
+            .then_error(PlanError::SafetyFlagAlreadyAcknowledged(SafetyFlagId(
+                MEASURE.0,
+            )));
+        given([created()])
+            .when(acknowledge())
+            .then_error(PlanError::UnknownSafetyFlag(SafetyFlagId(MEASURE.0)));
+    }
+
+    #[test]
+    fn answers_are_checked_against_the_instrument() {
+        given([created()])
+            .when(phq9(vec![1; 8]))
+            .then_invalid(&["answers"]);
+        given([created()])
+            .when(phq9(vec![4; 9]))
+            .then_invalid(&["answers"]);
+        given([created()])
+            .when(phq9(vec![]))
+            .then_invalid(&["answers"]);
+        let mismatch = PlanCommand::RecordMeasure(RecordMeasure {
+            measure_id: MEASURE,
+            instrument: Instrument::Gad7,
+            answers: vec![1; 7],
+            total: Some(9),
+            administered_on: today(),
+            source: ProgressSource::Clinician,
+        });
+        given([created()]).when(mismatch).then_invalid(&["total"]);
+        let out_of_range = PlanCommand::RecordMeasure(RecordMeasure {
+            measure_id: MEASURE,
+            instrument: Instrument::Pswq,
+            answers: vec![],
+            total: Some(12),
+            administered_on: today(),
+            source: ProgressSource::Clinician,
+        });
+        given([created()])
+            .when(out_of_range)
+            .then_invalid(&["total"]);
+    }
+
+    #[test]
+    fn a_measure_is_recorded_once() {
+        given([created(), recorded(vec![0; 9], 0)])
+            .when(phq9(vec![0; 9]))
+            .then_error(PlanError::MeasureAlreadyRecorded(MEASURE));
+    }
+}
