@@ -193,6 +193,36 @@ pub async fn a_failed_append_writes_nothing(store: Store) {
     assert_eq!(tenant_events(&store, &tenant).await.len(), 1);
 }
 
+pub async fn a_refused_batch_writes_nothing(store: Store) {
+    let tenant = fresh_tenant();
+    let stream = plan_stream(&tenant, "a");
+    store
+        .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0)])
+        .await
+        .unwrap();
+    let err = store
+        .append(
+            &stream,
+            ExpectedRevision::Exact(7),
+            vec![sample_event(1), sample_event(2), sample_event(3)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::WrongExpectedRevision { .. }),
+        "{err:?}"
+    );
+    let stored = store
+        .read_stream(&stream, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&stored),
+        [0],
+        "no event of the refused batch was written"
+    );
+}
+
 pub async fn a_retried_append_is_acknowledged_once(store: Store) {
     let tenant = fresh_tenant();
     let stream = plan_stream(&tenant, "a");

@@ -52,23 +52,29 @@ pub fn sample_event(seq: u64) -> NewEvent {
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
-        // A no-op attribute, so both arms share one expansion.
-        $crate::conformance_tests!(@suite $make; allow(unused_attributes));
+        // A no-op attribute, so every arm shares one expansion.
+        $crate::conformance_tests!(@core $make; allow(unused_attributes));
+        $crate::conformance_tests!(@store_wide_ids $make; allow(unused_attributes));
     };
     // Every check ignored unless asked for (`-- --include-ignored`): for a
-    // backend whose server is not always there (KurrentDB).
+    // backend whose server is not always there.
     ($make:path, ignore = $why:literal) => {
-        $crate::conformance_tests!(@suite $make; ignore = $why);
+        $crate::conformance_tests!(@core $make; ignore = $why);
+        $crate::conformance_tests!(@store_wide_ids $make; ignore = $why);
     };
-    (@suite $make:path; $attr:meta) => {
+    // A backend whose event ids are unique per stream only (KurrentDB):
+    // the checks that need store-wide ids are left out.
+    ($make:path, ignore = $why:literal, event_ids = per_stream) => {
+        $crate::conformance_tests!(@core $make; ignore = $why);
+    };
+    (@core $make:path; $attr:meta) => {
         $crate::conformance_tests!(@each $make; $attr;
             appends_and_reads_a_stream_forward_and_backward,
             reading_a_missing_stream_is_empty,
             an_empty_append_is_refused,
             expected_revision_is_enforced,
-            a_failed_append_writes_nothing,
+            a_refused_batch_writes_nothing,
             a_retried_append_is_acknowledged_once,
-            an_event_id_reused_elsewhere_is_refused,
             the_envelope_round_trips,
             read_all_follows_global_order,
             the_same_id_in_two_tenants_is_two_streams,
@@ -78,6 +84,12 @@ macro_rules! conformance_tests {
             a_subscription_resumes_after_a_checkpoint,
             streams_are_hash_chained,
             stream_heads_name_every_stream_of_a_tenant
+        );
+    };
+    (@store_wide_ids $make:path; $attr:meta) => {
+        $crate::conformance_tests!(@each $make; $attr;
+            a_failed_append_writes_nothing,
+            an_event_id_reused_elsewhere_is_refused
         );
     };
     (@each $make:path; $attr:meta; $($check:ident),* $(,)?) => {
