@@ -10,6 +10,7 @@ mod chain;
 mod envelope;
 mod ids;
 mod store;
+mod subscription;
 
 pub use access::{AccessLog, AccessQuery, AccessRecord, LoggedAccess};
 pub use chain::{ChainInput, EventHash, chain_hash, from_hex, metadata_bytes, sha256, to_hex};
@@ -19,3 +20,4 @@ pub use store::{
     AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, StreamHead,
     SubscriptionMessage, SubscriptionStream,
 };
+pub use subscription::{AppendSignal, PageFuture, catch_up};

@@ -28,13 +28,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::{mpsc, oneshot};
 use trellis_kernel::{
-    AccessLog, AccessQuery, AccessRecord, AppendOutcome, EventStore, ExpectedRevision,
-    LoggedAccess, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName,
-    SubscriptionMessage, SubscriptionStream, TenantId,
+    AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
+    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
+    StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
 use writer::{AccessRequest, AppendRequest, WriteRequest};
@@ -85,6 +84,21 @@ impl PostgresEventStore {
             .send(request)
             .await
             .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))
+    }
+}
+
+/// Wakes subscribers on the writer's NOTIFY, or after a safety interval.
+struct Notifications(PgListener);
+
+#[async_trait]
+impl AppendSignal for Notifications {
+    async fn appended_after(&mut self, _position: u64) -> bool {
+        if let Ok(Err(e)) = tokio::time::timeout(SAFETY_POLL, self.0.recv()).await {
+            // The listener reconnects by itself; meanwhile poll slowly.
+            tracing::warn!(error = %e, "event notifications interrupted; polling");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        true
     }
 }
 
@@ -140,55 +154,12 @@ impl EventStore for PostgresEventStore {
             .listen(CHANNEL)
             .await
             .map_err(|e| unavailable(&e))?;
-        let (tx, rx) = mpsc::channel(SUBSCRIPTION_PAGE);
         let store = self.clone();
-        tokio::spawn(async move {
-            let mut position = after.unwrap_or(0);
-            let mut live = false;
-            loop {
-                let page = match store.read_all(Some(position), SUBSCRIPTION_PAGE).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                if page.is_empty() {
-                    if !live {
-                        live = true;
-                        if tx.send(Ok(SubscriptionMessage::CaughtUp)).await.is_err() {
-                            return;
-                        }
-                    }
-                    tokio::select! {
-                        notified = tokio::time::timeout(SAFETY_POLL, listener.recv()) => {
-                            if let Ok(Err(e)) = notified {
-                                tracing::warn!(error = %e, "event notifications interrupted; polling");
-                                tokio::time::sleep(Duration::from_millis(200)).await;
-                            }
-                        }
-                        () = tx.closed() => return,
-                    }
-                    continue;
-                }
-                for event in page {
-                    position = event.global_position;
-                    if tx
-                        .send(Ok(SubscriptionMessage::Event(Box::new(event))))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Box::pin(
-            futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|message| (message, rx))
-            })
-            .boxed(),
-        ))
+        let read_page = move |position| -> PageFuture {
+            let store = store.clone();
+            Box::pin(async move { store.read_all(Some(position), SUBSCRIPTION_PAGE).await })
+        };
+        Ok(catch_up(after, read_page, Notifications(listener)))
     }
 
     async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError> {

@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, watch};
 use trellis_kernel::{
-    AccessLog, AccessQuery, AccessRecord, AppendOutcome, EventStore, ExpectedRevision,
-    LoggedAccess, NewEvent, ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName,
-    SubscriptionMessage, SubscriptionStream, TenantId,
+    AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
+    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
+    StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
 use writer::{AccessRequest, AppendRequest, WriteRequest};
@@ -132,6 +132,17 @@ impl SqliteEventStore {
     }
 }
 
+/// Wakes subscribers when the writer's committed head moves past them.
+struct HeadSignal(watch::Receiver<u64>);
+
+#[async_trait]
+impl AppendSignal for HeadSignal {
+    async fn appended_after(&mut self, position: u64) -> bool {
+        // Err: the writer (and so the store) is gone.
+        self.0.wait_for(|head| *head > position).await.is_ok()
+    }
+}
+
 fn writer_stopped() -> StoreError {
     StoreError::Unavailable("store writer has stopped".into())
 }
@@ -216,52 +227,16 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn subscribe_all(&self, after: Option<u64>) -> Result<SubscriptionStream, StoreError> {
-        let (tx, rx) = tokio::sync::mpsc::channel(SUBSCRIPTION_PAGE);
         let store = self.clone();
-        let mut head = self.inner.head.clone();
-        tokio::spawn(async move {
-            let mut position = after.unwrap_or(0);
-            let mut live = false;
-            loop {
-                let page = match store.read_all(Some(position), SUBSCRIPTION_PAGE).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                };
-                if page.is_empty() {
-                    if !live {
-                        live = true;
-                        if tx.send(Ok(SubscriptionMessage::CaughtUp)).await.is_err() {
-                            return;
-                        }
-                    }
-                    // Wait until something past our position commits, or
-                    // the subscriber goes away.
-                    tokio::select! {
-                        changed = head.wait_for(|h| *h > position) => {
-                            if changed.is_err() { return; }
-                        }
-                        () = tx.closed() => return,
-                    }
-                    continue;
-                }
-                for event in page {
-                    position = event.global_position;
-                    if tx
-                        .send(Ok(SubscriptionMessage::Event(Box::new(event))))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|message| (message, rx))
-        })))
+        let read_page = move |position| -> PageFuture {
+            let store = store.clone();
+            Box::pin(async move { store.read_all(Some(position), SUBSCRIPTION_PAGE).await })
+        };
+        Ok(catch_up(
+            after,
+            read_page,
+            HeadSignal(self.inner.head.clone()),
+        ))
     }
 
     async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError> {
