@@ -1,70 +1,15 @@
 //! The projector against a real store: resume from a checkpoint, and a
 //! rebuild from scratch equals the incremental result.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use trellis_kernel::{
-    Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, StreamName, TenantId,
-};
-use trellis_plans_domain::{GoalAdded, GoalId, GoalTerm, PlanCreated, PlanEvent, PlanId};
+use support::write_plan;
+use trellis_kernel::TenantId;
 use trellis_projector::{PlanFilter, Projector, ReadModelStore, SqliteReadModels};
 use trellis_store_sqlite::SqliteEventStore;
-use uuid::Uuid;
-
-fn envelope(event: &PlanEvent) -> NewEvent {
-    NewEvent {
-        event_id: Uuid::new_v4(),
-        event_type: event.event_type().into(),
-        schema_version: PlanEvent::SCHEMA_VERSION,
-        payload: event.encode(),
-        metadata: EventMetadata {
-            actor: Actor {
-                subject: "clin-1".into(),
-                role: "clinician".into(),
-            },
-            correlation_id: Uuid::new_v4(),
-            causation_id: Uuid::new_v4(),
-            request_id: "r".into(),
-            trace_id: String::new(),
-            span_id: String::new(),
-            reason: None,
-        },
-    }
-}
-
-async fn write_plan(store: &SqliteEventStore, tenant: &TenantId, goals: u64) -> PlanId {
-    let plan_id = PlanId(Uuid::new_v4());
-    let stream = StreamName::new(tenant.clone(), "plan", &plan_id.to_string()).unwrap();
-    let created = PlanEvent::PlanCreated(PlanCreated {
-        plan_id,
-        client_id: "client-1".into(),
-        primary_clinician_id: "clin-1".into(),
-        clinic_id: "clinic-a".into(),
-        title: "t".into(),
-        created_on: "2026-11-29".parse().unwrap(),
-    });
-    store
-        .append(
-            &stream,
-            ExpectedRevision::NoStream,
-            vec![envelope(&created)],
-        )
-        .await
-        .unwrap();
-    for n in 0..goals {
-        let goal = PlanEvent::GoalAdded(GoalAdded {
-            goal_id: GoalId(Uuid::new_v4()),
-            description: format!("Goal {n}"),
-            term: GoalTerm::ShortTerm,
-        });
-        store
-            .append(&stream, ExpectedRevision::Exact(n), vec![envelope(&goal)])
-            .await
-            .unwrap();
-    }
-    plan_id
-}
 
 /// Runs a projector until its read models include `position`.
 async fn project_until(events: &SqliteEventStore, read_models: &SqliteReadModels, position: u64) {
@@ -85,12 +30,12 @@ async fn a_restarted_projector_resumes_and_a_rebuild_matches() {
     let tenant = TenantId::parse("proj").unwrap();
     let incremental = SqliteReadModels::open(dir.path().join("incremental.db")).unwrap();
 
-    let first = write_plan(&events, &tenant, 3).await;
+    let first = write_plan(&events, &tenant, "clin-1", 3).await;
     project_until(&events, &incremental, 4).await;
     assert_eq!(incremental.checkpoint().await.unwrap(), Some(4));
 
     // More events while no projector runs; the next one resumes at 4.
-    let second = write_plan(&events, &tenant, 2).await;
+    let second = write_plan(&events, &tenant, "clin-1", 2).await;
     project_until(&events, &incremental, 7).await;
     assert_eq!(incremental.checkpoint().await.unwrap(), Some(7));
     let view = incremental
@@ -126,9 +71,9 @@ async fn listings_page_and_filter_within_a_tenant() {
     let tenant = TenantId::parse("pages").unwrap();
     let other = TenantId::parse("elsewhere").unwrap();
     for _ in 0..5 {
-        write_plan(&events, &tenant, 0).await;
+        write_plan(&events, &tenant, "clin-1", 0).await;
     }
-    write_plan(&events, &other, 0).await;
+    write_plan(&events, &other, "clin-1", 0).await;
     project_until(&events, &read_models, 6).await;
 
     let first = read_models

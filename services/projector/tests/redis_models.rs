@@ -2,13 +2,13 @@
 //! rebuild equal to the incremental result. Needs Redis on 127.0.0.1:6379
 //! (`./scripts/services-up` starts it) or `TRELLIS_TEST_REDIS_URL`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use trellis_kernel::{
-    Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, StreamName, TenantId,
-};
-use trellis_plans_domain::{GoalAdded, GoalId, GoalTerm, PlanCreated, PlanEvent, PlanId};
+use support::write_plan;
+use trellis_kernel::TenantId;
 use trellis_projector::{PlanFilter, Projector, ReadModelStore, RedisReadModels};
 use trellis_store_sqlite::SqliteEventStore;
 use uuid::Uuid;
@@ -21,65 +21,6 @@ async fn models(namespace: &str) -> RedisReadModels {
     RedisReadModels::connect(&redis_url(), namespace)
         .await
         .expect("Redis reachable (./scripts/services-up starts it)")
-}
-
-fn envelope(event: &PlanEvent) -> NewEvent {
-    NewEvent {
-        event_id: Uuid::new_v4(),
-        event_type: event.event_type().into(),
-        schema_version: PlanEvent::SCHEMA_VERSION,
-        payload: event.encode(),
-        metadata: EventMetadata {
-            actor: Actor {
-                subject: "clin-1".into(),
-                role: "clinician".into(),
-            },
-            correlation_id: Uuid::new_v4(),
-            causation_id: Uuid::new_v4(),
-            request_id: "r".into(),
-            trace_id: String::new(),
-            span_id: String::new(),
-            reason: None,
-        },
-    }
-}
-
-async fn write_plan(
-    store: &SqliteEventStore,
-    tenant: &TenantId,
-    clinician: &str,
-    goals: u64,
-) -> PlanId {
-    let plan_id = PlanId(Uuid::new_v4());
-    let stream = StreamName::new(tenant.clone(), "plan", &plan_id.to_string()).unwrap();
-    let created = PlanEvent::PlanCreated(PlanCreated {
-        plan_id,
-        client_id: "client-1".into(),
-        primary_clinician_id: clinician.into(),
-        clinic_id: "clinic-a".into(),
-        title: "t".into(),
-        created_on: "2026-11-29".parse().unwrap(),
-    });
-    store
-        .append(
-            &stream,
-            ExpectedRevision::NoStream,
-            vec![envelope(&created)],
-        )
-        .await
-        .unwrap();
-    for n in 0..goals {
-        let goal = PlanEvent::GoalAdded(GoalAdded {
-            goal_id: GoalId(Uuid::new_v4()),
-            description: format!("Goal {n}"),
-            term: GoalTerm::ShortTerm,
-        });
-        store
-            .append(&stream, ExpectedRevision::Exact(n), vec![envelope(&goal)])
-            .await
-            .unwrap();
-    }
-    plan_id
 }
 
 async fn project_until(events: &SqliteEventStore, models: &RedisReadModels, position: u64) {
