@@ -13,6 +13,7 @@ use trellis_grpc_edge::tracing_context::inject_current;
 use trellis_proto::plans::v1 as pb;
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
+use crate::schema::GqlModality;
 use crate::schema::{
     GqlGoalOutcome, GqlGoalTerm, GqlInstrument, GqlProgressSource, GqlReviewDecision, caller, error,
 };
@@ -248,6 +249,52 @@ pub struct AcknowledgeSafetyFlagInput {
     note: Option<String>,
 }
 
+#[derive(Debug, InputObject)]
+pub struct SymptomInput {
+    name: String,
+    frequency: Option<String>,
+    intensity: Option<String>,
+    onset: Option<String>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordPresentingProblemInput {
+    command_id: ID,
+    plan_id: ID,
+    narrative: String,
+    symptoms: Vec<SymptomInput>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct AddInterventionInput {
+    command_id: ID,
+    plan_id: ID,
+    intervention_id: Option<ID>,
+    modality: GqlModality,
+    /// Required when `modality` is OTHER.
+    other_modality: Option<String>,
+    technique: String,
+    frequency: Option<String>,
+    goal_ids: Vec<ID>,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CrisisContactInput {
+    name: String,
+    relationship: Option<String>,
+    phone: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct RecordSafetyPlanInput {
+    command_id: ID,
+    plan_id: ID,
+    warning_signs: Vec<String>,
+    coping_steps: Vec<String>,
+    contacts: Vec<CrisisContactInput>,
+    crisis_lines: Vec<String>,
+}
+
 fn id(value: Option<ID>) -> String {
     value.map(|v| v.0).unwrap_or_default()
 }
@@ -479,6 +526,97 @@ impl MutationRoot {
             message,
             |mut c, r| async move { c.acknowledge_safety_flag(r).await },
         )
+        .await
+    }
+
+    async fn record_presenting_problem(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPresentingProblemInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::RecordPresentingProblemRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            narrative: input.narrative,
+            symptoms: input
+                .symptoms
+                .into_iter()
+                .map(|s| pb::Symptom {
+                    name: s.name,
+                    frequency: s.frequency.unwrap_or_default(),
+                    intensity: s.intensity.unwrap_or_default(),
+                    onset: s.onset.unwrap_or_default(),
+                })
+                .collect(),
+        };
+        send(
+            ctx,
+            "RecordPresentingProblem",
+            message,
+            |mut c, r| async move { c.record_presenting_problem(r).await },
+        )
+        .await
+    }
+
+    async fn add_intervention(
+        &self,
+        ctx: &Context<'_>,
+        input: AddInterventionInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let modality = match input.modality {
+            GqlModality::Cbt => pb::Modality::Cbt,
+            GqlModality::Dbt => pb::Modality::Dbt,
+            GqlModality::Act => pb::Modality::Act,
+            GqlModality::Mbsr => pb::Modality::Mbsr,
+            GqlModality::Exposure => pb::Modality::Exposure,
+            GqlModality::FamilyTherapy => pb::Modality::FamilyTherapy,
+            GqlModality::Psychoeducation => pb::Modality::Psychoeducation,
+            GqlModality::RelaxationTraining => pb::Modality::RelaxationTraining,
+            GqlModality::BehaviouralActivation => pb::Modality::BehaviouralActivation,
+            GqlModality::SleepHygiene => pb::Modality::SleepHygiene,
+            GqlModality::MotivationalInterviewing => pb::Modality::MotivationalInterviewing,
+            GqlModality::Other => pb::Modality::Other,
+        };
+        let message = pb::AddInterventionRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            intervention_id: id(input.intervention_id),
+            modality: modality as i32,
+            other_modality: input.other_modality.unwrap_or_default(),
+            technique: input.technique,
+            frequency: input.frequency.unwrap_or_default(),
+            goal_ids: input.goal_ids.into_iter().map(|g| g.0).collect(),
+        };
+        send(ctx, "AddIntervention", message, |mut c, r| async move {
+            c.add_intervention(r).await
+        })
+        .await
+    }
+
+    async fn record_safety_plan(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordSafetyPlanInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::RecordSafetyPlanRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            warning_signs: input.warning_signs,
+            coping_steps: input.coping_steps,
+            contacts: input
+                .contacts
+                .into_iter()
+                .map(|c| pb::CrisisContact {
+                    name: c.name,
+                    relationship: c.relationship.unwrap_or_default(),
+                    phone: c.phone,
+                })
+                .collect(),
+            crisis_lines: input.crisis_lines,
+        };
+        send(ctx, "RecordSafetyPlan", message, |mut c, r| async move {
+            c.record_safety_plan(r).await
+        })
         .await
     }
 }

@@ -14,11 +14,13 @@ use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::measure::is_response;
 use trellis_plans_domain::{
-    GoalOutcome, GoalTerm, Instrument, ProgressSource, ReviewDecision, SeverityBand,
+    CrisisContact, GoalOutcome, GoalTerm, Instrument, Modality, ProgressSource, ReviewDecision,
+    SeverityBand, Symptom,
 };
 use trellis_projector::{
-    GoalView, MeasureView, ObjectiveView, PlanFilter, PlanView, ProgressView, ReadModelError,
-    ReadModelStore, ReviewView, SafetyFlagView,
+    GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter, PlanView,
+    PresentingProblemView, ProgressView, ReadModelError, ReadModelStore, ReviewView,
+    SafetyFlagView, SafetyPlanView,
 };
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
@@ -360,6 +362,17 @@ impl Plan {
             })
             .collect()
     }
+    /// The presenting problem and its symptoms.
+    async fn presenting_problem(&self) -> Option<PresentingProblem<'_>> {
+        self.0.presenting_problem.as_ref().map(PresentingProblem)
+    }
+    async fn interventions(&self) -> Vec<Intervention<'_>> {
+        self.0.interventions.iter().map(Intervention).collect()
+    }
+    /// The crisis and safety plan.
+    async fn safety_plan(&self) -> Option<SafetyPlan<'_>> {
+        self.0.safety_plan.as_ref().map(SafetyPlan)
+    }
     /// Safety flags; `open: true` for those not yet acknowledged.
     async fn safety_flags(&self, open: Option<bool>) -> Vec<SafetyFlag<'_>> {
         self.0
@@ -368,6 +381,134 @@ impl Plan {
             .filter(|f| open.is_none_or(|o| o == f.acknowledged_on.is_none()))
             .map(SafetyFlag)
             .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct PresentingProblem<'a>(&'a PresentingProblemView);
+
+#[Object]
+impl PresentingProblem<'_> {
+    async fn narrative(&self) -> &str {
+        &self.0.narrative
+    }
+    async fn symptoms(&self) -> Vec<GqlSymptom<'_>> {
+        self.0.symptoms.iter().map(GqlSymptom).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct GqlSymptom<'a>(&'a Symptom);
+
+#[Object(name = "Symptom")]
+impl GqlSymptom<'_> {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn frequency(&self) -> &str {
+        &self.0.frequency
+    }
+    async fn intensity(&self) -> &str {
+        &self.0.intensity
+    }
+    async fn onset(&self) -> &str {
+        &self.0.onset
+    }
+}
+
+/// The closed list of modalities a plan may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "Modality")]
+pub enum GqlModality {
+    Cbt,
+    Dbt,
+    Act,
+    Mbsr,
+    Exposure,
+    FamilyTherapy,
+    Psychoeducation,
+    RelaxationTraining,
+    BehaviouralActivation,
+    SleepHygiene,
+    MotivationalInterviewing,
+    Other,
+}
+
+fn modality(m: &Modality) -> (GqlModality, Option<&str>) {
+    match m {
+        Modality::Cbt => (GqlModality::Cbt, None),
+        Modality::Dbt => (GqlModality::Dbt, None),
+        Modality::Act => (GqlModality::Act, None),
+        Modality::Mbsr => (GqlModality::Mbsr, None),
+        Modality::Exposure => (GqlModality::Exposure, None),
+        Modality::FamilyTherapy => (GqlModality::FamilyTherapy, None),
+        Modality::Psychoeducation => (GqlModality::Psychoeducation, None),
+        Modality::RelaxationTraining => (GqlModality::RelaxationTraining, None),
+        Modality::BehaviouralActivation => (GqlModality::BehaviouralActivation, None),
+        Modality::SleepHygiene => (GqlModality::SleepHygiene, None),
+        Modality::MotivationalInterviewing => (GqlModality::MotivationalInterviewing, None),
+        Modality::Other(name) => (GqlModality::Other, Some(name)),
+    }
+}
+
+#[derive(Debug)]
+pub struct Intervention<'a>(&'a InterventionView);
+
+#[Object]
+impl Intervention<'_> {
+    async fn id(&self) -> ID {
+        ID(self.0.intervention_id.clone())
+    }
+    async fn modality(&self) -> GqlModality {
+        modality(&self.0.modality).0
+    }
+    /// The modality's name when it is OTHER.
+    async fn other_modality(&self) -> Option<&str> {
+        modality(&self.0.modality).1
+    }
+    async fn technique(&self) -> &str {
+        &self.0.technique
+    }
+    async fn frequency(&self) -> &str {
+        &self.0.frequency
+    }
+    async fn goal_ids(&self) -> Vec<ID> {
+        self.0.goal_ids.iter().cloned().map(ID).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct SafetyPlan<'a>(&'a SafetyPlanView);
+
+#[Object]
+impl SafetyPlan<'_> {
+    async fn warning_signs(&self) -> &[String] {
+        &self.0.warning_signs
+    }
+    async fn coping_steps(&self) -> &[String] {
+        &self.0.coping_steps
+    }
+    async fn contacts(&self) -> Vec<GqlCrisisContact<'_>> {
+        self.0.contacts.iter().map(GqlCrisisContact).collect()
+    }
+    async fn crisis_lines(&self) -> &[String] {
+        &self.0.crisis_lines
+    }
+}
+
+#[derive(Debug)]
+pub struct GqlCrisisContact<'a>(&'a CrisisContact);
+
+#[Object(name = "CrisisContact")]
+impl GqlCrisisContact<'_> {
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn relationship(&self) -> &str {
+        &self.0.relationship
+    }
+    async fn phone(&self) -> &str {
+        &self.0.phone
     }
 }
 

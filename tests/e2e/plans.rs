@@ -504,3 +504,68 @@ async fn a_client_answers_a_phq9_and_the_care_team_is_alerted_until_someone_ackn
         .await;
     assert_eq!(open["plan"]["safetyFlags"], json!([]));
 }
+
+#[tokio::test]
+async fn the_demo_loads_both_seed_plans_with_their_clinical_picture() {
+    let server = Server::start().await;
+    let grpc_addr = server.grpc.trim_start_matches("http://").to_owned();
+    let tenant = fresh_tenant();
+    let demo = trellis_cli(&["demo", "--grpc-addr", &grpc_addr, "--tenant", &tenant])
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let stdout = String::from_utf8(demo.stdout).unwrap();
+    let plan = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: plan ")))
+            .unwrap()
+            .to_owned()
+    };
+    let clinician = token(&tenant, "dr-rivera", &[Role::Clinician]);
+    let query = "query($id: ID!) { plan(id: $id) { version title
+        presentingProblem { narrative symptoms { name onset } }
+        goals { term objectives { unit } }
+        interventions { modality goalIds }
+        safetyPlan { copingSteps contacts { name } crisisLines }
+        reviews { held decision } } }";
+    for (key, goals, interventions, held) in [("emma-lee", 6, 7, false), ("doug-mcgee", 7, 6, true)]
+    {
+        let id = plan(key);
+        let last = if held { 28 } else { 24 };
+        server.plan_at_version(&clinician, &id, last).await;
+        let data = server.graphql(&clinician, query, json!({ "id": id })).await;
+        let p = &data["plan"];
+        assert!(
+            p["presentingProblem"]["narrative"].as_str().unwrap().len() > 300,
+            "{key}"
+        );
+        assert_eq!(
+            p["presentingProblem"]["symptoms"].as_array().unwrap().len(),
+            7,
+            "{key}"
+        );
+        assert_eq!(p["goals"].as_array().unwrap().len(), goals, "{key}");
+        assert_eq!(
+            p["interventions"].as_array().unwrap().len(),
+            interventions,
+            "{key}"
+        );
+        assert_eq!(p["interventions"][0]["modality"], "CBT");
+        assert!(
+            !p["interventions"][0]["goalIds"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            p["safetyPlan"]["crisisLines"][0],
+            "988 Suicide & Crisis Lifeline (call or text 988)"
+        );
+        assert_eq!(p["reviews"][0]["held"], held, "{key}");
+    }
+}

@@ -1,9 +1,10 @@
 use chrono::NaiveDate;
 
+use crate::event::{CrisisContact, Modality, Symptom};
 use crate::measure::Instrument;
 use crate::{
-    GoalId, GoalOutcome, GoalTerm, MeasureId, ObjectiveId, PlanId, ProgressSource, ReviewDecision,
-    ReviewId, SafetyFlagId,
+    GoalId, GoalOutcome, GoalTerm, InterventionId, MeasureId, ObjectiveId, PlanId, ProgressSource,
+    ReviewDecision, ReviewId, SafetyFlagId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +95,32 @@ pub struct AcknowledgeSafetyFlag {
     pub note: String,
 }
 
+/// The presenting problem, in the client's and clinician's words; a later
+/// one replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPresentingProblem {
+    pub narrative: String,
+    pub symptoms: Vec<Symptom>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddIntervention {
+    pub intervention_id: InterventionId,
+    pub modality: Modality,
+    pub technique: String,
+    pub frequency: String,
+    pub goal_ids: Vec<GoalId>,
+}
+
+/// The crisis and safety plan; a later one replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordSafetyPlan {
+    pub warning_signs: Vec<String>,
+    pub coping_steps: Vec<String>,
+    pub contacts: Vec<CrisisContact>,
+    pub crisis_lines: Vec<String>,
+}
+
 /// What a clinician asks of a plan, in the imperative.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanCommand {
@@ -107,6 +134,9 @@ pub enum PlanCommand {
     HoldReview(HoldReview),
     RecordMeasure(RecordMeasure),
     AcknowledgeSafetyFlag(AcknowledgeSafetyFlag),
+    RecordPresentingProblem(RecordPresentingProblem),
+    AddIntervention(AddIntervention),
+    RecordSafetyPlan(RecordSafetyPlan),
 }
 
 impl PlanCommand {
@@ -123,6 +153,9 @@ impl PlanCommand {
             Self::HoldReview(_) => "HoldReview",
             Self::RecordMeasure(_) => "RecordMeasure",
             Self::AcknowledgeSafetyFlag(_) => "AcknowledgeSafetyFlag",
+            Self::RecordPresentingProblem(_) => "RecordPresentingProblem",
+            Self::AddIntervention(_) => "AddIntervention",
+            Self::RecordSafetyPlan(_) => "RecordSafetyPlan",
         }
     }
 }

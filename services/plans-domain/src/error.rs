@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::{GoalId, MeasureId, ObjectiveId, ReviewId, SafetyFlagId};
+use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, ReviewId, SafetyFlagId};
 
 /// The letter of SMART an objective fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,8 @@ pub enum PlanError {
     UnknownSafetyFlag(SafetyFlagId),
     #[error("safety flag {0} was already acknowledged")]
     SafetyFlagAlreadyAcknowledged(SafetyFlagId),
+    #[error("intervention {0} already exists")]
+    InterventionAlreadyExists(InterventionId),
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

@@ -2,7 +2,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Instrument;
-use crate::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
+use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +129,68 @@ pub struct SafetyFlagAcknowledged {
     pub note: String,
 }
 
+/// A symptom as the client describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symptom {
+    pub name: String,
+    /// e.g. "nightly", "3-4 times a week".
+    pub frequency: String,
+    /// e.g. "moderate".
+    pub intensity: String,
+    /// e.g. "childhood", "one month ago".
+    pub onset: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresentingProblemRecorded {
+    pub narrative: String,
+    pub symptoms: Vec<Symptom>,
+}
+
+/// The therapeutic approaches a plan may name; "other" carries its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum Modality {
+    Cbt,
+    Dbt,
+    Act,
+    Mbsr,
+    Exposure,
+    FamilyTherapy,
+    Psychoeducation,
+    RelaxationTraining,
+    BehaviouralActivation,
+    SleepHygiene,
+    MotivationalInterviewing,
+    Other(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterventionAdded {
+    pub intervention_id: InterventionId,
+    pub modality: Modality,
+    pub technique: String,
+    pub frequency: String,
+    pub goal_ids: Vec<GoalId>,
+}
+
+/// Someone to call in a crisis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrisisContact {
+    pub name: String,
+    pub relationship: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafetyPlanRecorded {
+    pub warning_signs: Vec<String>,
+    pub coping_steps: Vec<String>,
+    pub contacts: Vec<CrisisContact>,
+    /// e.g. "988 Suicide & Crisis Lifeline".
+    pub crisis_lines: Vec<String>,
+}
+
 /// Everything that can happen to a plan, in the past tense.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanEvent {
@@ -143,6 +205,9 @@ pub enum PlanEvent {
     MeasureRecorded(MeasureRecorded),
     SafetyFlagRaised(SafetyFlagRaised),
     SafetyFlagAcknowledged(SafetyFlagAcknowledged),
+    PresentingProblemRecorded(PresentingProblemRecorded),
+    InterventionAdded(InterventionAdded),
+    SafetyPlanRecorded(SafetyPlanRecorded),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +241,9 @@ impl PlanEvent {
             Self::MeasureRecorded(_) => "MeasureRecorded",
             Self::SafetyFlagRaised(_) => "SafetyFlagRaised",
             Self::SafetyFlagAcknowledged(_) => "SafetyFlagAcknowledged",
+            Self::PresentingProblemRecorded(_) => "PresentingProblemRecorded",
+            Self::InterventionAdded(_) => "InterventionAdded",
+            Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
         }
     }
 
@@ -193,6 +261,9 @@ impl PlanEvent {
             Self::MeasureRecorded(e) => serde_json::to_vec(e),
             Self::SafetyFlagRaised(e) => serde_json::to_vec(e),
             Self::SafetyFlagAcknowledged(e) => serde_json::to_vec(e),
+            Self::PresentingProblemRecorded(e) => serde_json::to_vec(e),
+            Self::InterventionAdded(e) => serde_json::to_vec(e),
+            Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
         };
         // Plain structs of strings, numbers and dates always serialize;
         // f64 NaN/inf are refused by validation before an event exists.
@@ -233,6 +304,11 @@ impl PlanEvent {
             "MeasureRecorded" => Self::MeasureRecorded(parse(event_type, payload)?),
             "SafetyFlagRaised" => Self::SafetyFlagRaised(parse(event_type, payload)?),
             "SafetyFlagAcknowledged" => Self::SafetyFlagAcknowledged(parse(event_type, payload)?),
+            "PresentingProblemRecorded" => {
+                Self::PresentingProblemRecorded(parse(event_type, payload)?)
+            }
+            "InterventionAdded" => Self::InterventionAdded(parse(event_type, payload)?),
+            "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }

@@ -45,6 +45,10 @@ id_type!(
     MeasureId
 );
 id_type!(
+    /// A therapeutic intervention the plan uses.
+    InterventionId
+);
+id_type!(
     /// A safety concern raised for the care team (its measure's id).
     SafetyFlagId
 );

@@ -16,18 +16,21 @@ pub mod measure;
 mod plan;
 
 pub use command::{
-    AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview,
-    MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure, RecordObjectiveProgress,
-    ScheduleReview,
+    AcknowledgeSafetyFlag, AddGoal, AddIntervention, AddObjective, CloseGoal, CreatePlan,
+    HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure,
+    RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm, MeasureRecorded,
-    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
-    ProgressSource, ReviewDecision, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged,
-    SafetyFlagRaised,
+    CrisisContact, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm,
+    InterventionAdded, MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet,
+    ObjectiveProgressRecorded, PlanCreated, PlanEvent, PresentingProblemRecorded, ProgressSource,
+    ReviewDecision, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,
+    SafetyPlanRecorded, Symptom,
 };
-pub use ids::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId, derive_id};
+pub use ids::{
+    GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId, derive_id,
+};
 pub use measure::{Instrument, SeverityBand};
 pub use plan::{CareAssignment, Plan, PlanStatus};
 

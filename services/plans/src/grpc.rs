@@ -15,6 +15,10 @@ use trellis_plans_domain::{
     PlanCommand, PlanError, PlanId, ProgressSource, QuantityTarget, RecordMeasure,
     RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
+use trellis_plans_domain::{
+    AddIntervention, CrisisContact, InterventionId, Modality, RecordPresentingProblem,
+    RecordSafetyPlan, Symptom,
+};
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
 
@@ -223,7 +227,9 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::SafetyFlagAlreadyAcknowledged(_) => {
                 Status::failed_precondition(e.to_string())
             }
-            PlanError::MeasureAlreadyRecorded(_) => Status::already_exists(e.to_string()),
+            PlanError::MeasureAlreadyRecorded(_) | PlanError::InterventionAlreadyExists(_) => {
+                Status::already_exists(e.to_string())
+            }
         },
         // Answered exactly like a plan that does not exist.
         CommandError::Denied(AccessDenied::NotVisible) => Status::not_found("plan not found"),
@@ -273,6 +279,24 @@ fn instrument(v: i32) -> Option<Instrument> {
         pb::Instrument::Pswq => Some(Instrument::Pswq),
         pb::Instrument::Unspecified => None,
     }
+}
+
+fn modality(v: i32, other: &str) -> Option<Modality> {
+    Some(match pb::Modality::try_from(v).ok()? {
+        pb::Modality::Cbt => Modality::Cbt,
+        pb::Modality::Dbt => Modality::Dbt,
+        pb::Modality::Act => Modality::Act,
+        pb::Modality::Mbsr => Modality::Mbsr,
+        pb::Modality::Exposure => Modality::Exposure,
+        pb::Modality::FamilyTherapy => Modality::FamilyTherapy,
+        pb::Modality::Psychoeducation => Modality::Psychoeducation,
+        pb::Modality::RelaxationTraining => Modality::RelaxationTraining,
+        pb::Modality::BehaviouralActivation => Modality::BehaviouralActivation,
+        pb::Modality::SleepHygiene => Modality::SleepHygiene,
+        pb::Modality::MotivationalInterviewing => Modality::MotivationalInterviewing,
+        pb::Modality::Other => Modality::Other(other.to_owned()),
+        pb::Modality::Unspecified => return None,
+    })
 }
 
 fn review_decision(v: i32) -> Option<ReviewDecision> {
@@ -596,6 +620,111 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 command: PlanCommand::AcknowledgeSafetyFlag(AcknowledgeSafetyFlag {
                     flag_id,
                     note: note.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_presenting_problem(
+        &self,
+        request: Request<pb::RecordPresentingProblemRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::RecordPresentingProblemRequest {
+                command_id,
+                plan_id,
+                narrative,
+                symptoms,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::RecordPresentingProblem(RecordPresentingProblem {
+                    narrative: narrative.clone(),
+                    symptoms: symptoms
+                        .iter()
+                        .map(|s| Symptom {
+                            name: s.name.clone(),
+                            frequency: s.frequency.clone(),
+                            intensity: s.intensity.clone(),
+                            onset: s.onset.clone(),
+                        })
+                        .collect(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn add_intervention(&self, request: Request<pb::AddInterventionRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let pb::AddInterventionRequest {
+                command_id,
+                plan_id,
+                intervention_id,
+                modality: kind,
+                other_modality,
+                technique,
+                frequency,
+                goal_ids,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let intervention_id = f.new_id("intervention_id", intervention_id, caller, command_id);
+            let kind = f.choice("modality", modality(*kind, other_modality));
+            let goals: Vec<Option<GoalId>> = goal_ids
+                .iter()
+                .map(|g| f.uuid("goal_ids", g).map(GoalId))
+                .collect();
+            let intervention_id = InterventionId(intervention_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: intervention_id.0,
+                command: PlanCommand::AddIntervention(AddIntervention {
+                    intervention_id,
+                    modality: kind?,
+                    technique: technique.clone(),
+                    frequency: frequency.clone(),
+                    goal_ids: goals.into_iter().collect::<Option<Vec<_>>>()?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_safety_plan(&self, request: Request<pb::RecordSafetyPlanRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::RecordSafetyPlanRequest {
+                command_id,
+                plan_id,
+                warning_signs,
+                coping_steps,
+                contacts,
+                crisis_lines,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::RecordSafetyPlan(RecordSafetyPlan {
+                    warning_signs: warning_signs.clone(),
+                    coping_steps: coping_steps.clone(),
+                    contacts: contacts
+                        .iter()
+                        .map(|c| CrisisContact {
+                            name: c.name.clone(),
+                            relationship: c.relationship.clone(),
+                            phone: c.phone.clone(),
+                        })
+                        .collect(),
+                    crisis_lines: crisis_lines.clone(),
                 }),
             })
         })

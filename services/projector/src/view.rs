@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{
-    EventDecodeError, GoalOutcome, GoalTerm, Instrument, PlanEvent, ProgressSource, ReviewDecision,
-    SeverityBand,
+    CrisisContact, EventDecodeError, GoalOutcome, GoalTerm, Instrument, Modality, PlanEvent,
+    ProgressSource, ReviewDecision, SeverityBand, Symptom,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +75,29 @@ pub struct SafetyFlagView {
     pub note: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresentingProblemView {
+    pub narrative: String,
+    pub symptoms: Vec<Symptom>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterventionView {
+    pub intervention_id: String,
+    pub modality: Modality,
+    pub technique: String,
+    pub frequency: String,
+    pub goal_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyPlanView {
+    pub warning_signs: Vec<String>,
+    pub coping_steps: Vec<String>,
+    pub contacts: Vec<CrisisContact>,
+    pub crisis_lines: Vec<String>,
+}
+
 /// Everything a clinician sees of one plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanView {
@@ -94,6 +117,12 @@ pub struct PlanView {
     pub measures: Vec<MeasureView>,
     #[serde(default)]
     pub safety_flags: Vec<SafetyFlagView>,
+    #[serde(default)]
+    pub presenting_problem: Option<PresentingProblemView>,
+    #[serde(default)]
+    pub interventions: Vec<InterventionView>,
+    #[serde(default)]
+    pub safety_plan: Option<SafetyPlanView>,
 }
 
 impl PlanView {
@@ -142,6 +171,9 @@ pub fn apply_event(
                 reviews: Vec::new(),
                 measures: Vec::new(),
                 safety_flags: Vec::new(),
+                presenting_problem: None,
+                interventions: Vec::new(),
+                safety_plan: None,
             });
         }
         (None, _) => {}
@@ -241,6 +273,27 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             acknowledged_by: None,
             note: None,
         }),
+        PlanEvent::PresentingProblemRecorded(e) => {
+            view.presenting_problem = Some(PresentingProblemView {
+                narrative: e.narrative,
+                symptoms: e.symptoms,
+            });
+        }
+        PlanEvent::InterventionAdded(e) => view.interventions.push(InterventionView {
+            intervention_id: e.intervention_id.to_string(),
+            modality: e.modality,
+            technique: e.technique,
+            frequency: e.frequency,
+            goal_ids: e.goal_ids.iter().map(ToString::to_string).collect(),
+        }),
+        PlanEvent::SafetyPlanRecorded(e) => {
+            view.safety_plan = Some(SafetyPlanView {
+                warning_signs: e.warning_signs,
+                coping_steps: e.coping_steps,
+                contacts: e.contacts,
+                crisis_lines: e.crisis_lines,
+            });
+        }
         PlanEvent::SafetyFlagAcknowledged(e) => {
             let id = e.flag_id.to_string();
             if let Some(flag) = view.safety_flags.iter_mut().find(|f| f.flag_id == id) {

@@ -42,7 +42,19 @@ struct SeedPlan {
     client_id: &'static str,
     title: &'static str,
     goals: Vec<SeedGoal>,
+    /// The presenting problem as the article gives it, and its symptoms
+    /// (name, frequency, intensity, onset).
+    narrative: &'static str,
+    symptoms: &'static [(&'static str, &'static str, &'static str, &'static str)],
+    /// (modality, technique, frequency, indexes of the goals it serves)
+    interventions: &'static [(pb::Modality, &'static str, &'static str, &'static [usize])],
+    warning_signs: &'static [&'static str],
+    coping_steps: &'static [&'static str],
+    /// (name, relationship, phone)
+    contacts: &'static [(&'static str, &'static str, &'static str)],
 }
+
+const CRISIS_LINES: &[&str] = &["988 Suicide & Crisis Lifeline (call or text 988)"];
 
 const fn objective(
     description: &'static str,
@@ -70,6 +82,96 @@ fn seed_plans() -> Vec<SeedPlan> {
         SeedPlan {
             key: "emma-lee",
             intake_review: false,
+            narrative: "The client reported excessive, uncontrollable worry about a variety of topics (work, health, relationships, etc.), occurring more days than not for at least six months. They stated they have experienced anxiety and worry for as long as they can remember, starting in childhood. Symptoms reported include physical tension, restlessness, irritability, difficulty concentrating, and sleep disturbances, including waking multiple times in the middle of the night and having difficulty getting back to sleep. The client reported low mood at times.",
+            symptoms: &[
+                (
+                    "excessive, uncontrollable worry",
+                    "more days than not",
+                    "high",
+                    "childhood",
+                ),
+                (
+                    "physical tension",
+                    "more days than not",
+                    "moderate",
+                    "at least six months ago",
+                ),
+                (
+                    "restlessness",
+                    "more days than not",
+                    "moderate",
+                    "at least six months ago",
+                ),
+                (
+                    "irritability",
+                    "often",
+                    "moderate",
+                    "at least six months ago",
+                ),
+                (
+                    "difficulty concentrating",
+                    "often",
+                    "moderate",
+                    "at least six months ago",
+                ),
+                (
+                    "sleep disturbance: waking several times a night",
+                    "most nights",
+                    "moderate",
+                    "at least six months ago",
+                ),
+                ("low mood", "at times", "mild", "unspecified"),
+            ],
+            interventions: &[
+                (
+                    pb::Modality::Cbt,
+                    "Cognitive Restructuring: identify and challenge irrational thoughts and catastrophic thinking; reframe anxiety-provoking thoughts into more balanced perspectives.",
+                    "weekly sessions",
+                    &[0, 3],
+                ),
+                (
+                    pb::Modality::BehaviouralActivation,
+                    "Encourage activities that reduce avoidance and increase positive reinforcement, such as socializing or engaging in hobbies.",
+                    "weekly sessions",
+                    &[4, 5],
+                ),
+                (
+                    pb::Modality::RelaxationTraining,
+                    "Teach mindfulness and relaxation techniques (deep breathing, progressive muscle relaxation, mindfulness meditation).",
+                    "daily practice",
+                    &[1],
+                ),
+                (
+                    pb::Modality::Psychoeducation,
+                    "Educate the patient on the nature of GAD, the fight-or-flight response, and the role of physical tension in anxiety.",
+                    "early sessions",
+                    &[0],
+                ),
+                (
+                    pb::Modality::Exposure,
+                    "Gradual exposure to anxiety-provoking situations to reduce avoidance and increase tolerance of distressing feelings.",
+                    "weekly sessions",
+                    &[3],
+                ),
+                (
+                    pb::Modality::Mbsr,
+                    "Incorporate mindfulness practices to increase self-awareness and acceptance of anxious thoughts and feelings without judgment.",
+                    "daily practice",
+                    &[4],
+                ),
+                (
+                    pb::Modality::SleepHygiene,
+                    "Establish a regular sleep routine and promote healthy sleep habits.",
+                    "nightly",
+                    &[2],
+                ),
+            ],
+            warning_signs: &["Acute anxiety episodes", "Suicidal ideation"],
+            coping_steps: &[
+                "Use the steps agreed in the safety plan when feeling overwhelmed or unable to manage anxiety independently",
+                "Call an emergency contact or a crisis line",
+            ],
+            contacts: &[("Partner", "partner", "on file with the clinic")],
             client_id: "client-emma-lee",
             title: "Generalized Anxiety Disorder (GAD) - Emma Lee, 27",
             goals: vec![
@@ -132,6 +234,83 @@ fn seed_plans() -> Vec<SeedPlan> {
         SeedPlan {
             key: "doug-mcgee",
             intake_review: true,
+            narrative: "The client presented to treatment reporting symptoms of low mood, negative self-talk, low motivation, poor appetite, and poor sleep. He stated he is currently getting 4-5 hours per night, whereas his typical baseline is 7-8 hours per night. The client reported his symptoms began approximately one month ago when he retired from his career as a machinist in a factory. He stated he has had low periods in his life but noted no previous history of experiencing depressive symptoms of this severity. The client endorsed passive suicidal ideation, stating he has thoughts of falling asleep and not waking up but denied having a plan, means, or intent to self-harm. The client stated he has been drinking more frequently in the past month - 3-4 beers per day whereas typically he would have only 3-4 beers per week. The client lives alone and has few social supports outside of his two children who live in different states.",
+            symptoms: &[
+                (
+                    "low mood",
+                    "daily",
+                    "moderate",
+                    "one month ago, at retirement",
+                ),
+                ("negative self-talk", "daily", "moderate", "one month ago"),
+                ("low motivation", "daily", "moderate", "one month ago"),
+                ("poor appetite", "daily", "mild", "one month ago"),
+                (
+                    "poor sleep: 4-5 hours a night",
+                    "nightly",
+                    "moderate",
+                    "one month ago",
+                ),
+                (
+                    "passive suicidal ideation, no plan, means or intent",
+                    "2-3 times a day",
+                    "moderate",
+                    "one month ago",
+                ),
+                (
+                    "increased drinking: 3-4 beers a day",
+                    "daily",
+                    "moderate",
+                    "one month ago",
+                ),
+            ],
+            interventions: &[
+                (
+                    pb::Modality::Cbt,
+                    "Cognitive Restructuring: identify, challenge, and reframe irrational thoughts and black-and-white thinking into more balanced perspectives.",
+                    "weekly sessions",
+                    &[0, 4],
+                ),
+                (
+                    pb::Modality::BehaviouralActivation,
+                    "Encourage activities that reduce avoidance, increase participation in a routine, and increase positive reinforcement, such as socializing or hobbies.",
+                    "weekly sessions",
+                    &[1, 6],
+                ),
+                (
+                    pb::Modality::RelaxationTraining,
+                    "Teach mindfulness and relaxation techniques (deep breathing, progressive muscle relaxation, mindfulness meditation).",
+                    "daily practice",
+                    &[5],
+                ),
+                (
+                    pb::Modality::Psychoeducation,
+                    "Educate on the nature of depression and normalize emotional difficulties around life transitions such as retirement; psychoeducation on relaxation techniques as alternatives to alcohol.",
+                    "early sessions",
+                    &[4, 3],
+                ),
+                (
+                    pb::Modality::Act,
+                    "Embrace thoughts and feelings rather than fighting them, while committing to actions that align with core values.",
+                    "weekly sessions",
+                    &[6],
+                ),
+                (
+                    pb::Modality::SleepHygiene,
+                    "Establish a regular sleep routine and promote healthy sleep habits.",
+                    "nightly",
+                    &[2],
+                ),
+            ],
+            warning_signs: &["Acute depressive episodes", "Suicidal ideation worsens"],
+            coping_steps: &[
+                "Use the steps agreed in the safety plan when overwhelmed or feeling a danger to himself",
+                "Call one of his children or a crisis line",
+            ],
+            contacts: &[
+                ("Son", "child", "on file with the clinic"),
+                ("Daughter", "child", "on file with the clinic"),
+            ],
             client_id: "client-doug-mcgee",
             title: "Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67",
             goals: vec![
@@ -280,6 +459,7 @@ where
         .context("CreatePlan")?
         .into_inner();
     let plan_id = created.plan_id;
+    let mut goal_ids = Vec::new();
     for (g, goal) in plan.goals.iter().enumerate() {
         let added = client
             .add_goal(pb::AddGoalRequest {
@@ -296,6 +476,7 @@ where
             .await
             .context("AddGoal")?
             .into_inner();
+        goal_ids.push(added.entity_id.clone());
         let Some(o) = &goal.objective else { continue };
         let months = if goal.long_term { 12 } else { 3 };
         let target_date = today
@@ -333,6 +514,58 @@ where
             .await
             .context("RecordObjectiveProgress")?;
     }
+    client
+        .record_presenting_problem(pb::RecordPresentingProblemRequest {
+            command_id: id("presenting-problem"),
+            plan_id: plan_id.clone(),
+            narrative: plan.narrative.into(),
+            symptoms: plan
+                .symptoms
+                .iter()
+                .map(|(name, frequency, intensity, onset)| pb::Symptom {
+                    name: (*name).into(),
+                    frequency: (*frequency).into(),
+                    intensity: (*intensity).into(),
+                    onset: (*onset).into(),
+                })
+                .collect(),
+        })
+        .await
+        .context("RecordPresentingProblem")?;
+    for (n, (modality, technique, frequency, goals)) in plan.interventions.iter().enumerate() {
+        client
+            .add_intervention(pb::AddInterventionRequest {
+                command_id: id(&format!("intervention-{n}")),
+                plan_id: plan_id.clone(),
+                intervention_id: String::new(),
+                modality: *modality as i32,
+                other_modality: String::new(),
+                technique: (*technique).into(),
+                frequency: (*frequency).into(),
+                goal_ids: goals.iter().map(|g| goal_ids[*g].clone()).collect(),
+            })
+            .await
+            .context("AddIntervention")?;
+    }
+    client
+        .record_safety_plan(pb::RecordSafetyPlanRequest {
+            command_id: id("safety-plan"),
+            plan_id: plan_id.clone(),
+            warning_signs: plan.warning_signs.iter().map(|s| (*s).into()).collect(),
+            coping_steps: plan.coping_steps.iter().map(|s| (*s).into()).collect(),
+            contacts: plan
+                .contacts
+                .iter()
+                .map(|(name, relationship, phone)| pb::CrisisContact {
+                    name: (*name).into(),
+                    relationship: (*relationship).into(),
+                    phone: (*phone).into(),
+                })
+                .collect(),
+            crisis_lines: CRISIS_LINES.iter().map(|s| (*s).into()).collect(),
+        })
+        .await
+        .context("RecordSafetyPlan")?;
     if plan.intake_review {
         // The plan was gone through with the client at intake.
         let intake = client

@@ -3,17 +3,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use crate::command::{
-    AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, HoldReview,
-    MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress, ScheduleReview,
+    AcknowledgeSafetyFlag, AddGoal, AddIntervention, AddObjective, CloseGoal, CreatePlan,
+    HoldReview, MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress,
+    RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
 use crate::event::{
-    GoalAdded, GoalClosed, MeasureRecorded, ObjectiveAdded, ObjectiveMet,
-    ObjectiveProgressRecorded, PlanCreated, PlanEvent, ReviewHeld, ReviewScheduled,
-    SafetyFlagAcknowledged, SafetyFlagRaised,
+    GoalAdded, GoalClosed, InterventionAdded, MeasureRecorded, Modality, ObjectiveAdded,
+    ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent, PresentingProblemRecorded,
+    ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
 };
 use crate::measure::raises_safety_flag;
-use crate::{GoalId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
+use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
 
 const MAX_ID: usize = 128;
 const MAX_SHORT_TEXT: usize = 200;
@@ -61,6 +62,7 @@ pub struct Plan {
     objectives: BTreeMap<ObjectiveId, ObjectiveState>,
     reviews: BTreeMap<ReviewId, ReviewState>,
     measures: BTreeSet<MeasureId>,
+    interventions: BTreeSet<InterventionId>,
     /// Safety flags and whether each was acknowledged.
     safety_flags: BTreeMap<SafetyFlagId, bool>,
 }
@@ -75,6 +77,7 @@ impl Default for Plan {
             objectives: BTreeMap::new(),
             reviews: BTreeMap::new(),
             measures: BTreeSet::new(),
+            interventions: BTreeSet::new(),
             safety_flags: BTreeMap::new(),
         }
     }
@@ -146,6 +149,10 @@ impl Plan {
             PlanEvent::SafetyFlagAcknowledged(e) => {
                 self.safety_flags.insert(e.flag_id, true);
             }
+            PlanEvent::InterventionAdded(e) => {
+                self.interventions.insert(e.intervention_id);
+            }
+            PlanEvent::PresentingProblemRecorded(_) | PlanEvent::SafetyPlanRecorded(_) => {}
         }
     }
 
@@ -172,6 +179,9 @@ impl Plan {
             PlanCommand::HoldReview(c) => self.hold_review(c, today),
             PlanCommand::RecordMeasure(c) => self.record_measure(c, today),
             PlanCommand::AcknowledgeSafetyFlag(c) => self.acknowledge_flag(c, today),
+            PlanCommand::RecordPresentingProblem(c) => Self::presenting_problem(c),
+            PlanCommand::AddIntervention(c) => self.add_intervention(c),
+            PlanCommand::RecordSafetyPlan(c) => Self::safety_plan(c),
         }
     }
 
@@ -519,6 +529,87 @@ impl Plan {
     }
 }
 
+const MAX_LIST: usize = 50;
+
+impl Plan {
+    fn presenting_problem(c: &RecordPresentingProblem) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("narrative", &c.narrative, MAX_TEXT * 2);
+        v.list("symptoms", c.symptoms.len());
+        for s in &c.symptoms {
+            v.required("symptoms.name", &s.name, MAX_SHORT_TEXT);
+            v.optional("symptoms.frequency", &s.frequency, MAX_SHORT_TEXT);
+            v.optional("symptoms.intensity", &s.intensity, MAX_SHORT_TEXT);
+            v.optional("symptoms.onset", &s.onset, MAX_SHORT_TEXT);
+        }
+        v.finish()?;
+        Ok(vec![PlanEvent::PresentingProblemRecorded(
+            PresentingProblemRecorded {
+                narrative: c.narrative.trim().to_owned(),
+                symptoms: c.symptoms.clone(),
+            },
+        )])
+    }
+
+    fn add_intervention(&self, c: &AddIntervention) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        if let Modality::Other(name) = &c.modality {
+            v.required("modality", name, MAX_SHORT_TEXT);
+        }
+        v.required("technique", &c.technique, MAX_TEXT);
+        v.optional("frequency", &c.frequency, MAX_SHORT_TEXT);
+        v.list("goal_ids", c.goal_ids.len());
+        v.finish()?;
+        for goal in &c.goal_ids {
+            self.open_goal(*goal)?;
+        }
+        if self.interventions.contains(&c.intervention_id) {
+            return Err(PlanError::InterventionAlreadyExists(c.intervention_id));
+        }
+        Ok(vec![PlanEvent::InterventionAdded(InterventionAdded {
+            intervention_id: c.intervention_id,
+            modality: c.modality.clone(),
+            technique: c.technique.trim().to_owned(),
+            frequency: c.frequency.trim().to_owned(),
+            goal_ids: c.goal_ids.clone(),
+        })])
+    }
+
+    fn safety_plan(c: &RecordSafetyPlan) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        for (field, list) in [
+            ("warning_signs", &c.warning_signs),
+            ("coping_steps", &c.coping_steps),
+            ("crisis_lines", &c.crisis_lines),
+        ] {
+            v.list(field, list.len());
+            for item in list {
+                v.required(field, item, MAX_TEXT);
+            }
+        }
+        if c.coping_steps.is_empty() {
+            v.push("coping_steps", "a safety plan needs at least one step");
+        }
+        v.list("contacts", c.contacts.len());
+        for contact in &c.contacts {
+            v.required("contacts.name", &contact.name, MAX_SHORT_TEXT);
+            v.optional(
+                "contacts.relationship",
+                &contact.relationship,
+                MAX_SHORT_TEXT,
+            );
+            v.required("contacts.phone", &contact.phone, MAX_SHORT_TEXT);
+        }
+        v.finish()?;
+        Ok(vec![PlanEvent::SafetyPlanRecorded(SafetyPlanRecorded {
+            warning_signs: c.warning_signs.clone(),
+            coping_steps: c.coping_steps.clone(),
+            contacts: c.contacts.clone(),
+            crisis_lines: c.crisis_lines.clone(),
+        })])
+    }
+}
+
 /// Collects every field problem of a command so the caller sees them all at once.
 #[derive(Default)]
 struct Violations(Vec<FieldViolation>);
@@ -539,6 +630,12 @@ impl Violations {
     fn optional(&mut self, field: &'static str, value: &str, max: usize) {
         if value.chars().count() > max {
             self.push(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    fn list(&mut self, field: &'static str, len: usize) {
+        if len > MAX_LIST {
+            self.push(field, format!("at most {MAX_LIST} entries"));
         }
     }
 

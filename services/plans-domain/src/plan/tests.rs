@@ -605,3 +605,104 @@ mod measures {
             .then_error(PlanError::MeasureAlreadyRecorded(MEASURE));
     }
 }
+
+mod clinical_picture {
+    use super::*;
+    use crate::InterventionId;
+    use crate::command::{AddIntervention, RecordPresentingProblem, RecordSafetyPlan};
+    use crate::event::{
+        CrisisContact, InterventionAdded, Modality, PresentingProblemRecorded, SafetyPlanRecorded,
+        Symptom,
+    };
+
+    const INTERVENTION: InterventionId = InterventionId(Uuid::from_u128(11));
+
+    fn intervention(modality: Modality, goal_ids: Vec<GoalId>) -> PlanCommand {
+        PlanCommand::AddIntervention(AddIntervention {
+            intervention_id: INTERVENTION,
+            modality,
+            technique: "Cognitive restructuring".into(),
+            frequency: "weekly".into(),
+            goal_ids,
+        })
+    }
+
+    #[test]
+    fn a_presenting_problem_with_its_symptoms() {
+        let symptom = Symptom {
+            name: "sleep disturbance".into(),
+            frequency: "nightly".into(),
+            intensity: "moderate".into(),
+            onset: "six months ago".into(),
+        };
+        given([created()])
+            .when(PlanCommand::RecordPresentingProblem(
+                RecordPresentingProblem {
+                    narrative: " Excessive worry ".into(),
+                    symptoms: vec![symptom.clone()],
+                },
+            ))
+            .then([PlanEvent::PresentingProblemRecorded(
+                PresentingProblemRecorded {
+                    narrative: "Excessive worry".into(),
+                    symptoms: vec![symptom],
+                },
+            )]);
+        given([created()])
+            .when(PlanCommand::RecordPresentingProblem(
+                RecordPresentingProblem {
+                    narrative: String::new(),
+                    symptoms: vec![],
+                },
+            ))
+            .then_invalid(&["narrative"]);
+    }
+
+    #[test]
+    fn an_intervention_serves_open_goals_of_the_plan() {
+        given([created(), goal_added()])
+            .when(intervention(Modality::Cbt, vec![GOAL]))
+            .then([PlanEvent::InterventionAdded(InterventionAdded {
+                intervention_id: INTERVENTION,
+                modality: Modality::Cbt,
+                technique: "Cognitive restructuring".into(),
+                frequency: "weekly".into(),
+                goal_ids: vec![GOAL],
+            })]);
+        given([created()])
+            .when(intervention(Modality::Cbt, vec![GOAL]))
+            .then_error(PlanError::UnknownGoal(GOAL));
+        given([created()])
+            .when(intervention(Modality::Other(" ".into()), vec![]))
+            .then_invalid(&["modality"]);
+    }
+
+    #[test]
+    fn a_safety_plan_needs_a_step_and_reachable_contacts() {
+        let contact = CrisisContact {
+            name: "Partner".into(),
+            relationship: "partner".into(),
+            phone: "555-0100".into(),
+        };
+        let plan = RecordSafetyPlan {
+            warning_signs: vec!["Racing thoughts at night".into()],
+            coping_steps: vec!["Paced breathing for five minutes".into()],
+            contacts: vec![contact.clone()],
+            crisis_lines: vec!["988 Suicide & Crisis Lifeline".into()],
+        };
+        given([created()])
+            .when(PlanCommand::RecordSafetyPlan(plan.clone()))
+            .then([PlanEvent::SafetyPlanRecorded(SafetyPlanRecorded {
+                warning_signs: plan.warning_signs.clone(),
+                coping_steps: plan.coping_steps.clone(),
+                contacts: vec![contact],
+                crisis_lines: plan.crisis_lines.clone(),
+            })]);
+        let mut empty = plan;
+        empty.coping_steps.clear();
+        empty.contacts[0].phone = String::new();
+        given([created()])
+            .when(PlanCommand::RecordSafetyPlan(empty))
+            .then_invalid(&["coping_steps", "contacts.phone"]);
+    }
+}
