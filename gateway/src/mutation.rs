@@ -250,6 +250,15 @@ pub struct AcknowledgeSafetyFlagInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct AddDiagnosisInput {
+    command_id: ID,
+    plan_id: ID,
+    /// ICD-10-CM code, e.g. F41.1.
+    code: String,
+    primary: Option<bool>,
+}
+
+#[derive(Debug, InputObject)]
 pub struct SymptomInput {
     name: String,
     frequency: Option<String>,
@@ -616,6 +625,23 @@ impl MutationRoot {
         };
         send(ctx, "RecordSafetyPlan", message, |mut c, r| async move {
             c.record_safety_plan(r).await
+        })
+        .await
+    }
+
+    async fn add_diagnosis(
+        &self,
+        ctx: &Context<'_>,
+        input: AddDiagnosisInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::AddDiagnosisRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            code: input.code,
+            primary: input.primary.unwrap_or(false),
+        };
+        send(ctx, "AddDiagnosis", message, |mut c, r| async move {
+            c.add_diagnosis(r).await
         })
         .await
     }

@@ -18,7 +18,7 @@ use trellis_plans_domain::{
     SeverityBand, Symptom,
 };
 use trellis_projector::{
-    GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter, PlanView,
+    DiagnosisView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter, PlanView,
     PresentingProblemView, ProgressView, ReadModelError, ReadModelStore, ReviewView,
     SafetyFlagView, SafetyPlanView,
 };
@@ -362,6 +362,10 @@ impl Plan {
             })
             .collect()
     }
+    /// ICD-10-CM diagnoses; one is primary.
+    async fn diagnoses(&self) -> Vec<Diagnosis<'_>> {
+        self.0.diagnoses.iter().map(Diagnosis).collect()
+    }
     /// The presenting problem and its symptoms.
     async fn presenting_problem(&self) -> Option<PresentingProblem<'_>> {
         self.0.presenting_problem.as_ref().map(PresentingProblem)
@@ -381,6 +385,23 @@ impl Plan {
             .filter(|f| open.is_none_or(|o| o == f.acknowledged_on.is_none()))
             .map(SafetyFlag)
             .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct Diagnosis<'a>(&'a DiagnosisView);
+
+#[Object]
+impl Diagnosis<'_> {
+    /// ICD-10-CM code, e.g. F41.1.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn primary(&self) -> bool {
+        self.0.primary
     }
 }
 

@@ -42,6 +42,7 @@ fn view() -> PlanView {
         reviews: Vec::new(),
         measures: Vec::new(),
         safety_flags: Vec::new(),
+        diagnoses: Vec::new(),
         presenting_problem: None,
         interventions: Vec::new(),
         safety_plan: None,

@@ -528,15 +528,18 @@ async fn the_demo_loads_both_seed_plans_with_their_clinical_picture() {
     };
     let clinician = token(&tenant, "dr-rivera", &[Role::Clinician]);
     let query = "query($id: ID!) { plan(id: $id) { version title
+        diagnoses { code description primary }
         presentingProblem { narrative symptoms { name onset } }
         goals { term objectives { unit } }
         interventions { modality goalIds }
         safetyPlan { copingSteps contacts { name } crisisLines }
         reviews { held decision } } }";
-    for (key, goals, interventions, held) in [("emma-lee", 6, 7, false), ("doug-mcgee", 7, 6, true)]
-    {
+    for (key, goals, interventions, held, primary) in [
+        ("emma-lee", 6, 7, false, "F41.1"),
+        ("doug-mcgee", 7, 6, true, "F32.1"),
+    ] {
         let id = plan(key);
-        let last = if held { 28 } else { 24 };
+        let last = if held { 30 } else { 25 };
         server.plan_at_version(&clinician, &id, last).await;
         let data = server.graphql(&clinician, query, json!({ "id": id })).await;
         let p = &data["plan"];
@@ -567,5 +570,7 @@ async fn the_demo_loads_both_seed_plans_with_their_clinical_picture() {
             "988 Suicide & Crisis Lifeline (call or text 988)"
         );
         assert_eq!(p["reviews"][0]["held"], held, "{key}");
+        assert_eq!(p["diagnoses"][0]["code"], primary);
+        assert_eq!(p["diagnoses"][0]["primary"], true);
     }
 }

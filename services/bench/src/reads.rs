@@ -84,6 +84,7 @@ fn plan(n: usize) -> PlanView {
         reviews: Vec::new(),
         measures: Vec::new(),
         safety_flags: Vec::new(),
+        diagnoses: Vec::new(),
         presenting_problem: None,
         interventions: Vec::new(),
         safety_plan: None,

@@ -95,6 +95,13 @@ pub struct AcknowledgeSafetyFlag {
     pub note: String,
 }
 
+/// A diagnosis by ICD-10-CM code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddDiagnosis {
+    pub code: String,
+    pub primary: bool,
+}
+
 /// The presenting problem, in the client's and clinician's words; a later
 /// one replaces it.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +142,7 @@ pub enum PlanCommand {
     RecordMeasure(RecordMeasure),
     AcknowledgeSafetyFlag(AcknowledgeSafetyFlag),
     RecordPresentingProblem(RecordPresentingProblem),
+    AddDiagnosis(AddDiagnosis),
     AddIntervention(AddIntervention),
     RecordSafetyPlan(RecordSafetyPlan),
 }
@@ -154,6 +162,7 @@ impl PlanCommand {
             Self::RecordMeasure(_) => "RecordMeasure",
             Self::AcknowledgeSafetyFlag(_) => "AcknowledgeSafetyFlag",
             Self::RecordPresentingProblem(_) => "RecordPresentingProblem",
+            Self::AddDiagnosis(_) => "AddDiagnosis",
             Self::AddIntervention(_) => "AddIntervention",
             Self::RecordSafetyPlan(_) => "RecordSafetyPlan",
         }

@@ -95,6 +95,8 @@ pub enum PlanError {
     SafetyFlagAlreadyAcknowledged(SafetyFlagId),
     #[error("intervention {0} already exists")]
     InterventionAlreadyExists(InterventionId),
+    #[error("diagnosis {0} is already on the plan")]
+    DiagnosisAlreadyRecorded(String),
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

@@ -129,6 +129,17 @@ pub struct SafetyFlagAcknowledged {
     pub note: String,
 }
 
+/// A diagnosis on the plan; exactly one is primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosisAdded {
+    /// ICD-10-CM code, e.g. F41.1.
+    pub code: String,
+    /// The official description of the code.
+    pub description: String,
+    /// The primary diagnosis; a new primary demotes the previous one.
+    pub primary: bool,
+}
+
 /// A symptom as the client describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Symptom {
@@ -206,6 +217,7 @@ pub enum PlanEvent {
     SafetyFlagRaised(SafetyFlagRaised),
     SafetyFlagAcknowledged(SafetyFlagAcknowledged),
     PresentingProblemRecorded(PresentingProblemRecorded),
+    DiagnosisAdded(DiagnosisAdded),
     InterventionAdded(InterventionAdded),
     SafetyPlanRecorded(SafetyPlanRecorded),
 }
@@ -242,6 +254,7 @@ impl PlanEvent {
             Self::SafetyFlagRaised(_) => "SafetyFlagRaised",
             Self::SafetyFlagAcknowledged(_) => "SafetyFlagAcknowledged",
             Self::PresentingProblemRecorded(_) => "PresentingProblemRecorded",
+            Self::DiagnosisAdded(_) => "DiagnosisAdded",
             Self::InterventionAdded(_) => "InterventionAdded",
             Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
         }
@@ -262,6 +275,7 @@ impl PlanEvent {
             Self::SafetyFlagRaised(e) => serde_json::to_vec(e),
             Self::SafetyFlagAcknowledged(e) => serde_json::to_vec(e),
             Self::PresentingProblemRecorded(e) => serde_json::to_vec(e),
+            Self::DiagnosisAdded(e) => serde_json::to_vec(e),
             Self::InterventionAdded(e) => serde_json::to_vec(e),
             Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
         };
@@ -308,6 +322,7 @@ impl PlanEvent {
                 Self::PresentingProblemRecorded(parse(event_type, payload)?)
             }
             "InterventionAdded" => Self::InterventionAdded(parse(event_type, payload)?),
+            "DiagnosisAdded" => Self::DiagnosisAdded(parse(event_type, payload)?),
             "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })

@@ -9,6 +9,7 @@
 //! data crates only — never on gRPC, GraphQL, SQL or Redis.
 
 mod command;
+pub mod diagnosis;
 mod error;
 mod event;
 mod ids;
@@ -16,13 +17,13 @@ pub mod measure;
 mod plan;
 
 pub use command::{
-    AcknowledgeSafetyFlag, AddGoal, AddIntervention, AddObjective, CloseGoal, CreatePlan,
-    HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure,
+    AcknowledgeSafetyFlag, AddDiagnosis, AddGoal, AddIntervention, AddObjective, CloseGoal,
+    CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure,
     RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    CrisisContact, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm,
+    CrisisContact, DiagnosisAdded, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm,
     InterventionAdded, MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet,
     ObjectiveProgressRecorded, PlanCreated, PlanEvent, PresentingProblemRecorded, ProgressSource,
     ReviewDecision, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,

@@ -16,8 +16,8 @@ use trellis_plans_domain::{
     RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
 use trellis_plans_domain::{
-    AddIntervention, CrisisContact, InterventionId, Modality, RecordPresentingProblem,
-    RecordSafetyPlan, Symptom,
+    AddDiagnosis, AddIntervention, CrisisContact, InterventionId, Modality,
+    RecordPresentingProblem, RecordSafetyPlan, Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -227,9 +227,9 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::SafetyFlagAlreadyAcknowledged(_) => {
                 Status::failed_precondition(e.to_string())
             }
-            PlanError::MeasureAlreadyRecorded(_) | PlanError::InterventionAlreadyExists(_) => {
-                Status::already_exists(e.to_string())
-            }
+            PlanError::MeasureAlreadyRecorded(_)
+            | PlanError::InterventionAlreadyExists(_)
+            | PlanError::DiagnosisAlreadyRecorded(_) => Status::already_exists(e.to_string()),
         },
         // Answered exactly like a plan that does not exist.
         CommandError::Denied(AccessDenied::NotVisible) => Status::not_found("plan not found"),
@@ -725,6 +725,29 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                         })
                         .collect(),
                     crisis_lines: crisis_lines.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn add_diagnosis(&self, request: Request<pb::AddDiagnosisRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::AddDiagnosisRequest {
+                command_id,
+                plan_id,
+                code,
+                primary,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::AddDiagnosis(AddDiagnosis {
+                    code: code.clone(),
+                    primary: *primary,
                 }),
             })
         })

@@ -27,8 +27,8 @@ pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use view::{
-    GoalView, InterventionView, MeasureView, ObjectiveView, PlanView, PresentingProblemView,
-    ProgressView, ReviewView, SafetyFlagView, SafetyPlanView, apply_event,
+    DiagnosisView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanView,
+    PresentingProblemView, ProgressView, ReviewView, SafetyFlagView, SafetyPlanView, apply_event,
 };
 
 /// Which plans a listing returns; every set field must match.

@@ -76,6 +76,13 @@ pub struct SafetyFlagView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisView {
+    pub code: String,
+    pub description: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PresentingProblemView {
     pub narrative: String,
     pub symptoms: Vec<Symptom>,
@@ -117,6 +124,8 @@ pub struct PlanView {
     pub measures: Vec<MeasureView>,
     #[serde(default)]
     pub safety_flags: Vec<SafetyFlagView>,
+    #[serde(default)]
+    pub diagnoses: Vec<DiagnosisView>,
     #[serde(default)]
     pub presenting_problem: Option<PresentingProblemView>,
     #[serde(default)]
@@ -171,6 +180,7 @@ pub fn apply_event(
                 reviews: Vec::new(),
                 measures: Vec::new(),
                 safety_flags: Vec::new(),
+                diagnoses: Vec::new(),
                 presenting_problem: None,
                 interventions: Vec::new(),
                 safety_plan: None,
@@ -273,6 +283,18 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             acknowledged_by: None,
             note: None,
         }),
+        PlanEvent::DiagnosisAdded(e) => {
+            if e.primary {
+                for d in &mut view.diagnoses {
+                    d.primary = false;
+                }
+            }
+            view.diagnoses.push(DiagnosisView {
+                code: e.code,
+                description: e.description,
+                primary: e.primary,
+            });
+        }
         PlanEvent::PresentingProblemRecorded(e) => {
             view.presenting_problem = Some(PresentingProblemView {
                 narrative: e.narrative,

@@ -42,6 +42,8 @@ struct SeedPlan {
     client_id: &'static str,
     title: &'static str,
     goals: Vec<SeedGoal>,
+    /// ICD-10-CM codes, the primary first.
+    diagnoses: &'static [&'static str],
     /// The presenting problem as the article gives it, and its symptoms
     /// (name, frequency, intensity, onset).
     narrative: &'static str,
@@ -82,6 +84,7 @@ fn seed_plans() -> Vec<SeedPlan> {
         SeedPlan {
             key: "emma-lee",
             intake_review: false,
+            diagnoses: &["F41.1"],
             narrative: "The client reported excessive, uncontrollable worry about a variety of topics (work, health, relationships, etc.), occurring more days than not for at least six months. They stated they have experienced anxiety and worry for as long as they can remember, starting in childhood. Symptoms reported include physical tension, restlessness, irritability, difficulty concentrating, and sleep disturbances, including waking multiple times in the middle of the night and having difficulty getting back to sleep. The client reported low mood at times.",
             symptoms: &[
                 (
@@ -234,6 +237,8 @@ fn seed_plans() -> Vec<SeedPlan> {
         SeedPlan {
             key: "doug-mcgee",
             intake_review: true,
+            // Comorbid: "Alcohol Abuse" in the article's plan.
+            diagnoses: &["F32.1", "F10.10"],
             narrative: "The client presented to treatment reporting symptoms of low mood, negative self-talk, low motivation, poor appetite, and poor sleep. He stated he is currently getting 4-5 hours per night, whereas his typical baseline is 7-8 hours per night. The client reported his symptoms began approximately one month ago when he retired from his career as a machinist in a factory. He stated he has had low periods in his life but noted no previous history of experiencing depressive symptoms of this severity. The client endorsed passive suicidal ideation, stating he has thoughts of falling asleep and not waking up but denied having a plan, means, or intent to self-harm. The client stated he has been drinking more frequently in the past month - 3-4 beers per day whereas typically he would have only 3-4 beers per week. The client lives alone and has few social supports outside of his two children who live in different states.",
             symptoms: &[
                 (
@@ -513,6 +518,17 @@ where
             })
             .await
             .context("RecordObjectiveProgress")?;
+    }
+    for (n, code) in plan.diagnoses.iter().enumerate() {
+        client
+            .add_diagnosis(pb::AddDiagnosisRequest {
+                command_id: id(&format!("diagnosis-{n}")),
+                plan_id: plan_id.clone(),
+                code: (*code).into(),
+                primary: n == 0,
+            })
+            .await
+            .context("AddDiagnosis")?;
     }
     client
         .record_presenting_problem(pb::RecordPresentingProblemRequest {

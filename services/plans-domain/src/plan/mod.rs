@@ -3,15 +3,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use crate::command::{
-    AcknowledgeSafetyFlag, AddGoal, AddIntervention, AddObjective, CloseGoal, CreatePlan,
-    HoldReview, MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress,
+    AcknowledgeSafetyFlag, AddDiagnosis, AddGoal, AddIntervention, AddObjective, CloseGoal,
+    CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress,
     RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
 use crate::event::{
-    GoalAdded, GoalClosed, InterventionAdded, MeasureRecorded, Modality, ObjectiveAdded,
-    ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent, PresentingProblemRecorded,
-    ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
+    DiagnosisAdded, GoalAdded, GoalClosed, InterventionAdded, MeasureRecorded, Modality,
+    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
+    PresentingProblemRecorded, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged,
+    SafetyFlagRaised, SafetyPlanRecorded,
 };
 use crate::measure::raises_safety_flag;
 use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
@@ -63,6 +64,7 @@ pub struct Plan {
     reviews: BTreeMap<ReviewId, ReviewState>,
     measures: BTreeSet<MeasureId>,
     interventions: BTreeSet<InterventionId>,
+    diagnoses: BTreeSet<String>,
     /// Safety flags and whether each was acknowledged.
     safety_flags: BTreeMap<SafetyFlagId, bool>,
 }
@@ -78,6 +80,7 @@ impl Default for Plan {
             reviews: BTreeMap::new(),
             measures: BTreeSet::new(),
             interventions: BTreeSet::new(),
+            diagnoses: BTreeSet::new(),
             safety_flags: BTreeMap::new(),
         }
     }
@@ -152,6 +155,9 @@ impl Plan {
             PlanEvent::InterventionAdded(e) => {
                 self.interventions.insert(e.intervention_id);
             }
+            PlanEvent::DiagnosisAdded(e) => {
+                self.diagnoses.insert(e.code.clone());
+            }
             PlanEvent::PresentingProblemRecorded(_) | PlanEvent::SafetyPlanRecorded(_) => {}
         }
     }
@@ -181,6 +187,7 @@ impl Plan {
             PlanCommand::AcknowledgeSafetyFlag(c) => self.acknowledge_flag(c, today),
             PlanCommand::RecordPresentingProblem(c) => Self::presenting_problem(c),
             PlanCommand::AddIntervention(c) => self.add_intervention(c),
+            PlanCommand::AddDiagnosis(c) => self.add_diagnosis(c),
             PlanCommand::RecordSafetyPlan(c) => Self::safety_plan(c),
         }
     }
@@ -549,6 +556,30 @@ impl Plan {
                 symptoms: c.symptoms.clone(),
             },
         )])
+    }
+
+    fn add_diagnosis(&self, c: &AddDiagnosis) -> Result<Vec<PlanEvent>, PlanError> {
+        let code = c.code.trim().to_ascii_uppercase();
+        let Some(description) = crate::diagnosis::describe(&code) else {
+            // The caller's own code, named so they can correct it.
+            let problem = if code.is_empty() {
+                "is required".to_owned()
+            } else {
+                format!("{code} is not a billable ICD-10-CM behavioural-health code")
+            };
+            return Err(PlanError::Invalid(vec![FieldViolation::new(
+                "code", problem,
+            )]));
+        };
+        if self.diagnoses.contains(&code) {
+            return Err(PlanError::DiagnosisAlreadyRecorded(code));
+        }
+        Ok(vec![PlanEvent::DiagnosisAdded(DiagnosisAdded {
+            code,
+            description: description.to_owned(),
+            // The first diagnosis is primary whatever was asked.
+            primary: c.primary || self.diagnoses.is_empty(),
+        })])
     }
 
     fn add_intervention(&self, c: &AddIntervention) -> Result<Vec<PlanEvent>, PlanError> {

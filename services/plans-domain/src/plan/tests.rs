@@ -706,3 +706,59 @@ mod clinical_picture {
             .then_invalid(&["coping_steps", "contacts.phone"]);
     }
 }
+
+mod diagnoses {
+    use super::*;
+    use crate::command::AddDiagnosis;
+    use crate::event::DiagnosisAdded;
+
+    fn add(code: &str, primary: bool) -> PlanCommand {
+        PlanCommand::AddDiagnosis(AddDiagnosis {
+            code: code.into(),
+            primary,
+        })
+    }
+
+    fn added(code: &str, description: &str, primary: bool) -> PlanEvent {
+        PlanEvent::DiagnosisAdded(DiagnosisAdded {
+            code: code.into(),
+            description: description.into(),
+            primary,
+        })
+    }
+
+    #[test]
+    fn a_known_code_is_added_with_its_official_description() {
+        given([created()]).when(add("f41.1", false)).then([added(
+            "F41.1",
+            "Generalized anxiety disorder",
+            true,
+        )]);
+        given([
+            created(),
+            added("F41.1", "Generalized anxiety disorder", true),
+        ])
+        .when(add("F10.10", false))
+        .then([added("F10.10", "Alcohol abuse, uncomplicated", false)]);
+    }
+
+    #[test]
+    fn an_unknown_code_is_named_in_the_error() {
+        let outcome = Plan::from_history(&[created()])
+            .decide(&add("F99.99", true), today())
+            .unwrap_err();
+        let violations = outcome.field_violations();
+        assert_eq!(violations[0].field, "code");
+        assert!(violations[0].description.contains("F99.99"));
+    }
+
+    #[test]
+    fn a_diagnosis_is_added_once() {
+        given([
+            created(),
+            added("F41.1", "Generalized anxiety disorder", true),
+        ])
+        .when(add("F41.1", true))
+        .then_error(PlanError::DiagnosisAlreadyRecorded("F41.1".into()));
+    }
+}
