@@ -249,6 +249,25 @@ pub struct AcknowledgeSafetyFlagInput {
     note: Option<String>,
 }
 
+/// What an entered-in-error correction points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum EntryKind {
+    Goal,
+    Objective,
+    Intervention,
+    Measure,
+}
+
+#[derive(Debug, InputObject)]
+pub struct EnterInErrorInput {
+    command_id: ID,
+    plan_id: ID,
+    kind: EntryKind,
+    entry_id: ID,
+    /// Required: why the entry was a mistake. Recorded with the event.
+    reason: String,
+}
+
 #[derive(Debug, InputObject)]
 pub struct AddDiagnosisInput {
     command_id: ID,
@@ -642,6 +661,31 @@ impl MutationRoot {
         };
         send(ctx, "AddDiagnosis", message, |mut c, r| async move {
             c.add_diagnosis(r).await
+        })
+        .await
+    }
+
+    /// Marks an entry as entered in error: nothing is edited or deleted.
+    async fn enter_in_error(
+        &self,
+        ctx: &Context<'_>,
+        input: EnterInErrorInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let kind = match input.kind {
+            EntryKind::Goal => pb::EntryKind::Goal,
+            EntryKind::Objective => pb::EntryKind::Objective,
+            EntryKind::Intervention => pb::EntryKind::Intervention,
+            EntryKind::Measure => pb::EntryKind::Measure,
+        };
+        let message = pb::EnterInErrorRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            kind: kind as i32,
+            entry_id: input.entry_id.0,
+            reason: input.reason,
+        };
+        send(ctx, "EnterInError", message, |mut c, r| async move {
+            c.enter_in_error(r).await
         })
         .await
     }

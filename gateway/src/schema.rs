@@ -496,6 +496,9 @@ impl Intervention<'_> {
     async fn goal_ids(&self) -> Vec<ID> {
         self.0.goal_ids.iter().cloned().map(ID).collect()
     }
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.0.entered_in_error.as_deref()
+    }
 }
 
 #[derive(Debug)]
@@ -633,6 +636,9 @@ impl Measure<'_> {
     async fn remission(&self) -> Option<bool> {
         self.measure.instrument.in_remission(self.measure.total)
     }
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.measure.entered_in_error.as_deref()
+    }
 }
 
 #[derive(Debug)]
@@ -691,6 +697,10 @@ impl Goal<'_> {
     async fn objectives(&self) -> Vec<Objective<'_>> {
         self.0.objectives.iter().map(Objective).collect()
     }
+    /// Why this goal was marked entered in error; null when it stands.
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.0.entered_in_error.as_deref()
+    }
 }
 
 #[derive(Debug)]
@@ -731,6 +741,10 @@ impl Objective<'_> {
     }
     async fn progress(&self) -> Vec<Progress<'_>> {
         self.0.progress.iter().map(Progress).collect()
+    }
+    /// Why this objective was marked entered in error; null when it stands.
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.0.entered_in_error.as_deref()
     }
 }
 

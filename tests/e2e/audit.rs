@@ -309,3 +309,77 @@ async fn the_cli_exports_a_plan_and_catches_a_byte_edited_on_disk() {
     assert!(said.contains("revision 3"), "{said}");
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_correction_says_why_and_an_auditor_sees_it() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let mut plans = server.plans(&clinician).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    let goal = plans
+        .add_goal(add_goal_request(&plan_id, "Goal meant for another client"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mutation =
+        "mutation($input: EnterInErrorInput!) { enterInError(input: $input) { revision } }";
+    let input = |reason: &str| {
+        json!({ "input": { "commandId": command_id(), "planId": plan_id, "kind": "GOAL",
+                           "entryId": goal.entity_id, "reason": reason }})
+    };
+
+    // No reason, no correction; nothing written.
+    let (_, refused) = server
+        .graphql_raw(Some(&clinician), mutation, input(" "))
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["fieldViolations"][0]["field"],
+        "reason"
+    );
+
+    let done = server
+        .graphql(
+            &clinician,
+            mutation,
+            input("Entered on the wrong client's plan"),
+        )
+        .await;
+    let revision = done["enterInError"]["revision"].as_u64().unwrap();
+    assert_eq!(revision, goal.revision + 1);
+    let plan = server.plan_at_version(&clinician, &plan_id, revision).await;
+    assert_eq!(
+        plan["goals"][0]["description"], "Goal meant for another client",
+        "nothing is edited"
+    );
+    let marked = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { goals { enteredInError } } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    assert_eq!(
+        marked["plan"]["goals"][0]["enteredInError"],
+        "Entered on the wrong client's plan"
+    );
+
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let history = audit_client(&server, &auditor)
+        .await
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id,
+            event_types: vec!["EnteredInError".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.entries.len(), 1);
+    assert_eq!(
+        history.entries[0].reason,
+        "Entered on the wrong client's plan"
+    );
+    assert_eq!(history.entries[0].actor_subject, CLINICIAN);
+}

@@ -59,6 +59,7 @@ fn plan(n: usize) -> PlanView {
         target_date: "2027-05-01".parse().expect("date"),
         met_on: None,
         progress: Vec::new(),
+        entered_in_error: None,
     }
     };
     PlanView {
@@ -79,6 +80,7 @@ fn plan(n: usize) -> PlanView {
                 outcome: None,
                 closed_on: None,
                 objectives: vec![objective(g)],
+                entered_in_error: None,
             })
             .collect(),
         reviews: Vec::new(),

@@ -1,6 +1,6 @@
 use chrono::NaiveDate;
 
-use crate::event::{CrisisContact, Modality, Symptom};
+use crate::event::{CorrectionTarget, CrisisContact, Modality, Symptom};
 use crate::measure::Instrument;
 use crate::{
     GoalId, GoalOutcome, GoalTerm, InterventionId, MeasureId, ObjectiveId, PlanId, ProgressSource,
@@ -95,6 +95,14 @@ pub struct AcknowledgeSafetyFlag {
     pub note: String,
 }
 
+/// Marks an earlier entry as entered in error; the reason is required and
+/// goes into the event's provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterInError {
+    pub target: CorrectionTarget,
+    pub reason: String,
+}
+
 /// A diagnosis by ICD-10-CM code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddDiagnosis {
@@ -144,10 +152,19 @@ pub enum PlanCommand {
     RecordPresentingProblem(RecordPresentingProblem),
     AddDiagnosis(AddDiagnosis),
     AddIntervention(AddIntervention),
+    EnterInError(EnterInError),
     RecordSafetyPlan(RecordSafetyPlan),
 }
 
 impl PlanCommand {
+    /// Why, for commands that must say: recorded in every event's envelope.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::EnterInError(c) => Some(c.reason.trim()),
+            _ => None,
+        }
+    }
+
     /// Name used in telemetry and errors; never carries content.
     pub fn name(&self) -> &'static str {
         match self {
@@ -163,6 +180,7 @@ impl PlanCommand {
             Self::AcknowledgeSafetyFlag(_) => "AcknowledgeSafetyFlag",
             Self::RecordPresentingProblem(_) => "RecordPresentingProblem",
             Self::AddDiagnosis(_) => "AddDiagnosis",
+            Self::EnterInError(_) => "EnterInError",
             Self::AddIntervention(_) => "AddIntervention",
             Self::RecordSafetyPlan(_) => "RecordSafetyPlan",
         }

@@ -97,6 +97,10 @@ pub enum PlanError {
     InterventionAlreadyExists(InterventionId),
     #[error("diagnosis {0} is already on the plan")]
     DiagnosisAlreadyRecorded(String),
+    #[error("that entry is not in this plan")]
+    UnknownCorrectionTarget,
+    #[error("that entry is already marked entered in error")]
+    AlreadyEnteredInError,
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

@@ -129,6 +129,24 @@ pub struct SafetyFlagAcknowledged {
     pub note: String,
 }
 
+/// What an entered-in-error correction points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum CorrectionTarget {
+    Goal(GoalId),
+    Objective(ObjectiveId),
+    Intervention(InterventionId),
+    Measure(MeasureId),
+}
+
+/// An earlier entry was a mistake. Nothing is edited or deleted: this
+/// event says so, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteredInError {
+    pub target: CorrectionTarget,
+    pub reason: String,
+}
+
 /// A diagnosis on the plan; exactly one is primary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagnosisAdded {
@@ -218,6 +236,7 @@ pub enum PlanEvent {
     SafetyFlagAcknowledged(SafetyFlagAcknowledged),
     PresentingProblemRecorded(PresentingProblemRecorded),
     DiagnosisAdded(DiagnosisAdded),
+    EnteredInError(EnteredInError),
     InterventionAdded(InterventionAdded),
     SafetyPlanRecorded(SafetyPlanRecorded),
 }
@@ -255,6 +274,7 @@ impl PlanEvent {
             Self::SafetyFlagAcknowledged(_) => "SafetyFlagAcknowledged",
             Self::PresentingProblemRecorded(_) => "PresentingProblemRecorded",
             Self::DiagnosisAdded(_) => "DiagnosisAdded",
+            Self::EnteredInError(_) => "EnteredInError",
             Self::InterventionAdded(_) => "InterventionAdded",
             Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
         }
@@ -276,6 +296,7 @@ impl PlanEvent {
             Self::SafetyFlagAcknowledged(e) => serde_json::to_vec(e),
             Self::PresentingProblemRecorded(e) => serde_json::to_vec(e),
             Self::DiagnosisAdded(e) => serde_json::to_vec(e),
+            Self::EnteredInError(e) => serde_json::to_vec(e),
             Self::InterventionAdded(e) => serde_json::to_vec(e),
             Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
         };
@@ -323,6 +344,7 @@ impl PlanEvent {
             }
             "InterventionAdded" => Self::InterventionAdded(parse(event_type, payload)?),
             "DiagnosisAdded" => Self::DiagnosisAdded(parse(event_type, payload)?),
+            "EnteredInError" => Self::EnteredInError(parse(event_type, payload)?),
             "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })

@@ -18,16 +18,17 @@ mod plan;
 
 pub use command::{
     AcknowledgeSafetyFlag, AddDiagnosis, AddGoal, AddIntervention, AddObjective, CloseGoal,
-    CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget, RecordMeasure,
-    RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
+    CreatePlan, EnterInError, HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget,
+    RecordMeasure, RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan,
+    ScheduleReview,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    CrisisContact, DiagnosisAdded, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome, GoalTerm,
-    InterventionAdded, MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet,
-    ObjectiveProgressRecorded, PlanCreated, PlanEvent, PresentingProblemRecorded, ProgressSource,
-    ReviewDecision, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,
-    SafetyPlanRecorded, Symptom,
+    CorrectionTarget, CrisisContact, DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded,
+    GoalClosed, GoalOutcome, GoalTerm, InterventionAdded, MeasureRecorded, Modality,
+    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
+    PresentingProblemRecorded, ProgressSource, ReviewDecision, ReviewHeld, ReviewScheduled,
+    SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded, Symptom,
 };
 pub use ids::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId, derive_id,

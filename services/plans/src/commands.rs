@@ -154,7 +154,7 @@ impl PlanCommands {
             }
             let role = authorize_command(&ctx.caller, command, plan.care())?;
             let decided = plan.decide(command, (self.today)())?;
-            let events = self.envelope(ctx, role, &decided);
+            let events = self.envelope(ctx, role, command.reason(), &decided);
             let count = events.len() as u64;
             let append_started = Instant::now();
             let appended = self
@@ -216,6 +216,7 @@ impl PlanCommands {
         &self,
         ctx: &CommandContext,
         role: trellis_auth::Role,
+        reason: Option<&str>,
         events: &[PlanEvent],
     ) -> Vec<NewEvent> {
         events
@@ -242,7 +243,7 @@ impl PlanCommands {
                     request_id: ctx.request_id.clone(),
                     trace_id: ctx.trace_id.clone(),
                     span_id: ctx.span_id.clone(),
-                    reason: None,
+                    reason: reason.map(str::to_owned),
                 },
             })
             .collect()

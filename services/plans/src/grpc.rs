@@ -16,8 +16,8 @@ use trellis_plans_domain::{
     RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
 use trellis_plans_domain::{
-    AddDiagnosis, AddIntervention, CrisisContact, InterventionId, Modality,
-    RecordPresentingProblem, RecordSafetyPlan, Symptom,
+    AddDiagnosis, AddIntervention, CorrectionTarget, CrisisContact, EnterInError, InterventionId,
+    Modality, RecordPresentingProblem, RecordSafetyPlan, Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -224,9 +224,9 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::UnknownReview(_)
             | PlanError::ReviewAlreadyHeld(_)
             | PlanError::UnknownSafetyFlag(_)
-            | PlanError::SafetyFlagAlreadyAcknowledged(_) => {
-                Status::failed_precondition(e.to_string())
-            }
+            | PlanError::SafetyFlagAlreadyAcknowledged(_)
+            | PlanError::UnknownCorrectionTarget
+            | PlanError::AlreadyEnteredInError => Status::failed_precondition(e.to_string()),
             PlanError::MeasureAlreadyRecorded(_)
             | PlanError::InterventionAlreadyExists(_)
             | PlanError::DiagnosisAlreadyRecorded(_) => Status::already_exists(e.to_string()),
@@ -748,6 +748,47 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 command: PlanCommand::AddDiagnosis(AddDiagnosis {
                     code: code.clone(),
                     primary: *primary,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn enter_in_error(&self, request: Request<pb::EnterInErrorRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let pb::EnterInErrorRequest {
+                command_id,
+                plan_id,
+                kind,
+                entry_id,
+                reason,
+            } = r;
+            let command_id = f.command_id(command_id);
+            let plan_id = f.plan_id(plan_id);
+            let entry = f.uuid("entry_id", entry_id);
+            let kind = f.choice(
+                "kind",
+                pb::EntryKind::try_from(*kind)
+                    .ok()
+                    .filter(|k| *k != pb::EntryKind::Unspecified),
+            );
+            let entry = entry?;
+            let target = match kind? {
+                pb::EntryKind::Goal => CorrectionTarget::Goal(GoalId(entry)),
+                pb::EntryKind::Objective => CorrectionTarget::Objective(ObjectiveId(entry)),
+                pb::EntryKind::Intervention => {
+                    CorrectionTarget::Intervention(InterventionId(entry))
+                }
+                pb::EntryKind::Measure => CorrectionTarget::Measure(MeasureId(entry)),
+                pb::EntryKind::Unspecified => return None,
+            };
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: entry,
+                command: PlanCommand::EnterInError(EnterInError {
+                    target,
+                    reason: reason.clone(),
                 }),
             })
         })

@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{
-    CrisisContact, EventDecodeError, GoalOutcome, GoalTerm, Instrument, Modality, PlanEvent,
-    ProgressSource, ReviewDecision, SeverityBand, Symptom,
+    CorrectionTarget, CrisisContact, EventDecodeError, GoalOutcome, GoalTerm, Instrument, Modality,
+    PlanEvent, ProgressSource, ReviewDecision, SeverityBand, Symptom,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct ObjectiveView {
     pub target_date: NaiveDate,
     pub met_on: Option<NaiveDate>,
     pub progress: Vec<ProgressView>,
+    /// Why this entry was marked entered in error, if it was.
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,8 @@ pub struct GoalView {
     pub outcome: Option<GoalOutcome>,
     pub closed_on: Option<NaiveDate>,
     pub objectives: Vec<ObjectiveView>,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,8 @@ pub struct MeasureView {
     pub administered_on: NaiveDate,
     pub source: ProgressSource,
     pub recorded_by: String,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 /// A safety concern for the care team, open until acknowledged.
@@ -95,6 +102,8 @@ pub struct InterventionView {
     pub technique: String,
     pub frequency: String,
     pub goal_ids: Vec<String>,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +216,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             outcome: None,
             closed_on: None,
             objectives: Vec::new(),
+            entered_in_error: None,
         }),
         PlanEvent::GoalClosed(e) => {
             let id = e.goal_id.to_string();
@@ -228,6 +238,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     target_date: e.target_date,
                     met_on: None,
                     progress: Vec::new(),
+                    entered_in_error: None,
                 });
             }
         }
@@ -274,6 +285,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             administered_on: e.administered_on,
             source: e.source,
             recorded_by: recorded.metadata.actor.subject.clone(),
+            entered_in_error: None,
         }),
         PlanEvent::SafetyFlagRaised(e) => view.safety_flags.push(SafetyFlagView {
             flag_id: e.flag_id.to_string(),
@@ -283,6 +295,38 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             acknowledged_by: None,
             note: None,
         }),
+        PlanEvent::EnteredInError(e) => {
+            let reason = Some(e.reason);
+            match e.target {
+                CorrectionTarget::Goal(id) => {
+                    let id = id.to_string();
+                    if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == id) {
+                        goal.entered_in_error = reason;
+                    }
+                }
+                CorrectionTarget::Objective(id) => {
+                    if let Some(objective) = view.objective_mut(&id.to_string()) {
+                        objective.entered_in_error = reason;
+                    }
+                }
+                CorrectionTarget::Intervention(id) => {
+                    let id = id.to_string();
+                    if let Some(i) = view
+                        .interventions
+                        .iter_mut()
+                        .find(|i| i.intervention_id == id)
+                    {
+                        i.entered_in_error = reason;
+                    }
+                }
+                CorrectionTarget::Measure(id) => {
+                    let id = id.to_string();
+                    if let Some(m) = view.measures.iter_mut().find(|m| m.measure_id == id) {
+                        m.entered_in_error = reason;
+                    }
+                }
+            }
+        }
         PlanEvent::DiagnosisAdded(e) => {
             if e.primary {
                 for d in &mut view.diagnoses {
@@ -307,6 +351,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             technique: e.technique,
             frequency: e.frequency,
             goal_ids: e.goal_ids.iter().map(ToString::to_string).collect(),
+            entered_in_error: None,
         }),
         PlanEvent::SafetyPlanRecorded(e) => {
             view.safety_plan = Some(SafetyPlanView {

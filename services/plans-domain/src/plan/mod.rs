@@ -4,15 +4,15 @@ use chrono::NaiveDate;
 
 use crate::command::{
     AcknowledgeSafetyFlag, AddDiagnosis, AddGoal, AddIntervention, AddObjective, CloseGoal,
-    CreatePlan, HoldReview, MarkObjectiveMet, PlanCommand, RecordMeasure, RecordObjectiveProgress,
-    RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
+    CreatePlan, EnterInError, HoldReview, MarkObjectiveMet, PlanCommand, RecordMeasure,
+    RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
 use crate::event::{
-    DiagnosisAdded, GoalAdded, GoalClosed, InterventionAdded, MeasureRecorded, Modality,
-    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
-    PresentingProblemRecorded, ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged,
-    SafetyFlagRaised, SafetyPlanRecorded,
+    CorrectionTarget, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, InterventionAdded,
+    MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded,
+    PlanCreated, PlanEvent, PresentingProblemRecorded, ReviewHeld, ReviewScheduled,
+    SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
 };
 use crate::measure::raises_safety_flag;
 use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
@@ -65,6 +65,8 @@ pub struct Plan {
     measures: BTreeSet<MeasureId>,
     interventions: BTreeSet<InterventionId>,
     diagnoses: BTreeSet<String>,
+    /// Entries already marked entered in error.
+    corrected: BTreeSet<CorrectionTarget>,
     /// Safety flags and whether each was acknowledged.
     safety_flags: BTreeMap<SafetyFlagId, bool>,
 }
@@ -81,6 +83,7 @@ impl Default for Plan {
             measures: BTreeSet::new(),
             interventions: BTreeSet::new(),
             diagnoses: BTreeSet::new(),
+            corrected: BTreeSet::new(),
             safety_flags: BTreeMap::new(),
         }
     }
@@ -158,6 +161,9 @@ impl Plan {
             PlanEvent::DiagnosisAdded(e) => {
                 self.diagnoses.insert(e.code.clone());
             }
+            PlanEvent::EnteredInError(e) => {
+                self.corrected.insert(e.target);
+            }
             PlanEvent::PresentingProblemRecorded(_) | PlanEvent::SafetyPlanRecorded(_) => {}
         }
     }
@@ -188,6 +194,7 @@ impl Plan {
             PlanCommand::RecordPresentingProblem(c) => Self::presenting_problem(c),
             PlanCommand::AddIntervention(c) => self.add_intervention(c),
             PlanCommand::AddDiagnosis(c) => self.add_diagnosis(c),
+            PlanCommand::EnterInError(c) => self.enter_in_error(c),
             PlanCommand::RecordSafetyPlan(c) => Self::safety_plan(c),
         }
     }
@@ -556,6 +563,28 @@ impl Plan {
                 symptoms: c.symptoms.clone(),
             },
         )])
+    }
+
+    fn enter_in_error(&self, c: &EnterInError) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("reason", &c.reason, MAX_TEXT);
+        v.finish()?;
+        let exists = match c.target {
+            CorrectionTarget::Goal(id) => self.goals.contains_key(&id),
+            CorrectionTarget::Objective(id) => self.objectives.contains_key(&id),
+            CorrectionTarget::Intervention(id) => self.interventions.contains(&id),
+            CorrectionTarget::Measure(id) => self.measures.contains(&id),
+        };
+        if !exists {
+            return Err(PlanError::UnknownCorrectionTarget);
+        }
+        if self.corrected.contains(&c.target) {
+            return Err(PlanError::AlreadyEnteredInError);
+        }
+        Ok(vec![PlanEvent::EnteredInError(EnteredInError {
+            target: c.target,
+            reason: c.reason.trim().to_owned(),
+        })])
     }
 
     fn add_diagnosis(&self, c: &AddDiagnosis) -> Result<Vec<PlanEvent>, PlanError> {

@@ -762,3 +762,47 @@ mod diagnoses {
         .then_error(PlanError::DiagnosisAlreadyRecorded("F41.1".into()));
     }
 }
+
+mod corrections {
+    use super::*;
+    use crate::command::EnterInError;
+    use crate::event::{CorrectionTarget, EnteredInError};
+
+    fn correct(target: CorrectionTarget, reason: &str) -> PlanCommand {
+        PlanCommand::EnterInError(EnterInError {
+            target,
+            reason: reason.into(),
+        })
+    }
+
+    #[test]
+    fn an_entry_is_marked_entered_in_error_with_its_reason() {
+        let marked = PlanEvent::EnteredInError(EnteredInError {
+            target: CorrectionTarget::Goal(GOAL),
+            reason: "Recorded on the wrong client's plan".into(),
+        });
+        given([created(), goal_added()])
+            .when(correct(
+                CorrectionTarget::Goal(GOAL),
+                " Recorded on the wrong client's plan ",
+            ))
+            .then([marked.clone()]);
+        given([created(), goal_added(), marked])
+            .when(correct(CorrectionTarget::Goal(GOAL), "again"))
+            .then_error(PlanError::AlreadyEnteredInError);
+    }
+
+    #[test]
+    fn a_correction_needs_a_reason_and_a_real_entry() {
+        given([created(), goal_added()])
+            .when(correct(CorrectionTarget::Goal(GOAL), "  "))
+            .then_invalid(&["reason"]);
+        given([created()])
+            .when(correct(CorrectionTarget::Objective(OBJECTIVE), "typo"))
+            .then_error(PlanError::UnknownCorrectionTarget);
+        assert_eq!(
+            correct(CorrectionTarget::Goal(GOAL), " why ").reason(),
+            Some("why")
+        );
+    }
+}
