@@ -176,9 +176,12 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             let mut client = connect(&conn.grpc_addr, &conn.token).await?;
             let mut after = None;
             if !json {
-                println!(
+                say!(
                     "{:>4}  {:<32}  {:<28}  {:<26}  reason",
-                    "ver", "recorded at", "who", "what"
+                    "ver",
+                    "recorded at",
+                    "who",
+                    "what"
                 );
             }
             loop {
@@ -197,9 +200,9 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                     .into_inner();
                 for e in page.entries {
                     if json {
-                        println!("{}", history_json(&e));
+                        say!("{}", history_json(&e));
                     } else {
-                        println!(
+                        say!(
                             "{:>4}  {:<32}  {:<28}  {:<26}  {}",
                             e.revision,
                             e.recorded_at,
@@ -236,7 +239,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 .map_err(explain)?
                 .into_inner();
             let value: serde_json::Value = serde_json::from_str(&doc.plan_json)?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            say!("{}", serde_json::to_string_pretty(&value)?);
         }
         AuditCommand::Diff {
             conn,
@@ -255,7 +258,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 .map_err(explain)?
                 .into_inner()
                 .changes;
-            println!("{} changes from version {from} to {to}", changes.len());
+            say!("{} changes from version {from} to {to}", changes.len());
             for c in changes {
                 let show = |v: &str| {
                     if v.is_empty() {
@@ -264,7 +267,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                         v.to_owned()
                     }
                 };
-                println!(
+                say!(
                     "{}: {} -> {}",
                     c.path,
                     show(&c.before_json),
@@ -284,9 +287,13 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             };
             let mut client = connect(&conn.grpc_addr, &conn.token).await?;
             let mut after = None;
-            println!(
+            say!(
                 "{:<32}  {:<24}  {:<22}  {:<8}  {:<21}  plan",
-                "at", "who", "operation", "api", "from"
+                "at",
+                "who",
+                "operation",
+                "api",
+                "from"
             );
             loop {
                 let page = client
@@ -299,7 +306,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                     .map_err(explain)?
                     .into_inner();
                 for a in page.entries {
-                    println!(
+                    say!(
                         "{:<32}  {:<24}  {:<22}  {:<8}  {:<21}  {}",
                         a.at,
                         format!("{} ({})", a.subject, a.role),
@@ -359,7 +366,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                     )
                 }
             };
-            println!("{summary}");
+            say!("{summary}");
             if !ok {
                 std::process::exit(1);
             }
@@ -378,7 +385,7 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             let html = out.join(format!("plan-{plan}.html"));
             std::fs::write(&jsonl, export.jsonl)?;
             std::fs::write(&html, export.html)?;
-            println!("wrote {} and {}", jsonl.display(), html.display());
+            say!("wrote {} and {}", jsonl.display(), html.display());
         }
         AuditCommand::Digest { conn } => {
             let d = connect(&conn.grpc_addr, &conn.token)
@@ -387,9 +394,13 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?
                 .into_inner();
-            println!(
+            say!(
                 "signed digest of {} streams of {} at {}: root {} (key {})",
-                d.streams, d.tenant, d.created_at, d.root, d.public_key
+                d.streams,
+                d.tenant,
+                d.created_at,
+                d.root,
+                d.public_key
             );
         }
         AuditCommand::Digests { conn } => {
@@ -401,13 +412,13 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 .into_inner()
                 .digests;
             for d in digests {
-                println!("{}", d.digest_json);
+                say!("{}", d.digest_json);
             }
         }
         AuditCommand::Keygen => {
             let key = DigestKey::generate();
-            println!("TRELLIS_AUDIT_SIGNING_KEY={}", key.seed_hex());
-            println!("TRELLIS_AUDIT_TRUSTED_KEY={}", key.public_key_hex());
+            say!("TRELLIS_AUDIT_SIGNING_KEY={}", key.seed_hex());
+            say!("TRELLIS_AUDIT_TRUSTED_KEY={}", key.public_key_hex());
         }
     }
     Ok(())

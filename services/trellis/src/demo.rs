@@ -425,9 +425,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     for plan in seed_plans() {
         let plan_id = load_plan(&mut client, &tenant, &plan, today).await?;
-        println!("{}: plan {plan_id}", plan.key);
+        say!("{}: plan {plan_id}", plan.key);
     }
-    println!("token (clinician {CLINICIAN}, tenant {tenant}): {token}");
+    say!("token (clinician {CLINICIAN}, tenant {tenant}): {token}");
     Ok(())
 }
 

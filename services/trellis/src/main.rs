@@ -4,6 +4,19 @@
 //! - `trellis token` mints a development bearer token;
 //! - `trellis demo` loads the two seed plans through the gRPC API.
 
+/// `println!` for command output that ends quietly when the reader goes
+/// away (`trellis audit history | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            other => other,
+        }?
+    }};
+}
+
 mod audit_cli;
 mod demo;
 mod serve;
@@ -180,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let token = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?
                 .issue(&caller, chrono::Duration::hours(args.hours))?;
-            println!("{token}");
+            say!("{token}");
             Ok(())
         }
         Command::Demo(args) => demo::run(args).await,
