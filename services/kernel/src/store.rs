@@ -33,6 +33,16 @@ impl ExpectedRevision {
             n => Self::Exact(n - 1),
         }
     }
+
+    /// Whether a stream whose last revision is `actual` (`None`: no stream)
+    /// meets this expectation. Every store decides it the same way.
+    pub fn admits(self, actual: Option<u64>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::NoStream => actual.is_none(),
+            Self::Exact(r) => actual == Some(r),
+        }
+    }
 }
 
 impl fmt::Display for ExpectedRevision {
@@ -139,4 +149,22 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Cheap liveness probe of the backing engine.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExpectedRevision;
+
+    #[test]
+    fn expectations_admit_only_the_matching_head() {
+        assert!(ExpectedRevision::Any.admits(None));
+        assert!(ExpectedRevision::Any.admits(Some(7)));
+        assert!(ExpectedRevision::NoStream.admits(None));
+        assert!(!ExpectedRevision::NoStream.admits(Some(0)));
+        assert!(ExpectedRevision::Exact(3).admits(Some(3)));
+        assert!(!ExpectedRevision::Exact(3).admits(Some(4)));
+        assert!(!ExpectedRevision::Exact(0).admits(None));
+        assert!(ExpectedRevision::after(0).admits(None));
+        assert!(ExpectedRevision::after(5).admits(Some(4)));
+    }
 }

@@ -135,12 +135,7 @@ impl EventStore for KurrentEventStore {
             ExpectedRevision::Any => ExpectedRevision::after(actual.map_or(0, |r| r + 1)),
             other => other,
         };
-        let holds = match effective {
-            ExpectedRevision::Any => true,
-            ExpectedRevision::NoStream => actual.is_none(),
-            ExpectedRevision::Exact(r) => actual == Some(r),
-        };
-        if !holds {
+        if !effective.admits(actual) {
             return match self.already_stored(stream, &events).await? {
                 Some(outcome) => Ok(outcome),
                 None => Err(StoreError::WrongExpectedRevision {

@@ -132,12 +132,7 @@ async fn append(
     let stream_text = request.stream.to_string();
     let head = schema::stream_head(conn, &stream_text).await?;
     let actual = head.map(|(revision, _)| revision);
-    let holds = match request.expected {
-        ExpectedRevision::Any => true,
-        ExpectedRevision::NoStream => actual.is_none(),
-        ExpectedRevision::Exact(r) => actual == Some(r),
-    };
-    if !holds {
+    if !request.expected.admits(actual) {
         let refused = StoreError::WrongExpectedRevision {
             stream: request.stream.clone(),
             expected: request.expected,

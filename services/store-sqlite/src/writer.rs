@@ -223,12 +223,7 @@ fn apply(
         Err(e) => return (Err(e), None),
     };
     let actual = head.map(|(revision, _)| revision);
-    let holds = match request.expected {
-        ExpectedRevision::Any => true,
-        ExpectedRevision::NoStream => actual.is_none(),
-        ExpectedRevision::Exact(r) => actual == Some(r),
-    };
-    if !holds {
+    if !request.expected.admits(actual) {
         // A retry of an append that already landed no longer meets its
         // expectation; recognise it by its event ids before refusing.
         let result = match already_stored(conn, &stream_text, &request.events) {
