@@ -8,6 +8,7 @@
 mod access;
 mod chain;
 mod envelope;
+pub mod group_commit;
 mod ids;
 mod store;
 mod subscription;

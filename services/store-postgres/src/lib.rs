@@ -29,14 +29,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use trellis_kernel::{
     AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
     ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
     StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
-use writer::{AccessRequest, AppendRequest, WriteRequest};
+use trellis_kernel::group_commit::{WriteRequest, writer_stopped};
 
 /// The channel the writer notifies on commit.
 const CHANNEL: &str = "trellis_events";
@@ -83,7 +83,7 @@ impl PostgresEventStore {
             .writes
             .send(request)
             .await
-            .map_err(|_| StoreError::Unavailable("store writer has stopped".into()))
+            .map_err(|_| writer_stopped())
     }
 }
 
@@ -102,10 +102,6 @@ impl AppendSignal for Notifications {
     }
 }
 
-fn writer_stopped() -> StoreError {
-    StoreError::Unavailable("store writer has stopped".into())
-}
-
 #[async_trait]
 impl EventStore for PostgresEventStore {
     async fn append(
@@ -117,15 +113,9 @@ impl EventStore for PostgresEventStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend);
         }
-        let (reply, acknowledged) = oneshot::channel();
-        self.write(WriteRequest::Append(AppendRequest {
-            stream: stream.clone(),
-            expected,
-            events,
-            reply,
-        }))
-        .await?;
-        acknowledged.await.map_err(|_| writer_stopped())?
+        let (request, acknowledged) = WriteRequest::append(stream.clone(), expected, events);
+        self.write(request).await?;
+        acknowledged.wait().await
     }
 
     async fn read_stream(
@@ -181,10 +171,9 @@ impl AccessLog for PostgresEventStore {
         if records.is_empty() {
             return Ok(());
         }
-        let (reply, acknowledged) = oneshot::channel();
-        self.write(WriteRequest::Access(AccessRequest { records, reply }))
-            .await?;
-        acknowledged.await.map_err(|_| writer_stopped())?
+        let (request, acknowledged) = WriteRequest::access(records);
+        self.write(request).await?;
+        acknowledged.wait().await
     }
 
     async fn query(

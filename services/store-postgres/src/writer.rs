@@ -3,41 +3,17 @@
 use chrono::Utc;
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
-use tokio::sync::{mpsc, oneshot};
-use trellis_kernel::{
-    AccessRecord, AppendOutcome, EventHash, ExpectedRevision, NewEvent, StoreError, StreamName,
+use tokio::sync::mpsc;
+use trellis_kernel::group_commit::{
+    AppendRequest, WriteRequest, WriteResult, answer_all, fail_all,
 };
+use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError};
 
 use crate::schema::{self, APPEND_LOCK};
 use crate::{CHANNEL, unavailable};
 
 /// Writes committed together at most.
 const MAX_GROUP: usize = 512;
-
-#[derive(Debug)]
-pub(crate) struct AppendRequest {
-    pub stream: StreamName,
-    pub expected: ExpectedRevision,
-    pub events: Vec<NewEvent>,
-    pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-}
-
-#[derive(Debug)]
-pub(crate) struct AccessRequest {
-    pub records: Vec<AccessRecord>,
-    pub reply: oneshot::Sender<Result<(), StoreError>>,
-}
-
-#[derive(Debug)]
-pub(crate) enum WriteRequest {
-    Append(AppendRequest),
-    Access(AccessRequest),
-}
-
-enum WriteResult {
-    Append(Result<AppendOutcome, StoreError>),
-    Access(Result<(), StoreError>),
-}
 
 pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = requests.recv().await {
@@ -52,27 +28,10 @@ pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>
             Ok(results) => results,
             Err(e) => {
                 tracing::error!(error = %e, "event store commit failed");
-                let failed = || StoreError::Unavailable(format!("commit failed: {e}"));
-                group
-                    .iter()
-                    .map(|r| match r {
-                        WriteRequest::Append(_) => WriteResult::Append(Err(failed())),
-                        WriteRequest::Access(_) => WriteResult::Access(Err(failed())),
-                    })
-                    .collect()
+                fail_all(&group)
             }
         };
-        for (request, result) in group.into_iter().zip(results) {
-            match (request, result) {
-                (WriteRequest::Append(r), WriteResult::Append(result)) => {
-                    let _ = r.reply.send(result);
-                }
-                (WriteRequest::Access(r), WriteResult::Access(result)) => {
-                    let _ = r.reply.send(result);
-                }
-                _ => unreachable!("results are produced in request order and kind"),
-            }
-        }
+        answer_all(group, results);
     }
 }
 

@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use trellis_kernel::{
     AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
     ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
     StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
-use writer::{AccessRequest, AppendRequest, WriteRequest};
+use trellis_kernel::group_commit::{WriteRequest, writer_stopped};
 
 /// How many events one subscription read fetches at a time.
 const SUBSCRIPTION_PAGE: usize = 512;
@@ -143,19 +143,15 @@ impl AppendSignal for HeadSignal {
     }
 }
 
-fn writer_stopped() -> StoreError {
-    StoreError::Unavailable("store writer has stopped".into())
-}
-
 #[async_trait]
 impl AccessLog for SqliteEventStore {
     async fn record(&self, records: Vec<AccessRecord>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let (reply, acknowledged) = oneshot::channel();
-        self.write(WriteRequest::Access(AccessRequest { records, reply }))?;
-        acknowledged.await.map_err(|_| writer_stopped())?
+        let (request, acknowledged) = WriteRequest::access(records);
+        self.write(request)?;
+        acknowledged.wait().await
     }
 
     async fn query(
@@ -195,14 +191,9 @@ impl EventStore for SqliteEventStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend);
         }
-        let (reply, acknowledged) = oneshot::channel();
-        self.write(WriteRequest::Append(AppendRequest {
-            stream: stream.clone(),
-            expected,
-            events,
-            reply,
-        }))?;
-        acknowledged.await.map_err(|_| writer_stopped())?
+        let (request, acknowledged) = WriteRequest::append(stream.clone(), expected, events);
+        self.write(request)?;
+        acknowledged.wait().await
     }
 
     async fn read_stream(

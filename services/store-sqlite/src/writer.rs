@@ -5,38 +5,13 @@ use std::sync::mpsc;
 
 use chrono::Utc;
 use rusqlite::Connection;
-use tokio::sync::{oneshot, watch};
-use trellis_kernel::{
-    AccessRecord, AppendOutcome, EventHash, ExpectedRevision, NewEvent, StoreError, StreamName,
+use tokio::sync::watch;
+use trellis_kernel::group_commit::{
+    AccessRequest, AppendRequest, WriteRequest, WriteResult, answer_all, fail_all,
 };
+use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError};
 
 use crate::schema;
-
-#[derive(Debug)]
-pub(crate) struct AppendRequest {
-    pub stream: StreamName,
-    pub expected: ExpectedRevision,
-    pub events: Vec<NewEvent>,
-    pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-}
-
-#[derive(Debug)]
-pub(crate) struct AccessRequest {
-    pub records: Vec<AccessRecord>,
-    pub reply: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// Everything the writer commits: appends and access records share fsyncs.
-#[derive(Debug)]
-pub(crate) enum WriteRequest {
-    Append(AppendRequest),
-    Access(AccessRequest),
-}
-
-enum WriteResult {
-    Append(Result<AppendOutcome, StoreError>),
-    Access(Result<(), StoreError>),
-}
 
 pub(crate) fn run(
     mut conn: Connection,
@@ -59,18 +34,7 @@ pub(crate) fn run(
         if let Some(position) = last_position {
             head.send_replace(position);
         }
-        for (request, result) in group.into_iter().zip(results) {
-            // The caller may have given up waiting; the write stands anyway.
-            match (request, result) {
-                (WriteRequest::Append(r), WriteResult::Append(result)) => {
-                    let _ = r.reply.send(result);
-                }
-                (WriteRequest::Access(r), WriteResult::Access(result)) => {
-                    let _ = r.reply.send(result);
-                }
-                _ => unreachable!("results are produced in request order and kind"),
-            }
-        }
+        answer_all(group, results);
     }
     tracing::debug!("store writer stopped: every handle was dropped");
 }
@@ -125,7 +89,7 @@ fn commit_group(
 ) -> (Vec<WriteResult>, Option<u64>) {
     let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
-        Err(e) => return (fail_all(group, &e), None),
+        Err(e) => return (failed_group(group, &e), None),
     };
     let mut results = Vec::with_capacity(group.len());
     let mut last_position = None;
@@ -154,7 +118,7 @@ fn commit_group(
         }
         Err(e) => {
             heads.discard();
-            (fail_all(group, &e), None)
+            (failed_group(group, &e), None)
         }
     }
 }
@@ -200,16 +164,9 @@ fn record_access(
     sp.commit().map_err(schema::unavailable)
 }
 
-fn fail_all(group: &[WriteRequest], e: &rusqlite::Error) -> Vec<WriteResult> {
+fn failed_group(group: &[WriteRequest], e: &rusqlite::Error) -> Vec<WriteResult> {
     tracing::error!(error = %e, "event store commit failed");
-    let failed = || StoreError::Unavailable("commit failed".into());
-    group
-        .iter()
-        .map(|request| match request {
-            WriteRequest::Append(_) => WriteResult::Append(Err(failed())),
-            WriteRequest::Access(_) => WriteResult::Access(Err(failed())),
-        })
-        .collect()
+    fail_all(group)
 }
 
 fn apply(
