@@ -18,7 +18,7 @@ pub use chain::{ChainInput, EventHash, chain_hash, from_hex, metadata_bytes, sha
 pub use envelope::{Actor, EventMetadata, NewEvent, RecordedEvent};
 pub use ids::{IdError, StreamName, TenantId};
 pub use store::{
-    AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, StreamHead,
-    SubscriptionMessage, SubscriptionStream,
+    AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, StoredAt, StreamHead,
+    SubscriptionMessage, SubscriptionStream, recognise_retry,
 };
 pub use subscription::{AppendSignal, PageFuture, catch_up};

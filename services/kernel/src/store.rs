@@ -151,9 +151,121 @@ pub trait EventStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// Where an event id is already stored: stream name, revision, position.
+pub type StoredAt = (String, u64, u64);
+
+/// Whether an append refused by its expectation (or by a stored id) is a
+/// retry of one that already landed: every event stored in `stream`, in
+/// order, from the first one's revision. `located` holds where each event
+/// of the append is stored, in the append's order; it may stop early after
+/// a first event that is not stored. A retry gets the original outcome;
+/// an id stored anywhere else is a reused id and is refused.
+pub fn recognise_retry(
+    stream: &str,
+    events: &[NewEvent],
+    located: &[Option<StoredAt>],
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let Some(Some((first_stream, first_revision, _))) = located.first() else {
+        return Ok(None);
+    };
+    let mut last = (*first_revision, 0);
+    for (offset, event) in events.iter().enumerate() {
+        match located.get(offset) {
+            Some(Some((s, revision, position)))
+                if s == stream
+                    && first_stream == stream
+                    && *revision == first_revision + offset as u64 =>
+            {
+                last = (*revision, *position);
+            }
+            _ => return Err(StoreError::DuplicateEventId(event.event_id)),
+        }
+    }
+    Ok(Some(AppendOutcome {
+        last_revision: last.0,
+        last_position: last.1,
+        deduplicated: true,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ExpectedRevision;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{Actor, EventMetadata};
+
+    fn events(ids: &[u128]) -> Vec<NewEvent> {
+        ids.iter()
+            .map(|id| NewEvent {
+                event_id: Uuid::from_u128(*id),
+                event_type: "GoalAdded".into(),
+                schema_version: 1,
+                payload: b"{}".to_vec(),
+                metadata: EventMetadata {
+                    actor: Actor {
+                        subject: "s".into(),
+                        role: "clinician".into(),
+                    },
+                    correlation_id: Uuid::nil(),
+                    causation_id: Uuid::nil(),
+                    request_id: "r".into(),
+                    trace_id: String::new(),
+                    span_id: String::new(),
+                    reason: None,
+                },
+            })
+            .collect()
+    }
+
+    fn at(stream: &str, revision: u64, position: u64) -> Option<StoredAt> {
+        Some((stream.to_owned(), revision, position))
+    }
+
+    #[test]
+    fn a_retry_gets_the_original_outcome() {
+        let outcome = recognise_retry(
+            "t:plan-1",
+            &events(&[1, 2]),
+            &[at("t:plan-1", 3, 40), at("t:plan-1", 4, 41)],
+        )
+        .expect("a retry is not an error")
+        .expect("a retry is recognised");
+        assert_eq!(
+            (
+                outcome.last_revision,
+                outcome.last_position,
+                outcome.deduplicated
+            ),
+            (4, 41, true)
+        );
+    }
+
+    #[test]
+    fn unseen_first_event_is_not_a_retry() {
+        let answer = recognise_retry("t:plan-1", &events(&[1, 2]), &[None]);
+        assert!(matches!(answer, Ok(None)));
+    }
+
+    #[test]
+    fn ids_stored_elsewhere_or_in_part_are_reused_ids() {
+        let elsewhere = recognise_retry("t:plan-1", &events(&[1]), &[at("t:plan-2", 0, 7)]);
+        assert!(
+            matches!(elsewhere, Err(StoreError::DuplicateEventId(id)) if id == Uuid::from_u128(1))
+        );
+        let in_part = recognise_retry("t:plan-1", &events(&[1, 2]), &[at("t:plan-1", 0, 7), None]);
+        assert!(
+            matches!(in_part, Err(StoreError::DuplicateEventId(id)) if id == Uuid::from_u128(2))
+        );
+        let out_of_order = recognise_retry(
+            "t:plan-1",
+            &events(&[1, 2]),
+            &[at("t:plan-1", 0, 7), at("t:plan-1", 5, 9)],
+        );
+        assert!(
+            matches!(out_of_order, Err(StoreError::DuplicateEventId(id)) if id == Uuid::from_u128(2))
+        );
+    }
 
     #[test]
     fn expectations_admit_only_the_matching_head() {

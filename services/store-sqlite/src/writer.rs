@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use trellis_kernel::group_commit::{
     AccessRequest, AppendRequest, WriteRequest, WriteResult, answer_all, fail_all,
 };
-use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError};
+use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
 
 use crate::schema;
 
@@ -242,29 +242,14 @@ fn already_stored(
     stream: &str,
     events: &[NewEvent],
 ) -> Result<Option<AppendOutcome>, StoreError> {
-    let Some(first) = events.first() else {
-        return Err(StoreError::EmptyAppend);
-    };
-    let Some((first_stream, first_revision, _)) = schema::locate_event(conn, first.event_id)?
-    else {
-        return Ok(None);
-    };
-    let mut last = (first_revision, 0);
-    for (offset, event) in events.iter().enumerate() {
-        match schema::locate_event(conn, event.event_id)? {
-            Some((s, revision, position))
-                if s == stream
-                    && first_stream == stream
-                    && revision == first_revision + offset as u64 =>
-            {
-                last = (revision, position);
-            }
-            _ => return Err(StoreError::DuplicateEventId(event.event_id)),
+    let mut located = Vec::with_capacity(events.len());
+    for event in events {
+        let at = schema::locate_event(conn, event.event_id)?;
+        let not_a_retry = located.is_empty() && at.is_none();
+        located.push(at);
+        if not_a_retry {
+            break;
         }
     }
-    Ok(Some(AppendOutcome {
-        last_revision: last.0,
-        last_position: last.1,
-        deduplicated: true,
-    }))
+    recognise_retry(stream, events, &located)
 }
