@@ -12,6 +12,8 @@
 
 mod access;
 mod audit;
+mod care_mutation;
+mod care_schema;
 mod http;
 pub mod mobile;
 mod mutation;

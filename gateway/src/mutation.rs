@@ -104,7 +104,7 @@ pub(crate) fn authorized<M>(
 }
 
 /// Sends one command: a client span, the caller's token, `traceparent`.
-async fn send<M, F, Fut>(
+pub(crate) async fn send<M, F, Fut>(
     ctx: &Context<'_>,
     method: &'static str,
     message: M,
@@ -113,6 +113,27 @@ async fn send<M, F, Fut>(
 where
     F: FnOnce(PlanServiceClient<Channel>, tonic::Request<M>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<pb::CommandResponse>, Status>>,
+{
+    let reply = call_plans(ctx, method, message, call).await?;
+    Ok(CommandResult {
+        plan_id: ID(reply.plan_id),
+        entity_id: ID(reply.entity_id),
+        revision: reply.revision,
+        duplicate: reply.duplicate,
+    })
+}
+
+/// Calls one plans-service method: a client span, the caller's token,
+/// `traceparent`; gRPC errors become GraphQL errors.
+pub(crate) async fn call_plans<M, R, F, Fut>(
+    ctx: &Context<'_>,
+    method: &'static str,
+    message: M,
+    call: F,
+) -> async_graphql::Result<R>
+where
+    F: FnOnce(PlanServiceClient<Channel>, tonic::Request<M>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<R>, Status>>,
 {
     let tenant = caller(ctx)?.tenant.to_string();
     let client = ctx
@@ -128,16 +149,10 @@ where
     );
     async move {
         let request = authorized(ctx, message)?;
-        let reply = call(client, request)
+        Ok(call(client, request)
             .await
             .map_err(|s| to_graphql(&s))?
-            .into_inner();
-        Ok(CommandResult {
-            plan_id: ID(reply.plan_id),
-            entity_id: ID(reply.entity_id),
-            revision: reply.revision,
-            duplicate: reply.duplicate,
-        })
+            .into_inner())
     }
     .instrument(span)
     .await
@@ -152,6 +167,8 @@ pub struct CreatePlanInput {
     primary_clinician_id: String,
     clinic_id: String,
     title: Option<String>,
+    /// Whose review rules apply, e.g. "medicaid"; omitted for the default.
+    payer: Option<String>,
 }
 
 #[derive(Debug, InputObject)]
@@ -179,6 +196,13 @@ pub struct QuantityInput {
     period: Option<String>,
 }
 
+/// "PHQ-9 at least 60% below baseline"; met automatically by a score.
+#[derive(Debug, InputObject)]
+pub struct MeasureTargetInput {
+    instrument: GqlInstrument,
+    reduction_percent: u32,
+}
+
 #[derive(Debug, InputObject)]
 pub struct AddObjectiveInput {
     command_id: ID,
@@ -187,6 +211,8 @@ pub struct AddObjectiveInput {
     goal_id: ID,
     description: String,
     quantity: Option<QuantityInput>,
+    /// Instead of a quantity: a questionnaire score to bring down.
+    measure: Option<MeasureTargetInput>,
     /// ISO date, e.g. 2027-05-01.
     target_date: Option<String>,
 }
@@ -304,6 +330,8 @@ pub struct AddInterventionInput {
     technique: String,
     frequency: Option<String>,
     goal_ids: Vec<ID>,
+    /// A comorbid issue it addresses, e.g. "alcohol use".
+    comorbidity: Option<String>,
 }
 
 #[derive(Debug, InputObject)]
@@ -323,15 +351,27 @@ pub struct RecordSafetyPlanInput {
     crisis_lines: Vec<String>,
 }
 
-fn id(value: Option<ID>) -> String {
+pub(crate) fn wire_instrument(i: GqlInstrument) -> pb::Instrument {
+    match i {
+        GqlInstrument::Phq9 => pb::Instrument::Phq9,
+        GqlInstrument::Gad7 => pb::Instrument::Gad7,
+        GqlInstrument::Pswq => pb::Instrument::Pswq,
+    }
+}
+
+pub(crate) fn id(value: Option<ID>) -> String {
     value.map(|v| v.0).unwrap_or_default()
 }
 
+/// Every mutation: the plan's content, and its lifecycle and signatures.
+#[derive(Debug, Default, async_graphql::MergedObject)]
+pub struct MutationRoot(PlanMutation, crate::care_mutation::CareMutation);
+
 #[derive(Debug, Default)]
-pub struct MutationRoot;
+pub struct PlanMutation;
 
 #[Object]
-impl MutationRoot {
+impl PlanMutation {
     async fn create_plan(
         &self,
         ctx: &Context<'_>,
@@ -344,6 +384,7 @@ impl MutationRoot {
             primary_clinician_id: input.primary_clinician_id,
             clinic_id: input.clinic_id,
             title: input.title.unwrap_or_default(),
+            payer: input.payer.unwrap_or_default(),
         };
         send(ctx, "CreatePlan", message, |mut c, r| async move {
             c.create_plan(r).await
@@ -412,6 +453,10 @@ impl MutationRoot {
                 period: q.period.unwrap_or_default(),
             }),
             target_date: input.target_date.unwrap_or_default(),
+            measure: input.measure.map(|m| pb::MeasureTarget {
+                instrument: wire_instrument(m.instrument) as i32,
+                reduction_percent: m.reduction_percent,
+            }),
         };
         send(ctx, "AddObjective", message, |mut c, r| async move {
             c.add_objective(r).await
@@ -512,11 +557,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: RecordMeasureInput,
     ) -> async_graphql::Result<CommandResult> {
-        let instrument = match input.instrument {
-            GqlInstrument::Phq9 => pb::Instrument::Phq9,
-            GqlInstrument::Gad7 => pb::Instrument::Gad7,
-            GqlInstrument::Pswq => pb::Instrument::Pswq,
-        };
+        let instrument = wire_instrument(input.instrument);
         let source = match input.source {
             GqlProgressSource::Clinician => pb::ProgressSource::Clinician,
             GqlProgressSource::ClientSelfReport => pb::ProgressSource::ClientSelfReport,
@@ -614,6 +655,7 @@ impl MutationRoot {
             technique: input.technique,
             frequency: input.frequency.unwrap_or_default(),
             goal_ids: input.goal_ids.into_iter().map(|g| g.0).collect(),
+            comorbidity: input.comorbidity.unwrap_or_default(),
         };
         send(ctx, "AddIntervention", message, |mut c, r| async move {
             c.add_intervention(r).await

@@ -26,6 +26,12 @@ use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::access::{reading_role, scope_filter};
 use crate::audit::{AuditBackend, AuditQuery};
+use crate::care_mutation::GqlSignerRole;
+use crate::care_schema::{
+    ClinicalContext, ComplianceQuery, Consent, GqlPlanStatus, GqlReviewStanding,
+    InsuranceReadiness, MeasureGoal, Referral, ScheduledMeasure, ServicePlan, Signature,
+    StatusChange, plan_status, signer_role, standing, today,
+};
 use crate::mutation::MutationRoot;
 use crate::subscription::SubscriptionRoot;
 
@@ -54,10 +60,14 @@ pub fn build_schema(
     plans: Option<PlanServiceClient<Channel>>,
     changes: Option<trellis_projector::LocalChanges>,
 ) -> TrellisSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot, SubscriptionRoot)
-        .data(read_models)
-        .data(access_log)
-        .data(audit);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .data(read_models)
+    .data(access_log)
+    .data(audit);
     if let Some(plans) = plans {
         builder = builder.data(plans);
     }
@@ -92,7 +102,7 @@ fn selected(field: SelectionField<'_>) -> Vec<String> {
 
 /// Records that the caller read these plans; the data is returned only if
 /// the records are durable.
-async fn record_reads(
+pub(crate) async fn record_reads(
     ctx: &Context<'_>,
     operation: &str,
     reads: &[(&PlanView, Role)],
@@ -157,7 +167,7 @@ pub(crate) async fn load_plan_for_caller(
 
 /// Every query: plans (any role, scoped) and the audit trail (auditors).
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(PlanQuery, AuditQuery);
+pub struct QueryRoot(PlanQuery, ComplianceQuery, AuditQuery);
 
 impl std::fmt::Debug for QueryRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -357,7 +367,7 @@ impl Plan {
                     .0
                     .measures
                     .iter()
-                    .find(|b| b.instrument == m.instrument)
+                    .find(|b| b.instrument == m.instrument && b.entered_in_error.is_none())
                     .map_or(m.total, |b| b.total),
             })
             .collect()
@@ -385,6 +395,74 @@ impl Plan {
             .filter(|f| open.is_none_or(|o| o == f.acknowledged_on.is_none()))
             .map(SafetyFlag)
             .collect()
+    }
+    /// Whose review rules apply; empty for the tenant default.
+    async fn payer(&self) -> &str {
+        &self.0.payer
+    }
+    /// Draft, active, on hold, or how it closed.
+    async fn status(&self) -> GqlPlanStatus {
+        plan_status(self.0.status)
+    }
+    /// Every change of status, with its date, reason and who made it.
+    async fn status_changes(&self) -> Vec<StatusChange> {
+        self.0.status_changes.iter().map(Into::into).collect()
+    }
+    /// Strengths, barriers, family and social supports.
+    async fn clinical_context(&self) -> Option<ClinicalContext> {
+        self.0.clinical_context.as_ref().map(Into::into)
+    }
+    async fn referrals(&self) -> Vec<Referral> {
+        self.0.referrals.iter().map(Into::into).collect()
+    }
+    /// Session type, minutes, frequency, expected sessions.
+    async fn service_plan(&self) -> Option<ServicePlan> {
+        self.0.service_plan.as_ref().map(Into::into)
+    }
+    /// Scheduled questionnaires with their due dates.
+    async fn measure_schedule(&self) -> Vec<ScheduledMeasure> {
+        trellis_projector::compliance::measures_due(&self.0, today())
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+    /// The earliest review not yet held.
+    async fn next_review(&self) -> Option<Review<'_>> {
+        trellis_projector::compliance::next_review(&self.0).map(Review)
+    }
+    async fn review_standing(&self) -> GqlReviewStanding {
+        standing(trellis_projector::compliance::review_standing(
+            &self.0,
+            today(),
+        ))
+    }
+    async fn consents(&self) -> Vec<Consent> {
+        self.0.consents.iter().map(Into::into).collect()
+    }
+    /// The content version signatures bind to; a material change after
+    /// signing starts the next one.
+    async fn plan_version(&self) -> u32 {
+        self.0.plan_version
+    }
+    /// Signatures; `current: true` for the version in force only.
+    async fn signatures(&self, current: Option<bool>) -> Vec<Signature> {
+        self.0
+            .signatures
+            .iter()
+            .filter(|s| !current.unwrap_or(false) || s.version == self.0.plan_version)
+            .map(Into::into)
+            .collect()
+    }
+    /// Clinician and client signatures the version in force still needs.
+    async fn pending_signatures(&self) -> Vec<GqlSignerRole> {
+        trellis_projector::compliance::pending_signatures(&self.0)
+            .into_iter()
+            .map(signer_role)
+            .collect()
+    }
+    /// What a payer would find missing.
+    async fn insurance_readiness(&self) -> InsuranceReadiness {
+        InsuranceReadiness::of(&self.0)
     }
 }
 
@@ -496,6 +574,10 @@ impl Intervention<'_> {
     async fn goal_ids(&self) -> Vec<ID> {
         self.0.goal_ids.iter().cloned().map(ID).collect()
     }
+    /// The comorbid issue it addresses; empty for the main problem.
+    async fn comorbidity(&self) -> &str {
+        &self.0.comorbidity
+    }
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
     }
@@ -555,7 +637,7 @@ pub(crate) fn domain_instrument(i: GqlInstrument) -> Instrument {
     }
 }
 
-fn gql_instrument(i: Instrument) -> GqlInstrument {
+pub(crate) fn gql_instrument(i: Instrument) -> GqlInstrument {
     match i {
         Instrument::Phq9 => GqlInstrument::Phq9,
         Instrument::Gad7 => GqlInstrument::Gad7,
@@ -642,7 +724,7 @@ impl Measure<'_> {
 }
 
 #[derive(Debug)]
-pub struct SafetyFlag<'a>(&'a SafetyFlagView);
+pub struct SafetyFlag<'a>(pub(crate) &'a SafetyFlagView);
 
 #[Object]
 impl SafetyFlag<'_> {
@@ -701,6 +783,29 @@ impl Goal<'_> {
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
     }
+    /// Earlier wordings, oldest first, each with why it changed.
+    async fn revisions(&self) -> Vec<GoalRevision<'_>> {
+        self.0.revisions.iter().map(GoalRevision).collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct GoalRevision<'a>(&'a trellis_projector::GoalRevisionView);
+
+#[Object]
+impl GoalRevision<'_> {
+    async fn previous(&self) -> &str {
+        &self.0.previous
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn revised_by(&self) -> &str {
+        &self.0.revised_by
+    }
+    async fn revised_at(&self) -> String {
+        self.0.revised_at.to_rfc3339()
+    }
 }
 
 #[derive(Debug)]
@@ -746,6 +851,21 @@ impl Objective<'_> {
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
     }
+    /// For a measure-based objective: the instrument and reduction asked for.
+    async fn measure(&self) -> Option<MeasureGoal> {
+        self.0.measure.map(Into::into)
+    }
+    /// The score that met it, when a questionnaire did.
+    async fn met_by_measure(&self) -> Option<ID> {
+        self.0.met_by_measure.clone().map(ID)
+    }
+    /// Set when the objective was closed as not met.
+    async fn not_met_on(&self) -> Option<String> {
+        self.0.not_met.as_ref().map(|n| n.closed_on.to_string())
+    }
+    async fn not_met_reason(&self) -> Option<&str> {
+        self.0.not_met.as_ref().map(|n| n.reason.as_str())
+    }
 }
 
 #[derive(Debug)]
@@ -774,7 +894,7 @@ impl Progress<'_> {
 }
 
 #[derive(Debug)]
-pub struct Review<'a>(&'a ReviewView);
+pub struct Review<'a>(pub(crate) &'a ReviewView);
 
 #[Object]
 impl Review<'_> {

@@ -38,14 +38,8 @@ fn view() -> PlanView {
         created_on: "2026-11-29".parse().unwrap(),
         version: 0,
         updated_at: chrono::Utc::now(),
-        goals: Vec::new(),
-        reviews: Vec::new(),
-        measures: Vec::new(),
-        safety_flags: Vec::new(),
-        diagnoses: Vec::new(),
-        presenting_problem: None,
-        interventions: Vec::new(),
-        safety_plan: None,
+        plan_version: 1,
+        ..PlanView::default()
     }
 }
 

@@ -62,7 +62,13 @@ async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
         .collect();
     assert_eq!(
         types,
-        ["PlanCreated", "GoalAdded", "ReviewScheduled", "ReviewHeld"]
+        [
+            "PlanCreated",
+            "GoalAdded",
+            "ReviewScheduled",
+            "ReviewHeld",
+            "ReviewScheduled"
+        ]
     );
     assert!(
         history
@@ -186,7 +192,7 @@ async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
             json!({ "id": plan_id }),
         )
         .await;
-    assert_eq!(data["planHistory"]["events"].as_array().unwrap().len(), 4);
+    assert_eq!(data["planHistory"]["events"].as_array().unwrap().len(), 5);
     assert_eq!(data["planAsOf"]["goals"], json!([]));
     assert!(
         data["planDiff"]
@@ -266,7 +272,8 @@ async fn the_cli_exports_a_plan_and_catches_a_byte_edited_on_disk() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "event").count(), 4);
+    // Created, goal, review scheduled, held, and the next one scheduled.
+    assert_eq!(kinds.iter().filter(|k| *k == "event").count(), 5);
     assert_eq!(kinds.last().map(String::as_str), Some("verification"));
     let html = std::fs::read_to_string(out.path().join(format!("plan-{plan_id}.html"))).unwrap();
     assert!(html.contains("ReviewHeld") && html.contains("Verified"));

@@ -307,6 +307,7 @@ pub async fn create_plan(client: &mut PlanClient) -> pb::CommandResponse {
             primary_clinician_id: CLINICIAN.into(),
             clinic_id: CLINIC.into(),
             title: "Test plan".into(),
+            payer: String::new(),
         })
         .await
         .expect("CreatePlan")
@@ -337,6 +338,7 @@ pub fn add_objective_request(plan_id: &str, goal_id: &str) -> pb::AddObjectiveRe
             period: "week".into(),
         }),
         target_date: (today() + chrono::Duration::days(150)).to_string(),
+        measure: None,
     }
 }
 

@@ -48,7 +48,8 @@ async fn a_plan_travels_from_grpc_commands_to_the_graphql_read_model() {
         .await
         .unwrap();
     let (_, held) = hold_review_today(&mut plans, &plan_id, "Objective met; continue").await;
-    assert_eq!(held.revision, 6);
+    // Held at revision 6; the next review, by the tenant's rule, at 7.
+    assert_eq!(held.revision, 7);
 
     let plan = server.plan_at_version(&token, &plan_id, 6).await;
     assert_eq!(plan["id"], plan_id);

@@ -40,6 +40,7 @@ async fn store_with_history(path: &Path, key: &DigestKey) -> PlanId {
         primary_clinician_id: "clin-1".into(),
         clinic_id: "clinic-a".into(),
         title: "Plan".into(),
+        payer: String::new(),
     });
     commands.handle(&ctx(), plan, &create).await.unwrap();
     for n in 0..4 {

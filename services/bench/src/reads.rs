@@ -57,9 +57,7 @@ fn plan(n: usize) -> PlanView {
         unit: "nights".into(),
         period: "week".into(),
         target_date: "2027-05-01".parse().expect("date"),
-        met_on: None,
-        progress: Vec::new(),
-        entered_in_error: None,
+        ..ObjectiveView::default()
     }
     };
     PlanView {
@@ -81,15 +79,11 @@ fn plan(n: usize) -> PlanView {
                 closed_on: None,
                 objectives: vec![objective(g)],
                 entered_in_error: None,
+                revisions: Vec::new(),
             })
             .collect(),
-        reviews: Vec::new(),
-        measures: Vec::new(),
-        safety_flags: Vec::new(),
-        diagnoses: Vec::new(),
-        presenting_problem: None,
-        interventions: Vec::new(),
-        safety_plan: None,
+        plan_version: 1,
+        ..PlanView::default()
     }
 }
 

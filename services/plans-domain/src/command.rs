@@ -1,10 +1,13 @@
 use chrono::NaiveDate;
 
-use crate::event::{CorrectionTarget, CrisisContact, Modality, Symptom};
+use crate::event::{
+    ConsentKind, CorrectionTarget, CrisisContact, MeasureTarget, Modality, PlanClosure,
+    ReferralStatus, SignerRole, Support, Symptom,
+};
 use crate::measure::Instrument;
 use crate::{
     GoalId, GoalOutcome, GoalTerm, InterventionId, MeasureId, ObjectiveId, PlanId, ProgressSource,
-    ReviewDecision, ReviewId, SafetyFlagId,
+    ReferralId, ReviewDecision, ReviewId, SafetyFlagId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +17,8 @@ pub struct CreatePlan {
     pub primary_clinician_id: String,
     pub clinic_id: String,
     pub title: String,
+    /// Whose review rules apply; empty for the tenant's default.
+    pub payer: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +51,8 @@ pub struct AddObjective {
     pub goal_id: GoalId,
     pub description: String,
     pub quantity: Option<QuantityTarget>,
+    /// Instead of a quantity: a questionnaire score to bring down.
+    pub measure: Option<MeasureTarget>,
     pub target_date: Option<NaiveDate>,
 }
 
@@ -76,6 +83,16 @@ pub struct HoldReview {
     pub participants: Vec<String>,
     pub summary: String,
     pub decision: ReviewDecision,
+    /// The next review, scheduled by the tenant's rule unless the decision
+    /// is to discharge. The service fills it in.
+    pub next_review: Option<NextReview>,
+}
+
+/// A review to schedule `interval_days` after a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextReview {
+    pub review_id: ReviewId,
+    pub interval_days: u32,
 }
 
 /// A questionnaire's answers (or only its total, when that is all there is).
@@ -125,6 +142,7 @@ pub struct AddIntervention {
     pub technique: String,
     pub frequency: String,
     pub goal_ids: Vec<GoalId>,
+    pub comorbidity: String,
 }
 
 /// The crisis and safety plan; a later one replaces it.
@@ -134,6 +152,96 @@ pub struct RecordSafetyPlan {
     pub coping_steps: Vec<String>,
     pub contacts: Vec<CrisisContact>,
     pub crisis_lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviseGoal {
+    pub goal_id: GoalId,
+    pub description: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkObjectiveNotMet {
+    pub objective_id: ObjectiveId,
+    pub reason: String,
+}
+
+/// Strengths, barriers and supports; a later record replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordClinicalContext {
+    pub strengths: Vec<String>,
+    pub barriers: Vec<String>,
+    pub supports: Vec<Support>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddReferral {
+    pub referral_id: ReferralId,
+    pub to: String,
+    pub reason: String,
+    pub status: ReferralStatus,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeReferralStatus {
+    pub referral_id: ReferralId,
+    pub status: ReferralStatus,
+}
+
+/// The service plan; a later one replaces it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordServicePlan {
+    pub session_type: String,
+    pub minutes: u32,
+    pub frequency: String,
+    pub sessions_min: u32,
+    pub sessions_max: u32,
+    pub focus: String,
+    pub maintenance: String,
+    pub monitoring: Vec<String>,
+}
+
+/// Administer `instrument` every `interval_days`; zero takes it off the
+/// schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleMeasure {
+    pub instrument: Instrument,
+    pub interval_days: u32,
+}
+
+/// Draft → active. The first review is scheduled by the tenant's rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivatePlan {
+    pub first_review: NextReview,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutPlanOnHold {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResumePlan;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosePlan {
+    pub closure: PlanClosure,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordConsent {
+    pub kind: ConsentKind,
+    pub given_on: NaiveDate,
+    pub note: String,
+}
+
+/// Signs the plan's current version as `role`; the signer is the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignPlan {
+    pub role: SignerRole,
+    pub signer_id: String,
 }
 
 /// What a clinician asks of a plan, in the imperative.
@@ -154,6 +262,19 @@ pub enum PlanCommand {
     AddIntervention(AddIntervention),
     EnterInError(EnterInError),
     RecordSafetyPlan(RecordSafetyPlan),
+    ReviseGoal(ReviseGoal),
+    MarkObjectiveNotMet(MarkObjectiveNotMet),
+    RecordClinicalContext(RecordClinicalContext),
+    AddReferral(AddReferral),
+    ChangeReferralStatus(ChangeReferralStatus),
+    RecordServicePlan(RecordServicePlan),
+    ScheduleMeasure(ScheduleMeasure),
+    ActivatePlan(ActivatePlan),
+    PutPlanOnHold(PutPlanOnHold),
+    ResumePlan(ResumePlan),
+    ClosePlan(ClosePlan),
+    RecordConsent(RecordConsent),
+    SignPlan(SignPlan),
 }
 
 impl PlanCommand {
@@ -161,6 +282,10 @@ impl PlanCommand {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Self::EnterInError(c) => Some(c.reason.trim()),
+            Self::ReviseGoal(c) => Some(c.reason.trim()),
+            Self::MarkObjectiveNotMet(c) => Some(c.reason.trim()),
+            Self::PutPlanOnHold(c) => Some(c.reason.trim()),
+            Self::ClosePlan(c) => Some(c.reason.trim()),
             _ => None,
         }
     }
@@ -183,6 +308,19 @@ impl PlanCommand {
             Self::EnterInError(_) => "EnterInError",
             Self::AddIntervention(_) => "AddIntervention",
             Self::RecordSafetyPlan(_) => "RecordSafetyPlan",
+            Self::ReviseGoal(_) => "ReviseGoal",
+            Self::MarkObjectiveNotMet(_) => "MarkObjectiveNotMet",
+            Self::RecordClinicalContext(_) => "RecordClinicalContext",
+            Self::AddReferral(_) => "AddReferral",
+            Self::ChangeReferralStatus(_) => "ChangeReferralStatus",
+            Self::RecordServicePlan(_) => "RecordServicePlan",
+            Self::ScheduleMeasure(_) => "ScheduleMeasure",
+            Self::ActivatePlan(_) => "ActivatePlan",
+            Self::PutPlanOnHold(_) => "PutPlanOnHold",
+            Self::ResumePlan(_) => "ResumePlan",
+            Self::ClosePlan(_) => "ClosePlan",
+            Self::RecordConsent(_) => "RecordConsent",
+            Self::SignPlan(_) => "SignPlan",
         }
     }
 }

@@ -1,6 +1,8 @@
 use std::fmt;
 
-use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, ReviewId, SafetyFlagId};
+use crate::event::SignerRole;
+use crate::plan::PlanStatus;
+use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, ReferralId, ReviewId, SafetyFlagId};
 
 /// The letter of SMART an objective fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,25 @@ pub enum PlanError {
     UnknownCorrectionTarget,
     #[error("that entry is already marked entered in error")]
     AlreadyEnteredInError,
+    #[error("objective {0} is already closed as not met")]
+    ObjectiveClosed(ObjectiveId),
+    #[error("the plan is {status}: {action} is not possible")]
+    WrongStatus {
+        status: PlanStatus,
+        action: &'static str,
+    },
+    #[error("the plan cannot be activated yet: missing {}", .0.join(", "))]
+    NotReadyToActivate(Vec<&'static str>),
+    #[error("referral {0} already exists")]
+    ReferralAlreadyExists(ReferralId),
+    #[error("referral {0} not found in this plan")]
+    UnknownReferral(ReferralId),
+    #[error("this plan version is already signed by the {0:?}")]
+    AlreadySigned(SignerRole),
+    #[error("the client's consent to treatment must be recorded before the client signs")]
+    ConsentRequired,
+    #[error("the supervisor co-signs after the clinician has signed this version")]
+    CosignBeforeClinician,
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

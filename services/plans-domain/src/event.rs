@@ -2,7 +2,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Instrument;
-use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
+use crate::{
+    GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +47,10 @@ pub struct PlanCreated {
     pub clinic_id: String,
     pub title: String,
     pub created_on: NaiveDate,
+    /// The payer whose review rules apply (e.g. "medicaid"); empty for
+    /// self-pay or when not yet known.
+    #[serde(default)]
+    pub payer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +78,19 @@ pub struct ObjectiveAdded {
     /// The period the quantity is counted over, e.g. "week"; empty for a level.
     pub period: String,
     pub target_date: NaiveDate,
+    /// Set for an objective evaluated from a questionnaire's scores; its
+    /// baseline is the first score and its target follows from the share.
+    #[serde(default)]
+    pub measure: Option<MeasureTarget>,
+}
+
+/// "PHQ-9 at least 60% below baseline": met automatically when a score
+/// reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureTarget {
+    pub instrument: Instrument,
+    /// Reduction from the baseline score, in percent (1–100).
+    pub reduction_percent: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +106,25 @@ pub struct ObjectiveProgressRecorded {
 pub struct ObjectiveMet {
     pub objective_id: ObjectiveId,
     pub met_on: NaiveDate,
+    /// Set when a score met a measure-based objective, not a clinician.
+    #[serde(default)]
+    pub by_measure: Option<MeasureId>,
+}
+
+/// The objective's time ran out, or it no longer fits, without it being met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectiveNotMet {
+    pub objective_id: ObjectiveId,
+    pub closed_on: NaiveDate,
+    pub reason: String,
+}
+
+/// A goal reworded; the reason says why (e.g. a review decided to revise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoalRevised {
+    pub goal_id: GoalId,
+    pub description: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,6 +239,10 @@ pub struct InterventionAdded {
     pub technique: String,
     pub frequency: String,
     pub goal_ids: Vec<GoalId>,
+    /// A comorbid issue this intervention addresses (e.g. "alcohol use"),
+    /// empty for the primary problem.
+    #[serde(default)]
+    pub comorbidity: String,
 }
 
 /// Someone to call in a crisis.
@@ -218,6 +260,160 @@ pub struct SafetyPlanRecorded {
     pub contacts: Vec<CrisisContact>,
     /// e.g. "988 Suicide & Crisis Lifeline".
     pub crisis_lines: Vec<String>,
+}
+
+/// Who supports the client, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportKind {
+    Family,
+    Social,
+    Community,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Support {
+    pub kind: SupportKind,
+    /// How the support is involved, e.g. "educate partner on GAD symptoms".
+    pub involvement: String,
+}
+
+/// Strengths, barriers and supports; a later record replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClinicalContextRecorded {
+    pub strengths: Vec<String>,
+    pub barriers: Vec<String>,
+    pub supports: Vec<Support>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralStatus {
+    /// To be made if a condition holds ("if symptoms persist").
+    Planned,
+    Made,
+    Completed,
+    Declined,
+}
+
+/// Collaborative care: to whom, why, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralAdded {
+    pub referral_id: ReferralId,
+    /// e.g. "psychiatrist", "primary care physician".
+    pub to: String,
+    pub reason: String,
+    pub status: ReferralStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralStatusChanged {
+    pub referral_id: ReferralId,
+    pub status: ReferralStatus,
+    pub changed_on: NaiveDate,
+}
+
+/// What payers ask for: which sessions, how long, how often, how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePlanRecorded {
+    /// e.g. "individual psychotherapy".
+    pub session_type: String,
+    pub minutes: u32,
+    /// e.g. "weekly".
+    pub frequency: String,
+    /// Expected number of sessions, as a range ("12-16 sessions").
+    pub sessions_min: u32,
+    pub sessions_max: u32,
+    /// What the sessions focus on.
+    pub focus: String,
+    /// After the active phase, e.g. "maintenance sessions every 4-6 weeks".
+    pub maintenance: String,
+    /// Monitoring beyond the scheduled questionnaires, e.g. "weekly
+    /// symptom diary".
+    pub monitoring: Vec<String>,
+}
+
+/// A questionnaire to administer every `interval_days`; zero stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureScheduled {
+    pub instrument: Instrument,
+    pub interval_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanClosure {
+    Completed,
+    Discharged,
+    Transferred,
+}
+
+/// The plan leaves draft and treatment under it begins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanActivated {
+    pub activated_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanPutOnHold {
+    pub on: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanResumed {
+    pub on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanClosed {
+    pub closure: PlanClosure,
+    pub closed_on: NaiveDate,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// Consent to treatment under this plan.
+    Treatment,
+    /// Consent to share information with the named referral or payer.
+    InformationRelease,
+    Telehealth,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecorded {
+    pub kind: ConsentKind,
+    pub given_on: NaiveDate,
+    /// e.g. to whom information may be released.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignerRole {
+    Clinician,
+    Client,
+    Supervisor,
+}
+
+/// A signature binds to one plan version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSigned {
+    pub version: u32,
+    pub role: SignerRole,
+    pub signer_id: String,
+    pub signed_on: NaiveDate,
+}
+
+/// A material change after signing: the plan's content is a new version
+/// and its signatures are pending again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanVersionStarted {
+    pub version: u32,
+    /// The command whose change started it, e.g. "AddGoal".
+    pub changed_by: String,
 }
 
 /// Everything that can happen to a plan, in the past tense.
@@ -239,6 +435,20 @@ pub enum PlanEvent {
     EnteredInError(EnteredInError),
     InterventionAdded(InterventionAdded),
     SafetyPlanRecorded(SafetyPlanRecorded),
+    GoalRevised(GoalRevised),
+    ObjectiveNotMet(ObjectiveNotMet),
+    ClinicalContextRecorded(ClinicalContextRecorded),
+    ReferralAdded(ReferralAdded),
+    ReferralStatusChanged(ReferralStatusChanged),
+    ServicePlanRecorded(ServicePlanRecorded),
+    MeasureScheduled(MeasureScheduled),
+    PlanActivated(PlanActivated),
+    PlanPutOnHold(PlanPutOnHold),
+    PlanResumed(PlanResumed),
+    PlanClosed(PlanClosed),
+    ConsentRecorded(ConsentRecorded),
+    PlanSigned(PlanSigned),
+    PlanVersionStarted(PlanVersionStarted),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +487,47 @@ impl PlanEvent {
             Self::EnteredInError(_) => "EnteredInError",
             Self::InterventionAdded(_) => "InterventionAdded",
             Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
+            Self::GoalRevised(_) => "GoalRevised",
+            Self::ObjectiveNotMet(_) => "ObjectiveNotMet",
+            Self::ClinicalContextRecorded(_) => "ClinicalContextRecorded",
+            Self::ReferralAdded(_) => "ReferralAdded",
+            Self::ReferralStatusChanged(_) => "ReferralStatusChanged",
+            Self::ServicePlanRecorded(_) => "ServicePlanRecorded",
+            Self::MeasureScheduled(_) => "MeasureScheduled",
+            Self::PlanActivated(_) => "PlanActivated",
+            Self::PlanPutOnHold(_) => "PlanPutOnHold",
+            Self::PlanResumed(_) => "PlanResumed",
+            Self::PlanClosed(_) => "PlanClosed",
+            Self::ConsentRecorded(_) => "ConsentRecorded",
+            Self::PlanSigned(_) => "PlanSigned",
+            Self::PlanVersionStarted(_) => "PlanVersionStarted",
         }
+    }
+
+    /// The stored payload: compact JSON of the event's fields.
+    /// Whether the event changes what was signed: diagnoses, problem,
+    /// goals, objectives, interventions, service plan. After a signature,
+    /// such a change starts a new plan version.
+    pub fn is_material(&self) -> bool {
+        matches!(
+            self,
+            Self::GoalAdded(_)
+                | Self::GoalRevised(_)
+                | Self::GoalClosed(_)
+                | Self::ObjectiveAdded(_)
+                | Self::ObjectiveNotMet(_)
+                | Self::InterventionAdded(_)
+                | Self::DiagnosisAdded(_)
+                | Self::PresentingProblemRecorded(_)
+                | Self::ServicePlanRecorded(_)
+                | Self::MeasureScheduled(_)
+                | Self::EnteredInError(EnteredInError {
+                    target: CorrectionTarget::Goal(_)
+                        | CorrectionTarget::Objective(_)
+                        | CorrectionTarget::Intervention(_),
+                    ..
+                })
+        )
     }
 
     /// The stored payload: compact JSON of the event's fields.
@@ -299,6 +549,20 @@ impl PlanEvent {
             Self::EnteredInError(e) => serde_json::to_vec(e),
             Self::InterventionAdded(e) => serde_json::to_vec(e),
             Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
+            Self::GoalRevised(e) => serde_json::to_vec(e),
+            Self::ObjectiveNotMet(e) => serde_json::to_vec(e),
+            Self::ClinicalContextRecorded(e) => serde_json::to_vec(e),
+            Self::ReferralAdded(e) => serde_json::to_vec(e),
+            Self::ReferralStatusChanged(e) => serde_json::to_vec(e),
+            Self::ServicePlanRecorded(e) => serde_json::to_vec(e),
+            Self::MeasureScheduled(e) => serde_json::to_vec(e),
+            Self::PlanActivated(e) => serde_json::to_vec(e),
+            Self::PlanPutOnHold(e) => serde_json::to_vec(e),
+            Self::PlanResumed(e) => serde_json::to_vec(e),
+            Self::PlanClosed(e) => serde_json::to_vec(e),
+            Self::ConsentRecorded(e) => serde_json::to_vec(e),
+            Self::PlanSigned(e) => serde_json::to_vec(e),
+            Self::PlanVersionStarted(e) => serde_json::to_vec(e),
         };
         // Plain structs of strings, numbers and dates always serialize;
         // f64 NaN/inf are refused by validation before an event exists.
@@ -346,6 +610,20 @@ impl PlanEvent {
             "DiagnosisAdded" => Self::DiagnosisAdded(parse(event_type, payload)?),
             "EnteredInError" => Self::EnteredInError(parse(event_type, payload)?),
             "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
+            "GoalRevised" => Self::GoalRevised(parse(event_type, payload)?),
+            "ObjectiveNotMet" => Self::ObjectiveNotMet(parse(event_type, payload)?),
+            "ClinicalContextRecorded" => Self::ClinicalContextRecorded(parse(event_type, payload)?),
+            "ReferralAdded" => Self::ReferralAdded(parse(event_type, payload)?),
+            "ReferralStatusChanged" => Self::ReferralStatusChanged(parse(event_type, payload)?),
+            "ServicePlanRecorded" => Self::ServicePlanRecorded(parse(event_type, payload)?),
+            "MeasureScheduled" => Self::MeasureScheduled(parse(event_type, payload)?),
+            "PlanActivated" => Self::PlanActivated(parse(event_type, payload)?),
+            "PlanPutOnHold" => Self::PlanPutOnHold(parse(event_type, payload)?),
+            "PlanResumed" => Self::PlanResumed(parse(event_type, payload)?),
+            "PlanClosed" => Self::PlanClosed(parse(event_type, payload)?),
+            "ConsentRecorded" => Self::ConsentRecorded(parse(event_type, payload)?),
+            "PlanSigned" => Self::PlanSigned(parse(event_type, payload)?),
+            "PlanVersionStarted" => Self::PlanVersionStarted(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }

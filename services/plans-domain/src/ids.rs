@@ -49,6 +49,10 @@ id_type!(
     InterventionId
 );
 id_type!(
+    /// A referral to collaborative care.
+    ReferralId
+);
+id_type!(
     /// A safety concern raised for the care team (its measure's id).
     SafetyFlagId
 );

@@ -15,26 +15,34 @@ mod event;
 mod ids;
 pub mod measure;
 mod plan;
+pub mod review_rules;
 
 pub use command::{
-    AcknowledgeSafetyFlag, AddDiagnosis, AddGoal, AddIntervention, AddObjective, CloseGoal,
-    CreatePlan, EnterInError, HoldReview, MarkObjectiveMet, PlanCommand, QuantityTarget,
-    RecordMeasure, RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan,
-    ScheduleReview,
+    AcknowledgeSafetyFlag, ActivatePlan, AddDiagnosis, AddGoal, AddIntervention, AddObjective,
+    AddReferral, ChangeReferralStatus, CloseGoal, ClosePlan, CreatePlan, EnterInError, HoldReview,
+    MarkObjectiveMet, MarkObjectiveNotMet, NextReview, PlanCommand, PutPlanOnHold, QuantityTarget,
+    RecordClinicalContext, RecordConsent, RecordMeasure, RecordObjectiveProgress,
+    RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ResumePlan, ReviseGoal,
+    ScheduleMeasure, ScheduleReview, SignPlan,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    CorrectionTarget, CrisisContact, DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded,
-    GoalClosed, GoalOutcome, GoalTerm, InterventionAdded, MeasureRecorded, Modality,
-    ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded, PlanCreated, PlanEvent,
-    PresentingProblemRecorded, ProgressSource, ReviewDecision, ReviewHeld, ReviewScheduled,
-    SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded, Symptom,
+    ClinicalContextRecorded, ConsentKind, ConsentRecorded, CorrectionTarget, CrisisContact,
+    DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome,
+    GoalRevised, GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled, MeasureTarget,
+    Modality, ObjectiveAdded, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded,
+    PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed,
+    PlanSigned, PlanVersionStarted, PresentingProblemRecorded, ProgressSource, ReferralAdded,
+    ReferralStatus, ReferralStatusChanged, ReviewDecision, ReviewHeld, ReviewScheduled,
+    SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded, ServicePlanRecorded, SignerRole,
+    Support, SupportKind, Symptom,
 };
 pub use ids::{
-    GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId, derive_id,
+    GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
+    derive_id,
 };
 pub use measure::{Instrument, SeverityBand};
-pub use plan::{CareAssignment, Plan, PlanStatus};
+pub use plan::{CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, target_score};
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.
 pub const PLAN_CATEGORY: &str = "plan";

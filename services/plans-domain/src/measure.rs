@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A questionnaire the plan monitors progress with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Instrument {
     /// Patient Health Questionnaire, 9 items (depression), 0–27.
@@ -56,6 +56,15 @@ impl Instrument {
             Self::Phq9 => (0, 27),
             Self::Gad7 => (0, 21),
             Self::Pswq => (16, 80),
+        }
+    }
+
+    /// The name clinicians use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Phq9 => "PHQ-9",
+            Self::Gad7 => "GAD-7",
+            Self::Pswq => "PSWQ",
         }
     }
 

@@ -1,7 +1,7 @@
 //! Who may send which command to which plan.
 
 use trellis_auth::{Caller, Role};
-use trellis_plans_domain::{CareAssignment, PlanCommand, ProgressSource};
+use trellis_plans_domain::{CareAssignment, PlanCommand, ProgressSource, SignerRole};
 
 /// Why a caller may not send a command. `NotVisible` must be answered
 /// exactly like a plan that does not exist.
@@ -11,6 +11,24 @@ pub enum AccessDenied {
     RoleMayNot,
     #[error("plan not found")]
     NotVisible,
+}
+
+/// Who may change a tenant's review rules: admins only.
+pub fn authorize_rules_change(caller: &Caller) -> Result<Role, AccessDenied> {
+    if caller.roles.contains(&Role::Admin) {
+        Ok(Role::Admin)
+    } else {
+        Err(AccessDenied::RoleMayNot)
+    }
+}
+
+/// Who may read review rules: everyone but clients.
+pub fn authorize_rules_read(caller: &Caller) -> Result<(), AccessDenied> {
+    if caller.roles.iter().any(|r| *r != Role::Client) {
+        Ok(())
+    } else {
+        Err(AccessDenied::RoleMayNot)
+    }
 }
 
 /// Decides the role a caller acts in for `command` on a plan with `care`
@@ -26,10 +44,15 @@ pub fn authorize_command(
         PlanCommand::RecordMeasure(c) => c.source == ProgressSource::ClientSelfReport,
         _ => false,
     };
-    let allowed: &[Role] = if self_report {
-        &[Role::Client, Role::Clinician, Role::Supervisor]
-    } else {
-        &[Role::Clinician, Role::Supervisor]
+    // A signature is given in the role it names, by someone holding it.
+    let allowed: &[Role] = match command {
+        PlanCommand::SignPlan(c) => match c.role {
+            SignerRole::Clinician => &[Role::Clinician],
+            SignerRole::Client => &[Role::Client],
+            SignerRole::Supervisor => &[Role::Supervisor],
+        },
+        _ if self_report => &[Role::Client, Role::Clinician, Role::Supervisor],
+        _ => &[Role::Clinician, Role::Supervisor],
     };
     // Try each role the caller holds that may send this command; the first
     // whose scope covers the plan is the role they act in.
@@ -184,5 +207,59 @@ mod tests {
                 Err(AccessDenied::RoleMayNot)
             );
         }
+    }
+
+    fn sign(role: SignerRole) -> PlanCommand {
+        PlanCommand::SignPlan(trellis_plans_domain::SignPlan {
+            role,
+            signer_id: "x".into(),
+        })
+    }
+
+    #[test]
+    fn each_signs_in_their_own_role_only() {
+        let client = caller("client-17", &[Role::Client], &[]);
+        assert_eq!(
+            authorize_command(&client, &sign(SignerRole::Client), Some(&care())),
+            Ok(Role::Client)
+        );
+        assert_eq!(
+            authorize_command(&client, &sign(SignerRole::Clinician), Some(&care())),
+            Err(AccessDenied::RoleMayNot)
+        );
+        let clinician = caller("clin-3", &[Role::Clinician], &[]);
+        assert_eq!(
+            authorize_command(&clinician, &sign(SignerRole::Supervisor), Some(&care())),
+            Err(AccessDenied::RoleMayNot)
+        );
+        let supervisor = caller("sup-1", &[Role::Supervisor], &["eastside"]);
+        assert_eq!(
+            authorize_command(&supervisor, &sign(SignerRole::Supervisor), Some(&care())),
+            Ok(Role::Supervisor)
+        );
+        let other_clinic = caller("sup-2", &[Role::Supervisor], &["westside"]);
+        assert_eq!(
+            authorize_command(&other_clinic, &sign(SignerRole::Supervisor), Some(&care())),
+            Err(AccessDenied::NotVisible)
+        );
+    }
+
+    #[test]
+    fn only_admins_change_review_rules_and_clients_do_not_read_them() {
+        let admin = caller("it-1", &[Role::Admin], &[]);
+        assert_eq!(authorize_rules_change(&admin), Ok(Role::Admin));
+        for role in [
+            Role::Clinician,
+            Role::Supervisor,
+            Role::Client,
+            Role::Auditor,
+        ] {
+            let c = caller("someone", &[role], &["eastside"]);
+            assert_eq!(authorize_rules_change(&c), Err(AccessDenied::RoleMayNot));
+        }
+        let client = caller("client-17", &[Role::Client], &[]);
+        assert_eq!(authorize_rules_read(&client), Err(AccessDenied::RoleMayNot));
+        let auditor = caller("aud-1", &[Role::Auditor], &[]);
+        assert_eq!(authorize_rules_read(&auditor), Ok(()));
     }
 }

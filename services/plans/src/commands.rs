@@ -13,12 +13,17 @@ use trellis_kernel::{
     Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
     StoreError, StreamName, TenantId,
 };
+use trellis_plans_domain::review_rules::{
+    REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleSet, ReviewRules,
+};
 use trellis_plans_domain::{
     PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id,
 };
 use uuid::Uuid;
 
-use crate::access::{AccessDenied, authorize_command};
+use crate::access::{
+    AccessDenied, authorize_command, authorize_rules_change, authorize_rules_read,
+};
 
 /// How often a command is re-decided after losing an optimistic-concurrency
 /// race before the caller is told to retry.
@@ -153,7 +158,10 @@ impl PlanCommands {
                 plan.evolve(&decode(recorded)?);
             }
             let role = authorize_command(&ctx.caller, command, plan.care())?;
-            let decided = plan.decide(command, (self.today)())?;
+            let command = self
+                .with_review_rule(&ctx.caller.tenant, &plan, command)
+                .await?;
+            let decided = plan.decide(&command, (self.today)())?;
             let events = self.envelope(ctx, role, command.reason(), &decided);
             let count = events.len() as u64;
             let append_started = Instant::now();
@@ -196,6 +204,91 @@ impl PlanCommands {
         Err(CommandError::Contended)
     }
 
+    /// Puts the tenant's review interval for the plan's payer into the
+    /// commands that schedule a review, so the aggregate needs no lookup.
+    async fn with_review_rule<'c>(
+        &self,
+        tenant: &TenantId,
+        plan: &Plan,
+        command: &'c PlanCommand,
+    ) -> Result<std::borrow::Cow<'c, PlanCommand>, CommandError> {
+        use std::borrow::Cow;
+        let mut resolved = match command {
+            PlanCommand::ActivatePlan(_) => command.clone(),
+            PlanCommand::HoldReview(c) if c.next_review.is_some() => command.clone(),
+            _ => return Ok(Cow::Borrowed(command)),
+        };
+        let days = self.review_rules(tenant).await?.interval_for(plan.payer());
+        match &mut resolved {
+            PlanCommand::ActivatePlan(c) => c.first_review.interval_days = days,
+            PlanCommand::HoldReview(c) => {
+                if let Some(next) = &mut c.next_review {
+                    next.interval_days = days;
+                }
+            }
+            _ => {}
+        }
+        Ok(Cow::Owned(resolved))
+    }
+
+    fn rules_stream(tenant: &TenantId) -> StreamName {
+        StreamName::new(
+            tenant.clone(),
+            REVIEW_RULES_CATEGORY,
+            REVIEW_RULES_STREAM_ID,
+        )
+        .expect("a valid stream name")
+    }
+
+    async fn review_rules(&self, tenant: &TenantId) -> Result<ReviewRules, CommandError> {
+        fold_rules(&self.load(&Self::rules_stream(tenant)).await?)
+    }
+
+    /// The tenant's review rules, for anyone but clients.
+    pub async fn read_review_rules(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<(String, u32)>, CommandError> {
+        authorize_rules_read(caller)?;
+        Ok(self.review_rules(&caller.tenant).await?.rules())
+    }
+
+    /// Admin: sets the review interval for `payer` ("" for the default).
+    pub async fn set_review_rule(
+        &self,
+        ctx: &CommandContext,
+        payer: &str,
+        interval_days: u32,
+    ) -> Result<Vec<(String, u32)>, CommandError> {
+        let role = authorize_rules_change(&ctx.caller)?;
+        let stream = Self::rules_stream(&ctx.caller.tenant);
+        for _ in 0..MAX_ATTEMPTS {
+            let history = self.load(&stream).await?;
+            let mut rules = fold_rules(&history)?;
+            let rule = rules.set(payer, interval_days)?;
+            let mut event =
+                self.event(ctx, role, None, 0, ReviewRuleSet::EVENT_TYPE, rule.encode());
+            event.schema_version = ReviewRuleSet::SCHEMA_VERSION;
+            match self
+                .store
+                .append(
+                    &stream,
+                    ExpectedRevision::after(history.len() as u64),
+                    vec![event],
+                )
+                .await
+            {
+                Ok(_) => {
+                    rules.evolve(&rule);
+                    return Ok(rules.rules());
+                }
+                Err(StoreError::WrongExpectedRevision { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CommandError::Contended)
+    }
+
     async fn load(&self, stream: &StreamName) -> Result<Vec<RecordedEvent>, CommandError> {
         let mut history: Vec<RecordedEvent> = Vec::new();
         loop {
@@ -222,31 +315,44 @@ impl PlanCommands {
         events
             .iter()
             .enumerate()
-            .map(|(i, event)| NewEvent {
-                // Derived from the command id: a retry racing the first
-                // attempt produces the same ids and the store dedupes it.
-                event_id: derive_id(
-                    ctx.caller.tenant.as_str(),
-                    ctx.command_id,
-                    &format!("event-{i}"),
-                ),
-                event_type: event.event_type().to_owned(),
-                schema_version: PlanEvent::SCHEMA_VERSION,
-                payload: event.encode(),
-                metadata: EventMetadata {
-                    actor: Actor {
-                        subject: ctx.caller.subject.clone(),
-                        role: role.as_str().to_owned(),
-                    },
-                    correlation_id: ctx.correlation_id,
-                    causation_id: ctx.command_id,
-                    request_id: ctx.request_id.clone(),
-                    trace_id: ctx.trace_id.clone(),
-                    span_id: ctx.span_id.clone(),
-                    reason: reason.map(str::to_owned),
-                },
-            })
+            .map(|(i, event)| self.event(ctx, role, reason, i, event.event_type(), event.encode()))
             .collect()
+    }
+
+    /// The `i`th event of a command, in its envelope.
+    fn event(
+        &self,
+        ctx: &CommandContext,
+        role: trellis_auth::Role,
+        reason: Option<&str>,
+        i: usize,
+        event_type: &str,
+        payload: Vec<u8>,
+    ) -> NewEvent {
+        NewEvent {
+            // Derived from the command id: a retry racing the first
+            // attempt produces the same ids and the store dedupes it.
+            event_id: derive_id(
+                ctx.caller.tenant.as_str(),
+                ctx.command_id,
+                &format!("event-{i}"),
+            ),
+            event_type: event_type.to_owned(),
+            schema_version: PlanEvent::SCHEMA_VERSION,
+            payload,
+            metadata: EventMetadata {
+                actor: Actor {
+                    subject: ctx.caller.subject.clone(),
+                    role: role.as_str().to_owned(),
+                },
+                correlation_id: ctx.correlation_id,
+                causation_id: ctx.command_id,
+                request_id: ctx.request_id.clone(),
+                trace_id: ctx.trace_id.clone(),
+                span_id: ctx.span_id.clone(),
+                reason: reason.map(str::to_owned),
+            },
+        }
     }
 }
 
@@ -279,6 +385,28 @@ fn instruments() -> &'static Instruments {
     })
 }
 
+fn fold_rules(history: &[RecordedEvent]) -> Result<ReviewRules, CommandError> {
+    let mut rules = ReviewRules::default();
+    for recorded in history {
+        let rule = ReviewRuleSet::decode(
+            &recorded.event_type,
+            recorded.schema_version,
+            &recorded.payload,
+        )
+        .map_err(|_| corrupt(recorded))?;
+        rules.evolve(&rule);
+    }
+    Ok(rules)
+}
+
+/// Names the place of an unreadable event, never its payload (PHI).
+fn corrupt(recorded: &RecordedEvent) -> CommandError {
+    CommandError::Corrupt(format!(
+        "{} at global position {}",
+        recorded.event_type, recorded.global_position
+    ))
+}
+
 fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
     PlanEvent::decode(
         &recorded.event_type,
@@ -286,10 +414,5 @@ fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
         &recorded.payload,
     )
     // The decode error may quote payload text (PHI); name the place only.
-    .map_err(|_| {
-        CommandError::Corrupt(format!(
-            "{} at global position {}",
-            recorded.event_type, recorded.global_position
-        ))
-    })
+    .map_err(|_| corrupt(recorded))
 }

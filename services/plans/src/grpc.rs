@@ -16,8 +16,12 @@ use trellis_plans_domain::{
     RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
 use trellis_plans_domain::{
-    AddDiagnosis, AddIntervention, CorrectionTarget, CrisisContact, EnterInError, InterventionId,
-    Modality, RecordPresentingProblem, RecordSafetyPlan, Symptom,
+    ActivatePlan, AddDiagnosis, AddIntervention, AddReferral, ChangeReferralStatus, ClosePlan,
+    ConsentKind, CorrectionTarget, CrisisContact, EnterInError, InterventionId,
+    MarkObjectiveNotMet, MeasureTarget, Modality, NextReview, PlanClosure, PutPlanOnHold,
+    RecordClinicalContext, RecordConsent, RecordPresentingProblem, RecordSafetyPlan,
+    RecordServicePlan, ReferralId, ReferralStatus, ResumePlan, ReviseGoal, ScheduleMeasure,
+    SignPlan, SignerRole, Support, SupportKind, Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -226,7 +230,16 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::UnknownSafetyFlag(_)
             | PlanError::SafetyFlagAlreadyAcknowledged(_)
             | PlanError::UnknownCorrectionTarget
-            | PlanError::AlreadyEnteredInError => Status::failed_precondition(e.to_string()),
+            | PlanError::AlreadyEnteredInError
+            | PlanError::ObjectiveClosed(_)
+            | PlanError::WrongStatus { .. }
+            | PlanError::NotReadyToActivate(_)
+            | PlanError::UnknownReferral(_)
+            | PlanError::ConsentRequired
+            | PlanError::CosignBeforeClinician => Status::failed_precondition(e.to_string()),
+            PlanError::ReferralAlreadyExists(_) | PlanError::AlreadySigned(_) => {
+                Status::already_exists(e.to_string())
+            }
             PlanError::MeasureAlreadyRecorded(_)
             | PlanError::InterventionAlreadyExists(_)
             | PlanError::DiagnosisAlreadyRecorded(_) => Status::already_exists(e.to_string()),
@@ -308,6 +321,64 @@ fn review_decision(v: i32) -> Option<ReviewDecision> {
     }
 }
 
+fn support_kind(v: i32) -> Option<SupportKind> {
+    match pb::SupportKind::try_from(v).ok()? {
+        pb::SupportKind::Family => Some(SupportKind::Family),
+        pb::SupportKind::Social => Some(SupportKind::Social),
+        pb::SupportKind::Community => Some(SupportKind::Community),
+        pb::SupportKind::Unspecified => None,
+    }
+}
+
+fn referral_status(v: i32) -> Option<ReferralStatus> {
+    match pb::ReferralStatus::try_from(v).ok()? {
+        pb::ReferralStatus::Planned => Some(ReferralStatus::Planned),
+        pb::ReferralStatus::Made => Some(ReferralStatus::Made),
+        pb::ReferralStatus::Completed => Some(ReferralStatus::Completed),
+        pb::ReferralStatus::Declined => Some(ReferralStatus::Declined),
+        pb::ReferralStatus::Unspecified => None,
+    }
+}
+
+fn plan_closure(v: i32) -> Option<PlanClosure> {
+    match pb::PlanClosure::try_from(v).ok()? {
+        pb::PlanClosure::Completed => Some(PlanClosure::Completed),
+        pb::PlanClosure::Discharged => Some(PlanClosure::Discharged),
+        pb::PlanClosure::Transferred => Some(PlanClosure::Transferred),
+        pb::PlanClosure::Unspecified => None,
+    }
+}
+
+fn consent_kind(v: i32) -> Option<ConsentKind> {
+    match pb::ConsentKind::try_from(v).ok()? {
+        pb::ConsentKind::Treatment => Some(ConsentKind::Treatment),
+        pb::ConsentKind::InformationRelease => Some(ConsentKind::InformationRelease),
+        pb::ConsentKind::Telehealth => Some(ConsentKind::Telehealth),
+        pb::ConsentKind::Unspecified => None,
+    }
+}
+
+fn signer_role(v: i32) -> Option<SignerRole> {
+    match pb::SignerRole::try_from(v).ok()? {
+        pb::SignerRole::Clinician => Some(SignerRole::Clinician),
+        pb::SignerRole::Client => Some(SignerRole::Client),
+        pb::SignerRole::Supervisor => Some(SignerRole::Supervisor),
+        pb::SignerRole::Unspecified => None,
+    }
+}
+
+fn review_rules_reply(rules: Vec<(String, u32)>) -> Response<pb::ReviewRules> {
+    Response::new(pb::ReviewRules {
+        rules: rules
+            .into_iter()
+            .map(|(payer, interval_days)| pb::ReviewRule {
+                payer,
+                interval_days,
+            })
+            .collect(),
+    })
+}
+
 type Reply = Result<Response<pb::CommandResponse>, Status>;
 
 #[tonic::async_trait]
@@ -321,6 +392,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 primary_clinician_id,
                 clinic_id,
                 title,
+                payer,
             } = r;
             let command_id = f.command_id(command_id);
             let plan_id = f.new_id("plan_id", plan_id, caller, command_id);
@@ -335,6 +407,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     primary_clinician_id: primary_clinician_id.clone(),
                     clinic_id: clinic_id.clone(),
                     title: title.clone(),
+                    payer: payer.clone(),
                 }),
             })
         })
@@ -405,6 +478,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 description,
                 quantity,
                 target_date,
+                measure,
             } = r;
             let command_id = f.command_id(command_id);
             let plan_id = f.plan_id(plan_id);
@@ -425,6 +499,19 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     period: period.clone(),
                 }
             });
+            let measure = match measure {
+                None => Some(None),
+                Some(m) => f
+                    .choice("measure.instrument", instrument(m.instrument))
+                    .map(|instrument| {
+                        Some(MeasureTarget {
+                            instrument,
+                            // Out-of-range shares saturate and are refused
+                            // by the plan's own range check.
+                            reduction_percent: u8::try_from(m.reduction_percent).unwrap_or(u8::MAX),
+                        })
+                    }),
+            };
             let objective_id = ObjectiveId(objective_id?);
             Some(Mapped {
                 plan_id: plan_id?,
@@ -435,6 +522,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     goal_id: goal_id?,
                     description: description.clone(),
                     quantity,
+                    measure: measure?,
                     target_date: target_date?,
                 }),
             })
@@ -526,7 +614,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     }
 
     async fn hold_review(&self, request: Request<pb::HoldReviewRequest>) -> Reply {
-        self.run(request, |_, r, f| {
+        self.run(request, |caller, r, f| {
             let pb::HoldReviewRequest {
                 command_id,
                 plan_id,
@@ -552,6 +640,15 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     participants: participants.clone(),
                     summary: summary.clone(),
                     decision: decision?,
+                    // The service puts the tenant's interval in.
+                    next_review: Some(NextReview {
+                        review_id: ReviewId(derive_id(
+                            caller.tenant.as_str(),
+                            command_id?,
+                            "next_review",
+                        )),
+                        interval_days: 0,
+                    }),
                 }),
             })
         })
@@ -671,6 +768,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 technique,
                 frequency,
                 goal_ids,
+                comorbidity,
             } = r;
             let command_id = f.command_id(command_id);
             let plan_id = f.plan_id(plan_id);
@@ -691,6 +789,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     technique: technique.clone(),
                     frequency: frequency.clone(),
                     goal_ids: goals.into_iter().collect::<Option<Vec<_>>>()?,
+                    comorbidity: comorbidity.clone(),
                 }),
             })
         })
@@ -752,6 +851,315 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
             })
         })
         .await
+    }
+
+    async fn revise_goal(&self, request: Request<pb::ReviseGoalRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id);
+            let goal_id = f.uuid("goal_id", &r.goal_id).map(GoalId)?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: goal_id.0,
+                command: PlanCommand::ReviseGoal(ReviseGoal {
+                    goal_id,
+                    description: r.description.clone(),
+                    reason: r.reason.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn mark_objective_not_met(
+        &self,
+        request: Request<pb::MarkObjectiveNotMetRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id);
+            let objective_id = f.uuid("objective_id", &r.objective_id).map(ObjectiveId)?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: objective_id.0,
+                command: PlanCommand::MarkObjectiveNotMet(MarkObjectiveNotMet {
+                    objective_id,
+                    reason: r.reason.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_clinical_context(
+        &self,
+        request: Request<pb::RecordClinicalContextRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let supports: Vec<Option<Support>> = r
+                .supports
+                .iter()
+                .map(|s| {
+                    f.choice("supports.kind", support_kind(s.kind))
+                        .map(|kind| Support {
+                            kind,
+                            involvement: s.involvement.clone(),
+                        })
+                })
+                .collect();
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::RecordClinicalContext(RecordClinicalContext {
+                    strengths: r.strengths.clone(),
+                    barriers: r.barriers.clone(),
+                    supports: supports.into_iter().collect::<Option<Vec<_>>>()?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn add_referral(&self, request: Request<pb::AddReferralRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id);
+            let referral_id = f.new_id("referral_id", &r.referral_id, caller, command_id);
+            let status = f.choice("status", referral_status(r.status));
+            let referral_id = ReferralId(referral_id?);
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: referral_id.0,
+                command: PlanCommand::AddReferral(AddReferral {
+                    referral_id,
+                    to: r.to.clone(),
+                    reason: r.reason.clone(),
+                    status: status?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn change_referral_status(
+        &self,
+        request: Request<pb::ChangeReferralStatusRequest>,
+    ) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id);
+            let referral_id = f.uuid("referral_id", &r.referral_id).map(ReferralId);
+            let status = f.choice("status", referral_status(r.status));
+            let referral_id = referral_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: referral_id.0,
+                command: PlanCommand::ChangeReferralStatus(ChangeReferralStatus {
+                    referral_id,
+                    status: status?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_service_plan(&self, request: Request<pb::RecordServicePlanRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::RecordServicePlan(RecordServicePlan {
+                    session_type: r.session_type.clone(),
+                    minutes: r.minutes,
+                    frequency: r.frequency.clone(),
+                    sessions_min: r.sessions_min,
+                    sessions_max: r.sessions_max,
+                    focus: r.focus.clone(),
+                    maintenance: r.maintenance.clone(),
+                    monitoring: r.monitoring.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn schedule_measure(&self, request: Request<pb::ScheduleMeasureRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let instrument = f.choice("instrument", instrument(r.instrument));
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::ScheduleMeasure(ScheduleMeasure {
+                    instrument: instrument?,
+                    interval_days: r.interval_days,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn activate_plan(&self, request: Request<pb::ActivatePlanRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let command_id = command_id?;
+            let review_id = ReviewId(derive_id(
+                caller.tenant.as_str(),
+                command_id,
+                "first_review",
+            ));
+            Some(Mapped {
+                plan_id,
+                command_id,
+                entity_id: review_id.0,
+                command: PlanCommand::ActivatePlan(ActivatePlan {
+                    // The service puts the tenant's interval in.
+                    first_review: NextReview {
+                        review_id,
+                        interval_days: 0,
+                    },
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn put_plan_on_hold(&self, request: Request<pb::PutPlanOnHoldRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::PutPlanOnHold(PutPlanOnHold {
+                    reason: r.reason.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn resume_plan(&self, request: Request<pb::ResumePlanRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::ResumePlan(ResumePlan),
+            })
+        })
+        .await
+    }
+
+    async fn close_plan(&self, request: Request<pb::ClosePlanRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let closure = f.choice("closure", plan_closure(r.closure));
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::ClosePlan(ClosePlan {
+                    closure: closure?,
+                    reason: r.reason.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn record_consent(&self, request: Request<pb::RecordConsentRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let kind = f.choice("kind", consent_kind(r.kind));
+            let given_on = f.date("given_on", &r.given_on);
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::RecordConsent(RecordConsent {
+                    kind: kind?,
+                    given_on: given_on?,
+                    note: r.note.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn sign_plan(&self, request: Request<pb::SignPlanRequest>) -> Reply {
+        self.run(request, |caller, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            let role = f.choice("role", signer_role(r.role));
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::SignPlan(SignPlan {
+                    role: role?,
+                    // One signs as oneself, never on another's behalf.
+                    signer_id: caller.subject.clone(),
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn set_review_rule(
+        &self,
+        request: Request<pb::SetReviewRuleRequest>,
+    ) -> Result<Response<pb::ReviewRules>, Status> {
+        let caller = caller(&request)?;
+        let tenant = caller.tenant.to_string();
+        let meta = RequestMeta::of(&request);
+        let body = request.into_inner();
+        let ctx = CommandContext {
+            correlation_id: meta.correlation_id.unwrap_or_else(Uuid::new_v4),
+            command_id: Uuid::new_v4(),
+            caller,
+            request_id: meta.request_id,
+            trace_id: meta.trace_id,
+            span_id: meta.span_id,
+        };
+        let set = self
+            .commands
+            .set_review_rule(&ctx, &body.payer, body.interval_days)
+            .await
+            .map_err(to_status);
+        observed(&tenant, "SetReviewRule", set).map(review_rules_reply)
+    }
+
+    async fn get_review_rules(
+        &self,
+        request: Request<pb::GetReviewRulesRequest>,
+    ) -> Result<Response<pb::ReviewRules>, Status> {
+        let caller = caller(&request)?;
+        let tenant = caller.tenant.to_string();
+        let rules = self
+            .commands
+            .read_review_rules(&caller)
+            .await
+            .map_err(to_status);
+        observed(&tenant, "GetReviewRules", rules).map(review_rules_reply)
     }
 
     async fn enter_in_error(&self, request: Request<pb::EnterInErrorRequest>) -> Reply {

@@ -10,5 +10,5 @@ mod access;
 mod commands;
 pub mod grpc;
 
-pub use access::{AccessDenied, authorize_command};
+pub use access::{AccessDenied, authorize_command, authorize_rules_change, authorize_rules_read};
 pub use commands::{CommandContext, CommandError, CommandOutcome, PlanCommands};

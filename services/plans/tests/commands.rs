@@ -38,6 +38,7 @@ fn create(plan_id: PlanId) -> PlanCommand {
         primary_clinician_id: "clin-1".into(),
         clinic_id: "clinic-a".into(),
         title: String::new(),
+        payer: String::new(),
     })
 }
 

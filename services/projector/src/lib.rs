@@ -13,6 +13,7 @@
 
 mod cache;
 mod changes;
+pub mod compliance;
 mod embedded;
 mod redis_store;
 mod runner;
@@ -27,8 +28,10 @@ pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use view::{
-    DiagnosisView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanView,
-    PresentingProblemView, ProgressView, ReviewView, SafetyFlagView, SafetyPlanView, apply_event,
+    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, GoalRevisionView, GoalView,
+    InterventionView, LifecycleView, MeasureScheduleView, MeasureView, ObjectiveView, PlanView,
+    PresentingProblemView, ProgressView, ReferralView, ReviewView, SafetyFlagView, SafetyPlanView,
+    ServicePlanView, SignatureView, StatusChangeView, apply_event,
 };
 
 /// Which plans a listing returns; every set field must match.

@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{
-    CorrectionTarget, CrisisContact, EventDecodeError, GoalOutcome, GoalTerm, Instrument, Modality,
-    PlanEvent, ProgressSource, ReviewDecision, SeverityBand, Symptom,
+    ConsentKind, CorrectionTarget, CrisisContact, EventDecodeError, GoalOutcome, GoalTerm,
+    Instrument, MeasureTarget, Modality, PlanClosure, PlanEvent, ProgressSource, ReferralStatus,
+    ReviewDecision, SeverityBand, SignerRole, Support, Symptom,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +19,7 @@ pub struct ProgressView {
     pub recorded_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ObjectiveView {
     pub objective_id: String,
     pub description: String,
@@ -28,10 +29,32 @@ pub struct ObjectiveView {
     pub period: String,
     pub target_date: NaiveDate,
     pub met_on: Option<NaiveDate>,
+    /// The questionnaire score that met it, for a measure-based objective.
+    #[serde(default)]
+    pub met_by_measure: Option<String>,
+    #[serde(default)]
+    pub not_met: Option<ClosedNotMetView>,
+    #[serde(default)]
+    pub measure: Option<MeasureTarget>,
     pub progress: Vec<ProgressView>,
     /// Why this entry was marked entered in error, if it was.
     #[serde(default)]
     pub entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedNotMetView {
+    pub closed_on: NaiveDate,
+    pub reason: String,
+}
+
+/// A goal's earlier wording and why it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalRevisionView {
+    pub previous: String,
+    pub reason: String,
+    pub revised_by: String,
+    pub revised_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +67,8 @@ pub struct GoalView {
     pub objectives: Vec<ObjectiveView>,
     #[serde(default)]
     pub entered_in_error: Option<String>,
+    #[serde(default)]
+    pub revisions: Vec<GoalRevisionView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +129,8 @@ pub struct InterventionView {
     pub goal_ids: Vec<String>,
     #[serde(default)]
     pub entered_in_error: Option<String>,
+    #[serde(default)]
+    pub comorbidity: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,8 +141,86 @@ pub struct SafetyPlanView {
     pub crisis_lines: Vec<String>,
 }
 
-/// Everything a clinician sees of one plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClinicalContextView {
+    pub strengths: Vec<String>,
+    pub barriers: Vec<String>,
+    pub supports: Vec<Support>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferralView {
+    pub referral_id: String,
+    pub to: String,
+    pub reason: String,
+    pub status: ReferralStatus,
+    pub status_changed_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicePlanView {
+    pub session_type: String,
+    pub minutes: u32,
+    pub frequency: String,
+    pub sessions_min: u32,
+    pub sessions_max: u32,
+    pub focus: String,
+    pub maintenance: String,
+    pub monitoring: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureScheduleView {
+    pub instrument: Instrument,
+    pub interval_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentView {
+    pub kind: ConsentKind,
+    pub given_on: NaiveDate,
+    pub note: String,
+    pub recorded_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureView {
+    pub version: u32,
+    pub role: SignerRole,
+    pub signer_id: String,
+    pub signed_on: NaiveDate,
+}
+
+/// Where a plan is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleView {
+    #[default]
+    Draft,
+    Active,
+    OnHold,
+    Completed,
+    Discharged,
+    Transferred,
+}
+
+impl LifecycleView {
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Completed | Self::Discharged | Self::Transferred)
+    }
+}
+
+/// One change of status, with the reason given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChangeView {
+    pub status: LifecycleView,
+    pub on: NaiveDate,
+    pub reason: String,
+    pub by: String,
+}
+
+/// Everything a clinician sees of one plan.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PlanView {
     pub tenant: String,
     pub plan_id: String,
@@ -141,9 +246,58 @@ pub struct PlanView {
     pub interventions: Vec<InterventionView>,
     #[serde(default)]
     pub safety_plan: Option<SafetyPlanView>,
+    #[serde(default)]
+    pub payer: String,
+    #[serde(default)]
+    pub status: LifecycleView,
+    #[serde(default)]
+    pub status_changes: Vec<StatusChangeView>,
+    #[serde(default)]
+    pub clinical_context: Option<ClinicalContextView>,
+    #[serde(default)]
+    pub referrals: Vec<ReferralView>,
+    #[serde(default)]
+    pub service_plan: Option<ServicePlanView>,
+    #[serde(default)]
+    pub measure_schedule: Vec<MeasureScheduleView>,
+    #[serde(default)]
+    pub consents: Vec<ConsentView>,
+    /// The content version signatures bind to (not the stream revision).
+    #[serde(default = "first_version")]
+    pub plan_version: u32,
+    /// Every signature, of every version.
+    #[serde(default)]
+    pub signatures: Vec<SignatureView>,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 impl PlanView {
+    fn change_status(
+        &mut self,
+        status: LifecycleView,
+        on: NaiveDate,
+        reason: String,
+        recorded: &RecordedEvent,
+    ) {
+        self.status = status;
+        self.status_changes.push(StatusChangeView {
+            status,
+            on,
+            reason,
+            by: recorded.metadata.actor.subject.clone(),
+        });
+    }
+
+    /// Signatures of the version in force.
+    pub fn current_signatures(&self) -> impl Iterator<Item = &SignatureView> {
+        self.signatures
+            .iter()
+            .filter(move |s| s.version == self.plan_version)
+    }
+
     fn objective_mut(&mut self, id: &str) -> Option<&mut ObjectiveView> {
         self.goals
             .iter_mut()
@@ -193,6 +347,16 @@ pub fn apply_event(
                 presenting_problem: None,
                 interventions: Vec::new(),
                 safety_plan: None,
+                payer: e.payer,
+                status: LifecycleView::Draft,
+                status_changes: Vec::new(),
+                clinical_context: None,
+                referrals: Vec::new(),
+                service_plan: None,
+                measure_schedule: Vec::new(),
+                consents: Vec::new(),
+                plan_version: 1,
+                signatures: Vec::new(),
             });
         }
         (None, _) => {}
@@ -217,6 +381,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             closed_on: None,
             objectives: Vec::new(),
             entered_in_error: None,
+            revisions: Vec::new(),
         }),
         PlanEvent::GoalClosed(e) => {
             let id = e.goal_id.to_string();
@@ -237,6 +402,9 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     period: e.period,
                     target_date: e.target_date,
                     met_on: None,
+                    met_by_measure: None,
+                    not_met: None,
+                    measure: e.measure,
                     progress: Vec::new(),
                     entered_in_error: None,
                 });
@@ -257,6 +425,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
         PlanEvent::ObjectiveMet(e) => {
             if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
                 objective.met_on = Some(e.met_on);
+                objective.met_by_measure = e.by_measure.map(|m| m.to_string());
             }
         }
         PlanEvent::ReviewScheduled(e) => view.reviews.push(ReviewView {
@@ -352,6 +521,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             frequency: e.frequency,
             goal_ids: e.goal_ids.iter().map(ToString::to_string).collect(),
             entered_in_error: None,
+            comorbidity: e.comorbidity,
         }),
         PlanEvent::SafetyPlanRecorded(e) => {
             view.safety_plan = Some(SafetyPlanView {
@@ -361,6 +531,104 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                 crisis_lines: e.crisis_lines,
             });
         }
+        PlanEvent::GoalRevised(e) => {
+            let id = e.goal_id.to_string();
+            if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == id) {
+                let previous = std::mem::replace(&mut goal.description, e.description);
+                goal.revisions.push(GoalRevisionView {
+                    previous,
+                    reason: e.reason,
+                    revised_by: recorded.metadata.actor.subject.clone(),
+                    revised_at: recorded.recorded_at,
+                });
+            }
+        }
+        PlanEvent::ObjectiveNotMet(e) => {
+            if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
+                objective.not_met = Some(ClosedNotMetView {
+                    closed_on: e.closed_on,
+                    reason: e.reason,
+                });
+            }
+        }
+        PlanEvent::ClinicalContextRecorded(e) => {
+            view.clinical_context = Some(ClinicalContextView {
+                strengths: e.strengths,
+                barriers: e.barriers,
+                supports: e.supports,
+            });
+        }
+        PlanEvent::ReferralAdded(e) => view.referrals.push(ReferralView {
+            referral_id: e.referral_id.to_string(),
+            to: e.to,
+            reason: e.reason,
+            status: e.status,
+            status_changed_on: None,
+        }),
+        PlanEvent::ReferralStatusChanged(e) => {
+            let id = e.referral_id.to_string();
+            if let Some(r) = view.referrals.iter_mut().find(|r| r.referral_id == id) {
+                r.status = e.status;
+                r.status_changed_on = Some(e.changed_on);
+            }
+        }
+        PlanEvent::ServicePlanRecorded(e) => {
+            view.service_plan = Some(ServicePlanView {
+                session_type: e.session_type,
+                minutes: e.minutes,
+                frequency: e.frequency,
+                sessions_min: e.sessions_min,
+                sessions_max: e.sessions_max,
+                focus: e.focus,
+                maintenance: e.maintenance,
+                monitoring: e.monitoring,
+            });
+        }
+        PlanEvent::MeasureScheduled(e) => {
+            view.measure_schedule
+                .retain(|s| s.instrument != e.instrument);
+            if e.interval_days > 0 {
+                view.measure_schedule.push(MeasureScheduleView {
+                    instrument: e.instrument,
+                    interval_days: e.interval_days,
+                });
+            }
+        }
+        PlanEvent::PlanActivated(e) => {
+            view.change_status(
+                LifecycleView::Active,
+                e.activated_on,
+                String::new(),
+                recorded,
+            );
+        }
+        PlanEvent::PlanPutOnHold(e) => {
+            view.change_status(LifecycleView::OnHold, e.on, e.reason, recorded);
+        }
+        PlanEvent::PlanResumed(e) => {
+            view.change_status(LifecycleView::Active, e.on, String::new(), recorded);
+        }
+        PlanEvent::PlanClosed(e) => {
+            let status = match e.closure {
+                PlanClosure::Completed => LifecycleView::Completed,
+                PlanClosure::Discharged => LifecycleView::Discharged,
+                PlanClosure::Transferred => LifecycleView::Transferred,
+            };
+            view.change_status(status, e.closed_on, e.reason, recorded);
+        }
+        PlanEvent::ConsentRecorded(e) => view.consents.push(ConsentView {
+            kind: e.kind,
+            given_on: e.given_on,
+            note: e.note,
+            recorded_by: recorded.metadata.actor.subject.clone(),
+        }),
+        PlanEvent::PlanSigned(e) => view.signatures.push(SignatureView {
+            version: e.version,
+            role: e.role,
+            signer_id: e.signer_id,
+            signed_on: e.signed_on,
+        }),
+        PlanEvent::PlanVersionStarted(e) => view.plan_version = e.version,
         PlanEvent::SafetyFlagAcknowledged(e) => {
             let id = e.flag_id.to_string();
             if let Some(flag) = view.safety_flags.iter_mut().find(|f| f.flag_id == id) {
@@ -415,6 +683,7 @@ mod tests {
             clinic_id: "eastside".into(),
             title: "GAD".into(),
             created_on: "2026-11-29".parse().unwrap(),
+            payer: "medicaid".into(),
         })
     }
 

@@ -459,6 +459,7 @@ where
             primary_clinician_id: CLINICIAN.into(),
             clinic_id: CLINIC.into(),
             title: plan.title.into(),
+            payer: String::new(),
         })
         .await
         .context("CreatePlan")?
@@ -501,6 +502,7 @@ where
                     period: o.period.into(),
                 }),
                 target_date: target_date.to_string(),
+                measure: None,
             })
             .await
             .context("AddObjective")?
@@ -559,6 +561,7 @@ where
                 technique: (*technique).into(),
                 frequency: (*frequency).into(),
                 goal_ids: goals.iter().map(|g| goal_ids[*g].clone()).collect(),
+                comorbidity: String::new(),
             })
             .await
             .context("AddIntervention")?;

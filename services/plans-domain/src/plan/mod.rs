@@ -8,14 +8,24 @@ use crate::command::{
     RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan, ScheduleReview,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
+use crate::event::ReviewDecision;
+use crate::event::{ConsentKind, MeasureTarget, PlanClosure, ReferralStatus, SignerRole};
 use crate::event::{
     CorrectionTarget, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, InterventionAdded,
     MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded,
     PlanCreated, PlanEvent, PresentingProblemRecorded, ReviewHeld, ReviewScheduled,
     SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
 };
-use crate::measure::raises_safety_flag;
-use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReviewId, SafetyFlagId};
+use crate::measure::{Instrument, raises_safety_flag};
+use crate::{
+    GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
+};
+
+mod content;
+mod lifecycle;
+
+pub use content::target_score;
+pub use lifecycle::MAX_REVIEW_INTERVAL_DAYS;
 
 const MAX_ID: usize = 128;
 const MAX_SHORT_TEXT: usize = 200;
@@ -26,7 +36,25 @@ const MAX_PARTICIPANTS: usize = 20;
 pub enum PlanStatus {
     /// No `PlanCreated` yet: the stream is empty.
     New,
+    /// Being written; not yet in force.
+    Draft,
     Active,
+    OnHold,
+    Closed(PlanClosure),
+}
+
+impl std::fmt::Display for PlanStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::New => "not created",
+            Self::Draft => "a draft",
+            Self::Active => "active",
+            Self::OnHold => "on hold",
+            Self::Closed(PlanClosure::Completed) => "completed",
+            Self::Closed(PlanClosure::Discharged) => "discharged",
+            Self::Closed(PlanClosure::Transferred) => "transferred",
+        })
+    }
 }
 
 /// The people a plan belongs to, by their opaque ids.
@@ -44,7 +72,9 @@ struct GoalState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ObjectiveState {
-    met: bool,
+    /// `Some(true)` met, `Some(false)` closed as not met.
+    outcome: Option<bool>,
+    measure: Option<MeasureTarget>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +99,17 @@ pub struct Plan {
     corrected: BTreeSet<CorrectionTarget>,
     /// Safety flags and whether each was acknowledged.
     safety_flags: BTreeMap<SafetyFlagId, bool>,
+    payer: String,
+    /// The content version signatures bind to; starts at 1.
+    version: u32,
+    /// Who signed the current version.
+    signatures: BTreeSet<SignerRole>,
+    consents: BTreeSet<ConsentKind>,
+    referrals: BTreeMap<ReferralId, ReferralStatus>,
+    /// Scores in the order recorded: the first uncorrected one of an
+    /// instrument is its baseline.
+    scores: Vec<(MeasureId, Instrument, u32)>,
+    has_presenting_problem: bool,
 }
 
 impl Default for Plan {
@@ -85,6 +126,13 @@ impl Default for Plan {
             diagnoses: BTreeSet::new(),
             corrected: BTreeSet::new(),
             safety_flags: BTreeMap::new(),
+            payer: String::new(),
+            version: 1,
+            signatures: BTreeSet::new(),
+            consents: BTreeSet::new(),
+            referrals: BTreeMap::new(),
+            scores: Vec::new(),
+            has_presenting_problem: false,
         }
     }
 }
@@ -112,12 +160,33 @@ impl Plan {
         self.care.as_ref()
     }
 
+    /// The payer whose review rules apply; empty for the tenant default.
+    pub fn payer(&self) -> &str {
+        &self.payer
+    }
+
+    /// The content version signatures bind to.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The first uncorrected score of `instrument`: its baseline.
+    fn baseline(&self, instrument: Instrument) -> Option<u32> {
+        self.scores
+            .iter()
+            .find(|(id, i, _)| {
+                *i == instrument && !self.corrected.contains(&CorrectionTarget::Measure(*id))
+            })
+            .map(|(_, _, total)| *total)
+    }
+
     /// Applies one event. Never fails: stored events are facts.
     pub fn evolve(&mut self, event: &PlanEvent) {
         match event {
             PlanEvent::PlanCreated(e) => {
                 self.id = Some(e.plan_id);
-                self.status = PlanStatus::Active;
+                self.status = PlanStatus::Draft;
+                self.payer.clone_from(&e.payer);
                 self.care = Some(CareAssignment {
                     client_id: e.client_id.clone(),
                     primary_clinician_id: e.primary_clinician_id.clone(),
@@ -131,13 +200,24 @@ impl Plan {
                 self.goals.insert(e.goal_id, GoalState { open: false });
             }
             PlanEvent::ObjectiveAdded(e) => {
-                self.objectives
-                    .insert(e.objective_id, ObjectiveState { met: false });
+                self.objectives.insert(
+                    e.objective_id,
+                    ObjectiveState {
+                        outcome: None,
+                        measure: e.measure,
+                    },
+                );
             }
             PlanEvent::ObjectiveProgressRecorded(_) => {}
             PlanEvent::ObjectiveMet(e) => {
-                self.objectives
-                    .insert(e.objective_id, ObjectiveState { met: true });
+                if let Some(o) = self.objectives.get_mut(&e.objective_id) {
+                    o.outcome = Some(true);
+                }
+            }
+            PlanEvent::ObjectiveNotMet(e) => {
+                if let Some(o) = self.objectives.get_mut(&e.objective_id) {
+                    o.outcome = Some(false);
+                }
             }
             PlanEvent::ReviewScheduled(e) => {
                 self.reviews
@@ -148,6 +228,7 @@ impl Plan {
             }
             PlanEvent::MeasureRecorded(e) => {
                 self.measures.insert(e.measure_id);
+                self.scores.push((e.measure_id, e.instrument, e.total));
             }
             PlanEvent::SafetyFlagRaised(e) => {
                 self.safety_flags.insert(e.flag_id, false);
@@ -164,7 +245,35 @@ impl Plan {
             PlanEvent::EnteredInError(e) => {
                 self.corrected.insert(e.target);
             }
-            PlanEvent::PresentingProblemRecorded(_) | PlanEvent::SafetyPlanRecorded(_) => {}
+            PlanEvent::PresentingProblemRecorded(_) => self.has_presenting_problem = true,
+            PlanEvent::ReferralAdded(e) => {
+                self.referrals.insert(e.referral_id, e.status);
+            }
+            PlanEvent::ReferralStatusChanged(e) => {
+                self.referrals.insert(e.referral_id, e.status);
+            }
+            PlanEvent::PlanActivated(_) | PlanEvent::PlanResumed(_) => {
+                self.status = PlanStatus::Active;
+            }
+            PlanEvent::PlanPutOnHold(_) => self.status = PlanStatus::OnHold,
+            PlanEvent::PlanClosed(e) => self.status = PlanStatus::Closed(e.closure),
+            PlanEvent::ConsentRecorded(e) => {
+                self.consents.insert(e.kind);
+            }
+            PlanEvent::PlanSigned(e) => {
+                if e.version == self.version {
+                    self.signatures.insert(e.role);
+                }
+            }
+            PlanEvent::PlanVersionStarted(e) => {
+                self.version = e.version;
+                self.signatures.clear();
+            }
+            PlanEvent::SafetyPlanRecorded(_)
+            | PlanEvent::GoalRevised(_)
+            | PlanEvent::ClinicalContextRecorded(_)
+            | PlanEvent::ServicePlanRecorded(_)
+            | PlanEvent::MeasureScheduled(_) => {}
         }
     }
 
@@ -180,6 +289,35 @@ impl Plan {
         if self.status == PlanStatus::New {
             return Err(PlanError::PlanNotFound);
         }
+        // A closed plan is a record: only corrections of it are accepted.
+        if matches!(self.status, PlanStatus::Closed(_))
+            && !matches!(command, PlanCommand::EnterInError(_))
+        {
+            return Err(PlanError::WrongStatus {
+                status: self.status,
+                action: command.name(),
+            });
+        }
+        let mut events = self.decide_open(command, today)?;
+        // A material change to signed content is a new version; the
+        // signatures of the old one stay with it.
+        if !self.signatures.is_empty() && events.iter().any(PlanEvent::is_material) {
+            events.insert(
+                0,
+                PlanEvent::PlanVersionStarted(crate::event::PlanVersionStarted {
+                    version: self.version + 1,
+                    changed_by: command.name().to_owned(),
+                }),
+            );
+        }
+        Ok(events)
+    }
+
+    fn decide_open(
+        &self,
+        command: &PlanCommand,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
         match command {
             PlanCommand::CreatePlan(_) => unreachable!("handled above"),
             PlanCommand::AddGoal(c) => self.add_goal(c),
@@ -196,6 +334,19 @@ impl Plan {
             PlanCommand::AddDiagnosis(c) => self.add_diagnosis(c),
             PlanCommand::EnterInError(c) => self.enter_in_error(c),
             PlanCommand::RecordSafetyPlan(c) => Self::safety_plan(c),
+            PlanCommand::ReviseGoal(c) => self.revise_goal(c),
+            PlanCommand::MarkObjectiveNotMet(c) => self.mark_not_met(c, today),
+            PlanCommand::RecordClinicalContext(c) => Self::clinical_context(c),
+            PlanCommand::AddReferral(c) => self.add_referral(c),
+            PlanCommand::ChangeReferralStatus(c) => self.change_referral(c, today),
+            PlanCommand::RecordServicePlan(c) => Self::service_plan(c),
+            PlanCommand::ScheduleMeasure(c) => Self::schedule_measure(c),
+            PlanCommand::ActivatePlan(c) => self.activate(c, today),
+            PlanCommand::PutPlanOnHold(c) => self.put_on_hold(c, today),
+            PlanCommand::ResumePlan(_) => self.resume(today),
+            PlanCommand::ClosePlan(c) => self.close(c, today),
+            PlanCommand::RecordConsent(c) => Self::consent(c, today),
+            PlanCommand::SignPlan(c) => self.sign(c, today),
         }
     }
 
@@ -208,6 +359,7 @@ impl Plan {
         v.required("primary_clinician_id", &c.primary_clinician_id, MAX_ID);
         v.required("clinic_id", &c.clinic_id, MAX_ID);
         v.optional("title", &c.title, MAX_SHORT_TEXT);
+        v.optional("payer", &c.payer, MAX_ID);
         v.finish()?;
         Ok(vec![PlanEvent::PlanCreated(PlanCreated {
             plan_id: c.plan_id,
@@ -216,6 +368,7 @@ impl Plan {
             clinic_id: c.clinic_id.trim().to_owned(),
             title: c.title.trim().to_owned(),
             created_on: today,
+            payer: c.payer.trim().to_ascii_lowercase(),
         })])
     }
 
@@ -282,6 +435,15 @@ impl Plan {
                 "describe the behaviour or outcome the objective is about",
             ));
         }
+        if let Some(measure) = c.measure {
+            if c.quantity.is_some() {
+                return Err(PlanError::Invalid(vec![FieldViolation::new(
+                    "measure",
+                    "give a quantity or a measure, not both",
+                )]));
+            }
+            return self.add_measure_objective(c, measure, today);
+        }
         let Some(q) = &c.quantity else {
             return Err(smart(
                 SmartCriterion::Measurable,
@@ -318,24 +480,7 @@ impl Plan {
                 "the target must differ from the baseline",
             ));
         }
-        let Some(target_date) = c.target_date else {
-            return Err(smart(
-                SmartCriterion::TimeBound,
-                "target_date",
-                "a target date is required",
-            ));
-        };
-        if target_date <= today {
-            return Err(smart(
-                SmartCriterion::TimeBound,
-                "target_date",
-                "the target date must be in the future",
-            ));
-        }
-        self.open_goal(c.goal_id)?;
-        if self.objectives.contains_key(&c.objective_id) {
-            return Err(PlanError::ObjectiveAlreadyExists(c.objective_id));
-        }
+        let target_date = self.time_bound_and_placed(c, today)?;
         Ok(vec![PlanEvent::ObjectiveAdded(ObjectiveAdded {
             objective_id: c.objective_id,
             goal_id: c.goal_id,
@@ -345,7 +490,33 @@ impl Plan {
             unit: q.unit.trim().to_owned(),
             period: q.period.trim().to_owned(),
             target_date,
+            measure: None,
         })])
+    }
+
+    /// The T of SMART, then where the objective goes: an open goal, a
+    /// fresh id. Returns the target date.
+    fn time_bound_and_placed(
+        &self,
+        c: &AddObjective,
+        today: NaiveDate,
+    ) -> Result<NaiveDate, PlanError> {
+        let not_time_bound = |description: &str| PlanError::NotSmart {
+            criterion: SmartCriterion::TimeBound,
+            field: "target_date",
+            description: description.to_owned(),
+        };
+        let Some(target_date) = c.target_date else {
+            return Err(not_time_bound("a target date is required"));
+        };
+        if target_date <= today {
+            return Err(not_time_bound("the target date must be in the future"));
+        }
+        self.open_goal(c.goal_id)?;
+        if self.objectives.contains_key(&c.objective_id) {
+            return Err(PlanError::ObjectiveAlreadyExists(c.objective_id));
+        }
+        Ok(target_date)
     }
 
     fn objective(&self, id: ObjectiveId) -> Result<ObjectiveState, PlanError> {
@@ -381,17 +552,26 @@ impl Plan {
         )])
     }
 
+    /// An objective that is neither met nor closed as not met.
+    fn open_objective(&self, id: ObjectiveId) -> Result<ObjectiveState, PlanError> {
+        let objective = self.objective(id)?;
+        match objective.outcome {
+            None => Ok(objective),
+            Some(true) => Err(PlanError::ObjectiveAlreadyMet(id)),
+            Some(false) => Err(PlanError::ObjectiveClosed(id)),
+        }
+    }
+
     fn mark_met(
         &self,
         c: &MarkObjectiveMet,
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
-        if self.objective(c.objective_id)?.met {
-            return Err(PlanError::ObjectiveAlreadyMet(c.objective_id));
-        }
+        self.open_objective(c.objective_id)?;
         Ok(vec![PlanEvent::ObjectiveMet(ObjectiveMet {
             objective_id: c.objective_id,
             met_on: today,
+            by_measure: None,
         })])
     }
 
@@ -441,13 +621,28 @@ impl Plan {
             }
             Some(ReviewState { held: false }) => {}
         }
-        Ok(vec![PlanEvent::ReviewHeld(ReviewHeld {
+        let mut events = vec![PlanEvent::ReviewHeld(ReviewHeld {
             review_id: c.review_id,
             held_on: c.held_on,
             participants: c.participants.iter().map(|p| p.trim().to_owned()).collect(),
             summary: c.summary.trim().to_owned(),
             decision: c.decision,
-        })])
+        })];
+        if c.decision == ReviewDecision::Discharge {
+            events.push(PlanEvent::PlanClosed(crate::event::PlanClosed {
+                closure: PlanClosure::Discharged,
+                closed_on: c.held_on,
+                reason: "discharge decided at review".to_owned(),
+            }));
+        } else if let Some(next) = c.next_review
+            && !self.reviews.contains_key(&next.review_id)
+        {
+            events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: next.review_id,
+                due_on: c.held_on + chrono::Days::new(u64::from(next.interval_days)),
+            }));
+        }
+        Ok(events)
     }
 }
 
@@ -511,6 +706,7 @@ impl Plan {
             administered_on: c.administered_on,
             source: c.source,
         })];
+        events.extend(self.objectives_met_by(c.measure_id, instrument, total, today));
         if raises_safety_flag(instrument, &c.answers) {
             events.push(PlanEvent::SafetyFlagRaised(SafetyFlagRaised {
                 flag_id: SafetyFlagId(c.measure_id.0),
@@ -618,6 +814,7 @@ impl Plan {
         }
         v.required("technique", &c.technique, MAX_TEXT);
         v.optional("frequency", &c.frequency, MAX_SHORT_TEXT);
+        v.optional("comorbidity", &c.comorbidity, MAX_SHORT_TEXT);
         v.list("goal_ids", c.goal_ids.len());
         v.finish()?;
         for goal in &c.goal_ids {
@@ -632,6 +829,7 @@ impl Plan {
             technique: c.technique.trim().to_owned(),
             frequency: c.frequency.trim().to_owned(),
             goal_ids: c.goal_ids.clone(),
+            comorbidity: c.comorbidity.trim().to_owned(),
         })])
     }
 

@@ -85,6 +85,7 @@ fn created() -> PlanEvent {
         clinic_id: "eastside".into(),
         title: "GAD plan".into(),
         created_on: today(),
+        payer: String::new(),
     })
 }
 
@@ -106,6 +107,7 @@ fn objective_added() -> PlanEvent {
         unit: "panic attacks".into(),
         period: "week".into(),
         target_date: day("2027-05-01"),
+        measure: None,
     })
 }
 
@@ -120,6 +122,7 @@ fn add_objective() -> AddObjective {
             unit: "panic attacks".into(),
             period: "week".into(),
         }),
+        measure: None,
         target_date: Some(day("2027-05-01")),
     }
 }
@@ -138,6 +141,7 @@ fn hold_review() -> HoldReview {
         participants: vec!["clin-3".into(), "client-17".into()],
         summary: "Worry reduced; continue CBT".into(),
         decision: ReviewDecision::Continue,
+        next_review: None,
     }
 }
 
@@ -150,6 +154,7 @@ fn creating_a_plan_records_who_it_is_for_and_today() {
             primary_clinician_id: "clin-3".into(),
             clinic_id: "eastside".into(),
             title: "GAD plan".into(),
+            payer: String::new(),
         }))
         .then([created()]);
 }
@@ -163,6 +168,7 @@ fn a_plan_is_created_once() {
             primary_clinician_id: "clin-3".into(),
             clinic_id: "eastside".into(),
             title: String::new(),
+            payer: String::new(),
         }))
         .then_error(PlanError::PlanAlreadyExists);
 }
@@ -176,6 +182,7 @@ fn creating_a_plan_names_every_missing_field() {
             primary_clinician_id: String::new(),
             clinic_id: "eastside".into(),
             title: "x".repeat(201),
+            payer: String::new(),
         }))
         .then_invalid(&["client_id", "primary_clinician_id", "title"]);
 }
@@ -394,6 +401,7 @@ fn an_objective_is_met_once() {
     let met = PlanEvent::ObjectiveMet(ObjectiveMet {
         objective_id: OBJECTIVE,
         met_on: today(),
+        by_measure: None,
     });
     let mark = || {
         PlanCommand::MarkObjectiveMet(MarkObjectiveMet {
@@ -624,6 +632,7 @@ mod clinical_picture {
             technique: "Cognitive restructuring".into(),
             frequency: "weekly".into(),
             goal_ids,
+            comorbidity: String::new(),
         })
     }
 
@@ -668,6 +677,7 @@ mod clinical_picture {
                 technique: "Cognitive restructuring".into(),
                 frequency: "weekly".into(),
                 goal_ids: vec![GOAL],
+                comorbidity: String::new(),
             })]);
         given([created()])
             .when(intervention(Modality::Cbt, vec![GOAL]))
@@ -804,5 +814,520 @@ mod corrections {
             correct(CorrectionTarget::Goal(GOAL), " why ").reason(),
             Some("why")
         );
+    }
+}
+
+/// Lifecycle, signatures and versions, measure-based objectives, the
+/// clinical context, referrals and the service plan.
+mod complete_plan {
+    use super::*;
+    use crate::command::{
+        ActivatePlan, AddReferral, ChangeReferralStatus, ClosePlan, MarkObjectiveNotMet,
+        NextReview, PutPlanOnHold, RecordClinicalContext, RecordConsent, RecordServicePlan,
+        ReviseGoal, ScheduleMeasure, SignPlan,
+    };
+    use crate::event::{
+        ConsentKind, ConsentRecorded, DiagnosisAdded, GoalRevised, InterventionAdded,
+        MeasureTarget, PlanActivated, PlanClosed, PlanClosure, PlanPutOnHold, PlanResumed,
+        PlanSigned, PlanVersionStarted, PresentingProblemRecorded, ReferralAdded, ReferralStatus,
+        ReferralStatusChanged, SignerRole, Support, SupportKind,
+    };
+    use crate::measure::Instrument;
+    use crate::{InterventionId, MeasureId, ReferralId};
+
+    const NEXT_REVIEW: ReviewId = ReviewId(Uuid::from_u128(40));
+    const REFERRAL: ReferralId = ReferralId(Uuid::from_u128(50));
+    const PHQ9_OBJECTIVE: ObjectiveId = ObjectiveId(Uuid::from_u128(31));
+
+    fn diagnosed() -> PlanEvent {
+        PlanEvent::DiagnosisAdded(DiagnosisAdded {
+            code: "F41.1".into(),
+            description: "Generalized anxiety disorder".into(),
+            primary: true,
+        })
+    }
+
+    fn problem() -> PlanEvent {
+        PlanEvent::PresentingProblemRecorded(PresentingProblemRecorded {
+            narrative: "Worry".into(),
+            symptoms: vec![],
+        })
+    }
+
+    fn intervention_added() -> PlanEvent {
+        PlanEvent::InterventionAdded(InterventionAdded {
+            intervention_id: InterventionId(Uuid::from_u128(11)),
+            modality: crate::event::Modality::Cbt,
+            technique: "Cognitive restructuring".into(),
+            frequency: "weekly".into(),
+            goal_ids: vec![GOAL],
+            comorbidity: String::new(),
+        })
+    }
+
+    /// A draft with everything activation asks for.
+    fn complete_draft() -> Vec<PlanEvent> {
+        vec![
+            created(),
+            diagnosed(),
+            problem(),
+            goal_added(),
+            objective_added(),
+            intervention_added(),
+        ]
+    }
+
+    fn activated() -> PlanEvent {
+        PlanEvent::PlanActivated(PlanActivated {
+            activated_on: today(),
+        })
+    }
+
+    fn activate() -> PlanCommand {
+        PlanCommand::ActivatePlan(ActivatePlan {
+            first_review: NextReview {
+                review_id: REVIEW,
+                interval_days: 30,
+            },
+        })
+    }
+
+    fn sign(role: SignerRole) -> PlanCommand {
+        PlanCommand::SignPlan(SignPlan {
+            role,
+            signer_id: "someone".into(),
+        })
+    }
+
+    fn signed(role: SignerRole, version: u32) -> PlanEvent {
+        PlanEvent::PlanSigned(PlanSigned {
+            version,
+            role,
+            signer_id: "someone".into(),
+            signed_on: today(),
+        })
+    }
+
+    fn consented() -> PlanEvent {
+        PlanEvent::ConsentRecorded(ConsentRecorded {
+            kind: ConsentKind::Treatment,
+            given_on: today(),
+            note: String::new(),
+        })
+    }
+
+    fn with(
+        mut events: Vec<PlanEvent>,
+        more: impl IntoIterator<Item = PlanEvent>,
+    ) -> Vec<PlanEvent> {
+        events.extend(more);
+        events
+    }
+
+    #[test]
+    fn a_new_plan_is_a_draft() {
+        assert_eq!(Plan::from_history(&[created()]).status(), PlanStatus::Draft);
+    }
+
+    #[test]
+    fn a_draft_names_everything_it_lacks_before_activation() {
+        given([created()])
+            .when(activate())
+            .then_error(PlanError::NotReadyToActivate(vec![
+                "a diagnosis",
+                "the presenting problem",
+                "a goal",
+                "a measurable objective",
+                "an intervention",
+            ]));
+    }
+
+    #[test]
+    fn activating_schedules_the_first_review_by_the_rule() {
+        given(complete_draft()).when(activate()).then([
+            activated(),
+            PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: REVIEW,
+                due_on: day("2026-12-29"),
+            }),
+        ]);
+        // A review scheduled by hand stands.
+        given(with(complete_draft(), [review_scheduled()]))
+            .when(activate())
+            .then([activated()]);
+        given(with(complete_draft(), [activated()]))
+            .when(activate())
+            .then_error(PlanError::WrongStatus {
+                status: PlanStatus::Active,
+                action: "ActivatePlan",
+            });
+    }
+
+    #[test]
+    fn on_hold_and_back() {
+        let active = with(complete_draft(), [activated()]);
+        let hold = || {
+            PlanCommand::PutPlanOnHold(PutPlanOnHold {
+                reason: "client travelling".into(),
+            })
+        };
+        let on_hold = PlanEvent::PlanPutOnHold(PlanPutOnHold {
+            on: today(),
+            reason: "client travelling".into(),
+        });
+        given(active.clone()).when(hold()).then([on_hold.clone()]);
+        given(with(active.clone(), [on_hold]))
+            .when(PlanCommand::ResumePlan(crate::command::ResumePlan))
+            .then([PlanEvent::PlanResumed(PlanResumed { on: today() })]);
+        given(active.clone())
+            .when(PlanCommand::ResumePlan(crate::command::ResumePlan))
+            .then_error(PlanError::WrongStatus {
+                status: PlanStatus::Active,
+                action: "ResumePlan",
+            });
+        given([created()])
+            .when(hold())
+            .then_error(PlanError::WrongStatus {
+                status: PlanStatus::Draft,
+                action: "PutPlanOnHold",
+            });
+        given(active)
+            .when(PlanCommand::PutPlanOnHold(PutPlanOnHold {
+                reason: " ".into(),
+            }))
+            .then_invalid(&["reason"]);
+    }
+
+    #[test]
+    fn a_closed_plan_takes_corrections_only() {
+        let closed = PlanEvent::PlanClosed(PlanClosed {
+            closure: PlanClosure::Transferred,
+            closed_on: today(),
+            reason: "moved to another network".into(),
+        });
+        given(with(complete_draft(), [activated()]))
+            .when(PlanCommand::ClosePlan(ClosePlan {
+                closure: PlanClosure::Transferred,
+                reason: "moved to another network".into(),
+            }))
+            .then([closed.clone()]);
+        let history = with(complete_draft(), [activated(), closed]);
+        given(history.clone())
+            .when(PlanCommand::AddGoal(AddGoal {
+                goal_id: GoalId(Uuid::from_u128(99)),
+                description: "x".into(),
+                term: GoalTerm::LongTerm,
+            }))
+            .then_error(PlanError::WrongStatus {
+                status: PlanStatus::Closed(PlanClosure::Transferred),
+                action: "AddGoal",
+            });
+        let correction = PlanCommand::EnterInError(crate::command::EnterInError {
+            target: CorrectionTarget::Goal(GOAL),
+            reason: "wrong client".into(),
+        });
+        assert!(
+            Plan::from_history(&history)
+                .decide(&correction, today())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_review_schedules_the_next_one_or_discharges() {
+        let history = with(complete_draft(), [activated(), review_scheduled()]);
+        let mut held = hold_review();
+        held.next_review = Some(NextReview {
+            review_id: NEXT_REVIEW,
+            interval_days: 90,
+        });
+        let outcome = Plan::from_history(&history)
+            .decide(&PlanCommand::HoldReview(held.clone()), today())
+            .unwrap();
+        assert_eq!(
+            outcome[1],
+            PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: NEXT_REVIEW,
+                due_on: day("2027-02-27"),
+            })
+        );
+        held.decision = ReviewDecision::Discharge;
+        let outcome = Plan::from_history(&history)
+            .decide(&PlanCommand::HoldReview(held), today())
+            .unwrap();
+        assert!(matches!(
+            &outcome[1],
+            PlanEvent::PlanClosed(PlanClosed {
+                closure: PlanClosure::Discharged,
+                ..
+            })
+        ));
+        assert_eq!(outcome.len(), 2);
+    }
+
+    #[test]
+    fn the_client_signs_after_consenting() {
+        given(complete_draft())
+            .when(sign(SignerRole::Client))
+            .then_error(PlanError::ConsentRequired);
+        given(with(complete_draft(), [consented()]))
+            .when(sign(SignerRole::Client))
+            .then([signed(SignerRole::Client, 1)]);
+    }
+
+    #[test]
+    fn the_supervisor_co_signs_after_the_clinician_and_each_signs_once() {
+        given(complete_draft())
+            .when(sign(SignerRole::Supervisor))
+            .then_error(PlanError::CosignBeforeClinician);
+        let clinician_signed = with(complete_draft(), [signed(SignerRole::Clinician, 1)]);
+        given(clinician_signed.clone())
+            .when(sign(SignerRole::Supervisor))
+            .then([signed(SignerRole::Supervisor, 1)]);
+        given(clinician_signed)
+            .when(sign(SignerRole::Clinician))
+            .then_error(PlanError::AlreadySigned(SignerRole::Clinician));
+    }
+
+    #[test]
+    fn a_material_change_after_signing_starts_a_new_version() {
+        let signed_plan = with(complete_draft(), [signed(SignerRole::Clinician, 1)]);
+        let new_goal = GoalId(Uuid::from_u128(77));
+        let add_goal = PlanCommand::AddGoal(AddGoal {
+            goal_id: new_goal,
+            description: "Sleep through the night".into(),
+            term: GoalTerm::ShortTerm,
+        });
+        let version_2 = PlanEvent::PlanVersionStarted(PlanVersionStarted {
+            version: 2,
+            changed_by: "AddGoal".into(),
+        });
+        let goal = PlanEvent::GoalAdded(GoalAdded {
+            goal_id: new_goal,
+            description: "Sleep through the night".into(),
+            term: GoalTerm::ShortTerm,
+        });
+        given(signed_plan.clone())
+            .when(add_goal.clone())
+            .then([version_2.clone(), goal.clone()]);
+        // Unsigned content changes freely within its version.
+        given(complete_draft()).when(add_goal).then([goal.clone()]);
+        // The new version's signatures are pending again.
+        given(with(signed_plan.clone(), [version_2, goal]))
+            .when(sign(SignerRole::Clinician))
+            .then([signed(SignerRole::Clinician, 2)]);
+        // A questionnaire is not a change to what was signed.
+        let measure = Plan::from_history(&signed_plan)
+            .decide(&phq9_total(MeasureId(Uuid::from_u128(60)), 12), today())
+            .unwrap();
+        assert!(
+            !measure
+                .iter()
+                .any(|e| matches!(e, PlanEvent::PlanVersionStarted(_)))
+        );
+    }
+
+    fn phq9_total(id: MeasureId, total: u32) -> PlanCommand {
+        PlanCommand::RecordMeasure(crate::command::RecordMeasure {
+            measure_id: id,
+            instrument: Instrument::Phq9,
+            answers: vec![],
+            total: Some(total),
+            administered_on: today(),
+            source: ProgressSource::ClientSelfReport,
+        })
+    }
+
+    fn recorded_phq9(id: u128, total: u32) -> Vec<PlanEvent> {
+        Plan::from_history(&[created()])
+            .decide(&phq9_total(MeasureId(Uuid::from_u128(id)), total), today())
+            .unwrap()
+    }
+
+    fn phq9_objective(percent: u8) -> PlanCommand {
+        PlanCommand::AddObjective(AddObjective {
+            objective_id: PHQ9_OBJECTIVE,
+            goal_id: GOAL,
+            description: "PHQ-9 at least 60% below baseline".into(),
+            quantity: None,
+            measure: Some(MeasureTarget {
+                instrument: Instrument::Phq9,
+                reduction_percent: percent,
+            }),
+            target_date: Some(day("2027-11-01")),
+        })
+    }
+
+    #[test]
+    fn a_measure_objective_needs_a_baseline_score() {
+        given([created(), goal_added()])
+            .when(phq9_objective(60))
+            .then_not_smart('M', "measure");
+        given([created(), goal_added()])
+            .when(phq9_objective(0))
+            .then_invalid(&["measure.reduction_percent"]);
+        let outcome = given(with(vec![created(), goal_added()], recorded_phq9(60, 20)))
+            .when(phq9_objective(60));
+        let Ok(events) = outcome.0 else {
+            panic!("expected the objective");
+        };
+        let PlanEvent::ObjectiveAdded(added) = &events[0] else {
+            panic!("expected ObjectiveAdded");
+        };
+        assert_eq!((added.baseline, added.target), (20.0, 8.0));
+        assert_eq!(added.unit, "PHQ-9 total score");
+    }
+
+    #[test]
+    fn a_score_that_reaches_the_target_meets_the_objective() {
+        let mut history = with(vec![created(), goal_added()], recorded_phq9(60, 20));
+        history.extend(
+            Plan::from_history(&history)
+                .decide(&phq9_objective(60), today())
+                .unwrap(),
+        );
+        let not_yet = Plan::from_history(&history)
+            .decide(&phq9_total(MeasureId(Uuid::from_u128(61)), 9), today())
+            .unwrap();
+        assert_eq!(not_yet.len(), 1, "9 is above the target of 8");
+        let met = Plan::from_history(&history)
+            .decide(&phq9_total(MeasureId(Uuid::from_u128(62)), 8), today())
+            .unwrap();
+        assert_eq!(
+            met[1],
+            PlanEvent::ObjectiveMet(ObjectiveMet {
+                objective_id: PHQ9_OBJECTIVE,
+                met_on: today(),
+                by_measure: Some(MeasureId(Uuid::from_u128(62))),
+            })
+        );
+    }
+
+    #[test]
+    fn a_goal_is_revised_with_a_reason() {
+        let revise = |reason: &str| {
+            PlanCommand::ReviseGoal(ReviseGoal {
+                goal_id: GOAL,
+                description: "Reduce worry to manageable levels".into(),
+                reason: reason.into(),
+            })
+        };
+        given([created(), goal_added()])
+            .when(revise("review decided to revise"))
+            .then([PlanEvent::GoalRevised(GoalRevised {
+                goal_id: GOAL,
+                description: "Reduce worry to manageable levels".into(),
+                reason: "review decided to revise".into(),
+            })]);
+        given([created(), goal_added()])
+            .when(revise(""))
+            .then_invalid(&["reason"]);
+    }
+
+    #[test]
+    fn an_objective_not_met_is_closed() {
+        let not_met = PlanCommand::MarkObjectiveNotMet(MarkObjectiveNotMet {
+            objective_id: OBJECTIVE,
+            reason: "target date passed".into(),
+        });
+        let closed = Plan::from_history(&[created(), goal_added(), objective_added()])
+            .decide(&not_met, today())
+            .unwrap();
+        given(with(
+            vec![created(), goal_added(), objective_added()],
+            closed,
+        ))
+        .when(PlanCommand::MarkObjectiveMet(MarkObjectiveMet {
+            objective_id: OBJECTIVE,
+        }))
+        .then_error(PlanError::ObjectiveClosed(OBJECTIVE));
+    }
+
+    #[test]
+    fn referrals_are_made_and_followed() {
+        let added = PlanEvent::ReferralAdded(ReferralAdded {
+            referral_id: REFERRAL,
+            to: "psychiatrist".into(),
+            reason: "if symptoms persist".into(),
+            status: ReferralStatus::Planned,
+        });
+        given([created()])
+            .when(PlanCommand::AddReferral(AddReferral {
+                referral_id: REFERRAL,
+                to: " psychiatrist ".into(),
+                reason: "if symptoms persist".into(),
+                status: ReferralStatus::Planned,
+            }))
+            .then([added.clone()]);
+        let change = |status| {
+            PlanCommand::ChangeReferralStatus(ChangeReferralStatus {
+                referral_id: REFERRAL,
+                status,
+            })
+        };
+        given([created(), added.clone()])
+            .when(change(ReferralStatus::Made))
+            .then([PlanEvent::ReferralStatusChanged(ReferralStatusChanged {
+                referral_id: REFERRAL,
+                status: ReferralStatus::Made,
+                changed_on: today(),
+            })]);
+        given([created(), added])
+            .when(change(ReferralStatus::Planned))
+            .then_invalid(&["status"]);
+        given([created()])
+            .when(change(ReferralStatus::Made))
+            .then_error(PlanError::UnknownReferral(REFERRAL));
+    }
+
+    #[test]
+    fn a_service_plan_names_every_problem_at_once() {
+        given([created()])
+            .when(PlanCommand::RecordServicePlan(RecordServicePlan {
+                session_type: String::new(),
+                minutes: 0,
+                frequency: " ".into(),
+                sessions_min: 16,
+                sessions_max: 12,
+                focus: String::new(),
+                maintenance: String::new(),
+                monitoring: vec![],
+            }))
+            .then_invalid(&["session_type", "frequency", "minutes", "sessions_max"]);
+    }
+
+    #[test]
+    fn a_measure_schedule_is_at_most_yearly() {
+        given([created()])
+            .when(PlanCommand::ScheduleMeasure(ScheduleMeasure {
+                instrument: Instrument::Pswq,
+                interval_days: 400,
+            }))
+            .then_invalid(&["interval_days"]);
+    }
+
+    #[test]
+    fn supports_say_how_they_are_involved() {
+        given([created()])
+            .when(PlanCommand::RecordClinicalContext(RecordClinicalContext {
+                strengths: vec!["insight".into()],
+                barriers: vec![" ".into()],
+                supports: vec![Support {
+                    kind: SupportKind::Family,
+                    involvement: String::new(),
+                }],
+            }))
+            .then_invalid(&["barriers", "supports.involvement"]);
+    }
+
+    #[test]
+    fn consent_is_not_given_in_the_future() {
+        given([created()])
+            .when(PlanCommand::RecordConsent(RecordConsent {
+                kind: ConsentKind::Treatment,
+                given_on: day("2026-12-30"),
+                note: String::new(),
+            }))
+            .then_invalid(&["given_on"]);
     }
 }

@@ -1,0 +1,584 @@
+//! GraphQL types for the rest of a plan (clinical context, referrals,
+//! service plan, measure schedule, lifecycle, consent, signatures) and the
+//! compliance queries over a caller's plans: reviews due, unsigned plans,
+//! open safety flags, caseload, outcomes, review rules.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{NaiveDate, Utc};
+use trellis_auth::Role;
+use trellis_kernel::{AccessLog, AccessRecord};
+use trellis_plans_domain::{
+    ConsentKind, MeasureTarget, ReferralStatus, SignerRole, Support, SupportKind,
+};
+use trellis_projector::compliance::{self, MeasureDue, ReviewStanding};
+use trellis_projector::{
+    ClinicalContextView, ConsentView, LifecycleView, PlanFilter, PlanView, ReadModelStore,
+    ReferralView, ServicePlanView, SignatureView, StatusChangeView,
+};
+use trellis_proto::plans::v1 as pb;
+
+use crate::access::{reading_role, scope_filter};
+use crate::care_mutation::{
+    GqlConsentKind, GqlReferralStatus, GqlSignerRole, GqlSupportKind, ReviewRule, review_rules,
+};
+use crate::mutation::call_plans;
+use crate::schema::{
+    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, record_reads,
+    request_meta,
+};
+
+pub(crate) fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "PlanStatus")]
+pub enum GqlPlanStatus {
+    Draft,
+    Active,
+    OnHold,
+    Completed,
+    Discharged,
+    Transferred,
+}
+
+pub(crate) fn plan_status(s: LifecycleView) -> GqlPlanStatus {
+    match s {
+        LifecycleView::Draft => GqlPlanStatus::Draft,
+        LifecycleView::Active => GqlPlanStatus::Active,
+        LifecycleView::OnHold => GqlPlanStatus::OnHold,
+        LifecycleView::Completed => GqlPlanStatus::Completed,
+        LifecycleView::Discharged => GqlPlanStatus::Discharged,
+        LifecycleView::Transferred => GqlPlanStatus::Transferred,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "ReviewStanding")]
+pub enum GqlReviewStanding {
+    NotScheduled,
+    OnSchedule,
+    /// Due within 14 days.
+    DueSoon,
+    Overdue,
+}
+
+pub(crate) fn standing(s: ReviewStanding) -> GqlReviewStanding {
+    match s {
+        ReviewStanding::NotScheduled => GqlReviewStanding::NotScheduled,
+        ReviewStanding::OnSchedule => GqlReviewStanding::OnSchedule,
+        ReviewStanding::DueSoon => GqlReviewStanding::DueSoon,
+        ReviewStanding::Overdue => GqlReviewStanding::Overdue,
+    }
+}
+
+pub(crate) fn signer_role(r: SignerRole) -> GqlSignerRole {
+    match r {
+        SignerRole::Clinician => GqlSignerRole::Clinician,
+        SignerRole::Client => GqlSignerRole::Client,
+        SignerRole::Supervisor => GqlSignerRole::Supervisor,
+    }
+}
+
+/// Strengths, barriers and who supports the client.
+#[derive(Debug, SimpleObject)]
+pub struct ClinicalContext {
+    strengths: Vec<String>,
+    barriers: Vec<String>,
+    supports: Vec<SupportOut>,
+}
+
+#[derive(Debug, SimpleObject)]
+#[graphql(name = "Support")]
+pub struct SupportOut {
+    kind: GqlSupportKind,
+    involvement: String,
+}
+
+impl From<&ClinicalContextView> for ClinicalContext {
+    fn from(v: &ClinicalContextView) -> Self {
+        let support = |s: &Support| SupportOut {
+            kind: match s.kind {
+                SupportKind::Family => GqlSupportKind::Family,
+                SupportKind::Social => GqlSupportKind::Social,
+                SupportKind::Community => GqlSupportKind::Community,
+            },
+            involvement: s.involvement.clone(),
+        };
+        Self {
+            strengths: v.strengths.clone(),
+            barriers: v.barriers.clone(),
+            supports: v.supports.iter().map(support).collect(),
+        }
+    }
+}
+
+/// Collaborative care: to whom, why, and where it stands.
+#[derive(Debug, SimpleObject)]
+pub struct Referral {
+    id: ID,
+    to: String,
+    reason: String,
+    status: GqlReferralStatus,
+    status_changed_on: Option<String>,
+}
+
+impl From<&ReferralView> for Referral {
+    fn from(v: &ReferralView) -> Self {
+        Self {
+            id: ID(v.referral_id.clone()),
+            to: v.to.clone(),
+            reason: v.reason.clone(),
+            status: match v.status {
+                ReferralStatus::Planned => GqlReferralStatus::Planned,
+                ReferralStatus::Made => GqlReferralStatus::Made,
+                ReferralStatus::Completed => GqlReferralStatus::Completed,
+                ReferralStatus::Declined => GqlReferralStatus::Declined,
+            },
+            status_changed_on: v.status_changed_on.map(|d| d.to_string()),
+        }
+    }
+}
+
+/// What payers ask for: session type, amount, frequency, duration.
+#[derive(Debug, SimpleObject)]
+pub struct ServicePlan {
+    session_type: String,
+    minutes: u32,
+    frequency: String,
+    sessions_min: u32,
+    sessions_max: u32,
+    focus: String,
+    maintenance: String,
+    /// Monitoring beyond the scheduled questionnaires.
+    monitoring: Vec<String>,
+}
+
+impl From<&ServicePlanView> for ServicePlan {
+    fn from(v: &ServicePlanView) -> Self {
+        Self {
+            session_type: v.session_type.clone(),
+            minutes: v.minutes,
+            frequency: v.frequency.clone(),
+            sessions_min: v.sessions_min,
+            sessions_max: v.sessions_max,
+            focus: v.focus.clone(),
+            maintenance: v.maintenance.clone(),
+            monitoring: v.monitoring.clone(),
+        }
+    }
+}
+
+/// A scheduled questionnaire and when it is next due.
+#[derive(Debug, SimpleObject)]
+pub struct ScheduledMeasure {
+    instrument: GqlInstrument,
+    interval_days: u32,
+    last_administered: Option<String>,
+    due_on: String,
+    overdue: bool,
+}
+
+impl From<MeasureDue> for ScheduledMeasure {
+    fn from(d: MeasureDue) -> Self {
+        Self {
+            instrument: gql_instrument(d.instrument),
+            interval_days: d.interval_days,
+            last_administered: d.last_administered.map(|d| d.to_string()),
+            due_on: d.due_on.to_string(),
+            overdue: d.overdue,
+        }
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct StatusChange {
+    status: GqlPlanStatus,
+    on: String,
+    reason: String,
+    by: String,
+}
+
+impl From<&StatusChangeView> for StatusChange {
+    fn from(v: &StatusChangeView) -> Self {
+        Self {
+            status: plan_status(v.status),
+            on: v.on.to_string(),
+            reason: v.reason.clone(),
+            by: v.by.clone(),
+        }
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct Consent {
+    kind: GqlConsentKind,
+    given_on: String,
+    note: String,
+    recorded_by: String,
+}
+
+impl From<&ConsentView> for Consent {
+    fn from(v: &ConsentView) -> Self {
+        Self {
+            kind: match v.kind {
+                ConsentKind::Treatment => GqlConsentKind::Treatment,
+                ConsentKind::InformationRelease => GqlConsentKind::InformationRelease,
+                ConsentKind::Telehealth => GqlConsentKind::Telehealth,
+            },
+            given_on: v.given_on.to_string(),
+            note: v.note.clone(),
+            recorded_by: v.recorded_by.clone(),
+        }
+    }
+}
+
+/// A signature, bound to the plan version it was given for.
+#[derive(Debug, SimpleObject)]
+pub struct Signature {
+    version: u32,
+    role: GqlSignerRole,
+    signer_id: String,
+    signed_on: String,
+}
+
+impl From<&SignatureView> for Signature {
+    fn from(v: &SignatureView) -> Self {
+        Self {
+            version: v.version,
+            role: signer_role(v.role),
+            signer_id: v.signer_id.clone(),
+            signed_on: v.signed_on.to_string(),
+        }
+    }
+}
+
+/// "PHQ-9 at least 60% below baseline".
+#[derive(Debug, SimpleObject)]
+pub struct MeasureGoal {
+    instrument: GqlInstrument,
+    reduction_percent: u32,
+}
+
+impl From<MeasureTarget> for MeasureGoal {
+    fn from(m: MeasureTarget) -> Self {
+        Self {
+            instrument: gql_instrument(m.instrument),
+            reduction_percent: u32::from(m.reduction_percent),
+        }
+    }
+}
+
+/// What a payer would find missing; `ready` when nothing is.
+#[derive(Debug, SimpleObject)]
+pub struct InsuranceReadiness {
+    ready: bool,
+    missing: Vec<String>,
+}
+
+impl InsuranceReadiness {
+    pub(crate) fn of(plan: &PlanView) -> Self {
+        let missing: Vec<String> = compliance::insurance_gaps(plan, today())
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Self {
+            ready: missing.is_empty(),
+            missing,
+        }
+    }
+}
+
+/// A review due or overdue, with its plan.
+pub struct ReviewDue {
+    plan: PlanView,
+    review: trellis_projector::ReviewView,
+}
+
+#[Object]
+impl ReviewDue {
+    async fn plan(&self) -> Plan {
+        Plan(self.plan.clone())
+    }
+    async fn review(&self) -> Review<'_> {
+        Review(&self.review)
+    }
+    async fn overdue(&self) -> bool {
+        self.review.due_on < today()
+    }
+}
+
+/// An open safety flag, with its plan.
+pub struct OpenSafetyFlag {
+    plan: PlanView,
+    flag: trellis_projector::SafetyFlagView,
+}
+
+#[Object]
+impl OpenSafetyFlag {
+    async fn plan(&self) -> Plan {
+        Plan(self.plan.clone())
+    }
+    async fn flag(&self) -> SafetyFlag<'_> {
+        SafetyFlag(&self.flag)
+    }
+}
+
+/// One clinician's plans by status, and what needs their attention.
+#[derive(Debug, SimpleObject, Default)]
+pub struct Caseload {
+    clinician_id: String,
+    draft: u32,
+    active: u32,
+    on_hold: u32,
+    closed: u32,
+    reviews_overdue: u32,
+    unsigned: u32,
+    open_safety_flags: u32,
+}
+
+/// Outcome figures over the plans the caller may read.
+#[derive(Debug, SimpleObject)]
+pub struct Outcomes {
+    /// Clients with a baseline and at least one later score.
+    clients_measured: u32,
+    /// Share of them whose latest score is at least 50% below baseline.
+    response_rate: f64,
+    /// Share of them whose latest PHQ-9 or GAD-7 is below 5.
+    remission_rate: f64,
+    objectives: u32,
+    objectives_met: u32,
+    objectives_met_rate: f64,
+}
+
+fn share(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        f64::from(part) / f64::from(whole)
+    }
+}
+
+/// Every plan the caller may read within `requested`, page by page.
+async fn plans_in_scope(
+    ctx: &Context<'_>,
+    requested: PlanFilter,
+) -> async_graphql::Result<Vec<(PlanView, Role)>> {
+    let caller = caller(ctx)?;
+    let Some(filter) = scope_filter(caller, requested) else {
+        return Err(error(
+            "FORBIDDEN",
+            "your role may not read clinical content",
+        ));
+    };
+    let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+    let mut plans = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = read_models
+            .plans(&caller.tenant, &filter, after.as_deref(), 100)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "read model failed");
+                error("INTERNAL", "internal error")
+            })?;
+        after = page.plans.last().map(|p| p.plan_id.clone());
+        plans.extend(
+            page.plans
+                .into_iter()
+                .filter_map(|p| reading_role(caller, &p).map(|r| (p, r))),
+        );
+        if !page.has_next_page || after.is_none() {
+            return Ok(plans);
+        }
+    }
+}
+
+/// Records one aggregate read (no single plan's content is returned).
+async fn record_aggregate(ctx: &Context<'_>, operation: &str) -> async_graphql::Result<()> {
+    let caller = caller(ctx)?;
+    let meta = request_meta(ctx);
+    let role = caller.roles.first().map_or("unknown", |r| r.as_str());
+    ctx.data_unchecked::<Arc<dyn AccessLog>>()
+        .record(vec![AccessRecord {
+            tenant: caller.tenant.clone(),
+            subject: caller.subject.clone(),
+            role: role.to_owned(),
+            plan_id: None,
+            operation: operation.to_owned(),
+            fields: Vec::new(),
+            api: "graphql".into(),
+            address: meta.address,
+            request_id: meta.request_id,
+            at: Utc::now(),
+        }])
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "access log write failed; read refused");
+            error(
+                "INTERNAL",
+                "the read could not be recorded, so it was refused",
+            )
+        })
+}
+
+fn filter(clinic_id: Option<String>, clinician_id: Option<String>) -> PlanFilter {
+    PlanFilter {
+        client_id: None,
+        primary_clinician_id: clinician_id,
+        clinic_ids: clinic_id.map(|c| vec![c]),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ComplianceQuery;
+
+#[Object]
+impl ComplianceQuery {
+    /// Open reviews due within `withinDays` (default 14) or overdue, by
+    /// clinic and clinician, soonest first.
+    async fn reviews_due(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: Option<String>,
+        clinician_id: Option<String>,
+        within_days: Option<u32>,
+    ) -> async_graphql::Result<Vec<ReviewDue>> {
+        let horizon = today() + chrono::Days::new(u64::from(within_days.unwrap_or(14)));
+        let plans = plans_in_scope(ctx, filter(clinic_id, clinician_id)).await?;
+        let mut due: Vec<(ReviewDue, Role)> = plans
+            .into_iter()
+            .filter(|(p, _)| !p.status.is_closed())
+            .filter_map(|(plan, role)| {
+                let review = compliance::next_review(&plan)?.clone();
+                (review.due_on <= horizon).then_some((ReviewDue { plan, review }, role))
+            })
+            .collect();
+        due.sort_by_key(|(d, _)| d.review.due_on);
+        let reads: Vec<(&PlanView, Role)> = due.iter().map(|(d, r)| (&d.plan, *r)).collect();
+        record_reads(ctx, "graphql:reviewsDue", &reads, &[]).await?;
+        Ok(due.into_iter().map(|(d, _)| d).collect())
+    }
+
+    /// Open plans whose current version lacks the clinician's or the
+    /// client's signature.
+    async fn unsigned_plans(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: Option<String>,
+        clinician_id: Option<String>,
+    ) -> async_graphql::Result<Vec<Plan>> {
+        let plans: Vec<(PlanView, Role)> = plans_in_scope(ctx, filter(clinic_id, clinician_id))
+            .await?
+            .into_iter()
+            .filter(|(p, _)| !p.status.is_closed() && !compliance::pending_signatures(p).is_empty())
+            .collect();
+        let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
+        record_reads(ctx, "graphql:unsignedPlans", &reads, &[]).await?;
+        Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
+    }
+
+    /// Safety flags no clinician has acknowledged yet, oldest first.
+    async fn open_safety_flags(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: Option<String>,
+        clinician_id: Option<String>,
+    ) -> async_graphql::Result<Vec<OpenSafetyFlag>> {
+        let plans = plans_in_scope(ctx, filter(clinic_id, clinician_id)).await?;
+        let mut open: Vec<(OpenSafetyFlag, Role)> = Vec::new();
+        for (plan, role) in plans {
+            for flag in plan
+                .safety_flags
+                .iter()
+                .filter(|f| f.acknowledged_on.is_none())
+            {
+                open.push((
+                    OpenSafetyFlag {
+                        plan: plan.clone(),
+                        flag: flag.clone(),
+                    },
+                    role,
+                ));
+            }
+        }
+        open.sort_by_key(|(f, _)| f.flag.raised_on);
+        let reads: Vec<(&PlanView, Role)> = open.iter().map(|(f, r)| (&f.plan, *r)).collect();
+        record_reads(ctx, "graphql:openSafetyFlags", &reads, &[]).await?;
+        Ok(open.into_iter().map(|(f, _)| f).collect())
+    }
+
+    /// Plans per clinician by status, with what needs attention.
+    async fn caseload(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: Option<String>,
+    ) -> async_graphql::Result<Vec<Caseload>> {
+        let plans = plans_in_scope(ctx, filter(clinic_id, None)).await?;
+        record_aggregate(ctx, "graphql:caseload").await?;
+        let today = today();
+        let mut by_clinician = std::collections::BTreeMap::<String, Caseload>::new();
+        for (plan, _) in &plans {
+            let entry = by_clinician
+                .entry(plan.primary_clinician_id.clone())
+                .or_insert_with(|| Caseload {
+                    clinician_id: plan.primary_clinician_id.clone(),
+                    ..Caseload::default()
+                });
+            match plan.status {
+                LifecycleView::Draft => entry.draft += 1,
+                LifecycleView::Active => entry.active += 1,
+                LifecycleView::OnHold => entry.on_hold += 1,
+                _ => entry.closed += 1,
+            }
+            if plan.status.is_closed() {
+                continue;
+            }
+            if compliance::review_standing(plan, today) == ReviewStanding::Overdue {
+                entry.reviews_overdue += 1;
+            }
+            if !compliance::pending_signatures(plan).is_empty() {
+                entry.unsigned += 1;
+            }
+            entry.open_safety_flags += plan
+                .safety_flags
+                .iter()
+                .filter(|f| f.acknowledged_on.is_none())
+                .count() as u32;
+        }
+        Ok(by_clinician.into_values().collect())
+    }
+
+    /// Response, remission and objectives-met rates over readable plans.
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: Option<String>,
+    ) -> async_graphql::Result<Outcomes> {
+        let plans = plans_in_scope(ctx, filter(clinic_id, None)).await?;
+        record_aggregate(ctx, "graphql:outcomes").await?;
+        let o = compliance::outcomes(plans.iter().map(|(p, _)| p));
+        Ok(Outcomes {
+            clients_measured: o.clients_measured,
+            response_rate: share(o.clients_with_response, o.clients_measured),
+            remission_rate: share(o.clients_in_remission, o.clients_measured),
+            objectives: o.objectives,
+            objectives_met: o.objectives_met,
+            objectives_met_rate: share(o.objectives_met, o.objectives),
+        })
+    }
+
+    /// The tenant's review intervals by payer (not for clients).
+    async fn review_rules(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewRule>> {
+        let reply = call_plans(
+            ctx,
+            "GetReviewRules",
+            pb::GetReviewRulesRequest {},
+            |mut c, r| async move { c.get_review_rules(r).await },
+        )
+        .await?;
+        Ok(review_rules(reply))
+    }
+}

@@ -1,0 +1,151 @@
+//! Draft → active → on hold → closed; consent and signatures.
+
+use chrono::NaiveDate;
+
+use super::{MAX_ID, MAX_TEXT, Plan, PlanStatus, Violations};
+use crate::command::{ActivatePlan, ClosePlan, PutPlanOnHold, RecordConsent, SignPlan};
+use crate::error::PlanError;
+use crate::event::{
+    ConsentKind, ConsentRecorded, PlanActivated, PlanClosed, PlanEvent, PlanPutOnHold, PlanResumed,
+    PlanSigned, ReviewScheduled, SignerRole,
+};
+
+/// Longest review interval a rule may set.
+pub const MAX_REVIEW_INTERVAL_DAYS: u32 = 366;
+
+impl Plan {
+    fn wrong_status(&self, action: &'static str) -> PlanError {
+        PlanError::WrongStatus {
+            status: self.status,
+            action,
+        }
+    }
+
+    /// What a draft still lacks before treatment may start under it.
+    pub fn missing_for_activation(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.diagnoses.is_empty() {
+            missing.push("a diagnosis");
+        }
+        if !self.has_presenting_problem {
+            missing.push("the presenting problem");
+        }
+        if !self.goals.values().any(|g| g.open) {
+            missing.push("a goal");
+        }
+        if self.objectives.is_empty() {
+            missing.push("a measurable objective");
+        }
+        if self.interventions.is_empty() {
+            missing.push("an intervention");
+        }
+        missing
+    }
+
+    pub(super) fn activate(
+        &self,
+        c: &ActivatePlan,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        if self.status != PlanStatus::Draft {
+            return Err(self.wrong_status("ActivatePlan"));
+        }
+        let missing = self.missing_for_activation();
+        if !missing.is_empty() {
+            return Err(PlanError::NotReadyToActivate(missing));
+        }
+        let mut events = vec![PlanEvent::PlanActivated(PlanActivated {
+            activated_on: today,
+        })];
+        // A review already scheduled by hand stands; otherwise the rule's.
+        if !self.reviews.values().any(|r| !r.held)
+            && !self.reviews.contains_key(&c.first_review.review_id)
+        {
+            events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: c.first_review.review_id,
+                due_on: today + chrono::Days::new(u64::from(c.first_review.interval_days)),
+            }));
+        }
+        Ok(events)
+    }
+
+    pub(super) fn put_on_hold(
+        &self,
+        c: &PutPlanOnHold,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("reason", &c.reason, MAX_TEXT);
+        v.finish()?;
+        if self.status != PlanStatus::Active {
+            return Err(self.wrong_status("PutPlanOnHold"));
+        }
+        Ok(vec![PlanEvent::PlanPutOnHold(PlanPutOnHold {
+            on: today,
+            reason: c.reason.trim().to_owned(),
+        })])
+    }
+
+    pub(super) fn resume(&self, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        if self.status != PlanStatus::OnHold {
+            return Err(self.wrong_status("ResumePlan"));
+        }
+        Ok(vec![PlanEvent::PlanResumed(PlanResumed { on: today })])
+    }
+
+    pub(super) fn close(
+        &self,
+        c: &ClosePlan,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("reason", &c.reason, MAX_TEXT);
+        v.finish()?;
+        Ok(vec![PlanEvent::PlanClosed(PlanClosed {
+            closure: c.closure,
+            closed_on: today,
+            reason: c.reason.trim().to_owned(),
+        })])
+    }
+
+    pub(super) fn consent(
+        c: &RecordConsent,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        if c.given_on > today {
+            v.push("given_on", "must not be in the future");
+        }
+        v.optional("note", &c.note, MAX_TEXT);
+        v.finish()?;
+        Ok(vec![PlanEvent::ConsentRecorded(ConsentRecorded {
+            kind: c.kind,
+            given_on: c.given_on,
+            note: c.note.trim().to_owned(),
+        })])
+    }
+
+    pub(super) fn sign(&self, c: &SignPlan, today: NaiveDate) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("signer_id", &c.signer_id, MAX_ID);
+        v.finish()?;
+        if self.signatures.contains(&c.role) {
+            return Err(PlanError::AlreadySigned(c.role));
+        }
+        match c.role {
+            SignerRole::Client if !self.consents.contains(&ConsentKind::Treatment) => {
+                return Err(PlanError::ConsentRequired);
+            }
+            SignerRole::Supervisor if !self.signatures.contains(&SignerRole::Clinician) => {
+                return Err(PlanError::CosignBeforeClinician);
+            }
+            _ => {}
+        }
+        Ok(vec![PlanEvent::PlanSigned(PlanSigned {
+            version: self.version,
+            role: c.role,
+            signer_id: c.signer_id.trim().to_owned(),
+            signed_on: today,
+        })])
+    }
+}

@@ -1,0 +1,339 @@
+//! What payers and supervisors check, computed from plan views: reviews
+//! due, pending signatures, measures due, insurance readiness, outcomes.
+//! Pure functions of a view and today's date, so every read answers the
+//! same way whichever store kept the view.
+
+use chrono::{Days, NaiveDate};
+use trellis_plans_domain::measure::is_response;
+use trellis_plans_domain::{Instrument, SignerRole};
+
+use crate::view::{LifecycleView, MeasureView, PlanView, ReviewView};
+
+/// A review this close is "due soon".
+pub const REVIEW_DUE_SOON_DAYS: u64 = 14;
+
+/// Signatures every plan version needs before it is in force for a payer.
+pub const REQUIRED_SIGNERS: [SignerRole; 2] = [SignerRole::Clinician, SignerRole::Client];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStanding {
+    /// No open review is scheduled.
+    NotScheduled,
+    OnSchedule,
+    DueSoon,
+    Overdue,
+}
+
+/// The earliest review not yet held.
+pub fn next_review(plan: &PlanView) -> Option<&ReviewView> {
+    plan.reviews
+        .iter()
+        .filter(|r| r.held_on.is_none())
+        .min_by_key(|r| r.due_on)
+}
+
+pub fn review_standing(plan: &PlanView, today: NaiveDate) -> ReviewStanding {
+    match next_review(plan) {
+        None => ReviewStanding::NotScheduled,
+        Some(r) if r.due_on < today => ReviewStanding::Overdue,
+        Some(r) if r.due_on <= today + Days::new(REVIEW_DUE_SOON_DAYS) => ReviewStanding::DueSoon,
+        Some(_) => ReviewStanding::OnSchedule,
+    }
+}
+
+/// Required signers who have not signed the version in force.
+pub fn pending_signatures(plan: &PlanView) -> Vec<SignerRole> {
+    REQUIRED_SIGNERS
+        .into_iter()
+        .filter(|role| !plan.current_signatures().any(|s| s.role == *role))
+        .collect()
+}
+
+/// One scheduled questionnaire and when it is next due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeasureDue {
+    pub instrument: Instrument,
+    pub interval_days: u32,
+    pub last_administered: Option<NaiveDate>,
+    pub due_on: NaiveDate,
+    pub overdue: bool,
+}
+
+/// Scores that count: not entered in error.
+fn valid_scores(plan: &PlanView, instrument: Instrument) -> impl Iterator<Item = &MeasureView> {
+    plan.measures
+        .iter()
+        .filter(move |m| m.instrument == instrument && m.entered_in_error.is_none())
+}
+
+/// When each scheduled questionnaire is due: its interval after the last
+/// administration, or after the plan started if it was never given.
+pub fn measures_due(plan: &PlanView, today: NaiveDate) -> Vec<MeasureDue> {
+    let started = plan
+        .status_changes
+        .iter()
+        .find(|c| c.status == LifecycleView::Active)
+        .map_or(plan.created_on, |c| c.on);
+    plan.measure_schedule
+        .iter()
+        .map(|s| {
+            let last = valid_scores(plan, s.instrument)
+                .map(|m| m.administered_on)
+                .max();
+            let due_on = last.unwrap_or(started) + Days::new(u64::from(s.interval_days));
+            MeasureDue {
+                instrument: s.instrument,
+                interval_days: s.interval_days,
+                last_administered: last,
+                due_on,
+                overdue: due_on < today,
+            }
+        })
+        .collect()
+}
+
+/// What a payer would find missing in this plan, in the words of an
+/// insurance-readiness checklist; empty when it is ready.
+pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
+    let mut gaps = Vec::new();
+    if !plan.diagnoses.iter().any(|d| d.primary) {
+        gaps.push("a primary ICD-10-CM diagnosis");
+    }
+    if plan
+        .presenting_problem
+        .as_ref()
+        .is_none_or(|p| p.symptoms.is_empty())
+    {
+        gaps.push("symptoms with frequency, intensity and onset");
+    }
+    let objectives = plan
+        .goals
+        .iter()
+        .filter(|g| g.entered_in_error.is_none())
+        .flat_map(|g| &g.objectives)
+        .filter(|o| o.entered_in_error.is_none())
+        .count();
+    if objectives == 0 {
+        gaps.push("measurable objectives");
+    }
+    if !plan
+        .interventions
+        .iter()
+        .any(|i| i.entered_in_error.is_none())
+    {
+        gaps.push("interventions");
+    }
+    if plan.service_plan.is_none() {
+        gaps.push("service type, amount, frequency and duration");
+    }
+    if !pending_signatures(plan).is_empty() {
+        gaps.push("current signatures of clinician and client");
+    }
+    match review_standing(plan, today) {
+        ReviewStanding::NotScheduled => gaps.push("a scheduled review"),
+        ReviewStanding::Overdue => gaps.push("a review within schedule"),
+        ReviewStanding::OnSchedule | ReviewStanding::DueSoon => {}
+    }
+    gaps
+}
+
+/// A tenant's outcome figures over a set of plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcomes {
+    /// Clients with a baseline and at least one later score.
+    pub clients_measured: u32,
+    /// Of those, clients whose latest score is at least 50% below baseline
+    /// on some instrument.
+    pub clients_with_response: u32,
+    /// Of those, clients whose latest PHQ-9 or GAD-7 is below 5.
+    pub clients_in_remission: u32,
+    pub objectives: u32,
+    pub objectives_met: u32,
+}
+
+pub fn outcomes<'a>(plans: impl IntoIterator<Item = &'a PlanView>) -> Outcomes {
+    let mut out = Outcomes::default();
+    let mut measured = std::collections::BTreeMap::<&str, (bool, bool)>::new();
+    for plan in plans {
+        for instrument in [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq] {
+            let mut scores = valid_scores(plan, instrument);
+            let (Some(first), Some(latest)) = (scores.next(), scores.last()) else {
+                continue;
+            };
+            let entry = measured.entry(&plan.client_id).or_default();
+            entry.0 |= is_response(first.total, latest.total);
+            entry.1 |= instrument.in_remission(latest.total) == Some(true);
+        }
+        for objective in plan
+            .goals
+            .iter()
+            .filter(|g| g.entered_in_error.is_none())
+            .flat_map(|g| &g.objectives)
+            .filter(|o| o.entered_in_error.is_none())
+        {
+            out.objectives += 1;
+            out.objectives_met += u32::from(objective.met_on.is_some());
+        }
+    }
+    out.clients_measured = measured.len() as u32;
+    out.clients_with_response = measured.values().filter(|(r, _)| *r).count() as u32;
+    out.clients_in_remission = measured.values().filter(|(_, r)| *r).count() as u32;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use trellis_plans_domain::{ProgressSource, SeverityBand};
+
+    use super::*;
+    use crate::view::{
+        DiagnosisView, MeasureScheduleView, ReviewView, ServicePlanView, SignatureView,
+    };
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn plan() -> PlanView {
+        serde_json::from_value(serde_json::json!({
+            "tenant": "northside", "plan_id": "p1", "client_id": "client-17",
+            "primary_clinician_id": "clin-3", "clinic_id": "eastside", "title": "GAD",
+            "created_on": "2026-10-01", "version": 3,
+            "updated_at": "2026-10-01T00:00:00Z", "goals": [], "reviews": []
+        }))
+        .unwrap()
+    }
+
+    fn measure(instrument: Instrument, total: u32, on: &str) -> MeasureView {
+        MeasureView {
+            measure_id: format!("{on}-{total}"),
+            instrument,
+            answers: vec![],
+            total,
+            band: instrument.band(total),
+            administered_on: day(on),
+            source: ProgressSource::Clinician,
+            recorded_by: "clin-3".into(),
+            entered_in_error: None,
+        }
+    }
+
+    fn review(due: &str) -> ReviewView {
+        ReviewView {
+            review_id: "r1".into(),
+            due_on: day(due),
+            held_on: None,
+            participants: vec![],
+            summary: None,
+            decision: None,
+        }
+    }
+
+    #[test]
+    fn review_standing_follows_the_earliest_open_review() {
+        let today = day("2026-11-29");
+        let mut p = plan();
+        assert_eq!(review_standing(&p, today), ReviewStanding::NotScheduled);
+        p.reviews = vec![review("2027-03-01")];
+        assert_eq!(review_standing(&p, today), ReviewStanding::OnSchedule);
+        p.reviews = vec![review("2026-12-13")];
+        assert_eq!(review_standing(&p, today), ReviewStanding::DueSoon);
+        p.reviews = vec![review("2026-11-28")];
+        assert_eq!(review_standing(&p, today), ReviewStanding::Overdue);
+    }
+
+    #[test]
+    fn signatures_of_an_old_version_do_not_count() {
+        let mut p = plan();
+        let signed = |version, role| SignatureView {
+            version,
+            role,
+            signer_id: "x".into(),
+            signed_on: day("2026-10-02"),
+        };
+        p.signatures = vec![
+            signed(1, SignerRole::Clinician),
+            signed(1, SignerRole::Client),
+        ];
+        assert!(pending_signatures(&p).is_empty());
+        p.plan_version = 2;
+        p.signatures.push(signed(2, SignerRole::Client));
+        assert_eq!(pending_signatures(&p), vec![SignerRole::Clinician]);
+    }
+
+    #[test]
+    fn a_scheduled_measure_is_due_its_interval_after_the_last_one() {
+        let mut p = plan();
+        p.measure_schedule = vec![MeasureScheduleView {
+            instrument: Instrument::Pswq,
+            interval_days: 14,
+        }];
+        let due = measures_due(&p, day("2026-10-10"));
+        assert_eq!(due[0].due_on, day("2026-10-15"));
+        assert!(!due[0].overdue);
+        p.measures = vec![measure(Instrument::Pswq, 60, "2026-11-01")];
+        let due = measures_due(&p, day("2026-11-29"));
+        assert_eq!(due[0].last_administered, Some(day("2026-11-01")));
+        assert_eq!(due[0].due_on, day("2026-11-15"));
+        assert!(due[0].overdue);
+    }
+
+    #[test]
+    fn an_empty_plan_lacks_everything_a_payer_checks() {
+        assert_eq!(
+            insurance_gaps(&plan(), day("2026-11-29")),
+            vec![
+                "a primary ICD-10-CM diagnosis",
+                "symptoms with frequency, intensity and onset",
+                "measurable objectives",
+                "interventions",
+                "service type, amount, frequency and duration",
+                "current signatures of clinician and client",
+                "a scheduled review",
+            ]
+        );
+        let mut p = plan();
+        p.diagnoses = vec![DiagnosisView {
+            code: "F41.1".into(),
+            description: "Generalized anxiety disorder".into(),
+            primary: true,
+        }];
+        p.service_plan = Some(ServicePlanView {
+            session_type: "individual psychotherapy".into(),
+            minutes: 53,
+            frequency: "weekly".into(),
+            sessions_min: 12,
+            sessions_max: 16,
+            focus: String::new(),
+            maintenance: String::new(),
+            monitoring: vec![],
+        });
+        p.reviews = vec![review("2026-11-01")];
+        let gaps = insurance_gaps(&p, day("2026-11-29"));
+        assert!(!gaps.contains(&"a primary ICD-10-CM diagnosis"));
+        assert!(gaps.contains(&"a review within schedule"));
+    }
+
+    #[test]
+    fn outcomes_count_clients_by_their_latest_score() {
+        let mut responder = plan();
+        responder.measures = vec![
+            measure(Instrument::Phq9, 20, "2026-10-01"),
+            measure(Instrument::Phq9, 4, "2026-11-01"),
+        ];
+        let mut partial = plan();
+        partial.client_id = "client-18".into();
+        partial.measures = vec![
+            measure(Instrument::Gad7, 16, "2026-10-01"),
+            measure(Instrument::Gad7, 10, "2026-11-01"),
+        ];
+        let mut baseline_only = plan();
+        baseline_only.client_id = "client-19".into();
+        baseline_only.measures = vec![measure(Instrument::Phq9, 20, "2026-10-01")];
+        let figures = outcomes([&responder, &partial, &baseline_only]);
+        assert_eq!(figures.clients_measured, 2);
+        assert_eq!(figures.clients_with_response, 1);
+        assert_eq!(figures.clients_in_remission, 1);
+        assert_eq!(responder.measures[1].band, SeverityBand::Minimal);
+    }
+}
