@@ -156,6 +156,21 @@ pub struct ServicePlan {
     monitoring: Vec<String>,
 }
 
+impl ServicePlan {
+    pub(crate) fn from_wire(s: pb::ServicePlan) -> Self {
+        Self {
+            session_type: s.session_type,
+            minutes: s.minutes,
+            frequency: s.frequency,
+            sessions_min: s.sessions_min,
+            sessions_max: s.sessions_max,
+            focus: s.focus,
+            maintenance: s.maintenance,
+            monitoring: s.monitoring,
+        }
+    }
+}
+
 impl From<&ServicePlanView> for ServicePlan {
     fn from(v: &ServicePlanView) -> Self {
         Self {
@@ -260,6 +275,15 @@ impl From<&SignatureView> for Signature {
 pub struct MeasureGoal {
     instrument: GqlInstrument,
     reduction_percent: u32,
+}
+
+impl MeasureGoal {
+    pub(crate) fn new(instrument: GqlInstrument, reduction_percent: u32) -> Self {
+        Self {
+            instrument,
+            reduction_percent,
+        }
+    }
 }
 
 impl From<MeasureTarget> for MeasureGoal {

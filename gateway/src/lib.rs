@@ -19,6 +19,7 @@ pub mod mobile;
 mod mutation;
 mod schema;
 mod subscription;
+mod templates;
 
 pub use audit::AuditBackend;
 pub use http::{GatewayConfig, router};

@@ -196,11 +196,31 @@ pub struct QuantityInput {
     period: Option<String>,
 }
 
+impl QuantityInput {
+    pub(crate) fn into_wire(self) -> pb::Quantity {
+        pb::Quantity {
+            baseline: self.baseline,
+            target: self.target,
+            unit: self.unit.unwrap_or_default(),
+            period: self.period.unwrap_or_default(),
+        }
+    }
+}
+
 /// "PHQ-9 at least 60% below baseline"; met automatically by a score.
 #[derive(Debug, InputObject)]
 pub struct MeasureTargetInput {
-    instrument: GqlInstrument,
-    reduction_percent: u32,
+    pub(crate) instrument: GqlInstrument,
+    pub(crate) reduction_percent: u32,
+}
+
+impl MeasureTargetInput {
+    pub(crate) fn to_wire(&self) -> pb::MeasureTarget {
+        pb::MeasureTarget {
+            instrument: wire_instrument(self.instrument) as i32,
+            reduction_percent: self.reduction_percent,
+        }
+    }
 }
 
 #[derive(Debug, InputObject)]
@@ -351,6 +371,30 @@ pub struct RecordSafetyPlanInput {
     crisis_lines: Vec<String>,
 }
 
+pub(crate) fn wire_modality(m: GqlModality) -> pb::Modality {
+    match m {
+        GqlModality::Cbt => pb::Modality::Cbt,
+        GqlModality::Dbt => pb::Modality::Dbt,
+        GqlModality::Act => pb::Modality::Act,
+        GqlModality::Mbsr => pb::Modality::Mbsr,
+        GqlModality::Exposure => pb::Modality::Exposure,
+        GqlModality::FamilyTherapy => pb::Modality::FamilyTherapy,
+        GqlModality::Psychoeducation => pb::Modality::Psychoeducation,
+        GqlModality::RelaxationTraining => pb::Modality::RelaxationTraining,
+        GqlModality::BehaviouralActivation => pb::Modality::BehaviouralActivation,
+        GqlModality::SleepHygiene => pb::Modality::SleepHygiene,
+        GqlModality::MotivationalInterviewing => pb::Modality::MotivationalInterviewing,
+        GqlModality::Other => pb::Modality::Other,
+    }
+}
+
+pub(crate) fn wire_term(t: GqlGoalTerm) -> pb::GoalTerm {
+    match t {
+        GqlGoalTerm::ShortTerm => pb::GoalTerm::ShortTerm,
+        GqlGoalTerm::LongTerm => pb::GoalTerm::LongTerm,
+    }
+}
+
 pub(crate) fn wire_instrument(i: GqlInstrument) -> pb::Instrument {
     match i {
         GqlInstrument::Phq9 => pb::Instrument::Phq9,
@@ -365,7 +409,11 @@ pub(crate) fn id(value: Option<ID>) -> String {
 
 /// Every mutation: the plan's content, and its lifecycle and signatures.
 #[derive(Debug, Default, async_graphql::MergedObject)]
-pub struct MutationRoot(PlanMutation, crate::care_mutation::CareMutation);
+pub struct MutationRoot(
+    PlanMutation,
+    crate::care_mutation::CareMutation,
+    crate::templates::TemplateMutation,
+);
 
 #[derive(Debug, Default)]
 pub struct PlanMutation;
@@ -397,10 +445,7 @@ impl PlanMutation {
         ctx: &Context<'_>,
         input: AddGoalInput,
     ) -> async_graphql::Result<CommandResult> {
-        let term = match input.term {
-            GqlGoalTerm::ShortTerm => pb::GoalTerm::ShortTerm,
-            GqlGoalTerm::LongTerm => pb::GoalTerm::LongTerm,
-        };
+        let term = wire_term(input.term);
         let message = pb::AddGoalRequest {
             command_id: input.command_id.0,
             plan_id: input.plan_id.0,
@@ -446,17 +491,9 @@ impl PlanMutation {
             objective_id: id(input.objective_id),
             goal_id: input.goal_id.0,
             description: input.description,
-            quantity: input.quantity.map(|q| pb::Quantity {
-                baseline: q.baseline,
-                target: q.target,
-                unit: q.unit.unwrap_or_default(),
-                period: q.period.unwrap_or_default(),
-            }),
+            quantity: input.quantity.map(QuantityInput::into_wire),
             target_date: input.target_date.unwrap_or_default(),
-            measure: input.measure.map(|m| pb::MeasureTarget {
-                instrument: wire_instrument(m.instrument) as i32,
-                reduction_percent: m.reduction_percent,
-            }),
+            measure: input.measure.map(|m| m.to_wire()),
         };
         send(ctx, "AddObjective", message, |mut c, r| async move {
             c.add_objective(r).await
@@ -632,20 +669,7 @@ impl PlanMutation {
         ctx: &Context<'_>,
         input: AddInterventionInput,
     ) -> async_graphql::Result<CommandResult> {
-        let modality = match input.modality {
-            GqlModality::Cbt => pb::Modality::Cbt,
-            GqlModality::Dbt => pb::Modality::Dbt,
-            GqlModality::Act => pb::Modality::Act,
-            GqlModality::Mbsr => pb::Modality::Mbsr,
-            GqlModality::Exposure => pb::Modality::Exposure,
-            GqlModality::FamilyTherapy => pb::Modality::FamilyTherapy,
-            GqlModality::Psychoeducation => pb::Modality::Psychoeducation,
-            GqlModality::RelaxationTraining => pb::Modality::RelaxationTraining,
-            GqlModality::BehaviouralActivation => pb::Modality::BehaviouralActivation,
-            GqlModality::SleepHygiene => pb::Modality::SleepHygiene,
-            GqlModality::MotivationalInterviewing => pb::Modality::MotivationalInterviewing,
-            GqlModality::Other => pb::Modality::Other,
-        };
+        let modality = wire_modality(input.modality);
         let message = pb::AddInterventionRequest {
             command_id: input.command_id.0,
             plan_id: input.plan_id.0,

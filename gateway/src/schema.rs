@@ -167,7 +167,12 @@ pub(crate) async fn load_plan_for_caller(
 
 /// Every query: plans (any role, scoped) and the audit trail (auditors).
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(PlanQuery, ComplianceQuery, AuditQuery);
+pub struct QueryRoot(
+    PlanQuery,
+    ComplianceQuery,
+    crate::templates::TemplateQuery,
+    AuditQuery,
+);
 
 impl std::fmt::Debug for QueryRoot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -399,6 +404,10 @@ impl Plan {
     /// Whose review rules apply; empty for the tenant default.
     async fn payer(&self) -> &str {
         &self.0.payer
+    }
+    /// The template the plan was made from, as `id@version`.
+    async fn template(&self) -> Option<&str> {
+        self.0.template.as_deref()
     }
     /// Draft, active, on hold, or how it closed.
     async fn status(&self) -> GqlPlanStatus {
@@ -819,11 +828,17 @@ impl Objective<'_> {
     async fn description(&self) -> &str {
         &self.0.description
     }
-    async fn baseline(&self) -> f64 {
-        self.0.baseline
+    /// Null while the objective is a template placeholder.
+    async fn baseline(&self) -> Option<f64> {
+        (!self.0.placeholder).then_some(self.0.baseline)
     }
-    async fn target(&self) -> f64 {
-        self.0.target
+    async fn target(&self) -> Option<f64> {
+        (!self.0.placeholder).then_some(self.0.target)
+    }
+    /// A template's objective still waiting for the client's numbers; the
+    /// plan cannot be activated until it is completed.
+    async fn placeholder(&self) -> bool {
+        self.0.placeholder
     }
     async fn unit(&self) -> &str {
         &self.0.unit
@@ -831,8 +846,8 @@ impl Objective<'_> {
     async fn period(&self) -> &str {
         &self.0.period
     }
-    async fn target_date(&self) -> String {
-        self.0.target_date.to_string()
+    async fn target_date(&self) -> Option<String> {
+        (!self.0.placeholder).then(|| self.0.target_date.to_string())
     }
     async fn met(&self) -> bool {
         self.0.met_on.is_some()

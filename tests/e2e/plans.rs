@@ -507,7 +507,7 @@ async fn a_client_answers_a_phq9_and_the_care_team_is_alerted_until_someone_ackn
 }
 
 #[tokio::test]
-async fn the_demo_loads_both_seed_plans_with_their_clinical_picture() {
+async fn the_demo_loads_both_seed_plans_complete() {
     let server = Server::start().await;
     let grpc_addr = server.grpc.trim_start_matches("http://").to_owned();
     let tenant = fresh_tenant();
@@ -528,50 +528,135 @@ async fn the_demo_loads_both_seed_plans_with_their_clinical_picture() {
             .to_owned()
     };
     let clinician = token(&tenant, "dr-rivera", &[Role::Clinician]);
-    let query = "query($id: ID!) { plan(id: $id) { version title
+    // Every section of the seed plans, as a clinician reads it.
+    let query = "query($id: ID!) { plan(id: $id) { status title payer template planVersion
         diagnoses { code description primary }
-        presentingProblem { narrative symptoms { name onset } }
-        goals { term objectives { unit } }
-        interventions { modality goalIds }
-        safetyPlan { copingSteps contacts { name } crisisLines }
-        reviews { held decision } } }";
-    for (key, goals, interventions, held, primary) in [
-        ("emma-lee", 6, 7, false, "F41.1"),
-        ("doug-mcgee", 7, 6, true, "F32.1"),
+        presentingProblem { narrative symptoms { name frequency intensity onset } }
+        goals { term description objectives { description baseline target unit period
+            targetDate placeholder measure { instrument reductionPercent } } }
+        interventions { modality technique frequency goalIds comorbidity }
+        servicePlan { sessionType minutes frequency sessionsMin sessionsMax focus maintenance
+            monitoring }
+        measureSchedule { instrument intervalDays lastAdministered dueOn overdue }
+        measures { instrument total band }
+        safetyFlags { open acknowledgedBy }
+        clinicalContext { strengths barriers supports { kind involvement } }
+        referrals { to reason status }
+        safetyPlan { warningSigns copingSteps contacts { name } crisisLines }
+        consents { kind }
+        signatures(current: true) { role signerId version }
+        pendingSignatures
+        reviews { held decision dueOn }
+        nextReview { dueOn }
+        reviewStanding
+        insuranceReadiness { ready missing } } }";
+    for (key, goals, interventions, primary, schedule, signers) in [
+        ("emma-lee", 6, 9, "F41.1", 2, 2),
+        ("doug-mcgee", 7, 7, "F32.1", 1, 3),
     ] {
         let id = plan(key);
-        let last = if held { 30 } else { 25 };
-        server.plan_at_version(&clinician, &id, last).await;
-        let data = server.graphql(&clinician, query, json!({ "id": id })).await;
-        let p = &data["plan"];
-        assert!(
-            p["presentingProblem"]["narrative"].as_str().unwrap().len() > 300,
-            "{key}"
+        // The demo's last command activates the plan.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let p = loop {
+            let data = server.graphql(&clinician, query, json!({ "id": id })).await;
+            if data["plan"]["status"] == "ACTIVE" {
+                break data["plan"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "{key} never active");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            p["template"],
+            format!(
+                "builtin-{}@1",
+                if key == "emma-lee" { "gad" } else { "mdd" }
+            )
         );
+        assert!(p["title"].as_str().unwrap().contains(if key == "emma-lee" {
+            "Emma Lee, 27"
+        } else {
+            "Doug McGee, 67"
+        }));
+        assert_eq!(p["diagnoses"][0]["code"], primary);
+        assert_eq!(p["diagnoses"][0]["primary"], true);
+        assert!(p["presentingProblem"]["narrative"].as_str().unwrap().len() > 300);
         assert_eq!(
             p["presentingProblem"]["symptoms"].as_array().unwrap().len(),
-            7,
-            "{key}"
+            7
         );
-        assert_eq!(p["goals"].as_array().unwrap().len(), goals, "{key}");
+        let goal_list = p["goals"].as_array().unwrap();
+        assert_eq!(goal_list.len(), goals, "{key}");
+        let terms: Vec<&str> = goal_list
+            .iter()
+            .map(|g| g["term"].as_str().unwrap())
+            .collect();
+        assert!(terms.contains(&"SHORT_TERM") && terms.contains(&"LONG_TERM"));
+        // Every template placeholder completed, some measured by a questionnaire.
+        let objectives: Vec<&serde_json::Value> = goal_list
+            .iter()
+            .flat_map(|g| g["objectives"].as_array().unwrap())
+            .collect();
+        assert!(
+            objectives
+                .iter()
+                .all(|o| o["placeholder"] == false && !o["targetDate"].is_null())
+        );
+        assert!(objectives.iter().any(|o| !o["measure"].is_null()));
         assert_eq!(
             p["interventions"].as_array().unwrap().len(),
             interventions,
             "{key}"
         );
-        assert_eq!(p["interventions"][0]["modality"], "CBT");
         assert!(
-            !p["interventions"][0]["goalIds"]
+            p["interventions"]
                 .as_array()
                 .unwrap()
-                .is_empty()
+                .iter()
+                .any(|i| i["comorbidity"] != "")
         );
+        assert_eq!(p["servicePlan"]["sessionsMin"], 12);
+        assert_eq!(p["servicePlan"]["sessionsMax"], 16);
+        assert!(
+            p["servicePlan"]["maintenance"]
+                .as_str()
+                .unwrap()
+                .contains("4-6 weeks")
+        );
+        assert_eq!(p["measureSchedule"].as_array().unwrap().len(), schedule);
+        assert!(
+            p["measureSchedule"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| !m["lastAdministered"].is_null())
+        );
+        assert!(p["clinicalContext"]["supports"].as_array().unwrap().len() == 2);
+        assert_eq!(p["referrals"].as_array().unwrap().len(), 2);
+        assert_eq!(p["referrals"][0]["to"], "psychiatrist");
         assert_eq!(
             p["safetyPlan"]["crisisLines"][0],
             "988 Suicide & Crisis Lifeline (call or text 988)"
         );
-        assert_eq!(p["reviews"][0]["held"], held, "{key}");
-        assert_eq!(p["diagnoses"][0]["code"], primary);
-        assert_eq!(p["diagnoses"][0]["primary"], true);
+        assert_eq!(p["consents"][0]["kind"], "TREATMENT");
+        assert_eq!(p["signatures"].as_array().unwrap().len(), signers, "{key}");
+        assert_eq!(p["pendingSignatures"], json!([]));
+        assert_eq!(p["planVersion"], 1);
+        // "Reviewed every 4-6 weeks": the demo's rule, 42 days.
+        assert_eq!(
+            p["nextReview"]["dueOn"],
+            (today() + chrono::Duration::days(42)).to_string()
+        );
+        assert_eq!(p["reviewStanding"], "ON_SCHEDULE");
+        assert_eq!(
+            p["insuranceReadiness"],
+            json!({ "ready": true, "missing": [] }),
+            "{key}"
+        );
     }
+    // Doug's PHQ-9 item 9 raised a flag, acknowledged at intake.
+    let doug = server
+        .graphql(&clinician, query, json!({ "id": plan("doug-mcgee") }))
+        .await;
+    assert_eq!(doug["plan"]["safetyFlags"][0]["open"], false);
+    assert_eq!(doug["plan"]["reviews"][0]["held"], true);
 }

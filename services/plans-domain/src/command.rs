@@ -5,6 +5,7 @@ use crate::event::{
     ReferralStatus, SignerRole, Support, Symptom,
 };
 use crate::measure::Instrument;
+use crate::template::{PlanTemplate, TemplateRef};
 use crate::{
     GoalId, GoalOutcome, GoalTerm, InterventionId, MeasureId, ObjectiveId, PlanId, ProgressSource,
     ReferralId, ReviewDecision, ReviewId, SafetyFlagId,
@@ -244,6 +245,26 @@ pub struct SignPlan {
     pub signer_id: String,
 }
 
+/// A new plan with a template's goals, objective placeholders,
+/// interventions, measure schedule and service plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePlanFromTemplate {
+    pub create: CreatePlan,
+    pub template_id: String,
+    /// The template's current version; the service looks it up.
+    pub resolved: Option<(TemplateRef, PlanTemplate)>,
+}
+
+/// Fills in a template placeholder with the client's numbers; an empty
+/// description keeps the template's wording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompleteObjective {
+    pub objective_id: ObjectiveId,
+    pub description: String,
+    pub quantity: Option<QuantityTarget>,
+    pub target_date: Option<NaiveDate>,
+}
+
 /// What a clinician asks of a plan, in the imperative.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanCommand {
@@ -275,6 +296,8 @@ pub enum PlanCommand {
     ClosePlan(ClosePlan),
     RecordConsent(RecordConsent),
     SignPlan(SignPlan),
+    CreatePlanFromTemplate(Box<CreatePlanFromTemplate>),
+    CompleteObjective(CompleteObjective),
 }
 
 impl PlanCommand {
@@ -321,6 +344,8 @@ impl PlanCommand {
             Self::ClosePlan(_) => "ClosePlan",
             Self::RecordConsent(_) => "RecordConsent",
             Self::SignPlan(_) => "SignPlan",
+            Self::CreatePlanFromTemplate(_) => "CreatePlanFromTemplate",
+            Self::CompleteObjective(_) => "CompleteObjective",
         }
     }
 }

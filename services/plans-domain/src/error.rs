@@ -122,6 +122,14 @@ pub enum PlanError {
     ConsentRequired,
     #[error("the supervisor co-signs after the clinician has signed this version")]
     CosignBeforeClinician,
+    #[error("template not found")]
+    UnknownTemplate,
+    #[error("built-in templates cannot be changed; save a copy under another id")]
+    TemplateReadOnly,
+    #[error("objective {0} is a template placeholder; complete it first")]
+    ObjectiveIncomplete(ObjectiveId),
+    #[error("objective {0} is already complete")]
+    ObjectiveAlreadyComplete(ObjectiveId),
 }
 
 fn describe(violations: &[FieldViolation]) -> String {

@@ -2,6 +2,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::Instrument;
+use crate::template::TemplateRef;
 use crate::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
 };
@@ -47,6 +48,9 @@ pub struct PlanCreated {
     pub clinic_id: String,
     pub title: String,
     pub created_on: NaiveDate,
+    /// The template the plan was made from, if any.
+    #[serde(default)]
+    pub template: Option<TemplateRef>,
     /// The payer whose review rules apply (e.g. "medicaid"); empty for
     /// self-pay or when not yet known.
     #[serde(default)]
@@ -109,6 +113,19 @@ pub struct ObjectiveMet {
     /// Set when a score met a measure-based objective, not a clinician.
     #[serde(default)]
     pub by_measure: Option<MeasureId>,
+}
+
+/// An objective from a template, waiting for the client's own baseline,
+/// target and date; completing it records an [`ObjectiveAdded`] with the
+/// same id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveDrafted {
+    pub objective_id: ObjectiveId,
+    pub goal_id: GoalId,
+    pub description: String,
+    pub unit: String,
+    pub period: String,
+    pub measure: Option<MeasureTarget>,
 }
 
 /// The objective's time ran out, or it no longer fits, without it being met.
@@ -437,6 +454,7 @@ pub enum PlanEvent {
     SafetyPlanRecorded(SafetyPlanRecorded),
     GoalRevised(GoalRevised),
     ObjectiveNotMet(ObjectiveNotMet),
+    ObjectiveDrafted(ObjectiveDrafted),
     ClinicalContextRecorded(ClinicalContextRecorded),
     ReferralAdded(ReferralAdded),
     ReferralStatusChanged(ReferralStatusChanged),
@@ -488,6 +506,7 @@ impl PlanEvent {
             Self::InterventionAdded(_) => "InterventionAdded",
             Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
             Self::GoalRevised(_) => "GoalRevised",
+            Self::ObjectiveDrafted(_) => "ObjectiveDrafted",
             Self::ObjectiveNotMet(_) => "ObjectiveNotMet",
             Self::ClinicalContextRecorded(_) => "ClinicalContextRecorded",
             Self::ReferralAdded(_) => "ReferralAdded",
@@ -515,6 +534,7 @@ impl PlanEvent {
                 | Self::GoalRevised(_)
                 | Self::GoalClosed(_)
                 | Self::ObjectiveAdded(_)
+                | Self::ObjectiveDrafted(_)
                 | Self::ObjectiveNotMet(_)
                 | Self::InterventionAdded(_)
                 | Self::DiagnosisAdded(_)
@@ -550,6 +570,7 @@ impl PlanEvent {
             Self::InterventionAdded(e) => serde_json::to_vec(e),
             Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
             Self::GoalRevised(e) => serde_json::to_vec(e),
+            Self::ObjectiveDrafted(e) => serde_json::to_vec(e),
             Self::ObjectiveNotMet(e) => serde_json::to_vec(e),
             Self::ClinicalContextRecorded(e) => serde_json::to_vec(e),
             Self::ReferralAdded(e) => serde_json::to_vec(e),
@@ -611,6 +632,7 @@ impl PlanEvent {
             "EnteredInError" => Self::EnteredInError(parse(event_type, payload)?),
             "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
             "GoalRevised" => Self::GoalRevised(parse(event_type, payload)?),
+            "ObjectiveDrafted" => Self::ObjectiveDrafted(parse(event_type, payload)?),
             "ObjectiveNotMet" => Self::ObjectiveNotMet(parse(event_type, payload)?),
             "ClinicalContextRecorded" => Self::ClinicalContextRecorded(parse(event_type, payload)?),
             "ReferralAdded" => Self::ReferralAdded(parse(event_type, payload)?),

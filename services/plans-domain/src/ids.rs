@@ -57,6 +57,12 @@ id_type!(
     SafetyFlagId
 );
 
+/// The id of the `n`th `kind` (goal, objective, intervention) a command
+/// creates inside a plan, e.g. from a template: stable across retries.
+pub fn child_id(plan: PlanId, kind: &str, n: usize) -> Uuid {
+    Uuid::new_v5(&plan.0, format!("{kind}-{n}").as_bytes())
+}
+
 /// Namespace for ids derived from a command id, so a retried command that
 /// left its ids to the server gets the very same ids again.
 const DERIVED_ID_NAMESPACE: Uuid = Uuid::from_u128(0x7f1c_52a4_9b3e_4d0a_8c61_2e5f_a9d0_b317);

@@ -16,33 +16,36 @@ mod ids;
 pub mod measure;
 mod plan;
 pub mod review_rules;
+pub mod template;
 
 pub use command::{
     AcknowledgeSafetyFlag, ActivatePlan, AddDiagnosis, AddGoal, AddIntervention, AddObjective,
-    AddReferral, ChangeReferralStatus, CloseGoal, ClosePlan, CreatePlan, EnterInError, HoldReview,
-    MarkObjectiveMet, MarkObjectiveNotMet, NextReview, PlanCommand, PutPlanOnHold, QuantityTarget,
-    RecordClinicalContext, RecordConsent, RecordMeasure, RecordObjectiveProgress,
-    RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ResumePlan, ReviseGoal,
-    ScheduleMeasure, ScheduleReview, SignPlan,
+    AddReferral, ChangeReferralStatus, CloseGoal, ClosePlan, CompleteObjective, CreatePlan,
+    CreatePlanFromTemplate, EnterInError, HoldReview, MarkObjectiveMet, MarkObjectiveNotMet,
+    NextReview, PlanCommand, PutPlanOnHold, QuantityTarget, RecordClinicalContext, RecordConsent,
+    RecordMeasure, RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan,
+    RecordServicePlan, ResumePlan, ReviseGoal, ScheduleMeasure, ScheduleReview, SignPlan,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
     ClinicalContextRecorded, ConsentKind, ConsentRecorded, CorrectionTarget, CrisisContact,
     DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome,
     GoalRevised, GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled, MeasureTarget,
-    Modality, ObjectiveAdded, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded,
-    PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed,
-    PlanSigned, PlanVersionStarted, PresentingProblemRecorded, ProgressSource, ReferralAdded,
-    ReferralStatus, ReferralStatusChanged, ReviewDecision, ReviewHeld, ReviewScheduled,
-    SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded, ServicePlanRecorded, SignerRole,
-    Support, SupportKind, Symptom,
+    Modality, ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet,
+    ObjectiveProgressRecorded, PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent,
+    PlanPutOnHold, PlanResumed, PlanSigned, PlanVersionStarted, PresentingProblemRecorded,
+    ProgressSource, ReferralAdded, ReferralStatus, ReferralStatusChanged, ReviewDecision,
+    ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
+    ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
 };
 pub use ids::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
-    derive_id,
+    child_id, derive_id,
 };
 pub use measure::{Instrument, SeverityBand};
-pub use plan::{CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, target_score};
+pub use plan::{
+    CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, target_score, validate_service_plan,
+};
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.
 pub const PLAN_CATEGORY: &str = "plan";

@@ -13,8 +13,8 @@ pub enum AccessDenied {
     NotVisible,
 }
 
-/// Who may change a tenant's review rules: admins only.
-pub fn authorize_rules_change(caller: &Caller) -> Result<Role, AccessDenied> {
+/// Who may change tenant settings (review rules, templates): admins only.
+pub fn authorize_settings_change(caller: &Caller) -> Result<Role, AccessDenied> {
     if caller.roles.contains(&Role::Admin) {
         Ok(Role::Admin)
     } else {
@@ -22,8 +22,8 @@ pub fn authorize_rules_change(caller: &Caller) -> Result<Role, AccessDenied> {
     }
 }
 
-/// Who may read review rules: everyone but clients.
-pub fn authorize_rules_read(caller: &Caller) -> Result<(), AccessDenied> {
+/// Who may read tenant settings: everyone but clients.
+pub fn authorize_settings_read(caller: &Caller) -> Result<(), AccessDenied> {
     if caller.roles.iter().any(|r| *r != Role::Client) {
         Ok(())
     } else {
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn only_admins_change_review_rules_and_clients_do_not_read_them() {
         let admin = caller("it-1", &[Role::Admin], &[]);
-        assert_eq!(authorize_rules_change(&admin), Ok(Role::Admin));
+        assert_eq!(authorize_settings_change(&admin), Ok(Role::Admin));
         for role in [
             Role::Clinician,
             Role::Supervisor,
@@ -255,11 +255,14 @@ mod tests {
             Role::Auditor,
         ] {
             let c = caller("someone", &[role], &["eastside"]);
-            assert_eq!(authorize_rules_change(&c), Err(AccessDenied::RoleMayNot));
+            assert_eq!(authorize_settings_change(&c), Err(AccessDenied::RoleMayNot));
         }
         let client = caller("client-17", &[Role::Client], &[]);
-        assert_eq!(authorize_rules_read(&client), Err(AccessDenied::RoleMayNot));
+        assert_eq!(
+            authorize_settings_read(&client),
+            Err(AccessDenied::RoleMayNot)
+        );
         let auditor = caller("aud-1", &[Role::Auditor], &[]);
-        assert_eq!(authorize_rules_read(&auditor), Ok(()));
+        assert_eq!(authorize_settings_read(&auditor), Ok(()));
     }
 }

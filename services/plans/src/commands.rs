@@ -1,5 +1,6 @@
 //! Loading a plan, deciding a command, appending the events.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -16,13 +17,17 @@ use trellis_kernel::{
 use trellis_plans_domain::review_rules::{
     REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleSet, ReviewRules,
 };
+use trellis_plans_domain::template::{
+    ListedTemplate, PlanTemplate, TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID, TemplateEvent,
+    TemplateLibrary,
+};
 use trellis_plans_domain::{
     PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id,
 };
 use uuid::Uuid;
 
 use crate::access::{
-    AccessDenied, authorize_command, authorize_rules_change, authorize_rules_read,
+    AccessDenied, authorize_command, authorize_settings_change, authorize_settings_read,
 };
 
 /// How often a command is re-decided after losing an optimistic-concurrency
@@ -158,9 +163,7 @@ impl PlanCommands {
                 plan.evolve(&decode(recorded)?);
             }
             let role = authorize_command(&ctx.caller, command, plan.care())?;
-            let command = self
-                .with_review_rule(&ctx.caller.tenant, &plan, command)
-                .await?;
+            let command = self.resolve(&ctx.caller.tenant, &plan, command).await?;
             let decided = plan.decide(&command, (self.today)())?;
             let events = self.envelope(ctx, role, command.reason(), &decided);
             let count = events.len() as u64;
@@ -204,27 +207,36 @@ impl PlanCommands {
         Err(CommandError::Contended)
     }
 
-    /// Puts the tenant's review interval for the plan's payer into the
-    /// commands that schedule a review, so the aggregate needs no lookup.
-    async fn with_review_rule<'c>(
+    /// Fills in what the aggregate must not look up itself: the tenant's
+    /// review interval for the plan's payer, and the template a plan is
+    /// made from.
+    async fn resolve<'c>(
         &self,
         tenant: &TenantId,
         plan: &Plan,
         command: &'c PlanCommand,
-    ) -> Result<std::borrow::Cow<'c, PlanCommand>, CommandError> {
-        use std::borrow::Cow;
+    ) -> Result<Cow<'c, PlanCommand>, CommandError> {
         let mut resolved = match command {
-            PlanCommand::ActivatePlan(_) => command.clone(),
+            PlanCommand::ActivatePlan(_) | PlanCommand::CreatePlanFromTemplate(_) => {
+                command.clone()
+            }
             PlanCommand::HoldReview(c) if c.next_review.is_some() => command.clone(),
             _ => return Ok(Cow::Borrowed(command)),
         };
-        let days = self.review_rules(tenant).await?.interval_for(plan.payer());
         match &mut resolved {
-            PlanCommand::ActivatePlan(c) => c.first_review.interval_days = days,
+            PlanCommand::ActivatePlan(c) => {
+                c.first_review.interval_days =
+                    self.review_rules(tenant).await?.interval_for(plan.payer());
+            }
             PlanCommand::HoldReview(c) => {
+                let days = self.review_rules(tenant).await?.interval_for(plan.payer());
                 if let Some(next) = &mut c.next_review {
                     next.interval_days = days;
                 }
+            }
+            PlanCommand::CreatePlanFromTemplate(c) => {
+                // Not found stays unresolved: the aggregate refuses it.
+                c.resolved = self.templates(tenant).await?.get(&c.template_id).ok();
             }
             _ => {}
         }
@@ -249,7 +261,7 @@ impl PlanCommands {
         &self,
         caller: &Caller,
     ) -> Result<Vec<(String, u32)>, CommandError> {
-        authorize_rules_read(caller)?;
+        authorize_settings_read(caller)?;
         Ok(self.review_rules(&caller.tenant).await?.rules())
     }
 
@@ -260,28 +272,111 @@ impl PlanCommands {
         payer: &str,
         interval_days: u32,
     ) -> Result<Vec<(String, u32)>, CommandError> {
-        let role = authorize_rules_change(&ctx.caller)?;
         let stream = Self::rules_stream(&ctx.caller.tenant);
+        self.append_setting(ctx, &stream, |history| {
+            let rule = fold_rules(history)?.set(payer, interval_days)?;
+            Ok((
+                ReviewRuleSet::EVENT_TYPE,
+                ReviewRuleSet::SCHEMA_VERSION,
+                rule.encode(),
+            ))
+        })
+        .await?;
+        Ok(self.review_rules(&ctx.caller.tenant).await?.rules())
+    }
+
+    fn templates_stream(tenant: &TenantId) -> StreamName {
+        StreamName::new(tenant.clone(), TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID)
+            .expect("a valid stream name")
+    }
+
+    async fn templates(&self, tenant: &TenantId) -> Result<TemplateLibrary, CommandError> {
+        fold_templates(&self.load(&Self::templates_stream(tenant)).await?)
+    }
+
+    /// Built-in and tenant templates, for anyone but clients.
+    pub async fn list_templates(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<ListedTemplate>, CommandError> {
+        authorize_settings_read(caller)?;
+        Ok(self.templates(&caller.tenant).await?.list())
+    }
+
+    /// Admin: saves a template, or a new version of one; plans already
+    /// made from it keep what they copied. Without an id, one is derived
+    /// from the command id.
+    pub async fn save_template(
+        &self,
+        ctx: &CommandContext,
+        template_id: &str,
+        template: PlanTemplate,
+    ) -> Result<ListedTemplate, CommandError> {
+        let template_id = if template_id.trim().is_empty() {
+            derive_id(ctx.caller.tenant.as_str(), ctx.command_id, "template").to_string()
+        } else {
+            template_id.trim().to_owned()
+        };
+        let stream = Self::templates_stream(&ctx.caller.tenant);
+        self.append_setting(ctx, &stream, |history| {
+            let saved = fold_templates(history)?.save(&template_id, template.clone())?;
+            Ok((
+                saved.event_type(),
+                TemplateEvent::SCHEMA_VERSION,
+                saved.encode(),
+            ))
+        })
+        .await?;
+        self.templates(&ctx.caller.tenant)
+            .await?
+            .list()
+            .into_iter()
+            .find(|t| t.reference.template_id == template_id)
+            .ok_or(CommandError::Rejected(PlanError::UnknownTemplate))
+    }
+
+    /// Admin: takes a template out of use.
+    pub async fn retire_template(
+        &self,
+        ctx: &CommandContext,
+        template_id: &str,
+    ) -> Result<(), CommandError> {
+        let stream = Self::templates_stream(&ctx.caller.tenant);
+        self.append_setting(ctx, &stream, |history| {
+            let retired = fold_templates(history)?.retire(template_id)?;
+            Ok((
+                retired.event_type(),
+                TemplateEvent::SCHEMA_VERSION,
+                retired.encode(),
+            ))
+        })
+        .await
+    }
+
+    /// Appends one admin event to a tenant-settings stream, deciding it
+    /// again if another admin changed the stream meanwhile.
+    async fn append_setting(
+        &self,
+        ctx: &CommandContext,
+        stream: &StreamName,
+        decide: impl Fn(&[RecordedEvent]) -> Result<(&'static str, u32, Vec<u8>), CommandError>,
+    ) -> Result<(), CommandError> {
+        let role = authorize_settings_change(&ctx.caller)?;
         for _ in 0..MAX_ATTEMPTS {
-            let history = self.load(&stream).await?;
-            let mut rules = fold_rules(&history)?;
-            let rule = rules.set(payer, interval_days)?;
-            let mut event =
-                self.event(ctx, role, None, 0, ReviewRuleSet::EVENT_TYPE, rule.encode());
-            event.schema_version = ReviewRuleSet::SCHEMA_VERSION;
+            let history = self.load(stream).await?;
+            let (event_type, schema_version, payload) = decide(&history)?;
+            let mut event = self.event(ctx, role, None, 0, event_type, payload);
+            event.schema_version = schema_version;
             match self
                 .store
                 .append(
-                    &stream,
+                    stream,
                     ExpectedRevision::after(history.len() as u64),
                     vec![event],
                 )
                 .await
             {
-                Ok(_) => {
-                    rules.evolve(&rule);
-                    return Ok(rules.rules());
-                }
+                Ok(_) => return Ok(()),
                 Err(StoreError::WrongExpectedRevision { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -383,6 +478,20 @@ fn instruments() -> &'static Instruments {
                 .build(),
         }
     })
+}
+
+fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandError> {
+    let mut library = TemplateLibrary::default();
+    for recorded in history {
+        let event = TemplateEvent::decode(
+            &recorded.event_type,
+            recorded.schema_version,
+            &recorded.payload,
+        )
+        .map_err(|_| corrupt(recorded))?;
+        library.evolve(&event);
+    }
+    Ok(library)
 }
 
 fn fold_rules(history: &[RecordedEvent]) -> Result<ReviewRules, CommandError> {

@@ -17,11 +17,11 @@ use trellis_plans_domain::{
 };
 use trellis_plans_domain::{
     ActivatePlan, AddDiagnosis, AddIntervention, AddReferral, ChangeReferralStatus, ClosePlan,
-    ConsentKind, CorrectionTarget, CrisisContact, EnterInError, InterventionId,
-    MarkObjectiveNotMet, MeasureTarget, Modality, NextReview, PlanClosure, PutPlanOnHold,
-    RecordClinicalContext, RecordConsent, RecordPresentingProblem, RecordSafetyPlan,
-    RecordServicePlan, ReferralId, ReferralStatus, ResumePlan, ReviseGoal, ScheduleMeasure,
-    SignPlan, SignerRole, Support, SupportKind, Symptom,
+    CompleteObjective, ConsentKind, CorrectionTarget, CreatePlanFromTemplate, CrisisContact,
+    EnterInError, InterventionId, MarkObjectiveNotMet, MeasureTarget, Modality, NextReview,
+    PlanClosure, PutPlanOnHold, RecordClinicalContext, RecordConsent, RecordPresentingProblem,
+    RecordSafetyPlan, RecordServicePlan, ReferralId, ReferralStatus, ResumePlan, ReviseGoal,
+    ScheduleMeasure, SignPlan, SignerRole, Support, SupportKind, Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -29,6 +29,8 @@ use uuid::Uuid;
 use crate::{AccessDenied, CommandContext, CommandError, PlanCommands};
 
 pub use pb::plan_service_server::PlanServiceServer;
+
+mod templates;
 
 /// Largest request a client may send; commands are small.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -237,9 +239,12 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::UnknownReferral(_)
             | PlanError::ConsentRequired
             | PlanError::CosignBeforeClinician => Status::failed_precondition(e.to_string()),
-            PlanError::ReferralAlreadyExists(_) | PlanError::AlreadySigned(_) => {
-                Status::already_exists(e.to_string())
-            }
+            PlanError::ReferralAlreadyExists(_)
+            | PlanError::AlreadySigned(_)
+            | PlanError::ObjectiveAlreadyComplete(_) => Status::already_exists(e.to_string()),
+            PlanError::UnknownTemplate => Status::not_found(e.to_string()),
+            PlanError::TemplateReadOnly => Status::permission_denied(e.to_string()),
+            PlanError::ObjectiveIncomplete(_) => Status::failed_precondition(e.to_string()),
             PlanError::MeasureAlreadyRecorded(_)
             | PlanError::InterventionAlreadyExists(_)
             | PlanError::DiagnosisAlreadyRecorded(_) => Status::already_exists(e.to_string()),
@@ -367,6 +372,34 @@ fn signer_role(v: i32) -> Option<SignerRole> {
     }
 }
 
+/// The context of an admin request on tenant settings; `command_id` as
+/// the client sent it (a fresh one when the message has none).
+fn settings_request<T>(
+    request: Request<T>,
+    command_id: Option<&str>,
+) -> Result<(CommandContext, T), Status> {
+    let caller = caller(&request)?;
+    let meta = RequestMeta::of(&request);
+    let body = request.into_inner();
+    let command_id = match command_id.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Uuid::new_v4(),
+        Some(raw) => Uuid::parse_str(raw).map_err(|_| {
+            invalid_argument(&[FieldViolation::new("command_id", "must be a UUID")])
+        })?,
+    };
+    Ok((
+        CommandContext {
+            correlation_id: meta.correlation_id.unwrap_or(command_id),
+            command_id,
+            caller,
+            request_id: meta.request_id,
+            trace_id: meta.trace_id,
+            span_id: meta.span_id,
+        },
+        body,
+    ))
+}
+
 fn review_rules_reply(rules: Vec<(String, u32)>) -> Response<pb::ReviewRules> {
     Response::new(pb::ReviewRules {
         rules: rules
@@ -379,36 +412,41 @@ fn review_rules_reply(rules: Vec<(String, u32)>) -> Response<pb::ReviewRules> {
     })
 }
 
+/// The command id and plan of a `CreatePlanRequest`, alone or inside
+/// `CreatePlanFromTemplateRequest`.
+fn map_create_plan(
+    caller: &Caller,
+    r: &pb::CreatePlanRequest,
+    f: &mut Fields,
+) -> Option<(Uuid, CreatePlan)> {
+    let command_id = f.command_id(&r.command_id);
+    let plan_id = f.new_id("plan_id", &r.plan_id, caller, command_id);
+    let (command_id, plan_id) = (command_id?, PlanId(plan_id?));
+    Some((
+        command_id,
+        CreatePlan {
+            plan_id,
+            client_id: r.client_id.clone(),
+            primary_clinician_id: r.primary_clinician_id.clone(),
+            clinic_id: r.clinic_id.clone(),
+            title: r.title.clone(),
+            payer: r.payer.clone(),
+        },
+    ))
+}
+
 type Reply = Result<Response<pb::CommandResponse>, Status>;
 
 #[tonic::async_trait]
 impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn create_plan(&self, request: Request<pb::CreatePlanRequest>) -> Reply {
         self.run(request, |caller, r, f| {
-            let pb::CreatePlanRequest {
-                command_id,
-                plan_id,
-                client_id,
-                primary_clinician_id,
-                clinic_id,
-                title,
-                payer,
-            } = r;
-            let command_id = f.command_id(command_id);
-            let plan_id = f.new_id("plan_id", plan_id, caller, command_id);
-            let (command_id, plan_id) = (command_id?, PlanId(plan_id?));
+            let (command_id, create) = map_create_plan(caller, r, f)?;
             Some(Mapped {
-                plan_id,
+                plan_id: create.plan_id,
                 command_id,
-                entity_id: plan_id.0,
-                command: PlanCommand::CreatePlan(CreatePlan {
-                    plan_id,
-                    client_id: client_id.clone(),
-                    primary_clinician_id: primary_clinician_id.clone(),
-                    clinic_id: clinic_id.clone(),
-                    title: title.clone(),
-                    payer: payer.clone(),
-                }),
+                entity_id: create.plan_id.0,
+                command: PlanCommand::CreatePlan(create),
             })
         })
         .await
@@ -1128,18 +1166,8 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
         &self,
         request: Request<pb::SetReviewRuleRequest>,
     ) -> Result<Response<pb::ReviewRules>, Status> {
-        let caller = caller(&request)?;
-        let tenant = caller.tenant.to_string();
-        let meta = RequestMeta::of(&request);
-        let body = request.into_inner();
-        let ctx = CommandContext {
-            correlation_id: meta.correlation_id.unwrap_or_else(Uuid::new_v4),
-            command_id: Uuid::new_v4(),
-            caller,
-            request_id: meta.request_id,
-            trace_id: meta.trace_id,
-            span_id: meta.span_id,
-        };
+        let (ctx, body) = settings_request(request, None)?;
+        let tenant = ctx.caller.tenant.to_string();
         let set = self
             .commands
             .set_review_rule(&ctx, &body.payer, body.interval_days)
@@ -1160,6 +1188,117 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
             .await
             .map_err(to_status);
         observed(&tenant, "GetReviewRules", rules).map(review_rules_reply)
+    }
+
+    async fn create_plan_from_template(
+        &self,
+        request: Request<pb::CreatePlanFromTemplateRequest>,
+    ) -> Reply {
+        self.run(request, |caller, r, f| {
+            let plan = r.plan.clone().unwrap_or_default();
+            let created = map_create_plan(caller, &plan, f);
+            if r.template_id.trim().is_empty() {
+                f.violation("template_id", "is required");
+            }
+            let (command_id, create) = created?;
+            Some(Mapped {
+                plan_id: create.plan_id,
+                command_id,
+                entity_id: create.plan_id.0,
+                command: PlanCommand::CreatePlanFromTemplate(Box::new(CreatePlanFromTemplate {
+                    create,
+                    template_id: r.template_id.trim().to_owned(),
+                    resolved: None,
+                })),
+            })
+        })
+        .await
+    }
+
+    async fn complete_objective(&self, request: Request<pb::CompleteObjectiveRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id);
+            let objective_id = f.uuid("objective_id", &r.objective_id).map(ObjectiveId);
+            let target_date = f.optional_date("target_date", &r.target_date);
+            let objective_id = objective_id?;
+            Some(Mapped {
+                plan_id: plan_id?,
+                command_id: command_id?,
+                entity_id: objective_id.0,
+                command: PlanCommand::CompleteObjective(CompleteObjective {
+                    objective_id,
+                    description: r.description.clone(),
+                    quantity: r.quantity.as_ref().map(|q| QuantityTarget {
+                        baseline: q.baseline,
+                        target: q.target,
+                        unit: q.unit.clone(),
+                        period: q.period.clone(),
+                    }),
+                    target_date: target_date?,
+                }),
+            })
+        })
+        .await
+    }
+
+    async fn save_template(
+        &self,
+        request: Request<pb::SaveTemplateRequest>,
+    ) -> Result<Response<pb::PlanTemplate>, Status> {
+        let command_id = request.get_ref().command_id.clone();
+        let (ctx, body) = settings_request(request, Some(&command_id))?;
+        let tenant = ctx.caller.tenant.to_string();
+        let mut fields = Fields::default();
+        let wire = body.template.unwrap_or_default();
+        let template = templates::from_wire(&mut fields, &wire);
+        let template = match (template, fields.into_status()) {
+            (Some(t), None) => t,
+            (_, status) => {
+                let status = status.unwrap_or_else(|| Status::invalid_argument("invalid template"));
+                return observed(&tenant, "invalid", Err(status));
+            }
+        };
+        let saved = self
+            .commands
+            .save_template(&ctx, &wire.template_id, template)
+            .await
+            .map_err(to_status);
+        observed(&tenant, "SaveTemplate", saved).map(|t| Response::new(templates::to_wire(t)))
+    }
+
+    async fn retire_template(
+        &self,
+        request: Request<pb::RetireTemplateRequest>,
+    ) -> Result<Response<pb::RetireTemplateResponse>, Status> {
+        let command_id = request.get_ref().command_id.clone();
+        let (ctx, body) = settings_request(request, Some(&command_id))?;
+        let tenant = ctx.caller.tenant.to_string();
+        let retired = self
+            .commands
+            .retire_template(&ctx, body.template_id.trim())
+            .await
+            .map_err(to_status);
+        observed(&tenant, "RetireTemplate", retired)
+            .map(|()| Response::new(pb::RetireTemplateResponse {}))
+    }
+
+    async fn list_templates(
+        &self,
+        request: Request<pb::ListTemplatesRequest>,
+    ) -> Result<Response<pb::Templates>, Status> {
+        let caller = caller(&request)?;
+        let tenant = caller.tenant.to_string();
+        let listed = self
+            .commands
+            .list_templates(&caller)
+            .await
+            .map_err(to_status);
+        observed(&tenant, "ListTemplates", listed).map(|list| {
+            Response::new(pb::Templates {
+                templates: list.into_iter().map(templates::to_wire).collect(),
+            })
+        })
     }
 
     async fn enter_in_error(&self, request: Request<pb::EnterInErrorRequest>) -> Reply {

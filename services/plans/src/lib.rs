@@ -10,5 +10,7 @@ mod access;
 mod commands;
 pub mod grpc;
 
-pub use access::{AccessDenied, authorize_command, authorize_rules_change, authorize_rules_read};
+pub use access::{
+    AccessDenied, authorize_command, authorize_settings_change, authorize_settings_read,
+};
 pub use commands::{CommandContext, CommandError, CommandOutcome, PlanCommands};

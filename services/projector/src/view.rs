@@ -36,6 +36,10 @@ pub struct ObjectiveView {
     pub not_met: Option<ClosedNotMetView>,
     #[serde(default)]
     pub measure: Option<MeasureTarget>,
+    /// A template's objective still waiting for the client's numbers:
+    /// baseline, target and date mean nothing yet.
+    #[serde(default)]
+    pub placeholder: bool,
     pub progress: Vec<ProgressView>,
     /// Why this entry was marked entered in error, if it was.
     #[serde(default)]
@@ -248,6 +252,9 @@ pub struct PlanView {
     pub safety_plan: Option<SafetyPlanView>,
     #[serde(default)]
     pub payer: String,
+    /// The template the plan was made from, as `id@version`.
+    #[serde(default)]
+    pub template: Option<String>,
     #[serde(default)]
     pub status: LifecycleView,
     #[serde(default)]
@@ -348,6 +355,9 @@ pub fn apply_event(
                 interventions: Vec::new(),
                 safety_plan: None,
                 payer: e.payer,
+                template: e
+                    .template
+                    .map(|t| format!("{}@{}", t.template_id, t.version)),
                 status: LifecycleView::Draft,
                 status_changes: Vec::new(),
                 clinical_context: None,
@@ -390,7 +400,33 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                 goal.closed_on = Some(e.closed_on);
             }
         }
+        PlanEvent::ObjectiveDrafted(e) => {
+            let goal_id = e.goal_id.to_string();
+            if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == goal_id) {
+                goal.objectives.push(ObjectiveView {
+                    objective_id: e.objective_id.to_string(),
+                    description: e.description,
+                    unit: e.unit,
+                    period: e.period,
+                    measure: e.measure,
+                    placeholder: true,
+                    ..ObjectiveView::default()
+                });
+            }
+        }
         PlanEvent::ObjectiveAdded(e) => {
+            // Completing a template placeholder fills it in where it stands.
+            if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
+                objective.description = e.description;
+                objective.baseline = e.baseline;
+                objective.target = e.target;
+                objective.unit = e.unit;
+                objective.period = e.period;
+                objective.target_date = e.target_date;
+                objective.measure = e.measure;
+                objective.placeholder = false;
+                return;
+            }
             let goal_id = e.goal_id.to_string();
             if let Some(goal) = view.goals.iter_mut().find(|g| g.goal_id == goal_id) {
                 goal.objectives.push(ObjectiveView {
@@ -405,6 +441,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     met_by_measure: None,
                     not_met: None,
                     measure: e.measure,
+                    placeholder: false,
                     progress: Vec::new(),
                     entered_in_error: None,
                 });
@@ -683,6 +720,7 @@ mod tests {
             clinic_id: "eastside".into(),
             title: "GAD".into(),
             created_on: "2026-11-29".parse().unwrap(),
+            template: None,
             payer: "medicaid".into(),
         })
     }

@@ -1,15 +1,19 @@
 //! `trellis demo`: the seed's two example plans (Emma Lee, GAD; Doug McGee,
-//! MDD), sent as commands through the gRPC API like any clinic app would.
+//! MDD), made from the built-in templates and completed with each client's
+//! own picture, sent through the gRPC API like any clinic app would: an
+//! admin sets the review rule, the clinician writes and signs, the client
+//! consents and signs, a supervisor co-signs, and the plan is activated.
 //!
 //! Command ids are derived from the tenant and a fixed name, so running the
 //! demo twice changes nothing the second time.
 
 use anyhow::Context;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Months, NaiveDate, Utc};
 use tonic::metadata::MetadataValue;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use trellis_auth::{Caller, Role, TokenIssuer};
 use trellis_kernel::TenantId;
+use trellis_plans_domain::{PlanId, child_id};
 use trellis_proto::plans::v1 as pb;
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 use uuid::Uuid;
@@ -17,156 +21,132 @@ use uuid::Uuid;
 use crate::DemoArgs;
 
 const CLINICIAN: &str = "dr-rivera";
+const SUPERVISOR: &str = "dr-okafor";
+const ADMIN: &str = "clinic-it";
 const CLINIC: &str = "main-street";
 const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x3e83_1fe6_1c28_4e02_9a5f_0d3c_7b1e_aa01);
+/// "Progress will be reviewed every 4-6 weeks": the tenant's default rule.
+const REVIEW_INTERVAL_DAYS: u32 = 42;
 
-/// An objective: what moves, from where to where, counted per what.
-struct SeedObjective {
-    description: &'static str,
-    baseline: f64,
-    target: f64,
-    unit: &'static str,
-    period: &'static str,
+/// How the clinician completes one of the template's objective
+/// placeholders, in template order.
+enum Completion {
+    /// The client's own wording and numbers, due in `months`.
+    Quantity {
+        description: &'static str,
+        baseline: f64,
+        target: f64,
+        months: u32,
+    },
+    /// Measured by a questionnaire: only the date is the client's.
+    Measure { months: u32 },
 }
 
-struct SeedGoal {
-    description: &'static str,
-    long_term: bool,
-    objective: Option<SeedObjective>,
+/// A questionnaire at intake: item answers, or a total.
+struct Intake {
+    instrument: pb::Instrument,
+    answers: &'static [u32],
+    total: Option<u32>,
 }
 
 struct SeedPlan {
     key: &'static str,
-    /// Whether an intake review was held with the client.
-    intake_review: bool,
+    template_id: &'static str,
     client_id: &'static str,
     title: &'static str,
-    goals: Vec<SeedGoal>,
+    payer: &'static str,
     /// ICD-10-CM codes, the primary first.
     diagnoses: &'static [&'static str],
     /// The presenting problem as the article gives it, and its symptoms
     /// (name, frequency, intensity, onset).
     narrative: &'static str,
     symptoms: &'static [(&'static str, &'static str, &'static str, &'static str)],
-    /// (modality, technique, frequency, indexes of the goals it serves)
-    interventions: &'static [(pb::Modality, &'static str, &'static str, &'static [usize])],
+    intake_measures: &'static [Intake],
+    completions: Vec<Completion>,
+    strengths: &'static [&'static str],
+    barriers: &'static [&'static str],
+    supports: &'static [(pb::SupportKind, &'static str)],
+    /// (to, reason, status)
+    referrals: &'static [(&'static str, &'static str, pb::ReferralStatus)],
     warning_signs: &'static [&'static str],
     coping_steps: &'static [&'static str],
     /// (name, relationship, phone)
     contacts: &'static [(&'static str, &'static str, &'static str)],
+    /// Whether the plan was gone through with the client at an intake review.
+    intake_review: bool,
+    /// Whether a supervisor co-signs (a pre-licensed clinician's plan, or a
+    /// client with suicidal ideation).
+    supervisor_cosigns: bool,
 }
 
 const CRISIS_LINES: &[&str] = &["988 Suicide & Crisis Lifeline (call or text 988)"];
 
-const fn objective(
-    description: &'static str,
-    baseline: f64,
-    target: f64,
-    unit: &'static str,
-    period: &'static str,
-) -> Option<SeedObjective> {
-    Some(SeedObjective {
-        description,
-        baseline,
-        target,
-        unit,
-        period,
-    })
-}
-
 fn seed_plans() -> Vec<SeedPlan> {
-    let goal = |description, long_term, objective| SeedGoal {
-        description,
-        long_term,
-        objective,
-    };
     vec![
         SeedPlan {
             key: "emma-lee",
-            intake_review: false,
+            template_id: "builtin-gad",
+            client_id: "client-emma-lee",
+            title: "Generalized Anxiety Disorder (GAD) - Emma Lee, 27",
+            payer: "commercial",
             diagnoses: &["F41.1"],
-            narrative: "The client reported excessive, uncontrollable worry about a variety of topics (work, health, relationships, etc.), occurring more days than not for at least six months. They stated they have experienced anxiety and worry for as long as they can remember, starting in childhood. Symptoms reported include physical tension, restlessness, irritability, difficulty concentrating, and sleep disturbances, including waking multiple times in the middle of the night and having difficulty getting back to sleep. The client reported low mood at times.",
-            symptoms: &[
-                (
-                    "excessive, uncontrollable worry",
-                    "more days than not",
-                    "high",
-                    "childhood",
-                ),
-                (
-                    "physical tension",
-                    "more days than not",
-                    "moderate",
-                    "at least six months ago",
-                ),
-                (
-                    "restlessness",
-                    "more days than not",
-                    "moderate",
-                    "at least six months ago",
-                ),
-                (
-                    "irritability",
-                    "often",
-                    "moderate",
-                    "at least six months ago",
-                ),
-                (
-                    "difficulty concentrating",
-                    "often",
-                    "moderate",
-                    "at least six months ago",
-                ),
-                (
-                    "sleep disturbance: waking several times a night",
-                    "most nights",
-                    "moderate",
-                    "at least six months ago",
-                ),
-                ("low mood", "at times", "mild", "unspecified"),
+            narrative: EMMA_NARR,
+            symptoms: EMMA_SYM,
+            intake_measures: &[
+                Intake {
+                    instrument: pb::Instrument::Gad7,
+                    answers: &[2, 2, 2, 2, 3, 2, 2],
+                    total: None,
+                },
+                Intake {
+                    instrument: pb::Instrument::Pswq,
+                    answers: &[],
+                    total: Some(62),
+                },
             ],
-            interventions: &[
+            completions: vec![
+                // "50% score improvement on Penn State Worry Questionnaire."
+                Completion::Measure { months: 3 },
+                Completion::Quantity {
+                    description: "Client will learn and practice relaxation techniques (e.g., deep breathing, progressive muscle relaxation) from 0 times per day to 1 times per day.",
+                    baseline: 0.0,
+                    target: 1.0,
+                    months: 3,
+                },
+                Completion::Quantity {
+                    description: "Client will increase sleeping through the night from 0 times per week to 2 times per week.",
+                    baseline: 0.0,
+                    target: 2.0,
+                    months: 3,
+                },
+                // "60-70% reduction in anxiety symptoms as measured by GAD-7."
+                Completion::Measure { months: 12 },
+            ],
+            strengths: &[
+                "Insight into the pattern of her worry, present since childhood",
+                "Supportive partner",
+            ],
+            barriers: &["Sleep disturbance", "Physical tension"],
+            supports: &[
                 (
-                    pb::Modality::Cbt,
-                    "Cognitive Restructuring: identify and challenge irrational thoughts and catastrophic thinking; reframe anxiety-provoking thoughts into more balanced perspectives.",
-                    "weekly sessions",
-                    &[0, 3],
+                    pb::SupportKind::Family,
+                    "Educate client's partner on GAD symptoms and how to support the patient without enabling avoidance behaviors.",
                 ),
                 (
-                    pb::Modality::BehaviouralActivation,
-                    "Encourage activities that reduce avoidance and increase positive reinforcement, such as socializing or engaging in hobbies.",
-                    "weekly sessions",
-                    &[4, 5],
+                    pb::SupportKind::Social,
+                    "Encourage the patient to engage with supportive friends or groups to reduce isolation.",
+                ),
+            ],
+            referrals: &[
+                (
+                    "psychiatrist",
+                    "Medication: if anxiety symptoms persist or worsen, evaluation of potential pharmacological interventions.",
+                    pb::ReferralStatus::Planned,
                 ),
                 (
-                    pb::Modality::RelaxationTraining,
-                    "Teach mindfulness and relaxation techniques (deep breathing, progressive muscle relaxation, mindfulness meditation).",
-                    "daily practice",
-                    &[1],
-                ),
-                (
-                    pb::Modality::Psychoeducation,
-                    "Educate the patient on the nature of GAD, the fight-or-flight response, and the role of physical tension in anxiety.",
-                    "early sessions",
-                    &[0],
-                ),
-                (
-                    pb::Modality::Exposure,
-                    "Gradual exposure to anxiety-provoking situations to reduce avoidance and increase tolerance of distressing feelings.",
-                    "weekly sessions",
-                    &[3],
-                ),
-                (
-                    pb::Modality::Mbsr,
-                    "Incorporate mindfulness practices to increase self-awareness and acceptance of anxious thoughts and feelings without judgment.",
-                    "daily practice",
-                    &[4],
-                ),
-                (
-                    pb::Modality::SleepHygiene,
-                    "Establish a regular sleep routine and promote healthy sleep habits.",
-                    "nightly",
-                    &[2],
+                    "physician",
+                    "Physical health: any medical concerns (e.g., sleep issues, unexplained physical symptoms) that could be contributing to anxiety.",
+                    pb::ReferralStatus::Planned,
                 ),
             ],
             warning_signs: &["Acute anxiety episodes", "Suicidal ideation"],
@@ -175,136 +155,83 @@ fn seed_plans() -> Vec<SeedPlan> {
                 "Call an emergency contact or a crisis line",
             ],
             contacts: &[("Partner", "partner", "on file with the clinic")],
-            client_id: "client-emma-lee",
-            title: "Generalized Anxiety Disorder (GAD) - Emma Lee, 27",
-            goals: vec![
-                goal(
-                    "Reduce frequency and intensity of excessive worry",
-                    false,
-                    objective(
-                        "Client will reduce frequency and intensity of excessive worry as evidenced by 50% score improvement on Penn State Worry Questionnaire.",
-                        62.0,
-                        31.0,
-                        "PSWQ total score",
-                        "",
-                    ),
-                ),
-                goal(
-                    "Learn and practice relaxation techniques",
-                    false,
-                    objective(
-                        "Client will learn and practice relaxation techniques (e.g., deep breathing, progressive muscle relaxation) from 0 times per day to 1 times per day.",
-                        0.0,
-                        1.0,
-                        "relaxation practices",
-                        "day",
-                    ),
-                ),
-                goal(
-                    "Sleep through the night",
-                    false,
-                    objective(
-                        "Client will increase sleeping through the night from 0 times per week to 2 times per week.",
-                        0.0,
-                        2.0,
-                        "nights slept through",
-                        "week",
-                    ),
-                ),
-                goal(
-                    "Achieve and maintain 60-70% reduction in anxiety symptoms as measured by GAD-7.",
-                    true,
-                    objective(
-                        "GAD-7 total reduced from 15 to 5 (about 67%).",
-                        15.0,
-                        5.0,
-                        "GAD-7 total score",
-                        "",
-                    ),
-                ),
-                goal(
-                    "Develop and implement healthy coping strategies to manage future stressors.",
-                    true,
-                    None,
-                ),
-                goal(
-                    "Improve quality of life, including interpersonal relationships and work performance.",
-                    true,
-                    None,
-                ),
-            ],
+            intake_review: false,
+            supervisor_cosigns: false,
         },
         SeedPlan {
             key: "doug-mcgee",
-            intake_review: true,
+            template_id: "builtin-mdd",
+            client_id: "client-doug-mcgee",
+            title: "Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67",
+            payer: "medicare",
             // Comorbid: "Alcohol Abuse" in the article's plan.
             diagnoses: &["F32.1", "F10.10"],
-            narrative: "The client presented to treatment reporting symptoms of low mood, negative self-talk, low motivation, poor appetite, and poor sleep. He stated he is currently getting 4-5 hours per night, whereas his typical baseline is 7-8 hours per night. The client reported his symptoms began approximately one month ago when he retired from his career as a machinist in a factory. He stated he has had low periods in his life but noted no previous history of experiencing depressive symptoms of this severity. The client endorsed passive suicidal ideation, stating he has thoughts of falling asleep and not waking up but denied having a plan, means, or intent to self-harm. The client stated he has been drinking more frequently in the past month - 3-4 beers per day whereas typically he would have only 3-4 beers per week. The client lives alone and has few social supports outside of his two children who live in different states.",
-            symptoms: &[
+            narrative: DOUG_NARR,
+            symptoms: DOUG_SYM,
+            intake_measures: &[Intake {
+                // Item 9 at 1: the passive ideation he endorsed.
+                instrument: pb::Instrument::Phq9,
+                answers: &[2, 2, 2, 1, 2, 1, 2, 1, 1],
+                total: None,
+            }],
+            completions: vec![
+                Completion::Quantity {
+                    description: "Client will decrease thoughts related to suicidal ideation from 2-3 times per day to 0 times per day.",
+                    baseline: 2.5,
+                    target: 0.0,
+                    months: 3,
+                },
+                Completion::Quantity {
+                    description: "Client will engage in a social activity outside the house from 0 times per week to 1 time per week.",
+                    baseline: 0.0,
+                    target: 1.0,
+                    months: 3,
+                },
+                Completion::Quantity {
+                    description: "Client will increase sleeping through the night from 4-5 hours per night to 7-8 hours per night.",
+                    baseline: 4.5,
+                    target: 7.5,
+                    months: 3,
+                },
+                Completion::Quantity {
+                    description: "Client will decrease alcohol use from 3-4 beers per day to 3-4 beers per week.",
+                    baseline: 24.5,
+                    target: 3.5,
+                    months: 3,
+                },
+                // "60-70% reduction in depressive symptoms as measured by PHQ-9."
+                Completion::Measure { months: 12 },
+            ],
+            strengths: &[
+                "Two children he wants to visit",
+                "A hobby to return to: woodworking",
+                "No previous history of depressive symptoms of this severity",
+            ],
+            barriers: &[
+                "Lives alone with few social supports",
+                "Loss of routine since retiring",
+                "Drinking more: 3-4 beers a day",
+            ],
+            supports: &[
                 (
-                    "low mood",
-                    "daily",
-                    "moderate",
-                    "one month ago, at retirement",
+                    pb::SupportKind::Family,
+                    "Family involvement not applicable: his two children live in different states.",
                 ),
-                ("negative self-talk", "daily", "moderate", "one month ago"),
-                ("low motivation", "daily", "moderate", "one month ago"),
-                ("poor appetite", "daily", "mild", "one month ago"),
                 (
-                    "poor sleep: 4-5 hours a night",
-                    "nightly",
-                    "moderate",
-                    "one month ago",
-                ),
-                (
-                    "passive suicidal ideation, no plan, means or intent",
-                    "2-3 times a day",
-                    "moderate",
-                    "one month ago",
-                ),
-                (
-                    "increased drinking: 3-4 beers a day",
-                    "daily",
-                    "moderate",
-                    "one month ago",
+                    pb::SupportKind::Community,
+                    "Therapist will work with client to find and engage in at least one community group.",
                 ),
             ],
-            interventions: &[
+            referrals: &[
                 (
-                    pb::Modality::Cbt,
-                    "Cognitive Restructuring: identify, challenge, and reframe irrational thoughts and black-and-white thinking into more balanced perspectives.",
-                    "weekly sessions",
-                    &[0, 4],
+                    "psychiatrist",
+                    "Medication: if depressive symptoms persist or worsen, evaluation of potential pharmacological interventions.",
+                    pb::ReferralStatus::Planned,
                 ),
                 (
-                    pb::Modality::BehaviouralActivation,
-                    "Encourage activities that reduce avoidance, increase participation in a routine, and increase positive reinforcement, such as socializing or hobbies.",
-                    "weekly sessions",
-                    &[1, 6],
-                ),
-                (
-                    pb::Modality::RelaxationTraining,
-                    "Teach mindfulness and relaxation techniques (deep breathing, progressive muscle relaxation, mindfulness meditation).",
-                    "daily practice",
-                    &[5],
-                ),
-                (
-                    pb::Modality::Psychoeducation,
-                    "Educate on the nature of depression and normalize emotional difficulties around life transitions such as retirement; psychoeducation on relaxation techniques as alternatives to alcohol.",
-                    "early sessions",
-                    &[4, 3],
-                ),
-                (
-                    pb::Modality::Act,
-                    "Embrace thoughts and feelings rather than fighting them, while committing to actions that align with core values.",
-                    "weekly sessions",
-                    &[6],
-                ),
-                (
-                    pb::Modality::SleepHygiene,
-                    "Establish a regular sleep routine and promote healthy sleep habits.",
-                    "nightly",
-                    &[2],
+                    "primary care physician",
+                    "Physical health: a check-up; he reports he has not been to a doctor in 15 years.",
+                    pb::ReferralStatus::Made,
                 ),
             ],
             warning_signs: &["Acute depressive episodes", "Suicidal ideation worsens"],
@@ -316,91 +243,143 @@ fn seed_plans() -> Vec<SeedPlan> {
                 ("Son", "child", "on file with the clinic"),
                 ("Daughter", "child", "on file with the clinic"),
             ],
-            client_id: "client-doug-mcgee",
-            title: "Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67",
-            goals: vec![
-                goal(
-                    "Decrease thoughts related to suicidal ideation",
-                    false,
-                    objective(
-                        "Client will decrease thoughts related to suicidal ideation from 2-3 times per day to 0 times per day.",
-                        3.0,
-                        0.0,
-                        "thoughts of suicidal ideation",
-                        "day",
-                    ),
-                ),
-                goal(
-                    "Engage in social activity outside the house",
-                    false,
-                    objective(
-                        "Client will engage in a social activity outside the house from 0 times per week to 1 time per week.",
-                        0.0,
-                        1.0,
-                        "social activities",
-                        "week",
-                    ),
-                ),
-                goal(
-                    "Sleep through the night",
-                    false,
-                    objective(
-                        "Client will increase sleeping through the night from 4-5 hours per night to 7-8 hours per night.",
-                        4.5,
-                        7.5,
-                        "hours of sleep",
-                        "night",
-                    ),
-                ),
-                goal(
-                    "Decrease alcohol use",
-                    false,
-                    objective(
-                        "Client will decrease alcohol use from 3-4 beers per day to 3-4 beers per week.",
-                        24.5,
-                        3.5,
-                        "beers",
-                        "week",
-                    ),
-                ),
-                goal(
-                    "Achieve and maintain 60-70% reduction in depressive symptoms as measured by PHQ-9.",
-                    true,
-                    objective(
-                        "PHQ-9 total reduced from 14 to 5 (about 64%).",
-                        14.0,
-                        5.0,
-                        "PHQ-9 total score",
-                        "",
-                    ),
-                ),
-                goal(
-                    "Develop and implement healthy coping strategies, such as exercise and deep breathing, to manage stressors.",
-                    true,
-                    None,
-                ),
-                goal(
-                    "Improve quality of life, including engaging in interpersonal relationships, joining a community group, planning travel to visit his kids, and returning to his hobby of woodworking.",
-                    true,
-                    None,
-                ),
-            ],
+            intake_review: true,
+            supervisor_cosigns: true,
         },
     ]
+}
+
+const EMMA_NARR: &str = "The client reported excessive, uncontrollable worry about a variety of topics (work, health, relationships, etc.), occurring more days than not for at least six months. They stated they have experienced anxiety and worry for as long as they can remember, starting in childhood. Symptoms reported include physical tension, restlessness, irritability, difficulty concentrating, and sleep disturbances, including waking multiple times in the middle of the night and having difficulty getting back to sleep. The client reported low mood at times.";
+
+const DOUG_NARR: &str = "The client presented to treatment reporting symptoms of low mood, negative self-talk, low motivation, poor appetite, and poor sleep. He stated he is currently getting 4-5 hours per night, whereas his typical baseline is 7-8 hours per night. The client reported his symptoms began approximately one month ago when he retired from his career as a machinist in a factory. He stated he has had low periods in his life but noted no previous history of experiencing depressive symptoms of this severity. The client endorsed passive suicidal ideation, stating he has thoughts of falling asleep and not waking up but denied having a plan, means, or intent to self-harm. The client stated he has been drinking more frequently in the past month - 3-4 beers per day whereas typically he would have only 3-4 beers per week. The client lives alone and has few social supports outside of his two children who live in different states.";
+
+#[rustfmt::skip]
+const EMMA_SYM: &[(&str, &str, &str, &str)] = &[
+    (
+        "excessive, uncontrollable worry",
+        "more days than not",
+        "high",
+        "childhood",
+    ),
+    (
+        "physical tension",
+        "more days than not",
+        "moderate",
+        "at least six months ago",
+    ),
+    (
+        "restlessness",
+        "more days than not",
+        "moderate",
+        "at least six months ago",
+    ),
+    (
+        "irritability",
+        "often",
+        "moderate",
+        "at least six months ago",
+    ),
+    (
+        "difficulty concentrating",
+        "often",
+        "moderate",
+        "at least six months ago",
+    ),
+    (
+        "sleep disturbance: waking several times a night",
+        "most nights",
+        "moderate",
+        "at least six months ago",
+    ),
+    ("low mood", "at times", "mild", "unspecified"),
+];
+
+#[rustfmt::skip]
+const DOUG_SYM: &[(&str, &str, &str, &str)] = &[
+    (
+        "low mood",
+        "daily",
+        "moderate",
+        "one month ago, at retirement",
+    ),
+    ("negative self-talk", "daily", "moderate", "one month ago"),
+    ("low motivation", "daily", "moderate", "one month ago"),
+    ("poor appetite", "daily", "mild", "one month ago"),
+    (
+        "poor sleep: 4-5 hours a night",
+        "nightly",
+        "moderate",
+        "one month ago",
+    ),
+    (
+        "passive suicidal ideation, no plan, means or intent",
+        "2-3 times a day",
+        "moderate",
+        "one month ago",
+    ),
+    (
+        "increased drinking: 3-4 beers a day",
+        "daily",
+        "moderate",
+        "one month ago",
+    ),
+];
+
+/// Puts one caller's bearer token on every request.
+type Bearer =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+type Client = PlanServiceClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
+
+/// A client acting as `caller`, by bearer token.
+fn client_as(
+    channel: &Channel,
+    issuer: &TokenIssuer,
+    caller: Caller,
+) -> anyhow::Result<(Client, String)> {
+    let token = issuer.issue(&caller, Duration::hours(12))?;
+    let bearer: MetadataValue<_> = format!("Bearer {token}").parse()?;
+    let intercept: Bearer = Box::new(move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", bearer.clone());
+        Ok(req)
+    });
+    Ok((
+        PlanServiceClient::with_interceptor(channel.clone(), intercept),
+        token,
+    ))
+}
+
+/// The people the demo acts as.
+struct Cast {
+    clinician: Client,
+    supervisor: Client,
+    admin: Client,
+    channel: Channel,
+    issuer: TokenIssuer,
+    tenant: TenantId,
+}
+
+impl Cast {
+    fn caller(&self, subject: &str, role: Role) -> Caller {
+        Caller {
+            tenant: self.tenant.clone(),
+            subject: subject.into(),
+            roles: vec![role],
+            clinics: vec![CLINIC.into()],
+        }
+    }
+
+    fn client_of(&self, plan: &SeedPlan) -> anyhow::Result<Client> {
+        let caller = Caller {
+            clinics: Vec::new(),
+            ..self.caller(plan.client_id, Role::Client)
+        };
+        Ok(client_as(&self.channel, &self.issuer, caller)?.0)
+    }
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let tenant = TenantId::parse(&args.tenant).context("--tenant")?;
     let issuer = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?;
-    let token = issuer.issue(
-        &Caller {
-            tenant: tenant.clone(),
-            subject: CLINICIAN.into(),
-            roles: vec![Role::Clinician],
-            clinics: vec![CLINIC.into()],
-        },
-        Duration::hours(12),
-    )?;
     let endpoint = if args.grpc_addr.starts_with("http") {
         args.grpc_addr.clone()
     } else {
@@ -415,35 +394,56 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 args.grpc_addr
             )
         })?;
-    let bearer: MetadataValue<_> = format!("Bearer {token}").parse()?;
-    let mut client =
-        PlanServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            req.metadata_mut().insert("authorization", bearer.clone());
-            Ok(req)
-        });
+    let as_role = |subject: &str, role: Role| Caller {
+        tenant: tenant.clone(),
+        subject: subject.into(),
+        roles: vec![role],
+        clinics: vec![CLINIC.into()],
+    };
+    let (clinician, token) = client_as(&channel, &issuer, as_role(CLINICIAN, Role::Clinician))?;
+    let (supervisor, _) = client_as(&channel, &issuer, as_role(SUPERVISOR, Role::Supervisor))?;
+    let (admin, _) = client_as(&channel, &issuer, as_role(ADMIN, Role::Admin))?;
+    let mut cast = Cast {
+        clinician,
+        supervisor,
+        admin,
+        channel,
+        issuer,
+        tenant: tenant.clone(),
+    };
+
+    // "Progress will be reviewed every 4-6 weeks."
+    let rules = cast
+        .admin
+        .get_review_rules(pb::GetReviewRulesRequest {})
+        .await
+        .context("GetReviewRules")?
+        .into_inner();
+    if !rules
+        .rules
+        .iter()
+        .any(|r| r.payer.is_empty() && r.interval_days == REVIEW_INTERVAL_DAYS)
+    {
+        cast.admin
+            .set_review_rule(pb::SetReviewRuleRequest {
+                payer: String::new(),
+                interval_days: REVIEW_INTERVAL_DAYS,
+            })
+            .await
+            .context("SetReviewRule")?;
+    }
 
     let today = Utc::now().date_naive();
     for plan in seed_plans() {
-        let plan_id = load_plan(&mut client, &tenant, &plan, today).await?;
+        let plan_id = load_plan(&mut cast, &plan, today).await?;
         say!("{}: plan {plan_id}", plan.key);
     }
     say!("token (clinician {CLINICIAN}, tenant {tenant}): {token}");
     Ok(())
 }
 
-async fn load_plan<S>(
-    client: &mut PlanServiceClient<S>,
-    tenant: &TenantId,
-    plan: &SeedPlan,
-    today: NaiveDate,
-) -> anyhow::Result<String>
-where
-    S: tonic::client::GrpcService<tonic::body::Body>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::ResponseBody: tonic::transport::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <S::ResponseBody as tonic::transport::Body>::Error:
-        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
-{
+async fn load_plan(cast: &mut Cast, plan: &SeedPlan, today: NaiveDate) -> anyhow::Result<String> {
+    let tenant = &cast.tenant;
     let id = |name: &str| {
         Uuid::new_v5(
             &DEMO_NAMESPACE,
@@ -451,143 +451,191 @@ where
         )
         .to_string()
     };
-    let created = client
-        .create_plan(pb::CreatePlanRequest {
-            command_id: id("create"),
-            plan_id: String::new(),
-            client_id: plan.client_id.into(),
-            primary_clinician_id: CLINICIAN.into(),
-            clinic_id: CLINIC.into(),
-            title: plan.title.into(),
-            payer: String::new(),
+    let c = &mut cast.clinician;
+    let created = c
+        .create_plan_from_template(pb::CreatePlanFromTemplateRequest {
+            plan: Some(pb::CreatePlanRequest {
+                command_id: id("create"),
+                plan_id: String::new(),
+                client_id: plan.client_id.into(),
+                primary_clinician_id: CLINICIAN.into(),
+                clinic_id: CLINIC.into(),
+                title: plan.title.into(),
+                payer: plan.payer.into(),
+            }),
+            template_id: plan.template_id.into(),
         })
         .await
-        .context("CreatePlan")?
+        .context("CreatePlanFromTemplate")?
         .into_inner();
     let plan_id = created.plan_id;
-    let mut goal_ids = Vec::new();
-    for (g, goal) in plan.goals.iter().enumerate() {
-        let added = client
-            .add_goal(pb::AddGoalRequest {
-                command_id: id(&format!("goal-{g}")),
+    let plan_uuid = PlanId(Uuid::parse_str(&plan_id)?);
+    for (n, code) in plan.diagnoses.iter().enumerate() {
+        c.add_diagnosis(pb::AddDiagnosisRequest {
+            command_id: id(&format!("diagnosis-{n}")),
+            plan_id: plan_id.clone(),
+            code: (*code).into(),
+            primary: n == 0,
+        })
+        .await
+        .context("AddDiagnosis")?;
+    }
+    c.record_presenting_problem(pb::RecordPresentingProblemRequest {
+        command_id: id("presenting-problem"),
+        plan_id: plan_id.clone(),
+        narrative: plan.narrative.into(),
+        symptoms: plan
+            .symptoms
+            .iter()
+            .map(|(name, frequency, intensity, onset)| pb::Symptom {
+                name: (*name).into(),
+                frequency: (*frequency).into(),
+                intensity: (*intensity).into(),
+                onset: (*onset).into(),
+            })
+            .collect(),
+    })
+    .await
+    .context("RecordPresentingProblem")?;
+    // Baselines at intake: the scores measure-based objectives start from.
+    for (n, intake) in plan.intake_measures.iter().enumerate() {
+        let measure_id = id(&format!("intake-measure-{n}"));
+        c.record_measure(pb::RecordMeasureRequest {
+            command_id: id(&format!("intake-measure-{n}-cmd")),
+            plan_id: plan_id.clone(),
+            measure_id: measure_id.clone(),
+            instrument: intake.instrument as i32,
+            answers: intake.answers.to_vec(),
+            total: intake.total,
+            administered_on: today.to_string(),
+            source: pb::ProgressSource::Clinician as i32,
+        })
+        .await
+        .context("RecordMeasure")?;
+        if intake.instrument == pb::Instrument::Phq9 && intake.answers.get(8) > Some(&0) {
+            // The flag the answer raised, seen and addressed at intake.
+            c.acknowledge_safety_flag(pb::AcknowledgeSafetyFlagRequest {
+                command_id: id(&format!("intake-measure-{n}-ack")),
                 plan_id: plan_id.clone(),
-                goal_id: String::new(),
-                description: goal.description.into(),
-                term: if goal.long_term {
-                    pb::GoalTerm::LongTerm
-                } else {
-                    pb::GoalTerm::ShortTerm
-                } as i32,
+                flag_id: measure_id,
+                note: "Passive ideation without plan, means or intent; safety plan made at \
+                       intake."
+                    .into(),
             })
             .await
-            .context("AddGoal")?
-            .into_inner();
-        goal_ids.push(added.entity_id.clone());
-        let Some(o) = &goal.objective else { continue };
-        let months = if goal.long_term { 12 } else { 3 };
-        let target_date = today
-            .checked_add_months(chrono::Months::new(months))
-            .expect("date in range");
-        let objective = client
-            .add_objective(pb::AddObjectiveRequest {
-                command_id: id(&format!("objective-{g}")),
-                plan_id: plan_id.clone(),
-                objective_id: String::new(),
-                goal_id: added.entity_id,
-                description: o.description.into(),
-                quantity: Some(pb::Quantity {
-                    baseline: Some(o.baseline),
-                    target: Some(o.target),
-                    unit: o.unit.into(),
-                    period: o.period.into(),
+            .context("AcknowledgeSafetyFlag")?;
+        }
+    }
+    for (n, completion) in plan.completions.iter().enumerate() {
+        let (description, quantity, months) = match completion {
+            Completion::Quantity {
+                description,
+                baseline,
+                target,
+                months,
+            } => (
+                (*description).to_owned(),
+                Some(pb::Quantity {
+                    baseline: Some(*baseline),
+                    target: Some(*target),
+                    unit: String::new(),
+                    period: String::new(),
                 }),
+                *months,
+            ),
+            Completion::Measure { months } => (String::new(), None, *months),
+        };
+        let target_date = today
+            .checked_add_months(Months::new(months))
+            .expect("date in range");
+        // The template's n-th objective placeholder.
+        let objective_id = child_id(plan_uuid, "objective", n).to_string();
+        let completed = c
+            .complete_objective(pb::CompleteObjectiveRequest {
+                command_id: id(&format!("objective-{n}")),
+                plan_id: plan_id.clone(),
+                objective_id: objective_id.clone(),
+                description,
+                quantity: quantity.clone(),
                 target_date: target_date.to_string(),
-                measure: None,
             })
             .await
-            .context("AddObjective")?
+            .context("CompleteObjective")?
             .into_inner();
-        // A first measurement at baseline, as recorded at intake.
-        client
-            .record_objective_progress(pb::RecordObjectiveProgressRequest {
-                command_id: id(&format!("progress-{g}")),
+        if let Some(q) = quantity {
+            // A first measurement at baseline, as recorded at intake.
+            c.record_objective_progress(pb::RecordObjectiveProgressRequest {
+                command_id: id(&format!("progress-{n}")),
                 plan_id: plan_id.clone(),
-                objective_id: objective.entity_id,
-                value: o.baseline,
+                objective_id: completed.entity_id,
+                value: q.baseline.unwrap_or_default(),
                 observed_on: today.to_string(),
                 source: pb::ProgressSource::Clinician as i32,
                 note: "Baseline at intake".into(),
             })
             .await
             .context("RecordObjectiveProgress")?;
+        }
     }
-    for (n, code) in plan.diagnoses.iter().enumerate() {
-        client
-            .add_diagnosis(pb::AddDiagnosisRequest {
-                command_id: id(&format!("diagnosis-{n}")),
-                plan_id: plan_id.clone(),
-                code: (*code).into(),
-                primary: n == 0,
+    c.record_clinical_context(pb::RecordClinicalContextRequest {
+        command_id: id("clinical-context"),
+        plan_id: plan_id.clone(),
+        strengths: plan.strengths.iter().map(|s| (*s).into()).collect(),
+        barriers: plan.barriers.iter().map(|s| (*s).into()).collect(),
+        supports: plan
+            .supports
+            .iter()
+            .map(|(kind, involvement)| pb::Support {
+                kind: *kind as i32,
+                involvement: (*involvement).into(),
             })
-            .await
-            .context("AddDiagnosis")?;
-    }
-    client
-        .record_presenting_problem(pb::RecordPresentingProblemRequest {
-            command_id: id("presenting-problem"),
+            .collect(),
+    })
+    .await
+    .context("RecordClinicalContext")?;
+    for (n, (to, reason, status)) in plan.referrals.iter().enumerate() {
+        c.add_referral(pb::AddReferralRequest {
+            command_id: id(&format!("referral-{n}")),
             plan_id: plan_id.clone(),
-            narrative: plan.narrative.into(),
-            symptoms: plan
-                .symptoms
-                .iter()
-                .map(|(name, frequency, intensity, onset)| pb::Symptom {
-                    name: (*name).into(),
-                    frequency: (*frequency).into(),
-                    intensity: (*intensity).into(),
-                    onset: (*onset).into(),
-                })
-                .collect(),
+            referral_id: String::new(),
+            to: (*to).into(),
+            reason: (*reason).into(),
+            status: *status as i32,
         })
         .await
-        .context("RecordPresentingProblem")?;
-    for (n, (modality, technique, frequency, goals)) in plan.interventions.iter().enumerate() {
-        client
-            .add_intervention(pb::AddInterventionRequest {
-                command_id: id(&format!("intervention-{n}")),
-                plan_id: plan_id.clone(),
-                intervention_id: String::new(),
-                modality: *modality as i32,
-                other_modality: String::new(),
-                technique: (*technique).into(),
-                frequency: (*frequency).into(),
-                goal_ids: goals.iter().map(|g| goal_ids[*g].clone()).collect(),
-                comorbidity: String::new(),
-            })
-            .await
-            .context("AddIntervention")?;
+        .context("AddReferral")?;
     }
-    client
-        .record_safety_plan(pb::RecordSafetyPlanRequest {
-            command_id: id("safety-plan"),
-            plan_id: plan_id.clone(),
-            warning_signs: plan.warning_signs.iter().map(|s| (*s).into()).collect(),
-            coping_steps: plan.coping_steps.iter().map(|s| (*s).into()).collect(),
-            contacts: plan
-                .contacts
-                .iter()
-                .map(|(name, relationship, phone)| pb::CrisisContact {
-                    name: (*name).into(),
-                    relationship: (*relationship).into(),
-                    phone: (*phone).into(),
-                })
-                .collect(),
-            crisis_lines: CRISIS_LINES.iter().map(|s| (*s).into()).collect(),
-        })
-        .await
-        .context("RecordSafetyPlan")?;
+    c.record_safety_plan(pb::RecordSafetyPlanRequest {
+        command_id: id("safety-plan"),
+        plan_id: plan_id.clone(),
+        warning_signs: plan.warning_signs.iter().map(|s| (*s).into()).collect(),
+        coping_steps: plan.coping_steps.iter().map(|s| (*s).into()).collect(),
+        contacts: plan
+            .contacts
+            .iter()
+            .map(|(name, relationship, phone)| pb::CrisisContact {
+                name: (*name).into(),
+                relationship: (*relationship).into(),
+                phone: (*phone).into(),
+            })
+            .collect(),
+        crisis_lines: CRISIS_LINES.iter().map(|s| (*s).into()).collect(),
+    })
+    .await
+    .context("RecordSafetyPlan")?;
+    c.record_consent(pb::RecordConsentRequest {
+        command_id: id("consent"),
+        plan_id: plan_id.clone(),
+        kind: pb::ConsentKind::Treatment as i32,
+        given_on: today.to_string(),
+        note: String::new(),
+    })
+    .await
+    .context("RecordConsent")?;
     if plan.intake_review {
-        // The plan was gone through with the client at intake.
-        let intake = client
+        // The plan was gone through with the client at intake; holding the
+        // review schedules the next one by the tenant's rule.
+        let intake = c
             .schedule_review(pb::ScheduleReviewRequest {
                 command_id: id("review-intake"),
                 plan_id: plan_id.clone(),
@@ -597,30 +645,44 @@ where
             .await
             .context("ScheduleReview")?
             .into_inner();
-        client
-            .hold_review(pb::HoldReviewRequest {
-                command_id: id("review-intake-held"),
-                plan_id: plan_id.clone(),
-                review_id: intake.entity_id,
-                held_on: today.to_string(),
-                participants: vec![CLINICIAN.into(), plan.client_id.into()],
-                summary: "Plan reviewed with the client at intake; safety plan and crisis lines \
-                          gone through. Continue as planned."
-                    .into(),
-                decision: pb::ReviewDecision::Continue as i32,
-            })
-            .await
-            .context("HoldReview")?;
-    }
-    // "Progress will be reviewed every 4-6 weeks."
-    client
-        .schedule_review(pb::ScheduleReviewRequest {
-            command_id: id("review-1"),
+        c.hold_review(pb::HoldReviewRequest {
+            command_id: id("review-intake-held"),
             plan_id: plan_id.clone(),
-            review_id: String::new(),
-            due_on: (today + Duration::weeks(6)).to_string(),
+            review_id: intake.entity_id,
+            held_on: today.to_string(),
+            participants: vec![CLINICIAN.into(), plan.client_id.into()],
+            summary: "Plan reviewed with the client at intake; safety plan and crisis lines \
+                      gone through. Continue as planned."
+                .into(),
+            decision: pb::ReviewDecision::Continue as i32,
         })
         .await
-        .context("ScheduleReview")?;
+        .context("HoldReview")?;
+    }
+    let sign = |role: pb::SignerRole, name: &str| pb::SignPlanRequest {
+        command_id: id(name),
+        plan_id: plan_id.clone(),
+        role: role as i32,
+    };
+    c.sign_plan(sign(pb::SignerRole::Clinician, "sign-clinician"))
+        .await
+        .context("SignPlan (clinician)")?;
+    cast.client_of(plan)?
+        .sign_plan(sign(pb::SignerRole::Client, "sign-client"))
+        .await
+        .context("SignPlan (client)")?;
+    if plan.supervisor_cosigns {
+        cast.supervisor
+            .sign_plan(sign(pb::SignerRole::Supervisor, "sign-supervisor"))
+            .await
+            .context("SignPlan (supervisor)")?;
+    }
+    cast.clinician
+        .activate_plan(pb::ActivatePlanRequest {
+            command_id: id("activate"),
+            plan_id: plan_id.clone(),
+        })
+        .await
+        .context("ActivatePlan")?;
     Ok(plan_id)
 }

@@ -199,35 +199,7 @@ impl Plan {
     }
 
     pub(super) fn service_plan(c: &RecordServicePlan) -> Result<Vec<PlanEvent>, PlanError> {
-        let mut v = Violations::default();
-        v.required("session_type", &c.session_type, MAX_SHORT_TEXT);
-        v.required("frequency", &c.frequency, MAX_SHORT_TEXT);
-        if !(1..=MAX_SESSION_MINUTES).contains(&c.minutes) {
-            v.push(
-                "minutes",
-                format!("must be between 1 and {MAX_SESSION_MINUTES}"),
-            );
-        }
-        if !(1..=MAX_SESSIONS).contains(&c.sessions_min) {
-            v.push(
-                "sessions_min",
-                format!("must be between 1 and {MAX_SESSIONS}"),
-            );
-        }
-        if c.sessions_max < c.sessions_min || c.sessions_max > MAX_SESSIONS {
-            v.push(
-                "sessions_max",
-                format!("must be at least sessions_min and at most {MAX_SESSIONS}"),
-            );
-        }
-        v.optional("focus", &c.focus, MAX_TEXT);
-        v.optional("maintenance", &c.maintenance, MAX_TEXT);
-        v.list("monitoring", c.monitoring.len());
-        for entry in &c.monitoring {
-            v.required("monitoring", entry, MAX_TEXT);
-        }
-        v.finish()?;
-        Ok(vec![PlanEvent::ServicePlanRecorded(ServicePlanRecorded {
+        let service_plan = ServicePlanRecorded {
             session_type: c.session_type.trim().to_owned(),
             minutes: c.minutes,
             frequency: c.frequency.trim().to_owned(),
@@ -236,7 +208,9 @@ impl Plan {
             focus: c.focus.trim().to_owned(),
             maintenance: c.maintenance.trim().to_owned(),
             monitoring: c.monitoring.iter().map(|m| m.trim().to_owned()).collect(),
-        })])
+        };
+        validate_service_plan(&service_plan)?;
+        Ok(vec![PlanEvent::ServicePlanRecorded(service_plan)])
     }
 
     pub(super) fn schedule_measure(c: &ScheduleMeasure) -> Result<Vec<PlanEvent>, PlanError> {
@@ -251,6 +225,38 @@ impl Plan {
             interval_days: c.interval_days,
         })])
     }
+}
+
+/// The rules every service plan follows, from a command or a template.
+pub fn validate_service_plan(c: &ServicePlanRecorded) -> Result<(), PlanError> {
+    let mut v = Violations::default();
+    v.required("session_type", &c.session_type, MAX_SHORT_TEXT);
+    v.required("frequency", &c.frequency, MAX_SHORT_TEXT);
+    if !(1..=MAX_SESSION_MINUTES).contains(&c.minutes) {
+        v.push(
+            "minutes",
+            format!("must be between 1 and {MAX_SESSION_MINUTES}"),
+        );
+    }
+    if !(1..=MAX_SESSIONS).contains(&c.sessions_min) {
+        v.push(
+            "sessions_min",
+            format!("must be between 1 and {MAX_SESSIONS}"),
+        );
+    }
+    if c.sessions_max < c.sessions_min || c.sessions_max > MAX_SESSIONS {
+        v.push(
+            "sessions_max",
+            format!("must be at least sessions_min and at most {MAX_SESSIONS}"),
+        );
+    }
+    v.optional("focus", &c.focus, MAX_TEXT);
+    v.optional("maintenance", &c.maintenance, MAX_TEXT);
+    v.list("monitoring", c.monitoring.len());
+    for entry in &c.monitoring {
+        v.required("monitoring", entry, MAX_TEXT);
+    }
+    v.finish()
 }
 
 /// The highest score that is `percent` below `baseline`.

@@ -39,6 +39,13 @@ impl Plan {
         if self.interventions.is_empty() {
             missing.push("an intervention");
         }
+        if self.drafts.keys().any(|id| {
+            !self
+                .corrected
+                .contains(&crate::event::CorrectionTarget::Objective(*id))
+        }) {
+            missing.push("the template's objectives completed");
+        }
         missing
     }
 

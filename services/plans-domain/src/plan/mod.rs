@@ -22,9 +22,10 @@ use crate::{
 };
 
 mod content;
+mod from_template;
 mod lifecycle;
 
-pub use content::target_score;
+pub use content::{target_score, validate_service_plan};
 pub use lifecycle::MAX_REVIEW_INTERVAL_DAYS;
 
 const MAX_ID: usize = 128;
@@ -110,6 +111,8 @@ pub struct Plan {
     /// instrument is its baseline.
     scores: Vec<(MeasureId, Instrument, u32)>,
     has_presenting_problem: bool,
+    /// Template objectives still waiting for the client's numbers.
+    drafts: BTreeMap<ObjectiveId, crate::event::ObjectiveDrafted>,
 }
 
 impl Default for Plan {
@@ -133,6 +136,7 @@ impl Default for Plan {
             referrals: BTreeMap::new(),
             scores: Vec::new(),
             has_presenting_problem: false,
+            drafts: BTreeMap::new(),
         }
     }
 }
@@ -199,7 +203,11 @@ impl Plan {
             PlanEvent::GoalClosed(e) => {
                 self.goals.insert(e.goal_id, GoalState { open: false });
             }
+            PlanEvent::ObjectiveDrafted(e) => {
+                self.drafts.insert(e.objective_id, e.clone());
+            }
             PlanEvent::ObjectiveAdded(e) => {
+                self.drafts.remove(&e.objective_id);
                 self.objectives.insert(
                     e.objective_id,
                     ObjectiveState {
@@ -283,8 +291,10 @@ impl Plan {
         command: &PlanCommand,
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
-        if let PlanCommand::CreatePlan(c) = command {
-            return self.create(c, today);
+        match command {
+            PlanCommand::CreatePlan(c) => return self.create(c, today),
+            PlanCommand::CreatePlanFromTemplate(c) => return self.create_from_template(c, today),
+            _ => {}
         }
         if self.status == PlanStatus::New {
             return Err(PlanError::PlanNotFound);
@@ -319,7 +329,13 @@ impl Plan {
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
         match command {
-            PlanCommand::CreatePlan(_) => unreachable!("handled above"),
+            PlanCommand::CreatePlan(_) | PlanCommand::CreatePlanFromTemplate(_) => {
+                unreachable!("handled above")
+            }
+            PlanCommand::AddObjective(c) if self.drafts.contains_key(&c.objective_id) => {
+                Err(PlanError::ObjectiveAlreadyExists(c.objective_id))
+            }
+            PlanCommand::CompleteObjective(c) => self.complete_objective(c, today),
             PlanCommand::AddGoal(c) => self.add_goal(c),
             PlanCommand::CloseGoal(c) => self.close_goal(c, today),
             PlanCommand::AddObjective(c) => self.add_objective(c, today),
@@ -368,6 +384,7 @@ impl Plan {
             clinic_id: c.clinic_id.trim().to_owned(),
             title: c.title.trim().to_owned(),
             created_on: today,
+            template: None,
             payer: c.payer.trim().to_ascii_lowercase(),
         })])
     }
@@ -520,6 +537,9 @@ impl Plan {
     }
 
     fn objective(&self, id: ObjectiveId) -> Result<ObjectiveState, PlanError> {
+        if self.drafts.contains_key(&id) {
+            return Err(PlanError::ObjectiveIncomplete(id));
+        }
         self.objectives
             .get(&id)
             .copied()
@@ -767,7 +787,9 @@ impl Plan {
         v.finish()?;
         let exists = match c.target {
             CorrectionTarget::Goal(id) => self.goals.contains_key(&id),
-            CorrectionTarget::Objective(id) => self.objectives.contains_key(&id),
+            CorrectionTarget::Objective(id) => {
+                self.objectives.contains_key(&id) || self.drafts.contains_key(&id)
+            }
             CorrectionTarget::Intervention(id) => self.interventions.contains(&id),
             CorrectionTarget::Measure(id) => self.measures.contains(&id),
         };

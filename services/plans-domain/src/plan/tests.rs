@@ -85,6 +85,7 @@ fn created() -> PlanEvent {
         clinic_id: "eastside".into(),
         title: "GAD plan".into(),
         created_on: today(),
+        template: None,
         payer: String::new(),
     })
 }
@@ -1329,5 +1330,150 @@ mod complete_plan {
                 note: String::new(),
             }))
             .then_invalid(&["given_on"]);
+    }
+}
+
+/// Plans made from templates and their objective placeholders.
+mod from_template {
+    use super::*;
+    use crate::child_id;
+    use crate::command::{CompleteObjective, CreatePlanFromTemplate};
+    use crate::template::{TemplateLibrary, TemplateRef};
+
+    fn from_gad() -> PlanCommand {
+        let library = TemplateLibrary::default();
+        PlanCommand::CreatePlanFromTemplate(Box::new(CreatePlanFromTemplate {
+            create: CreatePlan {
+                plan_id: PLAN,
+                client_id: "client-17".into(),
+                primary_clinician_id: "clin-3".into(),
+                clinic_id: "eastside".into(),
+                title: "GAD plan".into(),
+                payer: String::new(),
+            },
+            template_id: "builtin-gad".into(),
+            resolved: Some(library.get("builtin-gad").unwrap()),
+        }))
+    }
+
+    fn made_from_gad() -> Vec<PlanEvent> {
+        Plan::default().decide(&from_gad(), today()).unwrap()
+    }
+
+    fn objective_n(n: usize) -> ObjectiveId {
+        ObjectiveId(child_id(PLAN, "objective", n))
+    }
+
+    fn complete(n: usize, quantity: Option<QuantityTarget>) -> PlanCommand {
+        PlanCommand::CompleteObjective(CompleteObjective {
+            objective_id: objective_n(n),
+            description: String::new(),
+            quantity,
+            target_date: Some(day("2027-03-01")),
+        })
+    }
+
+    #[test]
+    fn a_plan_from_a_template_copies_its_content_as_its_own_events() {
+        let events = made_from_gad();
+        let PlanEvent::PlanCreated(created) = &events[0] else {
+            panic!("first comes the plan");
+        };
+        assert_eq!(
+            created.template,
+            Some(TemplateRef {
+                template_id: "builtin-gad".into(),
+                version: 1
+            })
+        );
+        let count = |kind: &str| events.iter().filter(|e| e.event_type() == kind).count();
+        assert_eq!(count("GoalAdded"), 6);
+        assert_eq!(count("ObjectiveDrafted"), 4);
+        assert_eq!(count("InterventionAdded"), 9);
+        assert_eq!(count("MeasureScheduled"), 2);
+        assert_eq!(count("ServicePlanRecorded"), 1);
+        // A retry decides the very same ids.
+        assert_eq!(events, made_from_gad());
+    }
+
+    #[test]
+    fn a_template_that_is_not_found_creates_nothing() {
+        let PlanCommand::CreatePlanFromTemplate(mut c) = from_gad() else {
+            unreachable!()
+        };
+        c.resolved = None;
+        given([])
+            .when(PlanCommand::CreatePlanFromTemplate(c))
+            .then_error(PlanError::UnknownTemplate);
+    }
+
+    #[test]
+    fn placeholders_block_activation_until_completed() {
+        let missing = Plan::from_history(&made_from_gad()).missing_for_activation();
+        assert!(missing.contains(&"the template's objectives completed"));
+    }
+
+    #[test]
+    fn completing_a_placeholder_keeps_its_unit_and_checks_smart() {
+        let history = made_from_gad();
+        // Objective 1: relaxation practices per day, 0 -> 1.
+        let done = Plan::from_history(&history)
+            .decide(
+                &complete(
+                    1,
+                    Some(QuantityTarget {
+                        baseline: Some(0.0),
+                        target: Some(1.0),
+                        unit: String::new(),
+                        period: String::new(),
+                    }),
+                ),
+                today(),
+            )
+            .unwrap();
+        let PlanEvent::ObjectiveAdded(added) = &done[0] else {
+            panic!("expected ObjectiveAdded");
+        };
+        assert_eq!(added.objective_id, objective_n(1));
+        assert_eq!(
+            (added.unit.as_str(), added.period.as_str()),
+            ("relaxation practices", "day")
+        );
+        given(history.clone())
+            .when(complete(1, None))
+            .then_not_smart('M', "quantity");
+        // Objective 0 is measured by the PSWQ: no baseline score yet.
+        given(history.clone())
+            .when(complete(0, None))
+            .then_not_smart('M', "measure");
+        given(history.clone())
+            .when(complete(
+                0,
+                Some(QuantityTarget {
+                    baseline: Some(1.0),
+                    ..QuantityTarget::default()
+                }),
+            ))
+            .then_invalid(&["quantity"]);
+        let mut completed = history;
+        completed.extend(done);
+        given(completed)
+            .when(complete(1, None))
+            .then_error(PlanError::ObjectiveAlreadyComplete(objective_n(1)));
+    }
+
+    #[test]
+    fn a_placeholder_takes_no_progress() {
+        given(made_from_gad())
+            .when(PlanCommand::RecordObjectiveProgress(
+                crate::command::RecordObjectiveProgress {
+                    objective_id: objective_n(1),
+                    value: 1.0,
+                    observed_on: today(),
+                    source: ProgressSource::ClientSelfReport,
+                    note: String::new(),
+                },
+            ))
+            .then_error(PlanError::ObjectiveIncomplete(objective_n(1)));
     }
 }

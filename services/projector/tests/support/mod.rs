@@ -43,6 +43,7 @@ pub async fn write_plan(
         clinic_id: "clinic-a".into(),
         title: "t".into(),
         created_on: "2026-11-29".parse().unwrap(),
+        template: None,
         payer: String::new(),
     });
     store
