@@ -272,6 +272,11 @@ pub fn fresh_tenant() -> String {
 }
 
 pub fn token(tenant: &str, subject: &str, roles: &[Role]) -> String {
+    token_in(tenant, subject, roles, &[CLINIC])
+}
+
+/// A token whose holder works at `clinics`.
+pub fn token_in(tenant: &str, subject: &str, roles: &[Role], clinics: &[&str]) -> String {
     TokenIssuer::hs256(DEV_SECRET.as_bytes())
         .expect("key")
         .issue(
@@ -279,7 +284,7 @@ pub fn token(tenant: &str, subject: &str, roles: &[Role]) -> String {
                 tenant: TenantId::parse(tenant).expect("tenant"),
                 subject: subject.into(),
                 roles: roles.to_vec(),
-                clinics: vec![CLINIC.into()],
+                clinics: clinics.iter().map(|c| (*c).to_owned()).collect(),
             },
             chrono::Duration::hours(1),
         )

@@ -6,11 +6,13 @@
 mod harness;
 
 mod audit;
+mod care;
 mod crash;
 mod jwks;
 mod mobile;
 mod plans;
 mod restart;
+mod roles;
 mod split;
 mod telemetry;
 mod validation;
