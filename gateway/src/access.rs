@@ -13,7 +13,7 @@ pub fn reading_role(caller: &Caller, plan: &PlanView) -> Option<Role> {
     caller.roles.iter().copied().find(|role| match role {
         Role::Auditor => true,
         Role::Supervisor => caller.clinics.contains(&plan.clinic_id),
-        Role::Clinician => plan.primary_clinician_id == caller.subject,
+        Role::Clinician => plan.treated_by(&caller.subject),
         Role::Client => plan.client_id == caller.subject,
         // Minimum necessary: admins manage, they do not read care.
         Role::Admin => false,
@@ -46,9 +46,9 @@ pub fn scope_filter(caller: &Caller, requested: PlanFilter) -> Option<PlanFilter
         _ => Some(caller.subject.clone()),
     };
     if caller.has_role(Role::Clinician) {
-        let clinician = narrow(requested.primary_clinician_id.clone())?;
+        let clinician = narrow(requested.clinician_id.clone())?;
         return Some(PlanFilter {
-            primary_clinician_id: Some(clinician),
+            clinician_id: Some(clinician),
             ..requested
         });
     }
@@ -81,9 +81,9 @@ mod tests {
     fn a_clinician_lists_only_their_own_plans() {
         let c = caller("clin-3", Role::Clinician, &[]);
         let scoped = scope_filter(&c, PlanFilter::default()).unwrap();
-        assert_eq!(scoped.primary_clinician_id.as_deref(), Some("clin-3"));
+        assert_eq!(scoped.clinician_id.as_deref(), Some("clin-3"));
         let other = PlanFilter {
-            primary_clinician_id: Some("clin-9".into()),
+            clinician_id: Some("clin-9".into()),
             ..PlanFilter::default()
         };
         assert_eq!(scope_filter(&c, other), None);

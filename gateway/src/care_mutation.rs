@@ -171,6 +171,16 @@ pub struct SignPlanInput {
 }
 
 #[derive(Debug, InputObject)]
+pub struct AssignCareTeamInput {
+    command_id: ID,
+    plan_id: ID,
+    primary_clinician_id: String,
+    /// The care team besides the primary clinician.
+    #[graphql(default)]
+    members: Vec<String>,
+}
+
+#[derive(Debug, InputObject)]
 pub struct SetReviewRuleInput {
     /// Omitted or empty for the tenant's default.
     payer: Option<String>,
@@ -466,6 +476,24 @@ impl CareMutation {
         };
         send(ctx, "SignPlan", message, |mut c, r| async move {
             c.sign_plan(r).await
+        })
+        .await
+    }
+
+    /// Admin or supervisor: who treats under the plan.
+    async fn assign_care_team(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignCareTeamInput,
+    ) -> async_graphql::Result<CommandResult> {
+        let message = pb::AssignCareTeamRequest {
+            command_id: input.command_id.0,
+            plan_id: input.plan_id.0,
+            primary_clinician_id: input.primary_clinician_id,
+            members: input.members,
+        };
+        send(ctx, "AssignCareTeam", message, |mut c, r| async move {
+            c.assign_care_team(r).await
         })
         .await
     }

@@ -451,7 +451,7 @@ async fn record_aggregate(ctx: &Context<'_>, operation: &str) -> async_graphql::
 fn filter(clinic_id: Option<String>, clinician_id: Option<String>) -> PlanFilter {
     PlanFilter {
         client_id: None,
-        primary_clinician_id: clinician_id,
+        clinician_id,
         clinic_ids: clinic_id.map(|c| vec![c]),
     }
 }

@@ -213,7 +213,7 @@ impl PlanQuery {
         };
         let requested = PlanFilter {
             client_id,
-            primary_clinician_id: clinician_id,
+            clinician_id,
             clinic_ids: None,
         };
         let mut connection = Connection::new(after.is_some(), false);
@@ -333,6 +333,10 @@ impl Plan {
     }
     async fn primary_clinician_id(&self) -> &str {
         &self.0.primary_clinician_id
+    }
+    /// The care team besides the primary clinician.
+    async fn care_team(&self) -> &[String] {
+        &self.0.care_team
     }
     async fn clinic_id(&self) -> &str {
         &self.0.clinic_id

@@ -331,3 +331,60 @@ async fn each_role_may_do_its_part_and_nothing_else_and_a_refusal_writes_nothing
         .await;
     assert_eq!(signed["signPlan"]["revision"], revision + 1);
 }
+
+#[tokio::test]
+async fn a_clinician_added_to_the_care_team_treats_under_the_plan() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let mut clinician = server.plans(&clinician_token(&tenant)).await;
+    let plan = create_plan(&mut clinician).await;
+    let colleague = token(&tenant, "clin-2", &[Role::Clinician]);
+    let admin = token(&tenant, "it-1", &[Role::Admin]);
+    let refused = server
+        .plans(&colleague)
+        .await
+        .add_goal(add_goal_request(&plan.plan_id, "Sleep"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+
+    let assign = |command_id: String| {
+        json!({ "input": { "commandId": command_id, "planId": plan.plan_id,
+            "primaryClinicianId": CLINICIAN, "members": ["clin-2"] } })
+    };
+    let mutation =
+        "mutation($input: AssignCareTeamInput!) { assignCareTeam(input: $input) { revision } }";
+    // Clinicians do not assign care teams; admins do, without reading care.
+    let (_, body) = server
+        .graphql_raw(
+            Some(&clinician_token(&tenant)),
+            mutation,
+            assign(command_id()),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let assigned = server.graphql(&admin, mutation, assign(command_id())).await;
+    assert_eq!(assigned["assignCareTeam"]["revision"], plan.revision + 1);
+
+    let added = server
+        .plans(&colleague)
+        .await
+        .add_goal(add_goal_request(&plan.plan_id, "Sleep"))
+        .await
+        .unwrap()
+        .into_inner();
+    server
+        .plan_at_version(&colleague, &plan.plan_id, added.revision)
+        .await;
+    let listed = server
+        .graphql(
+            &colleague,
+            "{ plans { edges { node { id careTeam } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed["plans"]["edges"],
+        json!([{ "node": { "id": plan.plan_id, "careTeam": ["clin-2"] } }])
+    );
+}

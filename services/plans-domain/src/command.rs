@@ -265,6 +265,14 @@ pub struct CompleteObjective {
     pub target_date: Option<NaiveDate>,
 }
 
+/// Admin or supervisor: who treats under the plan. `members` are the
+/// care team besides the primary clinician.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignCareTeam {
+    pub primary_clinician_id: String,
+    pub members: Vec<String>,
+}
+
 /// What a clinician asks of a plan, in the imperative.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanCommand {
@@ -298,6 +306,7 @@ pub enum PlanCommand {
     SignPlan(SignPlan),
     CreatePlanFromTemplate(Box<CreatePlanFromTemplate>),
     CompleteObjective(CompleteObjective),
+    AssignCareTeam(AssignCareTeam),
 }
 
 impl PlanCommand {
@@ -346,6 +355,7 @@ impl PlanCommand {
             Self::SignPlan(_) => "SignPlan",
             Self::CreatePlanFromTemplate(_) => "CreatePlanFromTemplate",
             Self::CompleteObjective(_) => "CompleteObjective",
+            Self::AssignCareTeam(_) => "AssignCareTeam",
         }
     }
 }

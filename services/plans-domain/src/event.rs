@@ -433,6 +433,14 @@ pub struct PlanVersionStarted {
     pub changed_by: String,
 }
 
+/// Who treats under the plan: the primary clinician and the rest of the
+/// care team (clinician ids), replacing the previous assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CareTeamAssigned {
+    pub primary_clinician_id: String,
+    pub members: Vec<String>,
+}
+
 /// Everything that can happen to a plan, in the past tense.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanEvent {
@@ -467,6 +475,7 @@ pub enum PlanEvent {
     ConsentRecorded(ConsentRecorded),
     PlanSigned(PlanSigned),
     PlanVersionStarted(PlanVersionStarted),
+    CareTeamAssigned(CareTeamAssigned),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -520,6 +529,7 @@ impl PlanEvent {
             Self::ConsentRecorded(_) => "ConsentRecorded",
             Self::PlanSigned(_) => "PlanSigned",
             Self::PlanVersionStarted(_) => "PlanVersionStarted",
+            Self::CareTeamAssigned(_) => "CareTeamAssigned",
         }
     }
 
@@ -584,6 +594,7 @@ impl PlanEvent {
             Self::ConsentRecorded(e) => serde_json::to_vec(e),
             Self::PlanSigned(e) => serde_json::to_vec(e),
             Self::PlanVersionStarted(e) => serde_json::to_vec(e),
+            Self::CareTeamAssigned(e) => serde_json::to_vec(e),
         };
         // Plain structs of strings, numbers and dates always serialize;
         // f64 NaN/inf are refused by validation before an event exists.
@@ -646,6 +657,7 @@ impl PlanEvent {
             "ConsentRecorded" => Self::ConsentRecorded(parse(event_type, payload)?),
             "PlanSigned" => Self::PlanSigned(parse(event_type, payload)?),
             "PlanVersionStarted" => Self::PlanVersionStarted(parse(event_type, payload)?),
+            "CareTeamAssigned" => Self::CareTeamAssigned(parse(event_type, payload)?),
             other => return Err(EventDecodeError::UnknownType(other.to_owned())),
         })
     }

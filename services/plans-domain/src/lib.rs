@@ -20,18 +20,19 @@ pub mod template;
 
 pub use command::{
     AcknowledgeSafetyFlag, ActivatePlan, AddDiagnosis, AddGoal, AddIntervention, AddObjective,
-    AddReferral, ChangeReferralStatus, CloseGoal, ClosePlan, CompleteObjective, CreatePlan,
-    CreatePlanFromTemplate, EnterInError, HoldReview, MarkObjectiveMet, MarkObjectiveNotMet,
-    NextReview, PlanCommand, PutPlanOnHold, QuantityTarget, RecordClinicalContext, RecordConsent,
-    RecordMeasure, RecordObjectiveProgress, RecordPresentingProblem, RecordSafetyPlan,
-    RecordServicePlan, ResumePlan, ReviseGoal, ScheduleMeasure, ScheduleReview, SignPlan,
+    AddReferral, AssignCareTeam, ChangeReferralStatus, CloseGoal, ClosePlan, CompleteObjective,
+    CreatePlan, CreatePlanFromTemplate, EnterInError, HoldReview, MarkObjectiveMet,
+    MarkObjectiveNotMet, NextReview, PlanCommand, PutPlanOnHold, QuantityTarget,
+    RecordClinicalContext, RecordConsent, RecordMeasure, RecordObjectiveProgress,
+    RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ResumePlan, ReviseGoal,
+    ScheduleMeasure, ScheduleReview, SignPlan,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
-    ClinicalContextRecorded, ConsentKind, ConsentRecorded, CorrectionTarget, CrisisContact,
-    DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded, GoalClosed, GoalOutcome,
-    GoalRevised, GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled, MeasureTarget,
-    Modality, ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet,
+    CareTeamAssigned, ClinicalContextRecorded, ConsentKind, ConsentRecorded, CorrectionTarget,
+    CrisisContact, DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded, GoalClosed,
+    GoalOutcome, GoalRevised, GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled,
+    MeasureTarget, Modality, ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet,
     ObjectiveProgressRecorded, PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent,
     PlanPutOnHold, PlanResumed, PlanSigned, PlanVersionStarted, PresentingProblemRecorded,
     ProgressSource, ReferralAdded, ReferralStatus, ReferralStatusChanged, ReviewDecision,

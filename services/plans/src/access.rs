@@ -51,6 +51,8 @@ pub fn authorize_command(
             SignerRole::Client => &[Role::Client],
             SignerRole::Supervisor => &[Role::Supervisor],
         },
+        // Who treats is an administrative matter, not clinical content.
+        PlanCommand::AssignCareTeam(_) => &[Role::Admin, Role::Supervisor],
         _ if self_report => &[Role::Client, Role::Clinician, Role::Supervisor],
         _ => &[Role::Clinician, Role::Supervisor],
     };
@@ -68,10 +70,12 @@ pub fn authorize_command(
             return Ok(role);
         };
         let in_scope = match role {
-            Role::Clinician => care.primary_clinician_id == caller.subject,
+            Role::Clinician => care.treats(&caller.subject),
             Role::Supervisor => caller.clinics.contains(&care.clinic_id),
             Role::Client => care.client_id == caller.subject,
-            Role::Admin | Role::Auditor => false,
+            // Admins manage care teams tenant-wide; nothing else reaches here.
+            Role::Admin => true,
+            Role::Auditor => false,
         };
         if in_scope {
             return Ok(role);
@@ -109,6 +113,7 @@ mod tests {
             client_id: "client-17".into(),
             primary_clinician_id: "clin-3".into(),
             clinic_id: "eastside".into(),
+            care_team: vec!["clin-8".into()],
         }
     }
 
@@ -264,5 +269,27 @@ mod tests {
         );
         let auditor = caller("aud-1", &[Role::Auditor], &[]);
         assert_eq!(authorize_settings_read(&auditor), Ok(()));
+    }
+
+    #[test]
+    fn the_care_team_treats_and_admins_assign_it_without_clinical_access() {
+        let member = caller("clin-8", &[Role::Clinician], &[]);
+        assert_eq!(
+            authorize_command(&member, &add_goal(), Some(&care())),
+            Ok(Role::Clinician)
+        );
+        let assign = PlanCommand::AssignCareTeam(trellis_plans_domain::AssignCareTeam {
+            primary_clinician_id: "clin-3".into(),
+            members: vec![],
+        });
+        let admin = caller("it-1", &[Role::Admin], &[]);
+        assert_eq!(
+            authorize_command(&admin, &assign, Some(&care())),
+            Ok(Role::Admin)
+        );
+        assert_eq!(
+            authorize_command(&member, &assign, Some(&care())),
+            Err(AccessDenied::RoleMayNot)
+        );
     }
 }

@@ -16,12 +16,12 @@ use trellis_plans_domain::{
     RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
 };
 use trellis_plans_domain::{
-    ActivatePlan, AddDiagnosis, AddIntervention, AddReferral, ChangeReferralStatus, ClosePlan,
-    CompleteObjective, ConsentKind, CorrectionTarget, CreatePlanFromTemplate, CrisisContact,
-    EnterInError, InterventionId, MarkObjectiveNotMet, MeasureTarget, Modality, NextReview,
-    PlanClosure, PutPlanOnHold, RecordClinicalContext, RecordConsent, RecordPresentingProblem,
-    RecordSafetyPlan, RecordServicePlan, ReferralId, ReferralStatus, ResumePlan, ReviseGoal,
-    ScheduleMeasure, SignPlan, SignerRole, Support, SupportKind, Symptom,
+    ActivatePlan, AddDiagnosis, AddIntervention, AddReferral, AssignCareTeam, ChangeReferralStatus,
+    ClosePlan, CompleteObjective, ConsentKind, CorrectionTarget, CreatePlanFromTemplate,
+    CrisisContact, EnterInError, InterventionId, MarkObjectiveNotMet, MeasureTarget, Modality,
+    NextReview, PlanClosure, PutPlanOnHold, RecordClinicalContext, RecordConsent,
+    RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ReferralId, ReferralStatus,
+    ResumePlan, ReviseGoal, ScheduleMeasure, SignPlan, SignerRole, Support, SupportKind, Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -1299,6 +1299,23 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 templates: list.into_iter().map(templates::to_wire).collect(),
             })
         })
+    }
+
+    async fn assign_care_team(&self, request: Request<pb::AssignCareTeamRequest>) -> Reply {
+        self.run(request, |_, r, f| {
+            let command_id = f.command_id(&r.command_id);
+            let plan_id = f.plan_id(&r.plan_id)?;
+            Some(Mapped {
+                plan_id,
+                command_id: command_id?,
+                entity_id: plan_id.0,
+                command: PlanCommand::AssignCareTeam(AssignCareTeam {
+                    primary_clinician_id: r.primary_clinician_id.clone(),
+                    members: r.members.clone(),
+                }),
+            })
+        })
+        .await
     }
 
     async fn enter_in_error(&self, request: Request<pb::EnterInErrorRequest>) -> Reply {

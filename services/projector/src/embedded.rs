@@ -119,7 +119,9 @@ impl ReadModelStore for SqliteReadModels {
                     "SELECT document FROM plan_views
                      WHERE tenant = ?1 AND plan_id > ?2
                        AND (?3 IS NULL OR client_id = ?3)
-                       AND (?4 IS NULL OR primary_clinician_id = ?4)
+                       AND (?4 IS NULL OR primary_clinician_id = ?4
+                            OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
+                                       WHERE value = ?4))
                        AND (?5 IS NULL OR clinic_id IN (SELECT value FROM json_each(?5)))
                      ORDER BY plan_id LIMIT ?6",
                 )
@@ -131,7 +133,7 @@ impl ReadModelStore for SqliteReadModels {
                         tenant,
                         after,
                         filter.client_id,
-                        filter.primary_clinician_id,
+                        filter.clinician_id,
                         clinics,
                         limit
                     ],

@@ -38,7 +38,8 @@ pub use view::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanFilter {
     pub client_id: Option<String>,
-    pub primary_clinician_id: Option<String>,
+    /// Plans whose care team (primary clinician included) has this clinician.
+    pub clinician_id: Option<String>,
     /// Plans of any of these clinics; `None` means any clinic.
     pub clinic_ids: Option<Vec<String>>,
 }

@@ -5,7 +5,9 @@
 //! rebuild writes beside the live models): `<tenant>:<ns>:plan:<id>` (the
 //! JSON document), `<tenant>:<ns>:plan-versions` (plan id → version),
 //! `<tenant>:<ns>:plans[:clinician:<id>|:client:<id>|:clinic:<id>]`
-//! (sorted sets of plan ids, for listings in id order). The checkpoint is
+//! (sorted sets of plan ids, for listings in id order; a clinician's set
+//! holds every plan whose care team ever had them, and listings check the
+//! document). The checkpoint is
 //! `trellis:checkpoint:<ns>`. A batch of documents and its checkpoint are
 //! written in one MULTI/EXEC; each document only if its version is newer
 //! than the stored one, so replaying a batch changes nothing.
@@ -142,9 +144,9 @@ fn matches(view: &PlanView, filter: &PlanFilter) -> bool {
         .as_ref()
         .is_none_or(|c| &view.client_id == c)
         && filter
-            .primary_clinician_id
+            .clinician_id
             .as_ref()
-            .is_none_or(|c| &view.primary_clinician_id == c)
+            .is_none_or(|c| view.treated_by(c))
         && filter
             .clinic_ids
             .as_ref()
@@ -177,11 +179,7 @@ impl ReadModelStore for RedisReadModels {
     ) -> Result<PlanPage, ReadModelError> {
         let t = tenant.as_str();
         // Walk the most selective index; filter the rest on the documents.
-        let index = match (
-            &filter.client_id,
-            &filter.primary_clinician_id,
-            &filter.clinic_ids,
-        ) {
+        let index = match (&filter.client_id, &filter.clinician_id, &filter.clinic_ids) {
             (Some(client), _, _) => self.index_key(t, Some(("client", client))),
             (None, Some(clinician), _) => self.index_key(t, Some(("clinician", clinician))),
             (None, None, Some(clinics)) if clinics.len() == 1 => {
@@ -245,7 +243,13 @@ impl ReadModelStore for RedisReadModels {
                 .key(self.index_key(t, None))
                 .key(self.index_key(t, Some(("clinician", &view.primary_clinician_id))))
                 .key(self.index_key(t, Some(("client", &view.client_id))))
-                .key(self.index_key(t, Some(("clinic", &view.clinic_id))))
+                .key(self.index_key(t, Some(("clinic", &view.clinic_id))));
+            // Clinician indexes only grow: one who left the team still finds
+            // the id there, and the document check filters it out.
+            for member in &view.care_team {
+                invocation.key(self.index_key(t, Some(("clinician", member))));
+            }
+            invocation
                 .arg(&view.plan_id)
                 .arg(view.version)
                 .arg(document);

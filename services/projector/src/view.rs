@@ -250,6 +250,9 @@ pub struct PlanView {
     pub interventions: Vec<InterventionView>,
     #[serde(default)]
     pub safety_plan: Option<SafetyPlanView>,
+    /// The care team besides the primary clinician.
+    #[serde(default)]
+    pub care_team: Vec<String>,
     #[serde(default)]
     pub payer: String,
     /// The template the plan was made from, as `id@version`.
@@ -296,6 +299,11 @@ impl PlanView {
             reason,
             by: recorded.metadata.actor.subject.clone(),
         });
+    }
+
+    /// Whether `clinician` is on the care team (primary included).
+    pub fn treated_by(&self, clinician: &str) -> bool {
+        self.primary_clinician_id == clinician || self.care_team.iter().any(|m| m == clinician)
     }
 
     /// Signatures of the version in force.
@@ -354,6 +362,7 @@ pub fn apply_event(
                 presenting_problem: None,
                 interventions: Vec::new(),
                 safety_plan: None,
+                care_team: Vec::new(),
                 payer: e.payer,
                 template: e
                     .template
@@ -666,6 +675,10 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             signed_on: e.signed_on,
         }),
         PlanEvent::PlanVersionStarted(e) => view.plan_version = e.version,
+        PlanEvent::CareTeamAssigned(e) => {
+            view.primary_clinician_id = e.primary_clinician_id;
+            view.care_team = e.members;
+        }
         PlanEvent::SafetyFlagAcknowledged(e) => {
             let id = e.flag_id.to_string();
             if let Some(flag) = view.safety_flags.iter_mut().find(|f| f.flag_id == id) {

@@ -96,7 +96,7 @@ async fn listings_page_and_filter_within_a_tenant() {
     assert!(rest.plans.iter().all(|p| p.tenant == "pages"));
 
     let by_other_clinician = PlanFilter {
-        primary_clinician_id: Some("clin-9".into()),
+        clinician_id: Some("clin-9".into()),
         ..PlanFilter::default()
     };
     let none = read_models
@@ -113,4 +113,24 @@ async fn listings_page_and_filter_within_a_tenant() {
         .await
         .unwrap();
     assert_eq!(all.plans.len(), 5);
+
+    // A clinician added to a care team finds the plan; removed, no longer.
+    let mut joined = first.plans[0].clone();
+    joined.care_team = vec!["clin-9".into()];
+    joined.version += 1;
+    read_models.save(vec![joined.clone()], 100).await.unwrap();
+    let theirs = read_models
+        .plans(&tenant, &by_other_clinician, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(theirs.plans.len(), 1);
+    let mut left = joined;
+    left.care_team.clear();
+    left.version += 1;
+    read_models.save(vec![left], 101).await.unwrap();
+    let none = read_models
+        .plans(&tenant, &by_other_clinician, None, 10)
+        .await
+        .unwrap();
+    assert!(none.plans.is_empty());
 }

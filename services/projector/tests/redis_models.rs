@@ -97,7 +97,7 @@ async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
 
     // Listings page in id order and filter by clinician.
     let by_clinician = PlanFilter {
-        primary_clinician_id: Some("clin-1".into()),
+        clinician_id: Some("clin-1".into()),
         ..PlanFilter::default()
     };
     let mine = listed(incremental.clone(), by_clinician).await;
@@ -119,4 +119,32 @@ async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
     assert_eq!(rest.plans.len(), 1);
     assert!(!rest.has_next_page);
     assert!(page.plans[0].plan_id < page.plans[1].plan_id);
+
+    // A clinician added to a care team finds the plan; removed, no longer
+    // (the index keeps the id, the document check drops it).
+    let by_member = PlanFilter {
+        clinician_id: Some("clin-7".into()),
+        ..PlanFilter::default()
+    };
+    let mut joined = page.plans[0].clone();
+    joined.care_team = vec!["clin-7".into()];
+    joined.version += 10;
+    incremental.save(vec![joined.clone()], 9).await.unwrap();
+    assert_eq!(
+        listed(incremental.clone(), by_member.clone())
+            .await
+            .plans
+            .len(),
+        1
+    );
+    let mut left = joined;
+    left.care_team.clear();
+    left.version += 1;
+    incremental.save(vec![left], 10).await.unwrap();
+    assert!(
+        listed(incremental.clone(), by_member)
+            .await
+            .plans
+            .is_empty()
+    );
 }

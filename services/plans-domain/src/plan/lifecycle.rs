@@ -3,11 +3,13 @@
 use chrono::NaiveDate;
 
 use super::{MAX_ID, MAX_TEXT, Plan, PlanStatus, Violations};
-use crate::command::{ActivatePlan, ClosePlan, PutPlanOnHold, RecordConsent, SignPlan};
+use crate::command::{
+    ActivatePlan, AssignCareTeam, ClosePlan, PutPlanOnHold, RecordConsent, SignPlan,
+};
 use crate::error::PlanError;
 use crate::event::{
-    ConsentKind, ConsentRecorded, PlanActivated, PlanClosed, PlanEvent, PlanPutOnHold, PlanResumed,
-    PlanSigned, ReviewScheduled, SignerRole,
+    CareTeamAssigned, ConsentKind, ConsentRecorded, PlanActivated, PlanClosed, PlanEvent,
+    PlanPutOnHold, PlanResumed, PlanSigned, ReviewScheduled, SignerRole,
 };
 
 /// Longest review interval a rule may set.
@@ -112,6 +114,27 @@ impl Plan {
             closure: c.closure,
             closed_on: today,
             reason: c.reason.trim().to_owned(),
+        })])
+    }
+
+    pub(super) fn assign_care_team(c: &AssignCareTeam) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("primary_clinician_id", &c.primary_clinician_id, MAX_ID);
+        v.list("members", c.members.len());
+        for member in &c.members {
+            v.required("members", member, MAX_ID);
+        }
+        v.finish()?;
+        let primary = c.primary_clinician_id.trim().to_owned();
+        let mut members: Vec<String> = Vec::new();
+        for member in c.members.iter().map(|m| m.trim()) {
+            if member != primary && !members.iter().any(|m| m == member) {
+                members.push(member.to_owned());
+            }
+        }
+        Ok(vec![PlanEvent::CareTeamAssigned(CareTeamAssigned {
+            primary_clinician_id: primary,
+            members,
         })])
     }
 

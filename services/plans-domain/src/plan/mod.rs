@@ -64,6 +64,15 @@ pub struct CareAssignment {
     pub client_id: String,
     pub primary_clinician_id: String,
     pub clinic_id: String,
+    /// The care team besides the primary clinician.
+    pub care_team: Vec<String>,
+}
+
+impl CareAssignment {
+    /// Whether `clinician` is on the plan's care team (primary included).
+    pub fn treats(&self, clinician: &str) -> bool {
+        self.primary_clinician_id == clinician || self.care_team.iter().any(|m| m == clinician)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +204,7 @@ impl Plan {
                     client_id: e.client_id.clone(),
                     primary_clinician_id: e.primary_clinician_id.clone(),
                     clinic_id: e.clinic_id.clone(),
+                    care_team: Vec::new(),
                 });
             }
             PlanEvent::GoalAdded(e) => {
@@ -271,6 +281,13 @@ impl Plan {
             PlanEvent::PlanSigned(e) => {
                 if e.version == self.version {
                     self.signatures.insert(e.role);
+                }
+            }
+            PlanEvent::CareTeamAssigned(e) => {
+                if let Some(care) = &mut self.care {
+                    care.primary_clinician_id
+                        .clone_from(&e.primary_clinician_id);
+                    care.care_team.clone_from(&e.members);
                 }
             }
             PlanEvent::PlanVersionStarted(e) => {
@@ -363,6 +380,7 @@ impl Plan {
             PlanCommand::ClosePlan(c) => self.close(c, today),
             PlanCommand::RecordConsent(c) => Self::consent(c, today),
             PlanCommand::SignPlan(c) => self.sign(c, today),
+            PlanCommand::AssignCareTeam(c) => Self::assign_care_team(c),
         }
     }
 

@@ -1322,6 +1322,36 @@ mod complete_plan {
     }
 
     #[test]
+    fn a_care_team_names_each_clinician_once_besides_the_primary() {
+        let assign = |primary: &str, members: &[&str]| {
+            PlanCommand::AssignCareTeam(crate::command::AssignCareTeam {
+                primary_clinician_id: primary.into(),
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
+            })
+        };
+        given([created()])
+            .when(assign("clin-4", &["clin-3", " clin-4", "clin-3"]))
+            .then([PlanEvent::CareTeamAssigned(
+                crate::event::CareTeamAssigned {
+                    primary_clinician_id: "clin-4".into(),
+                    members: vec!["clin-3".into()],
+                },
+            )]);
+        given([created()])
+            .when(assign(" ", &[""]))
+            .then_invalid(&["primary_clinician_id", "members"]);
+        let team = Plan::from_history(&[
+            created(),
+            PlanEvent::CareTeamAssigned(crate::event::CareTeamAssigned {
+                primary_clinician_id: "clin-4".into(),
+                members: vec!["clin-3".into()],
+            }),
+        ]);
+        let care = team.care().unwrap();
+        assert!(care.treats("clin-4") && care.treats("clin-3") && !care.treats("clin-5"));
+    }
+
+    #[test]
     fn consent_is_not_given_in_the_future() {
         given([created()])
             .when(PlanCommand::RecordConsent(RecordConsent {
