@@ -123,6 +123,8 @@ pub struct Referral {
     reason: String,
     status: GqlReferralStatus,
     status_changed_on: Option<String>,
+    /// Why this referral was marked entered in error; null when it stands.
+    entered_in_error: Option<String>,
 }
 
 impl From<&ReferralView> for Referral {
@@ -138,6 +140,7 @@ impl From<&ReferralView> for Referral {
                 ReferralStatus::Declined => GqlReferralStatus::Declined,
             },
             status_changed_on: v.status_changed_on.map(|d| d.to_string()),
+            entered_in_error: v.entered_in_error.clone(),
         }
     }
 }

@@ -302,6 +302,10 @@ pub enum EntryKind {
     Objective,
     Intervention,
     Measure,
+    Referral,
+    Review,
+    /// `entryId` is the ICD-10-CM code.
+    Diagnosis,
 }
 
 #[derive(Debug, InputObject)]
@@ -742,6 +746,9 @@ impl PlanMutation {
             EntryKind::Objective => pb::EntryKind::Objective,
             EntryKind::Intervention => pb::EntryKind::Intervention,
             EntryKind::Measure => pb::EntryKind::Measure,
+            EntryKind::Referral => pb::EntryKind::Referral,
+            EntryKind::Review => pb::EntryKind::Review,
+            EntryKind::Diagnosis => pb::EntryKind::Diagnosis,
         };
         let message = pb::EnterInErrorRequest {
             command_id: input.command_id.0,

@@ -494,6 +494,10 @@ impl Diagnosis<'_> {
     async fn primary(&self) -> bool {
         self.0.primary
     }
+    /// Why this diagnosis was marked entered in error; null when it stands.
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.0.entered_in_error.as_deref()
+    }
 }
 
 #[derive(Debug)]
@@ -934,6 +938,10 @@ impl Review<'_> {
     }
     async fn summary(&self) -> Option<&str> {
         self.0.summary.as_deref()
+    }
+    /// Why this review was marked entered in error; null when it stands.
+    async fn entered_in_error(&self) -> Option<&str> {
+        self.0.entered_in_error.as_deref()
     }
     async fn decision(&self) -> Option<GqlReviewDecision> {
         self.0.decision.map(decision)

@@ -185,13 +185,17 @@ pub struct SafetyFlagAcknowledged {
 }
 
 /// What an entered-in-error correction points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "id")]
 pub enum CorrectionTarget {
     Goal(GoalId),
     Objective(ObjectiveId),
     Intervention(InterventionId),
     Measure(MeasureId),
+    Referral(ReferralId),
+    Review(ReviewId),
+    /// By ICD-10-CM code.
+    Diagnosis(String),
 }
 
 /// An earlier entry was a mistake. Nothing is edited or deleted: this
@@ -554,7 +558,8 @@ impl PlanEvent {
                 | Self::EnteredInError(EnteredInError {
                     target: CorrectionTarget::Goal(_)
                         | CorrectionTarget::Objective(_)
-                        | CorrectionTarget::Intervention(_),
+                        | CorrectionTarget::Intervention(_)
+                        | CorrectionTarget::Diagnosis(_),
                     ..
                 })
         )

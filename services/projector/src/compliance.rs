@@ -28,7 +28,7 @@ pub enum ReviewStanding {
 pub fn next_review(plan: &PlanView) -> Option<&ReviewView> {
     plan.reviews
         .iter()
-        .filter(|r| r.held_on.is_none())
+        .filter(|r| r.held_on.is_none() && r.entered_in_error.is_none())
         .min_by_key(|r| r.due_on)
 }
 
@@ -96,7 +96,11 @@ pub fn measures_due(plan: &PlanView, today: NaiveDate) -> Vec<MeasureDue> {
 /// insurance-readiness checklist; empty when it is ready.
 pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
     let mut gaps = Vec::new();
-    if !plan.diagnoses.iter().any(|d| d.primary) {
+    if !plan
+        .diagnoses
+        .iter()
+        .any(|d| d.primary && d.entered_in_error.is_none())
+    {
         gaps.push("a primary ICD-10-CM diagnosis");
     }
     if plan
@@ -226,6 +230,7 @@ mod tests {
             participants: vec![],
             summary: None,
             decision: None,
+            entered_in_error: None,
         }
     }
 
@@ -297,6 +302,7 @@ mod tests {
             code: "F41.1".into(),
             description: "Generalized anxiety disorder".into(),
             primary: true,
+            entered_in_error: None,
         }];
         p.service_plan = Some(ServicePlanView {
             session_type: "individual psychotherapy".into(),

@@ -83,6 +83,8 @@ pub struct ReviewView {
     pub participants: Vec<String>,
     pub summary: Option<String>,
     pub decision: Option<ReviewDecision>,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 /// One administration of a standardized measure, scored.
@@ -116,6 +118,8 @@ pub struct DiagnosisView {
     pub code: String,
     pub description: String,
     pub primary: bool,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +163,8 @@ pub struct ReferralView {
     pub reason: String,
     pub status: ReferralStatus,
     pub status_changed_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub entered_in_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -481,6 +487,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             participants: Vec::new(),
             summary: None,
             decision: None,
+            entered_in_error: None,
         }),
         PlanEvent::ReviewHeld(e) => {
             let id = e.review_id.to_string();
@@ -540,6 +547,23 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                         m.entered_in_error = reason;
                     }
                 }
+                CorrectionTarget::Referral(id) => {
+                    let id = id.to_string();
+                    if let Some(r) = view.referrals.iter_mut().find(|r| r.referral_id == id) {
+                        r.entered_in_error = reason;
+                    }
+                }
+                CorrectionTarget::Review(id) => {
+                    let id = id.to_string();
+                    if let Some(r) = view.reviews.iter_mut().find(|r| r.review_id == id) {
+                        r.entered_in_error = reason;
+                    }
+                }
+                CorrectionTarget::Diagnosis(code) => {
+                    if let Some(d) = view.diagnoses.iter_mut().find(|d| d.code == code) {
+                        d.entered_in_error = reason;
+                    }
+                }
             }
         }
         PlanEvent::DiagnosisAdded(e) => {
@@ -552,6 +576,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                 code: e.code,
                 description: e.description,
                 primary: e.primary,
+                entered_in_error: None,
             });
         }
         PlanEvent::PresentingProblemRecorded(e) => {
@@ -610,6 +635,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             reason: e.reason,
             status: e.status,
             status_changed_on: None,
+            entered_in_error: None,
         }),
         PlanEvent::ReferralStatusChanged(e) => {
             let id = e.referral_id.to_string();

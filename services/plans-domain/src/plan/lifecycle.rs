@@ -26,7 +26,11 @@ impl Plan {
     /// What a draft still lacks before treatment may start under it.
     pub fn missing_for_activation(&self) -> Vec<&'static str> {
         let mut missing = Vec::new();
-        if self.diagnoses.is_empty() {
+        if !self.diagnoses.iter().any(|code| {
+            !self
+                .corrected
+                .contains(&crate::event::CorrectionTarget::Diagnosis(code.clone()))
+        }) {
             missing.push("a diagnosis");
         }
         if !self.has_presenting_problem {

@@ -261,7 +261,7 @@ impl Plan {
                 self.diagnoses.insert(e.code.clone());
             }
             PlanEvent::EnteredInError(e) => {
-                self.corrected.insert(e.target);
+                self.corrected.insert(e.target.clone());
             }
             PlanEvent::PresentingProblemRecorded(_) => self.has_presenting_problem = true,
             PlanEvent::ReferralAdded(e) => {
@@ -803,13 +803,16 @@ impl Plan {
         let mut v = Violations::default();
         v.required("reason", &c.reason, MAX_TEXT);
         v.finish()?;
-        let exists = match c.target {
-            CorrectionTarget::Goal(id) => self.goals.contains_key(&id),
+        let exists = match &c.target {
+            CorrectionTarget::Goal(id) => self.goals.contains_key(id),
             CorrectionTarget::Objective(id) => {
-                self.objectives.contains_key(&id) || self.drafts.contains_key(&id)
+                self.objectives.contains_key(id) || self.drafts.contains_key(id)
             }
-            CorrectionTarget::Intervention(id) => self.interventions.contains(&id),
-            CorrectionTarget::Measure(id) => self.measures.contains(&id),
+            CorrectionTarget::Intervention(id) => self.interventions.contains(id),
+            CorrectionTarget::Measure(id) => self.measures.contains(id),
+            CorrectionTarget::Referral(id) => self.referrals.contains_key(id),
+            CorrectionTarget::Review(id) => self.reviews.contains_key(id),
+            CorrectionTarget::Diagnosis(code) => self.diagnoses.contains(code),
         };
         if !exists {
             return Err(PlanError::UnknownCorrectionTarget);
@@ -818,7 +821,7 @@ impl Plan {
             return Err(PlanError::AlreadyEnteredInError);
         }
         Ok(vec![PlanEvent::EnteredInError(EnteredInError {
-            target: c.target,
+            target: c.target.clone(),
             reason: c.reason.trim().to_owned(),
         })])
     }

@@ -1352,6 +1352,30 @@ mod complete_plan {
     }
 
     #[test]
+    fn a_wrong_diagnosis_entered_in_error_no_longer_counts() {
+        let wrong = PlanCommand::EnterInError(crate::command::EnterInError {
+            target: CorrectionTarget::Diagnosis("F41.1".into()),
+            reason: "coded for the wrong client".into(),
+        });
+        let corrected = Plan::from_history(&complete_draft())
+            .decide(&wrong, today())
+            .unwrap();
+        let history = with(complete_draft(), corrected);
+        given(history.clone())
+            .when(activate())
+            .then_error(PlanError::NotReadyToActivate(vec!["a diagnosis"]));
+        given(history)
+            .when(wrong)
+            .then_error(PlanError::AlreadyEnteredInError);
+        given([created()])
+            .when(PlanCommand::EnterInError(crate::command::EnterInError {
+                target: CorrectionTarget::Referral(REFERRAL),
+                reason: "never made".into(),
+            }))
+            .then_error(PlanError::UnknownCorrectionTarget);
+    }
+
+    #[test]
     fn consent_is_not_given_in_the_future() {
         given([created()])
             .when(PlanCommand::RecordConsent(RecordConsent {
