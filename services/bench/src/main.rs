@@ -22,6 +22,7 @@ use trellis_kernel::{
 use trellis_store_sqlite::{SqliteEventStore, StoreOptions};
 use uuid::Uuid;
 
+mod compliance;
 mod reads;
 
 const DESCRIPTION_SOURCE: &str = "Ship the quarterly planning milestone: gather requirements from every team, reconcile conflicting priorities, write the acceptance criteria, estimate effort with the owners, schedule the review, record decisions and open questions, and publish the final plan so that all";
@@ -88,6 +89,16 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Compliance-query latency (caseload, reviews due, unsigned plans,
+    /// outcomes) over growing numbers of plans (in process).
+    Compliance {
+        /// Plan counts, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+        plans: Vec<usize>,
+        /// Seconds per query and plan count.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
     /// One W1 run in this process (used by `w1`).
     #[command(hide = true)]
     W1Run {
@@ -132,6 +143,18 @@ fn main() -> anyhow::Result<()> {
             for &c in &concurrency {
                 for access_log in [false, true] {
                     let report = runtime.block_on(reads::run(access_log, c, seconds))?;
+                    println!("{}", serde_json::to_string(&report)?);
+                }
+            }
+            Ok(())
+        }
+        Cmd::Compliance { plans, seconds } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            for &n in &plans {
+                for report in runtime.block_on(compliance::run(n, seconds))? {
                     println!("{}", serde_json::to_string(&report)?);
                 }
             }

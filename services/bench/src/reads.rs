@@ -47,7 +47,7 @@ pub struct ReadReport {
     errors: u64,
 }
 
-fn plan(n: usize) -> PlanView {
+pub(crate) fn plan(n: usize) -> PlanView {
     let objective = |i: usize| {
         ObjectiveView {
         objective_id: format!("00000000-0000-0000-0001-{i:012}"),
