@@ -659,4 +659,11 @@ async fn the_demo_loads_both_seed_plans_complete() {
         .await;
     assert_eq!(doug["plan"]["safetyFlags"][0]["open"], false);
     assert_eq!(doug["plan"]["reviews"][0]["held"], true);
+    // The template's goal, made Doug's own in the seed's words.
+    assert_eq!(
+        doug["plan"]["goals"][6]["description"],
+        "Improve quality of life, including engaging in interpersonal relationships, joining a \
+         community group, planning travel to visit his kids, and returning to his hobby of \
+         woodworking."
+    );
 }

@@ -603,7 +603,7 @@ pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
             ),
             intervention(
                 Modality::BehaviouralActivation,
-                "Encourage activities that reduce avoidance, increase client's participation \
+                "Encourage activities that reduce avoidance, increase client’s participation \
                  in a routine, and increase positive reinforcement, such as socializing or \
                  engaging in hobbies.",
                 "weekly sessions",

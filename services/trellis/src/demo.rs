@@ -77,6 +77,8 @@ struct SeedPlan {
     /// Whether a supervisor co-signs (a pre-licensed clinician's plan, or a
     /// client with suicidal ideation).
     supervisor_cosigns: bool,
+    /// Template goals reworded for this client: (goal index, wording).
+    personal_goals: &'static [(usize, &'static str)],
 }
 
 const CRISIS_LINES: &[&str] = &["988 Suicide & Crisis Lifeline (call or text 988)"];
@@ -130,7 +132,7 @@ fn seed_plans() -> Vec<SeedPlan> {
             supports: &[
                 (
                     pb::SupportKind::Family,
-                    "Educate client's partner on GAD symptoms and how to support the patient without enabling avoidance behaviors.",
+                    "Educate client’s partner on GAD symptoms and how to support the patient without enabling avoidance behaviors.",
                 ),
                 (
                     pb::SupportKind::Social,
@@ -157,6 +159,7 @@ fn seed_plans() -> Vec<SeedPlan> {
             contacts: &[("Partner", "partner", "on file with the clinic")],
             intake_review: false,
             supervisor_cosigns: false,
+            personal_goals: &[],
         },
         SeedPlan {
             key: "doug-mcgee",
@@ -245,6 +248,10 @@ fn seed_plans() -> Vec<SeedPlan> {
             ],
             intake_review: true,
             supervisor_cosigns: true,
+            personal_goals: &[(
+                6,
+                "Improve quality of life, including engaging in interpersonal relationships, joining a community group, planning travel to visit his kids, and returning to his hobby of woodworking.",
+            )],
         },
     ]
 }
@@ -470,6 +477,17 @@ async fn load_plan(cast: &mut Cast, plan: &SeedPlan, today: NaiveDate) -> anyhow
         .into_inner();
     let plan_id = created.plan_id;
     let plan_uuid = PlanId(Uuid::parse_str(&plan_id)?);
+    for (n, wording) in plan.personal_goals {
+        c.revise_goal(pb::ReviseGoalRequest {
+            command_id: id(&format!("personal-goal-{n}")),
+            plan_id: plan_id.clone(),
+            goal_id: child_id(plan_uuid, "goal", *n).to_string(),
+            description: (*wording).into(),
+            reason: "Template goal made the client's own at intake".into(),
+        })
+        .await
+        .context("ReviseGoal")?;
+    }
     for (n, code) in plan.diagnoses.iter().enumerate() {
         c.add_diagnosis(pb::AddDiagnosisRequest {
             command_id: id(&format!("diagnosis-{n}")),
