@@ -26,8 +26,11 @@ use crate::care_mutation::{
 use crate::mutation::call_plans;
 use crate::schema::{
     GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, record_reads,
-    request_meta,
+    request_meta, selected,
 };
+
+/// The furthest ahead `reviewsDue` looks: a year.
+const MAX_WITHIN_DAYS: u32 = 366;
 
 pub(crate) fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -451,6 +454,16 @@ async fn record_aggregate(ctx: &Context<'_>, operation: &str) -> async_graphql::
         })
 }
 
+/// The plan fields selected under `field` of the current selection: what
+/// the access log records as read.
+fn plan_fields(ctx: &Context<'_>, field: &str) -> Vec<String> {
+    ctx.field()
+        .selection_set()
+        .filter(|f| f.name() == field)
+        .flat_map(selected)
+        .collect()
+}
+
 fn filter(clinic_id: Option<String>, clinician_id: Option<String>) -> PlanFilter {
     PlanFilter {
         client_id: None,
@@ -473,7 +486,14 @@ impl ComplianceQuery {
         clinician_id: Option<String>,
         within_days: Option<u32>,
     ) -> async_graphql::Result<Vec<ReviewDue>> {
-        let horizon = today() + chrono::Days::new(u64::from(within_days.unwrap_or(14)));
+        let within_days = within_days.unwrap_or(14);
+        if within_days > MAX_WITHIN_DAYS {
+            return Err(error(
+                "BAD_USER_INPUT",
+                &format!("withinDays must be at most {MAX_WITHIN_DAYS}"),
+            ));
+        }
+        let horizon = today() + chrono::Days::new(u64::from(within_days));
         let plans = plans_in_scope(ctx, filter(clinic_id, clinician_id)).await?;
         let mut due: Vec<(ReviewDue, Role)> = plans
             .into_iter()
@@ -485,7 +505,7 @@ impl ComplianceQuery {
             .collect();
         due.sort_by_key(|(d, _)| d.review.due_on);
         let reads: Vec<(&PlanView, Role)> = due.iter().map(|(d, r)| (&d.plan, *r)).collect();
-        record_reads(ctx, "graphql:reviewsDue", &reads, &[]).await?;
+        record_reads(ctx, "graphql:reviewsDue", &reads, &plan_fields(ctx, "plan")).await?;
         Ok(due.into_iter().map(|(d, _)| d).collect())
     }
 
@@ -503,7 +523,7 @@ impl ComplianceQuery {
             .filter(|(p, _)| !p.status.is_closed() && !compliance::pending_signatures(p).is_empty())
             .collect();
         let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
-        record_reads(ctx, "graphql:unsignedPlans", &reads, &[]).await?;
+        record_reads(ctx, "graphql:unsignedPlans", &reads, &selected(ctx.field())).await?;
         Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
     }
 
@@ -533,7 +553,13 @@ impl ComplianceQuery {
         }
         open.sort_by_key(|(f, _)| f.flag.raised_on);
         let reads: Vec<(&PlanView, Role)> = open.iter().map(|(f, r)| (&f.plan, *r)).collect();
-        record_reads(ctx, "graphql:openSafetyFlags", &reads, &[]).await?;
+        let mut fields = plan_fields(ctx, "plan");
+        fields.extend(
+            plan_fields(ctx, "flag")
+                .into_iter()
+                .map(|f| format!("safetyFlags.{f}")),
+        );
+        record_reads(ctx, "graphql:openSafetyFlags", &reads, &fields).await?;
         Ok(open.into_iter().map(|(f, _)| f).collect())
     }
 

@@ -96,7 +96,7 @@ pub(crate) fn request_meta(ctx: &Context<'_>) -> RequestMeta {
 }
 
 /// Names of the fields selected under `field`, one level down.
-fn selected(field: SelectionField<'_>) -> Vec<String> {
+pub(crate) fn selected(field: SelectionField<'_>) -> Vec<String> {
     field.selection_set().map(|f| f.name().to_owned()).collect()
 }
 

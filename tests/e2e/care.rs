@@ -316,6 +316,14 @@ async fn compliance_views_show_what_needs_attention() {
         json!([{ "clinicianId": CLINICIAN, "draft": 1,
         "reviewsOverdue": 0, "unsigned": 1, "openSafetyFlags": 1 }])
     );
+    let (_, too_far) = server
+        .graphql_raw(
+            Some(&supervisor),
+            "{ reviewsDue(withinDays: 4000000000) { overdue } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(too_far["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     let readiness = server
         .graphql(
             &clinician,

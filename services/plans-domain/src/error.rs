@@ -122,6 +122,10 @@ pub enum PlanError {
     ConsentRequired,
     #[error("the supervisor co-signs after the clinician has signed this version")]
     CosignBeforeClinician,
+    #[error("a co-signature must come from someone other than the signing clinician")]
+    CosignBySameSigner,
+    #[error("that entry was entered in error")]
+    EnteredInError,
     #[error("template not found")]
     UnknownTemplate,
     #[error("built-in templates cannot be changed; save a copy under another id")]

@@ -207,6 +207,12 @@ impl TemplateLibrary {
         if template_id.starts_with(BUILTIN_PREFIX) {
             return Err(PlanError::TemplateReadOnly);
         }
+        if template_id.chars().count() > MAX_NAME {
+            return Err(PlanError::Invalid(vec![FieldViolation::new(
+                "template_id",
+                format!("must be at most {MAX_NAME} characters"),
+            )]));
+        }
         validate(&template)?;
         Ok(TemplateEvent::Saved(Box::new(TemplateSaved {
             template_id: template_id.to_owned(),
@@ -268,6 +274,14 @@ fn validate(t: &PlanTemplate) -> Result<(), PlanError> {
     }
     if t.goals.is_empty() {
         v.push(FieldViolation::new("goals", "a template needs a goal"));
+    }
+    if t.goals.iter().any(|g| g.objectives.len() > MAX_ENTRIES)
+        || t.measure_schedule.len() > MAX_ENTRIES
+    {
+        v.push(FieldViolation::new(
+            "goals.objectives",
+            format!("at most {MAX_ENTRIES} objectives per goal and schedule entries"),
+        ));
     }
     if t.goals.len() > MAX_ENTRIES || t.interventions.len() > MAX_ENTRIES {
         v.push(FieldViolation::new(

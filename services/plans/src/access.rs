@@ -59,13 +59,34 @@ pub fn authorize_command(
     // Try each role the caller holds that may send this command; the first
     // whose scope covers the plan is the role they act in.
     let mut any_role = false;
+    // Tried to create a plan for someone else's clinic or caseload.
+    let mut outside_own = false;
     for role in caller.roles.iter().copied().filter(|r| allowed.contains(r)) {
         any_role = true;
         let Some(care) = care else {
             // Creating a plan, or a command on a missing plan: the
-            // aggregate answers (not found / created).
-            if matches!(command, PlanCommand::CreatePlan(_)) && role == Role::Client {
-                continue;
+            // aggregate answers (not found / created) — but one creates
+            // plans only in one's own clinics, and a clinician only their
+            // own. An empty field is left for the aggregate to name.
+            let creating = match command {
+                PlanCommand::CreatePlan(c) => Some(c),
+                PlanCommand::CreatePlanFromTemplate(c) => Some(&c.create),
+                _ => None,
+            };
+            if let Some(c) = creating {
+                let primary = c.primary_clinician_id.trim();
+                let clinic = c.clinic_id.trim();
+                let allowed = match role {
+                    Role::Clinician => primary.is_empty() || primary == caller.subject,
+                    Role::Supervisor => {
+                        clinic.is_empty() || caller.clinics.iter().any(|c| c == clinic)
+                    }
+                    _ => false,
+                };
+                if !allowed {
+                    outside_own = true;
+                    continue;
+                }
             }
             return Ok(role);
         };
@@ -81,7 +102,7 @@ pub fn authorize_command(
             return Ok(role);
         }
     }
-    if any_role {
+    if any_role && !outside_own {
         Err(AccessDenied::NotVisible)
     } else {
         Err(AccessDenied::RoleMayNot)
@@ -289,6 +310,39 @@ mod tests {
         );
         assert_eq!(
             authorize_command(&member, &assign, Some(&care())),
+            Err(AccessDenied::RoleMayNot)
+        );
+    }
+
+    fn create(primary: &str, clinic: &str) -> PlanCommand {
+        PlanCommand::CreatePlan(trellis_plans_domain::CreatePlan {
+            plan_id: trellis_plans_domain::PlanId(Uuid::nil()),
+            client_id: "client-17".into(),
+            primary_clinician_id: primary.into(),
+            clinic_id: clinic.into(),
+            title: String::new(),
+            payer: String::new(),
+        })
+    }
+
+    #[test]
+    fn plans_are_created_only_in_ones_own_clinic_and_caseload() {
+        let clinician = caller("clin-3", &[Role::Clinician], &["eastside"]);
+        assert_eq!(
+            authorize_command(&clinician, &create("clin-3", "eastside"), None),
+            Ok(Role::Clinician)
+        );
+        assert_eq!(
+            authorize_command(&clinician, &create("clin-9", "eastside"), None),
+            Err(AccessDenied::RoleMayNot)
+        );
+        let supervisor = caller("sup-1", &[Role::Supervisor], &["eastside"]);
+        assert_eq!(
+            authorize_command(&supervisor, &create("clin-9", "eastside"), None),
+            Ok(Role::Supervisor)
+        );
+        assert_eq!(
+            authorize_command(&supervisor, &create("clin-9", "westside"), None),
             Err(AccessDenied::RoleMayNot)
         );
     }

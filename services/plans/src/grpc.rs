@@ -238,7 +238,9 @@ fn to_status(error: CommandError) -> Status {
             | PlanError::NotReadyToActivate(_)
             | PlanError::UnknownReferral(_)
             | PlanError::ConsentRequired
-            | PlanError::CosignBeforeClinician => Status::failed_precondition(e.to_string()),
+            | PlanError::CosignBeforeClinician
+            | PlanError::CosignBySameSigner
+            | PlanError::EnteredInError => Status::failed_precondition(e.to_string()),
             PlanError::ReferralAlreadyExists(_)
             | PlanError::AlreadySigned(_)
             | PlanError::ObjectiveAlreadyComplete(_) => Status::already_exists(e.to_string()),

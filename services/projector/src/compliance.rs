@@ -92,6 +92,16 @@ pub fn measures_due(plan: &PlanView, today: NaiveDate) -> Vec<MeasureDue> {
         .collect()
 }
 
+/// Objectives that count: complete (not a template placeholder) and not
+/// entered in error, under a goal that was not either.
+fn standing_objectives(plan: &PlanView) -> impl Iterator<Item = &crate::view::ObjectiveView> {
+    plan.goals
+        .iter()
+        .filter(|g| g.entered_in_error.is_none())
+        .flat_map(|g| &g.objectives)
+        .filter(|o| o.entered_in_error.is_none() && !o.placeholder)
+}
+
 /// What a payer would find missing in this plan, in the words of an
 /// insurance-readiness checklist; empty when it is ready.
 pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
@@ -110,13 +120,7 @@ pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
     {
         gaps.push("symptoms with frequency, intensity and onset");
     }
-    let objectives = plan
-        .goals
-        .iter()
-        .filter(|g| g.entered_in_error.is_none())
-        .flat_map(|g| &g.objectives)
-        .filter(|o| o.entered_in_error.is_none())
-        .count();
+    let objectives = standing_objectives(plan).count();
     if objectives == 0 {
         gaps.push("measurable objectives");
     }
@@ -168,13 +172,7 @@ pub fn outcomes<'a>(plans: impl IntoIterator<Item = &'a PlanView>) -> Outcomes {
             entry.0 |= is_response(first.total, latest.total);
             entry.1 |= instrument.in_remission(latest.total) == Some(true);
         }
-        for objective in plan
-            .goals
-            .iter()
-            .filter(|g| g.entered_in_error.is_none())
-            .flat_map(|g| &g.objectives)
-            .filter(|o| o.entered_in_error.is_none())
-        {
+        for objective in standing_objectives(plan) {
             out.objectives += 1;
             out.objectives_met += u32::from(objective.met_on.is_some());
         }

@@ -560,7 +560,8 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     }
                 }
                 CorrectionTarget::Diagnosis(code) => {
-                    if let Some(d) = view.diagnoses.iter_mut().find(|d| d.code == code) {
+                    // The latest entry of the code: it may have been added again.
+                    if let Some(d) = view.diagnoses.iter_mut().rev().find(|d| d.code == code) {
                         d.entered_in_error = reason;
                     }
                 }

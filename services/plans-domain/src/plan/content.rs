@@ -84,18 +84,18 @@ impl Plan {
         total: u32,
         today: NaiveDate,
     ) -> Vec<PlanEvent> {
-        let Some(baseline) = self.baseline(instrument) else {
+        // The first score of an instrument is its baseline, not progress.
+        if self.baseline(instrument).is_none() {
             return Vec::new();
-        };
+        }
         self.objectives
             .iter()
             .filter(|(id, o)| {
                 o.outcome.is_none()
-                    && !self.corrected.contains(&CorrectionTarget::Objective(**id))
-                    && o.measure.is_some_and(|m| {
-                        m.instrument == instrument
-                            && total <= target_score(baseline, m.reduction_percent)
-                    })
+                    && self.stands(&CorrectionTarget::Objective(**id))
+                    && o.measure.is_some_and(|m| m.instrument == instrument)
+                    // The target as recorded, which is what the plan shows.
+                    && f64::from(total) <= o.target
             })
             .map(|(id, _)| {
                 PlanEvent::ObjectiveMet(ObjectiveMet {
@@ -180,6 +180,9 @@ impl Plan {
         c: &ChangeReferralStatus,
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
+        if !self.stands(&CorrectionTarget::Referral(c.referral_id)) {
+            return Err(PlanError::EnteredInError);
+        }
         match self.referrals.get(&c.referral_id) {
             None => Err(PlanError::UnknownReferral(c.referral_id)),
             Some(status) if *status == c.status => {
@@ -261,5 +264,6 @@ pub fn validate_service_plan(c: &ServicePlanRecorded) -> Result<(), PlanError> {
 
 /// The highest score that is `percent` below `baseline`.
 pub fn target_score(baseline: u32, percent: u8) -> u32 {
-    baseline * (100 - u32::from(percent)) / 100
+    let kept = 100u32.saturating_sub(u32::from(percent));
+    u32::try_from(u64::from(baseline) * u64::from(kept) / 100).unwrap_or(u32::MAX)
 }

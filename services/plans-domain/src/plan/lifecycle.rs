@@ -8,8 +8,8 @@ use crate::command::{
 };
 use crate::error::PlanError;
 use crate::event::{
-    CareTeamAssigned, ConsentKind, ConsentRecorded, PlanActivated, PlanClosed, PlanEvent,
-    PlanPutOnHold, PlanResumed, PlanSigned, ReviewScheduled, SignerRole,
+    CareTeamAssigned, ConsentKind, ConsentRecorded, CorrectionTarget, PlanActivated, PlanClosed,
+    PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewScheduled, SignerRole,
 };
 
 /// Longest review interval a rule may set.
@@ -26,30 +26,43 @@ impl Plan {
     /// What a draft still lacks before treatment may start under it.
     pub fn missing_for_activation(&self) -> Vec<&'static str> {
         let mut missing = Vec::new();
-        if !self.diagnoses.iter().any(|code| {
-            !self
-                .corrected
-                .contains(&crate::event::CorrectionTarget::Diagnosis(code.clone()))
-        }) {
+        // Entries entered in error do not count.
+        if !self
+            .diagnoses
+            .iter()
+            .any(|code| self.stands(&CorrectionTarget::Diagnosis(code.clone())))
+        {
             missing.push("a diagnosis");
         }
         if !self.has_presenting_problem {
             missing.push("the presenting problem");
         }
-        if !self.goals.values().any(|g| g.open) {
+        if !self
+            .goals
+            .iter()
+            .any(|(id, g)| g.open && self.stands(&CorrectionTarget::Goal(*id)))
+        {
             missing.push("a goal");
         }
-        if self.objectives.is_empty() {
+        if !self
+            .objectives
+            .keys()
+            .any(|id| self.stands(&CorrectionTarget::Objective(*id)))
+        {
             missing.push("a measurable objective");
         }
-        if self.interventions.is_empty() {
+        if !self
+            .interventions
+            .iter()
+            .any(|id| self.stands(&CorrectionTarget::Intervention(*id)))
+        {
             missing.push("an intervention");
         }
-        if self.drafts.keys().any(|id| {
-            !self
-                .corrected
-                .contains(&crate::event::CorrectionTarget::Objective(*id))
-        }) {
+        if self
+            .drafts
+            .keys()
+            .any(|id| self.stands(&CorrectionTarget::Objective(*id)))
+        {
             missing.push("the template's objectives completed");
         }
         missing
@@ -67,16 +80,17 @@ impl Plan {
         if !missing.is_empty() {
             return Err(PlanError::NotReadyToActivate(missing));
         }
+        let due_on = super::next_review_due(today, c.first_review)?;
         let mut events = vec![PlanEvent::PlanActivated(PlanActivated {
             activated_on: today,
         })];
         // A review already scheduled by hand stands; otherwise the rule's.
-        if !self.reviews.values().any(|r| !r.held)
+        if !self.has_open_review_besides(c.first_review.review_id)
             && !self.reviews.contains_key(&c.first_review.review_id)
         {
             events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: c.first_review.review_id,
-                due_on: today + chrono::Days::new(u64::from(c.first_review.interval_days)),
+                due_on,
             }));
         }
         Ok(events)
@@ -163,16 +177,21 @@ impl Plan {
         let mut v = Violations::default();
         v.required("signer_id", &c.signer_id, MAX_ID);
         v.finish()?;
-        if self.signatures.contains(&c.role) {
+        if self.signatures.contains_key(&c.role) {
             return Err(PlanError::AlreadySigned(c.role));
         }
+        let signer = c.signer_id.trim();
         match c.role {
             SignerRole::Client if !self.consents.contains(&ConsentKind::Treatment) => {
                 return Err(PlanError::ConsentRequired);
             }
-            SignerRole::Supervisor if !self.signatures.contains(&SignerRole::Clinician) => {
-                return Err(PlanError::CosignBeforeClinician);
-            }
+            SignerRole::Supervisor => match self.signatures.get(&SignerRole::Clinician) {
+                None => return Err(PlanError::CosignBeforeClinician),
+                Some(clinician) if clinician == signer => {
+                    return Err(PlanError::CosignBySameSigner);
+                }
+                Some(_) => {}
+            },
             _ => {}
         }
         Ok(vec![PlanEvent::PlanSigned(PlanSigned {

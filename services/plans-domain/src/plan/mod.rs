@@ -80,11 +80,13 @@ struct GoalState {
     open: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct ObjectiveState {
     /// `Some(true)` met, `Some(false)` closed as not met.
     outcome: Option<bool>,
     measure: Option<MeasureTarget>,
+    /// As recorded when the objective was added: what a score must reach.
+    target: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +114,8 @@ pub struct Plan {
     payer: String,
     /// The content version signatures bind to; starts at 1.
     version: u32,
-    /// Who signed the current version.
-    signatures: BTreeSet<SignerRole>,
+    /// Who signed the current version, in which role.
+    signatures: BTreeMap<SignerRole, String>,
     consents: BTreeSet<ConsentKind>,
     referrals: BTreeMap<ReferralId, ReferralStatus>,
     /// Scores in the order recorded: the first uncorrected one of an
@@ -140,7 +142,7 @@ impl Default for Plan {
             safety_flags: BTreeMap::new(),
             payer: String::new(),
             version: 1,
-            signatures: BTreeSet::new(),
+            signatures: BTreeMap::new(),
             consents: BTreeSet::new(),
             referrals: BTreeMap::new(),
             scores: Vec::new(),
@@ -183,6 +185,11 @@ impl Plan {
         self.version
     }
 
+    /// Whether an entry still stands (was not entered in error).
+    fn stands(&self, target: &CorrectionTarget) -> bool {
+        !self.corrected.contains(target)
+    }
+
     /// The first uncorrected score of `instrument`: its baseline.
     fn baseline(&self, instrument: Instrument) -> Option<u32> {
         self.scores
@@ -223,6 +230,7 @@ impl Plan {
                     ObjectiveState {
                         outcome: None,
                         measure: e.measure,
+                        target: e.target,
                     },
                 );
             }
@@ -258,6 +266,9 @@ impl Plan {
                 self.interventions.insert(e.intervention_id);
             }
             PlanEvent::DiagnosisAdded(e) => {
+                // Added again after a correction: it stands again.
+                self.corrected
+                    .remove(&CorrectionTarget::Diagnosis(e.code.clone()));
                 self.diagnoses.insert(e.code.clone());
             }
             PlanEvent::EnteredInError(e) => {
@@ -280,7 +291,7 @@ impl Plan {
             }
             PlanEvent::PlanSigned(e) => {
                 if e.version == self.version {
-                    self.signatures.insert(e.role);
+                    self.signatures.insert(e.role, e.signer_id.clone());
                 }
             }
             PlanEvent::CareTeamAssigned(e) => {
@@ -328,7 +339,11 @@ impl Plan {
         let mut events = self.decide_open(command, today)?;
         // A material change to signed content is a new version; the
         // signatures of the old one stay with it.
-        if !self.signatures.is_empty() && events.iter().any(PlanEvent::is_material) {
+        // A correction of a closed record is not a new version of it.
+        if !self.signatures.is_empty()
+            && !matches!(self.status, PlanStatus::Closed(_))
+            && events.iter().any(PlanEvent::is_material)
+        {
             events.insert(
                 0,
                 PlanEvent::PlanVersionStarted(crate::event::PlanVersionStarted {
@@ -659,6 +674,13 @@ impl Plan {
             }
             Some(ReviewState { held: false }) => {}
         }
+        if !self.stands(&CorrectionTarget::Review(c.review_id)) {
+            return Err(PlanError::EnteredInError);
+        }
+        let next_due = match c.next_review {
+            Some(next) => Some(next_review_due(c.held_on, next)?),
+            None => None,
+        };
         let mut events = vec![PlanEvent::ReviewHeld(ReviewHeld {
             review_id: c.review_id,
             held_on: c.held_on,
@@ -672,12 +694,13 @@ impl Plan {
                 closed_on: c.held_on,
                 reason: "discharge decided at review".to_owned(),
             }));
-        } else if let Some(next) = c.next_review
+        } else if let (Some(next), Some(due_on)) = (c.next_review, next_due)
             && !self.reviews.contains_key(&next.review_id)
+            && !self.has_open_review_besides(c.review_id)
         {
             events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: next.review_id,
-                due_on: c.held_on + chrono::Days::new(u64::from(next.interval_days)),
+                due_on,
             }));
         }
         Ok(events)
@@ -839,14 +862,19 @@ impl Plan {
                 "code", problem,
             )]));
         };
-        if self.diagnoses.contains(&code) {
+        if self.diagnoses.contains(&code) && self.stands(&CorrectionTarget::Diagnosis(code.clone()))
+        {
             return Err(PlanError::DiagnosisAlreadyRecorded(code));
         }
+        let first = !self
+            .diagnoses
+            .iter()
+            .any(|d| self.stands(&CorrectionTarget::Diagnosis(d.clone())));
         Ok(vec![PlanEvent::DiagnosisAdded(DiagnosisAdded {
             code,
             description: description.to_owned(),
-            // The first diagnosis is primary whatever was asked.
-            primary: c.primary || self.diagnoses.is_empty(),
+            // The first standing diagnosis is primary whatever was asked.
+            primary: c.primary || first,
         })])
     }
 
@@ -909,6 +937,34 @@ impl Plan {
             crisis_lines: c.crisis_lines.clone(),
         })])
     }
+}
+
+impl Plan {
+    /// An open review other than `except` that still stands.
+    fn has_open_review_besides(&self, except: ReviewId) -> bool {
+        self.reviews
+            .iter()
+            .any(|(id, r)| *id != except && !r.held && self.stands(&CorrectionTarget::Review(*id)))
+    }
+}
+
+/// The date a review is due `next.interval_days` after `from`; the
+/// interval is the tenant's rule, checked here all the same.
+fn next_review_due(
+    from: NaiveDate,
+    next: crate::command::NextReview,
+) -> Result<NaiveDate, PlanError> {
+    let out_of_range = || {
+        PlanError::Invalid(vec![FieldViolation::new(
+            "interval_days",
+            format!("must be between 1 and {MAX_REVIEW_INTERVAL_DAYS}"),
+        )])
+    };
+    if !(1..=MAX_REVIEW_INTERVAL_DAYS).contains(&next.interval_days) {
+        return Err(out_of_range());
+    }
+    from.checked_add_days(chrono::Days::new(u64::from(next.interval_days)))
+        .ok_or_else(out_of_range)
 }
 
 /// Collects every field problem of a command so the caller sees them all at once.

@@ -893,10 +893,18 @@ mod complete_plan {
         })
     }
 
+    fn signer(role: SignerRole) -> &'static str {
+        match role {
+            SignerRole::Clinician => "clin-3",
+            SignerRole::Client => "client-17",
+            SignerRole::Supervisor => "sup-1",
+        }
+    }
+
     fn sign(role: SignerRole) -> PlanCommand {
         PlanCommand::SignPlan(SignPlan {
             role,
-            signer_id: "someone".into(),
+            signer_id: signer(role).into(),
         })
     }
 
@@ -904,7 +912,7 @@ mod complete_plan {
         PlanEvent::PlanSigned(PlanSigned {
             version,
             role,
-            signer_id: "someone".into(),
+            signer_id: signer(role).into(),
             signed_on: today(),
         })
     }
@@ -1085,9 +1093,16 @@ mod complete_plan {
         given(clinician_signed.clone())
             .when(sign(SignerRole::Supervisor))
             .then([signed(SignerRole::Supervisor, 1)]);
-        given(clinician_signed)
+        given(clinician_signed.clone())
             .when(sign(SignerRole::Clinician))
             .then_error(PlanError::AlreadySigned(SignerRole::Clinician));
+        // Holding both roles does not let one person sign twice.
+        given(clinician_signed)
+            .when(PlanCommand::SignPlan(SignPlan {
+                role: SignerRole::Supervisor,
+                signer_id: "clin-3".into(),
+            }))
+            .then_error(PlanError::CosignBySameSigner);
     }
 
     #[test]
@@ -1373,6 +1388,101 @@ mod complete_plan {
                 reason: "never made".into(),
             }))
             .then_error(PlanError::UnknownCorrectionTarget);
+    }
+
+    #[test]
+    fn a_corrected_diagnosis_can_be_added_again_as_primary() {
+        let wrong = PlanEvent::EnteredInError(crate::event::EnteredInError {
+            target: CorrectionTarget::Diagnosis("F41.1".into()),
+            reason: "wrong client".into(),
+        });
+        let add = |code: &str| {
+            PlanCommand::AddDiagnosis(crate::command::AddDiagnosis {
+                code: code.into(),
+                primary: false,
+            })
+        };
+        let outcome = Plan::from_history(&[created(), diagnosed(), wrong.clone()])
+            .decide(&add("F41.1"), today())
+            .unwrap();
+        let PlanEvent::DiagnosisAdded(again) = &outcome[0] else {
+            panic!("expected DiagnosisAdded");
+        };
+        assert!(again.primary, "the only standing diagnosis is primary");
+        let mut history = vec![created(), diagnosed(), wrong];
+        history.extend(outcome);
+        given(history)
+            .when(add("F41.1"))
+            .then_error(PlanError::DiagnosisAlreadyRecorded("F41.1".into()));
+    }
+
+    #[test]
+    fn entries_entered_in_error_do_not_count_or_take_commands() {
+        let wrong_goal = PlanEvent::EnteredInError(crate::event::EnteredInError {
+            target: CorrectionTarget::Goal(GOAL),
+            reason: "other client's".into(),
+        });
+        let missing =
+            Plan::from_history(&with(complete_draft(), [wrong_goal])).missing_for_activation();
+        assert_eq!(missing, vec!["a goal"]);
+        let wrong_review = PlanEvent::EnteredInError(crate::event::EnteredInError {
+            target: CorrectionTarget::Review(REVIEW),
+            reason: "duplicate".into(),
+        });
+        given([created(), review_scheduled(), wrong_review.clone()])
+            .when(PlanCommand::HoldReview(hold_review()))
+            .then_error(PlanError::EnteredInError);
+        // A corrected review is not the open one: activation schedules anew.
+        let events =
+            Plan::from_history(&with(complete_draft(), [review_scheduled(), wrong_review]))
+                .decide(
+                    &PlanCommand::ActivatePlan(ActivatePlan {
+                        first_review: NextReview {
+                            review_id: NEXT_REVIEW,
+                            interval_days: 30,
+                        },
+                    }),
+                    today(),
+                )
+                .unwrap();
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn a_review_interval_outside_the_rules_is_refused() {
+        given(complete_draft())
+            .when(PlanCommand::ActivatePlan(ActivatePlan {
+                first_review: NextReview {
+                    review_id: REVIEW,
+                    interval_days: 0,
+                },
+            }))
+            .then_invalid(&["interval_days"]);
+        let mut held = hold_review();
+        held.next_review = Some(NextReview {
+            review_id: NEXT_REVIEW,
+            interval_days: 100_000,
+        });
+        given([created(), review_scheduled()])
+            .when(PlanCommand::HoldReview(held))
+            .then_invalid(&["interval_days"]);
+    }
+
+    #[test]
+    fn another_open_review_means_no_second_one_is_scheduled() {
+        let other = PlanEvent::ReviewScheduled(ReviewScheduled {
+            review_id: ReviewId(Uuid::from_u128(41)),
+            due_on: day("2027-02-01"),
+        });
+        let mut held = hold_review();
+        held.next_review = Some(NextReview {
+            review_id: NEXT_REVIEW,
+            interval_days: 90,
+        });
+        let events = Plan::from_history(&[created(), review_scheduled(), other])
+            .decide(&PlanCommand::HoldReview(held), today())
+            .unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
     }
 
     #[test]
