@@ -236,6 +236,13 @@ fn adding_a_smart_objective_under_an_open_goal() {
 }
 
 #[test]
+fn an_objective_id_is_used_once() {
+    given([created(), goal_added(), objective_added()])
+        .when(PlanCommand::AddObjective(add_objective()))
+        .then_error(PlanError::ObjectiveAlreadyExists(OBJECTIVE));
+}
+
+#[test]
 fn no_objective_under_an_unknown_goal() {
     given([created()])
         .when(PlanCommand::AddObjective(add_objective()))
@@ -1483,6 +1490,41 @@ mod complete_plan {
             .decide(&PlanCommand::HoldReview(held), today())
             .unwrap();
         assert_eq!(events.len(), 1, "{events:?}");
+    }
+
+    #[test]
+    fn intervention_and_referral_ids_are_used_once() {
+        let again = Plan::from_history(&complete_draft()).decide(
+            &PlanCommand::AddIntervention(crate::command::AddIntervention {
+                intervention_id: InterventionId(Uuid::from_u128(11)),
+                modality: crate::event::Modality::Act,
+                technique: "Values work".into(),
+                frequency: String::new(),
+                goal_ids: vec![],
+                comorbidity: String::new(),
+            }),
+            today(),
+        );
+        assert_eq!(
+            again,
+            Err(PlanError::InterventionAlreadyExists(InterventionId(
+                Uuid::from_u128(11)
+            )))
+        );
+        let referral = PlanEvent::ReferralAdded(ReferralAdded {
+            referral_id: REFERRAL,
+            to: "physician".into(),
+            reason: "check-up".into(),
+            status: ReferralStatus::Made,
+        });
+        given([created(), referral])
+            .when(PlanCommand::AddReferral(AddReferral {
+                referral_id: REFERRAL,
+                to: "physician".into(),
+                reason: "check-up".into(),
+                status: ReferralStatus::Made,
+            }))
+            .then_error(PlanError::ReferralAlreadyExists(REFERRAL));
     }
 
     #[test]
