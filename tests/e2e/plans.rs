@@ -659,6 +659,41 @@ async fn the_demo_loads_both_seed_plans_complete() {
         .await;
     assert_eq!(doug["plan"]["safetyFlags"][0]["open"], false);
     assert_eq!(doug["plan"]["reviews"][0]["held"], true);
+    // Running the demo again changes nothing: every command is a retry.
+    let versions = |data: &serde_json::Value| data["plan"]["version"].clone();
+    let before = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { version } }",
+            json!({ "id": plan("emma-lee") }),
+        )
+        .await;
+    let again = trellis_cli(&["demo", "--grpc-addr", &grpc_addr, "--tenant", &tenant])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let plan_lines = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains(": plan "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        plan_lines(&String::from_utf8(again.stdout).unwrap()),
+        plan_lines(&stdout)
+    );
+    let after = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { version } }",
+            json!({ "id": plan("emma-lee") }),
+        )
+        .await;
+    assert_eq!(versions(&before), versions(&after));
     // The template's goal, made Doug's own in the seed's words.
     assert_eq!(
         doug["plan"]["goals"][6]["description"],
