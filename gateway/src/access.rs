@@ -1,20 +1,59 @@
 //! What part of a tenant's plans a caller may read.
 
 use trellis_auth::{Caller, Role};
+use trellis_projector::compliance::PlanSummary;
 use trellis_projector::{PlanFilter, PlanView};
+
+/// What read access is decided on: a whole plan or its summary.
+pub trait Scoped {
+    fn tenant(&self) -> &str;
+    fn clinic_id(&self) -> &str;
+    fn client_id(&self) -> &str;
+    fn treated_by(&self, clinician: &str) -> bool;
+}
+
+impl Scoped for PlanView {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+    fn clinic_id(&self) -> &str {
+        &self.clinic_id
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn treated_by(&self, clinician: &str) -> bool {
+        PlanView::treated_by(self, clinician)
+    }
+}
+
+impl Scoped for PlanSummary {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+    fn clinic_id(&self) -> &str {
+        &self.clinic_id
+    }
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    fn treated_by(&self, clinician: &str) -> bool {
+        PlanSummary::treated_by(self, clinician)
+    }
+}
 
 /// The role in which `caller` may read `plan`'s clinical content, if any.
 /// A plan they may not read is answered exactly like one that does not
 /// exist.
-pub fn reading_role(caller: &Caller, plan: &PlanView) -> Option<Role> {
-    if caller.tenant.as_str() != plan.tenant {
+pub fn reading_role(caller: &Caller, plan: &impl Scoped) -> Option<Role> {
+    if caller.tenant.as_str() != plan.tenant() {
         return None;
     }
     caller.roles.iter().copied().find(|role| match role {
         Role::Auditor => true,
-        Role::Supervisor => caller.clinics.contains(&plan.clinic_id),
+        Role::Supervisor => caller.clinics.iter().any(|c| c == plan.clinic_id()),
         Role::Clinician => plan.treated_by(&caller.subject),
-        Role::Client => plan.client_id == caller.subject,
+        Role::Client => plan.client_id() == caller.subject,
         // Minimum necessary: admins manage, they do not read care.
         Role::Admin => false,
     })

@@ -12,7 +12,7 @@ use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::{
     ConsentKind, MeasureTarget, ReferralStatus, SignerRole, Support, SupportKind,
 };
-use trellis_projector::compliance::{self, MeasureDue, ReviewStanding};
+use trellis_projector::compliance::{self, MeasureDue, PlanSummary, ReviewStanding};
 use trellis_projector::{
     ClinicalContextView, ConsentView, LifecycleView, PlanFilter, PlanView, ReadModelStore,
     ReferralView, ServicePlanView, SignatureView, StatusChangeView,
@@ -25,7 +25,7 @@ use crate::care_mutation::{
 };
 use crate::mutation::call_plans;
 use crate::schema::{
-    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, record_reads,
+    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, internal, record_reads,
     request_meta, selected,
 };
 
@@ -391,11 +391,11 @@ fn share(part: u32, whole: u32) -> f64 {
     }
 }
 
-/// Every plan the caller may read within `requested`, page by page.
-async fn plans_in_scope(
+/// Summaries of every plan the caller may read within `requested`.
+async fn summaries_in_scope(
     ctx: &Context<'_>,
     requested: PlanFilter,
-) -> async_graphql::Result<Vec<(PlanView, Role)>> {
+) -> async_graphql::Result<Vec<(PlanSummary, Role)>> {
     let caller = caller(ctx)?;
     let Some(filter) = scope_filter(caller, requested) else {
         return Err(error(
@@ -403,27 +403,36 @@ async fn plans_in_scope(
             "your role may not read clinical content",
         ));
     };
+    let summaries = ctx
+        .data_unchecked::<Arc<dyn ReadModelStore>>()
+        .summaries(&caller.tenant, &filter)
+        .await
+        .map_err(|e| internal(&e))?;
+    Ok(summaries
+        .into_iter()
+        .filter_map(|s| reading_role(caller, &s).map(|r| (s, r)))
+        .collect())
+}
+
+/// The whole documents of the plans a summary query picked.
+async fn documents(
+    ctx: &Context<'_>,
+    picked: Vec<(PlanSummary, Role)>,
+) -> async_graphql::Result<Vec<(PlanView, Role)>> {
+    let caller = caller(ctx)?;
     let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
-    let mut plans = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = read_models
-            .plans(&caller.tenant, &filter, after.as_deref(), 100)
+    let mut plans = Vec::with_capacity(picked.len());
+    for (summary, role) in picked {
+        // Gone since the summary was read: nothing to show.
+        if let Some(plan) = read_models
+            .plan(&caller.tenant, &summary.plan_id)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "read model failed");
-                error("INTERNAL", "internal error")
-            })?;
-        after = page.plans.last().map(|p| p.plan_id.clone());
-        plans.extend(
-            page.plans
-                .into_iter()
-                .filter_map(|p| reading_role(caller, &p).map(|r| (p, r))),
-        );
-        if !page.has_next_page || after.is_none() {
-            return Ok(plans);
+            .map_err(|e| internal(&e))?
+        {
+            plans.push((plan, role));
         }
     }
+    Ok(plans)
 }
 
 /// Records one aggregate read (no single plan's content is returned).
@@ -494,10 +503,16 @@ impl ComplianceQuery {
             ));
         }
         let horizon = today() + chrono::Days::new(u64::from(within_days));
-        let plans = plans_in_scope(ctx, filter(clinic_id, clinician_id)).await?;
-        let mut due: Vec<(ReviewDue, Role)> = plans
+        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
+            .await?
             .into_iter()
-            .filter(|(p, _)| !p.status.is_closed())
+            .filter(|(s, _)| {
+                !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
+            })
+            .collect();
+        let mut due: Vec<(ReviewDue, Role)> = documents(ctx, picked)
+            .await?
+            .into_iter()
             .filter_map(|(plan, role)| {
                 let review = compliance::next_review(&plan)?.clone();
                 (review.due_on <= horizon).then_some((ReviewDue { plan, review }, role))
@@ -517,11 +532,12 @@ impl ComplianceQuery {
         clinic_id: Option<String>,
         clinician_id: Option<String>,
     ) -> async_graphql::Result<Vec<Plan>> {
-        let plans: Vec<(PlanView, Role)> = plans_in_scope(ctx, filter(clinic_id, clinician_id))
+        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
             .await?
             .into_iter()
-            .filter(|(p, _)| !p.status.is_closed() && !compliance::pending_signatures(p).is_empty())
+            .filter(|(s, _)| !s.status.is_closed() && !s.pending_signatures.is_empty())
             .collect();
+        let plans = documents(ctx, picked).await?;
         let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
         record_reads(ctx, "graphql:unsignedPlans", &reads, &selected(ctx.field())).await?;
         Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
@@ -534,7 +550,12 @@ impl ComplianceQuery {
         clinic_id: Option<String>,
         clinician_id: Option<String>,
     ) -> async_graphql::Result<Vec<OpenSafetyFlag>> {
-        let plans = plans_in_scope(ctx, filter(clinic_id, clinician_id)).await?;
+        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
+            .await?
+            .into_iter()
+            .filter(|(s, _)| s.open_safety_flags > 0)
+            .collect();
+        let plans = documents(ctx, picked).await?;
         let mut open: Vec<(OpenSafetyFlag, Role)> = Vec::new();
         for (plan, role) in plans {
             for flag in plan
@@ -569,7 +590,7 @@ impl ComplianceQuery {
         ctx: &Context<'_>,
         clinic_id: Option<String>,
     ) -> async_graphql::Result<Vec<Caseload>> {
-        let plans = plans_in_scope(ctx, filter(clinic_id, None)).await?;
+        let plans = summaries_in_scope(ctx, filter(clinic_id, None)).await?;
         record_aggregate(ctx, "graphql:caseload").await?;
         let today = today();
         let mut by_clinician = std::collections::BTreeMap::<String, Caseload>::new();
@@ -589,17 +610,13 @@ impl ComplianceQuery {
             if plan.status.is_closed() {
                 continue;
             }
-            if compliance::review_standing(plan, today) == ReviewStanding::Overdue {
+            if plan.review_standing(today) == ReviewStanding::Overdue {
                 entry.reviews_overdue += 1;
             }
-            if !compliance::pending_signatures(plan).is_empty() {
+            if !plan.pending_signatures.is_empty() {
                 entry.unsigned += 1;
             }
-            entry.open_safety_flags += plan
-                .safety_flags
-                .iter()
-                .filter(|f| f.acknowledged_on.is_none())
-                .count() as u32;
+            entry.open_safety_flags += plan.open_safety_flags;
         }
         Ok(by_clinician.into_values().collect())
     }
@@ -610,7 +627,7 @@ impl ComplianceQuery {
         ctx: &Context<'_>,
         clinic_id: Option<String>,
     ) -> async_graphql::Result<Outcomes> {
-        let plans = plans_in_scope(ctx, filter(clinic_id, None)).await?;
+        let plans = summaries_in_scope(ctx, filter(clinic_id, None)).await?;
         record_aggregate(ctx, "graphql:outcomes").await?;
         let o = compliance::outcomes(plans.iter().map(|(p, _)| p));
         Ok(Outcomes {

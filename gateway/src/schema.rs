@@ -81,7 +81,7 @@ pub(crate) fn error(code: &'static str, message: &str) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
 }
 
-fn internal(e: &ReadModelError) -> async_graphql::Error {
+pub(crate) fn internal(e: &ReadModelError) -> async_graphql::Error {
     tracing::error!(error = %e, "read model failed");
     error("INTERNAL", "internal error")
 }

@@ -138,9 +138,10 @@ impl Server {
     }
 
     /// Polls `plan(id)` until its version reaches `version` (the read
-    /// side is eventually consistent with the commands).
+    /// side is eventually consistent with the commands). Generous: the
+    /// whole suite's servers share two cores.
     pub async fn plan_at_version(&self, token: &str, plan_id: &str, version: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let data = self
                 .graphql(token, PLAN_QUERY, json!({ "id": plan_id }))

@@ -90,6 +90,14 @@ impl ReadModelStore for CachedReadModels {
         self.inner.plans(tenant, filter, after, first).await
     }
 
+    async fn summaries(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+    ) -> Result<Vec<crate::compliance::PlanSummary>, ReadModelError> {
+        self.inner.summaries(tenant, filter).await
+    }
+
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         self.inner.save(views.clone(), checkpoint).await?;
         let mut plans = self.plans.lock().expect("cache poisoned");

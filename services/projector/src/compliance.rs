@@ -4,6 +4,7 @@
 //! same way whichever store kept the view.
 
 use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
 use trellis_plans_domain::measure::is_response;
 use trellis_plans_domain::{Instrument, SignerRole};
 
@@ -33,10 +34,14 @@ pub fn next_review(plan: &PlanView) -> Option<&ReviewView> {
 }
 
 pub fn review_standing(plan: &PlanView, today: NaiveDate) -> ReviewStanding {
-    match next_review(plan) {
+    standing_of(next_review(plan).map(|r| r.due_on), today)
+}
+
+fn standing_of(next_due: Option<NaiveDate>, today: NaiveDate) -> ReviewStanding {
+    match next_due {
         None => ReviewStanding::NotScheduled,
-        Some(r) if r.due_on < today => ReviewStanding::Overdue,
-        Some(r) if r.due_on <= today + Days::new(REVIEW_DUE_SOON_DAYS) => ReviewStanding::DueSoon,
+        Some(due) if due < today => ReviewStanding::Overdue,
+        Some(due) if due <= today + Days::new(REVIEW_DUE_SOON_DAYS) => ReviewStanding::DueSoon,
         Some(_) => ReviewStanding::OnSchedule,
     }
 }
@@ -145,6 +150,81 @@ pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
     gaps
 }
 
+/// What the compliance queries need of one plan, small enough to read
+/// thousands of: kept beside each plan document by stores that can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub tenant: String,
+    pub plan_id: String,
+    pub client_id: String,
+    pub primary_clinician_id: String,
+    #[serde(default)]
+    pub care_team: Vec<String>,
+    pub clinic_id: String,
+    pub status: LifecycleView,
+    /// Due date of the earliest open review.
+    pub next_review_due: Option<NaiveDate>,
+    pub pending_signatures: Vec<SignerRole>,
+    pub open_safety_flags: u32,
+    pub objectives: u32,
+    pub objectives_met: u32,
+    /// Per instrument with a baseline and a later score.
+    pub score_changes: Vec<ScoreChange>,
+}
+
+/// The first and the latest standing score of one instrument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreChange {
+    pub instrument: Instrument,
+    pub baseline: u32,
+    pub latest: u32,
+}
+
+impl PlanSummary {
+    pub fn of(plan: &PlanView) -> Self {
+        let objectives: Vec<_> = standing_objectives(plan).collect();
+        let score_changes = [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq]
+            .into_iter()
+            .filter_map(|instrument| {
+                let mut scores = valid_scores(plan, instrument);
+                let (first, latest) = (scores.next()?, scores.last()?);
+                Some(ScoreChange {
+                    instrument,
+                    baseline: first.total,
+                    latest: latest.total,
+                })
+            })
+            .collect();
+        Self {
+            tenant: plan.tenant.clone(),
+            plan_id: plan.plan_id.clone(),
+            client_id: plan.client_id.clone(),
+            primary_clinician_id: plan.primary_clinician_id.clone(),
+            care_team: plan.care_team.clone(),
+            clinic_id: plan.clinic_id.clone(),
+            status: plan.status,
+            next_review_due: next_review(plan).map(|r| r.due_on),
+            pending_signatures: pending_signatures(plan),
+            open_safety_flags: plan
+                .safety_flags
+                .iter()
+                .filter(|f| f.acknowledged_on.is_none())
+                .count() as u32,
+            objectives: objectives.len() as u32,
+            objectives_met: objectives.iter().filter(|o| o.met_on.is_some()).count() as u32,
+            score_changes,
+        }
+    }
+
+    pub fn treated_by(&self, clinician: &str) -> bool {
+        self.primary_clinician_id == clinician || self.care_team.iter().any(|m| m == clinician)
+    }
+
+    pub fn review_standing(&self, today: NaiveDate) -> ReviewStanding {
+        standing_of(self.next_review_due, today)
+    }
+}
+
 /// A tenant's outcome figures over a set of plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outcomes {
@@ -159,23 +239,17 @@ pub struct Outcomes {
     pub objectives_met: u32,
 }
 
-pub fn outcomes<'a>(plans: impl IntoIterator<Item = &'a PlanView>) -> Outcomes {
+pub fn outcomes<'a>(plans: impl IntoIterator<Item = &'a PlanSummary>) -> Outcomes {
     let mut out = Outcomes::default();
     let mut measured = std::collections::BTreeMap::<&str, (bool, bool)>::new();
     for plan in plans {
-        for instrument in [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq] {
-            let mut scores = valid_scores(plan, instrument);
-            let (Some(first), Some(latest)) = (scores.next(), scores.last()) else {
-                continue;
-            };
+        for change in &plan.score_changes {
             let entry = measured.entry(&plan.client_id).or_default();
-            entry.0 |= is_response(first.total, latest.total);
-            entry.1 |= instrument.in_remission(latest.total) == Some(true);
+            entry.0 |= is_response(change.baseline, change.latest);
+            entry.1 |= change.instrument.in_remission(change.latest) == Some(true);
         }
-        for objective in standing_objectives(plan) {
-            out.objectives += 1;
-            out.objectives_met += u32::from(objective.met_on.is_some());
-        }
+        out.objectives += plan.objectives;
+        out.objectives_met += plan.objectives_met;
     }
     out.clients_measured = measured.len() as u32;
     out.clients_with_response = measured.values().filter(|(r, _)| *r).count() as u32;
@@ -334,7 +408,8 @@ mod tests {
         let mut baseline_only = plan();
         baseline_only.client_id = "client-19".into();
         baseline_only.measures = vec![measure(Instrument::Phq9, 20, "2026-10-01")];
-        let figures = outcomes([&responder, &partial, &baseline_only]);
+        let summaries = [&responder, &partial, &baseline_only].map(PlanSummary::of);
+        let figures = outcomes(&summaries);
         assert_eq!(figures.clients_measured, 2);
         assert_eq!(figures.clients_with_response, 1);
         assert_eq!(figures.clients_in_remission, 1);

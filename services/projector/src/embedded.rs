@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use trellis_kernel::TenantId;
 
+use crate::compliance::PlanSummary;
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
 
 const SCHEMA: &str = "
@@ -51,6 +52,20 @@ impl SqliteReadModels {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        // Read models written before summaries existed get the column;
+        // their rows answer from the document until rewritten.
+        let has_summary: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('plan_views') WHERE name = 'summary'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(unavailable)?
+            > 0;
+        if !has_summary {
+            conn.execute_batch("ALTER TABLE plan_views ADD COLUMN summary TEXT")
+                .map_err(unavailable)?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -156,21 +171,73 @@ impl ReadModelStore for SqliteReadModels {
         .await
     }
 
+    async fn summaries(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let tenant = tenant.to_string();
+        let filter = filter.clone();
+        self.with(move |conn| {
+            let clinics = filter
+                .clinic_ids
+                .as_ref()
+                .map(|c| serde_json::to_string(c).expect("strings serialize"));
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT summary, CASE WHEN summary IS NULL THEN document END FROM plan_views
+                     WHERE tenant = ?1
+                       AND (?2 IS NULL OR client_id = ?2)
+                       AND (?3 IS NULL OR primary_clinician_id = ?3
+                            OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
+                                       WHERE value = ?3))
+                       AND (?4 IS NULL OR clinic_id IN (SELECT value FROM json_each(?4)))
+                     ORDER BY plan_id",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(
+                    params![tenant, filter.client_id, filter.clinician_id, clinics],
+                    |row| {
+                        Ok((
+                            row.get::<_, Option<String>>(0)?,
+                            row.get::<_, Option<String>>(1)?,
+                        ))
+                    },
+                )
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            rows.into_iter()
+                .map(|(summary, document)| match (summary, document) {
+                    (Some(summary), _) => serde_json::from_str(&summary)
+                        .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into())),
+                    (None, Some(document)) => decode(&document).map(|v| PlanSummary::of(&v)),
+                    (None, None) => Err(ReadModelError::Corrupt("plan without document".into())),
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         self.with(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
             for view in &views {
                 let document = serde_json::to_string(view)
                     .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+                let summary = serde_json::to_string(&PlanSummary::of(view))
+                    .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
                 tx.execute(
-                    "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id, clinic_id, version, document)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id, clinic_id, version, document, summary)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (tenant, plan_id) DO UPDATE SET
                         client_id = excluded.client_id,
                         primary_clinician_id = excluded.primary_clinician_id,
                         clinic_id = excluded.clinic_id,
                         version = excluded.version,
-                        document = excluded.document
+                        document = excluded.document,
+                        summary = excluded.summary
                      WHERE excluded.version > plan_views.version",
                     params![
                         view.tenant,
@@ -179,7 +246,8 @@ impl ReadModelStore for SqliteReadModels {
                         view.primary_clinician_id,
                         view.clinic_id,
                         i64::try_from(view.version).unwrap_or(i64::MAX),
-                        document
+                        document,
+                        summary
                     ],
                 )
                 .map_err(unavailable)?;

@@ -77,6 +77,26 @@ pub trait ReadModelStore: Send + Sync + 'static {
         first: usize,
     ) -> Result<PlanPage, ReadModelError>;
 
+    /// Compact summaries of every plan matching `filter`, in plan-id order,
+    /// for the compliance queries. The default reads whole documents;
+    /// stores that keep summaries beside them answer from those.
+    async fn summaries(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+    ) -> Result<Vec<compliance::PlanSummary>, ReadModelError> {
+        let mut summaries = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.plans(tenant, filter, after.as_deref(), 500).await?;
+            after = page.plans.last().map(|p| p.plan_id.clone());
+            summaries.extend(page.plans.iter().map(compliance::PlanSummary::of));
+            if !page.has_next_page || after.is_none() {
+                return Ok(summaries);
+            }
+        }
+    }
+
     /// Writes the views and the feed position they include, atomically.
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError>;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use support::write_plan;
 use trellis_kernel::TenantId;
+use trellis_projector::compliance::PlanSummary;
 use trellis_projector::{PlanFilter, Projector, ReadModelStore, SqliteReadModels};
 use trellis_store_sqlite::SqliteEventStore;
 
@@ -133,4 +134,42 @@ async fn listings_page_and_filter_within_a_tenant() {
         .await
         .unwrap();
     assert!(none.plans.is_empty());
+}
+
+#[tokio::test]
+async fn summaries_answer_the_listing_filters_even_for_rows_written_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let tenant = TenantId::parse("sums").unwrap();
+    for clinician in ["clin-1", "clin-2", "clin-1"] {
+        write_plan(&events, &tenant, clinician, 2).await;
+    }
+    let path = dir.path().join("rm.db");
+    let read_models = SqliteReadModels::open(&path).unwrap();
+    project_until(&events, &read_models, 9).await;
+    let mine = PlanFilter {
+        clinician_id: Some("clin-1".into()),
+        ..PlanFilter::default()
+    };
+    let summaries = read_models.summaries(&tenant, &mine).await.unwrap();
+    let views = read_models.plans(&tenant, &mine, None, 10).await.unwrap();
+    assert_eq!(
+        summaries,
+        views.plans.iter().map(PlanSummary::of).collect::<Vec<_>>()
+    );
+    assert_eq!(summaries.len(), 2);
+    assert!(
+        summaries
+            .iter()
+            .all(|s| s.objectives == 0 && s.pending_signatures.len() == 2)
+    );
+
+    // Rows from before summaries existed answer from their documents.
+    drop(read_models);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE plan_views SET summary = NULL", [])
+        .unwrap();
+    drop(conn);
+    let reopened = SqliteReadModels::open(&path).unwrap();
+    assert_eq!(reopened.summaries(&tenant, &mine).await.unwrap(), summaries);
 }
