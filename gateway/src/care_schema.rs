@@ -29,6 +29,20 @@ use crate::schema::{
     request_meta, selected,
 };
 
+/// How many plans a compliance list returns by default, and at most.
+const DEFAULT_LIST: u32 = 100;
+const MAX_LIST: u32 = 500;
+
+fn list_length(first: Option<u32>) -> async_graphql::Result<usize> {
+    match first.unwrap_or(DEFAULT_LIST) {
+        n if n <= MAX_LIST => Ok(n as usize),
+        _ => Err(error(
+            "BAD_USER_INPUT",
+            &format!("first must be at most {MAX_LIST}"),
+        )),
+    }
+}
+
 /// The furthest ahead `reviewsDue` looks: a year.
 const MAX_WITHIN_DAYS: u32 = 366;
 
@@ -487,14 +501,17 @@ pub struct ComplianceQuery;
 #[Object]
 impl ComplianceQuery {
     /// Open reviews due within `withinDays` (default 14) or overdue, by
-    /// clinic and clinician, soonest first.
+    /// clinic and clinician, soonest first; the first `first` (default
+    /// 100, at most 500).
     async fn reviews_due(
         &self,
         ctx: &Context<'_>,
         clinic_id: Option<String>,
         clinician_id: Option<String>,
         within_days: Option<u32>,
+        first: Option<u32>,
     ) -> async_graphql::Result<Vec<ReviewDue>> {
+        let first = list_length(first)?;
         let within_days = within_days.unwrap_or(14);
         if within_days > MAX_WITHIN_DAYS {
             return Err(error(
@@ -503,13 +520,16 @@ impl ComplianceQuery {
             ));
         }
         let horizon = today() + chrono::Days::new(u64::from(within_days));
-        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
-            .await?
-            .into_iter()
-            .filter(|(s, _)| {
-                !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
-            })
-            .collect();
+        let mut picked: Vec<(PlanSummary, Role)> =
+            summaries_in_scope(ctx, filter(clinic_id, clinician_id))
+                .await?
+                .into_iter()
+                .filter(|(s, _)| {
+                    !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
+                })
+                .collect();
+        picked.sort_by_key(|(s, _)| s.next_review_due);
+        picked.truncate(first);
         let mut due: Vec<(ReviewDue, Role)> = documents(ctx, picked)
             .await?
             .into_iter()
@@ -525,17 +545,21 @@ impl ComplianceQuery {
     }
 
     /// Open plans whose current version lacks the clinician's or the
-    /// client's signature.
+    /// client's signature, in plan-id order; the first `first` (default
+    /// 100, at most 500).
     async fn unsigned_plans(
         &self,
         ctx: &Context<'_>,
         clinic_id: Option<String>,
         clinician_id: Option<String>,
+        first: Option<u32>,
     ) -> async_graphql::Result<Vec<Plan>> {
+        let first = list_length(first)?;
         let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
             .await?
             .into_iter()
             .filter(|(s, _)| !s.status.is_closed() && !s.pending_signatures.is_empty())
+            .take(first)
             .collect();
         let plans = documents(ctx, picked).await?;
         let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
@@ -543,17 +567,21 @@ impl ComplianceQuery {
         Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
     }
 
-    /// Safety flags no clinician has acknowledged yet, oldest first.
+    /// Safety flags no clinician has acknowledged yet, oldest first, from
+    /// the first `first` plans that have any (default 100, at most 500).
     async fn open_safety_flags(
         &self,
         ctx: &Context<'_>,
         clinic_id: Option<String>,
         clinician_id: Option<String>,
+        first: Option<u32>,
     ) -> async_graphql::Result<Vec<OpenSafetyFlag>> {
+        let first = list_length(first)?;
         let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
             .await?
             .into_iter()
             .filter(|(s, _)| s.open_safety_flags > 0)
+            .take(first)
             .collect();
         let plans = documents(ctx, picked).await?;
         let mut open: Vec<(OpenSafetyFlag, Role)> = Vec::new();
