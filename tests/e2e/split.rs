@@ -207,6 +207,20 @@ async fn the_split_topology_survives_a_redis_restart_mid_stream() {
         "{outcome:?}"
     );
 
+    // Compliance views read the summaries the projector keeps in Redis.
+    let views = graphql(
+        &one,
+        &token,
+        "{ caseload { clinicianId draft unsigned } unsignedPlans { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        views["caseload"],
+        json!([{ "clinicianId": CLINICIAN, "draft": 1, "unsigned": 1 }])
+    );
+    assert_eq!(views["unsignedPlans"][0]["id"], plan_id);
+
     // The auditor's GraphQL queries reach the audit service over gRPC.
     let auditor = crate::harness::token(&tenant, "aud-1", &[trellis_auth::Role::Auditor]);
     let audited = graphql(

@@ -4,6 +4,8 @@
 //! Keys begin with the tenant, then the namespace (`trellis` unless a
 //! rebuild writes beside the live models): `<tenant>:<ns>:plan:<id>` (the
 //! JSON document), `<tenant>:<ns>:plan-versions` (plan id → version),
+//! `<tenant>:<ns>:summary:<id>` (the compact summary compliance queries
+//! read), and
 //! `<tenant>:<ns>:plans[:clinician:<id>|:client:<id>|:clinic:<id>]`
 //! (sorted sets of plan ids, for listings in id order; a clinician's set
 //! holds every plan whose care team ever had them, and listings check the
@@ -20,16 +22,18 @@ use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use trellis_kernel::TenantId;
 
+use crate::compliance::PlanSummary;
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
 
-/// Writes a document, its version and its index entries only if the
-/// version is newer than the stored one.
+/// Writes a document, its version, its summary and its index entries only
+/// if the version is newer than the stored one.
 const SAVE_VIEW: &str = r"
 local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > current then
   redis.call('SET', KEYS[1], ARGV[3])
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  for i = 3, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+  redis.call('SET', KEYS[3], ARGV[4])
+  for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
   return 1
 end
 return 0
@@ -67,6 +71,46 @@ fn unavailable(e: &redis::RedisError) -> ReadModelError {
 impl RedisReadModels {
     fn doc_key(&self, tenant: &str, plan_id: &str) -> String {
         format!("{tenant}:{}:plan:{plan_id}", self.namespace)
+    }
+
+    fn summary_key(&self, tenant: &str, plan_id: &str) -> String {
+        format!("{tenant}:{}:summary:{plan_id}", self.namespace)
+    }
+
+    /// The most selective index for `filter`; the rest is checked on the
+    /// documents (or summaries).
+    fn index_for(&self, tenant: &str, filter: &PlanFilter) -> String {
+        match (&filter.client_id, &filter.clinician_id, &filter.clinic_ids) {
+            (Some(client), _, _) => self.index_key(tenant, Some(("client", client))),
+            (None, Some(clinician), _) => self.index_key(tenant, Some(("clinician", clinician))),
+            (None, None, Some(clinics)) if clinics.len() == 1 => {
+                self.index_key(tenant, Some(("clinic", &clinics[0])))
+            }
+            _ => self.index_key(tenant, None),
+        }
+    }
+
+    /// Plan ids in `index` after `cursor` (a ZRANGE BYLEX bound), at most `count`.
+    async fn ids_after(
+        &self,
+        index: &str,
+        cursor: &str,
+        count: usize,
+    ) -> Result<Vec<String>, ReadModelError> {
+        let range = redis::cmd("ZRANGE")
+            .arg(index)
+            .arg(cursor)
+            .arg("+")
+            .arg("BYLEX")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(count)
+            .clone();
+        self.retrying(|mut redis| {
+            let range = range.clone();
+            async move { range.query_async(&mut redis).await }
+        })
+        .await
     }
 
     fn versions_key(&self, tenant: &str) -> String {
@@ -139,18 +183,23 @@ fn decode(document: &str) -> Result<PlanView, ReadModelError> {
 }
 
 fn matches(view: &PlanView, filter: &PlanFilter) -> bool {
-    filter
-        .client_id
-        .as_ref()
-        .is_none_or(|c| &view.client_id == c)
-        && filter
-            .clinician_id
-            .as_ref()
-            .is_none_or(|c| view.treated_by(c))
+    matches_plan(filter, &view.client_id, &view.clinic_id, |c| {
+        view.treated_by(c)
+    })
+}
+
+fn matches_plan(
+    filter: &PlanFilter,
+    client_id: &str,
+    clinic_id: &str,
+    treated_by: impl Fn(&str) -> bool,
+) -> bool {
+    filter.client_id.as_deref().is_none_or(|c| client_id == c)
+        && filter.clinician_id.as_deref().is_none_or(treated_by)
         && filter
             .clinic_ids
             .as_ref()
-            .is_none_or(|clinics| clinics.contains(&view.clinic_id))
+            .is_none_or(|clinics| clinics.iter().any(|c| c == clinic_id))
 }
 
 #[async_trait]
@@ -179,33 +228,12 @@ impl ReadModelStore for RedisReadModels {
     ) -> Result<PlanPage, ReadModelError> {
         let t = tenant.as_str();
         // Walk the most selective index; filter the rest on the documents.
-        let index = match (&filter.client_id, &filter.clinician_id, &filter.clinic_ids) {
-            (Some(client), _, _) => self.index_key(t, Some(("client", client))),
-            (None, Some(clinician), _) => self.index_key(t, Some(("clinician", clinician))),
-            (None, None, Some(clinics)) if clinics.len() == 1 => {
-                self.index_key(t, Some(("clinic", &clinics[0])))
-            }
-            _ => self.index_key(t, None),
-        };
+        let index = self.index_for(t, filter);
         let mut cursor = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
         let mut plans = Vec::new();
         let chunk = (first + 1).max(16) * 2;
         loop {
-            let range = redis::cmd("ZRANGE")
-                .arg(&index)
-                .arg(&cursor)
-                .arg("+")
-                .arg("BYLEX")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(chunk)
-                .clone();
-            let ids: Vec<String> = self
-                .retrying(|mut redis| {
-                    let range = range.clone();
-                    async move { range.query_async(&mut redis).await }
-                })
-                .await?;
+            let ids = self.ids_after(&index, &cursor, chunk).await?;
             let exhausted = ids.len() < chunk;
             if let Some(last) = ids.last() {
                 cursor = format!("({last}");
@@ -229,6 +257,52 @@ impl ReadModelStore for RedisReadModels {
         })
     }
 
+    async fn summaries(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        const CHUNK: usize = 500;
+        let t = tenant.as_str();
+        let index = self.index_for(t, filter);
+        let mut cursor = "-".to_owned();
+        let mut summaries = Vec::new();
+        loop {
+            let ids = self.ids_after(&index, &cursor, CHUNK).await?;
+            if let Some(last) = ids.last() {
+                cursor = format!("({last}");
+            }
+            let keys: Vec<String> = ids.iter().map(|id| self.summary_key(t, id)).collect();
+            let found = self.documents(&keys).await?;
+            // Plans saved before summaries existed answer from the document.
+            let missing: Vec<String> = ids
+                .iter()
+                .zip(&found)
+                .filter(|(_, s)| s.is_none())
+                .map(|(id, _)| self.doc_key(t, id))
+                .collect();
+            let mut documents = self.documents(&missing).await?.into_iter();
+            for summary in found {
+                let summary = match summary {
+                    Some(s) => serde_json::from_str::<PlanSummary>(&s)
+                        .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
+                    None => match documents.next().flatten() {
+                        Some(document) => PlanSummary::of(&decode(&document)?),
+                        None => continue,
+                    },
+                };
+                if matches_plan(filter, &summary.client_id, &summary.clinic_id, |c| {
+                    summary.treated_by(c)
+                }) {
+                    summaries.push(summary);
+                }
+            }
+            if ids.len() < CHUNK {
+                return Ok(summaries);
+            }
+        }
+    }
+
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -236,10 +310,13 @@ impl ReadModelStore for RedisReadModels {
             let t = view.tenant.as_str();
             let document = serde_json::to_string(view)
                 .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+            let summary = serde_json::to_string(&PlanSummary::of(view))
+                .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
             let mut invocation = self.save_view.prepare_invoke();
             invocation
                 .key(self.doc_key(t, &view.plan_id))
                 .key(self.versions_key(t))
+                .key(self.summary_key(t, &view.plan_id))
                 .key(self.index_key(t, None))
                 .key(self.index_key(t, Some(("clinician", &view.primary_clinician_id))))
                 .key(self.index_key(t, Some(("client", &view.client_id))))
@@ -252,7 +329,8 @@ impl ReadModelStore for RedisReadModels {
             invocation
                 .arg(&view.plan_id)
                 .arg(view.version)
-                .arg(document);
+                .arg(document)
+                .arg(summary);
             pipe.invoke_script(&invocation).ignore();
         }
         let mut checkpoint_update = self.save_checkpoint.prepare_invoke();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use support::write_plan;
 use trellis_kernel::TenantId;
+use trellis_projector::compliance::PlanSummary;
 use trellis_projector::{PlanFilter, Projector, ReadModelStore, RedisReadModels};
 use trellis_store_sqlite::SqliteEventStore;
 use uuid::Uuid;
@@ -147,4 +148,17 @@ async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
             .plans
             .is_empty()
     );
+
+    // Summaries answer the same filters as listings, from their own keys.
+    let by_clinician = PlanFilter {
+        clinician_id: Some("clin-1".into()),
+        ..PlanFilter::default()
+    };
+    let summaries = incremental.summaries(&tenant, &by_clinician).await.unwrap();
+    let views = listed(incremental.clone(), by_clinician).await;
+    assert_eq!(
+        summaries,
+        views.plans.iter().map(PlanSummary::of).collect::<Vec<_>>()
+    );
+    assert_eq!(summaries.len(), 2);
 }
