@@ -370,10 +370,13 @@ impl OpenSafetyFlag {
     }
 }
 
-/// One clinician's plans by status, and what needs their attention.
+/// The plans one clinician treats (as primary or on the care team) by
+/// status, and what needs their attention.
 #[derive(Debug, SimpleObject, Default)]
 pub struct Caseload {
     clinician_id: String,
+    /// Of those, plans where they are the primary clinician.
+    primary: u32,
     draft: u32,
     active: u32,
     on_hold: u32,
@@ -623,28 +626,33 @@ impl ComplianceQuery {
         let today = today();
         let mut by_clinician = std::collections::BTreeMap::<String, Caseload>::new();
         for (plan, _) in &plans {
-            let entry = by_clinician
-                .entry(plan.primary_clinician_id.clone())
-                .or_insert_with(|| Caseload {
-                    clinician_id: plan.primary_clinician_id.clone(),
-                    ..Caseload::default()
-                });
-            match plan.status {
-                LifecycleView::Draft => entry.draft += 1,
-                LifecycleView::Active => entry.active += 1,
-                LifecycleView::OnHold => entry.on_hold += 1,
-                _ => entry.closed += 1,
+            // A plan is in the caseload of everyone who treats under it.
+            let team = std::iter::once(&plan.primary_clinician_id).chain(&plan.care_team);
+            for clinician in team {
+                let entry = by_clinician
+                    .entry(clinician.clone())
+                    .or_insert_with(|| Caseload {
+                        clinician_id: clinician.clone(),
+                        ..Caseload::default()
+                    });
+                entry.primary += u32::from(*clinician == plan.primary_clinician_id);
+                match plan.status {
+                    LifecycleView::Draft => entry.draft += 1,
+                    LifecycleView::Active => entry.active += 1,
+                    LifecycleView::OnHold => entry.on_hold += 1,
+                    _ => entry.closed += 1,
+                }
+                if plan.status.is_closed() {
+                    continue;
+                }
+                if plan.review_standing(today) == ReviewStanding::Overdue {
+                    entry.reviews_overdue += 1;
+                }
+                if !plan.pending_signatures.is_empty() {
+                    entry.unsigned += 1;
+                }
+                entry.open_safety_flags += plan.open_safety_flags;
             }
-            if plan.status.is_closed() {
-                continue;
-            }
-            if plan.review_standing(today) == ReviewStanding::Overdue {
-                entry.reviews_overdue += 1;
-            }
-            if !plan.pending_signatures.is_empty() {
-                entry.unsigned += 1;
-            }
-            entry.open_safety_flags += plan.open_safety_flags;
         }
         Ok(by_clinician.into_values().collect())
     }

@@ -387,4 +387,20 @@ async fn a_clinician_added_to_the_care_team_treats_under_the_plan() {
         listed["plans"]["edges"],
         json!([{ "node": { "id": plan.plan_id, "careTeam": ["clin-2"] } }])
     );
+    // The plan is in both clinicians' caseloads, primary for one.
+    let supervisor = token(&tenant, "sup-1", &[Role::Supervisor]);
+    let caseload = server
+        .graphql(
+            &supervisor,
+            "{ caseload { clinicianId primary draft } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        caseload["caseload"],
+        json!([
+            { "clinicianId": CLINICIAN, "primary": 1, "draft": 1 },
+            { "clinicianId": "clin-2", "primary": 0, "draft": 1 }
+        ])
+    );
 }
