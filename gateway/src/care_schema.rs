@@ -431,20 +431,44 @@ async fn summaries_in_scope(
         .collect())
 }
 
-/// The whole documents of the plans a summary query picked.
+/// The whole documents of the plans a summary query picked. Each is
+/// checked again — access, the requested scope, and `still` — because the
+/// plan may have changed since its summary was read.
 async fn documents(
     ctx: &Context<'_>,
+    requested: &PlanFilter,
     picked: Vec<(PlanSummary, Role)>,
+    still: impl Fn(&PlanView) -> bool,
 ) -> async_graphql::Result<Vec<(PlanView, Role)>> {
     let caller = caller(ctx)?;
+    let Some(scope) = scope_filter(caller, requested.clone()) else {
+        return Ok(Vec::new());
+    };
     let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
     let mut plans = Vec::with_capacity(picked.len());
-    for (summary, role) in picked {
-        // Gone since the summary was read: nothing to show.
-        if let Some(plan) = read_models
+    for (summary, _) in picked {
+        let Some(plan) = read_models
             .plan(&caller.tenant, &summary.plan_id)
             .await
             .map_err(|e| internal(&e))?
+        else {
+            continue;
+        };
+        let in_scope = scope
+            .client_id
+            .as_ref()
+            .is_none_or(|c| *c == plan.client_id)
+            && scope
+                .clinician_id
+                .as_ref()
+                .is_none_or(|c| plan.treated_by(c))
+            && scope
+                .clinic_ids
+                .as_ref()
+                .is_none_or(|c| c.contains(&plan.clinic_id));
+        if let Some(role) = reading_role(caller, &plan)
+            && in_scope
+            && still(&plan)
         {
             plans.push((plan, role));
         }
@@ -523,24 +547,25 @@ impl ComplianceQuery {
             ));
         }
         let horizon = today() + chrono::Days::new(u64::from(within_days));
-        let mut picked: Vec<(PlanSummary, Role)> =
-            summaries_in_scope(ctx, filter(clinic_id, clinician_id))
-                .await?
-                .into_iter()
-                .filter(|(s, _)| {
-                    !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
-                })
-                .collect();
-        picked.sort_by_key(|(s, _)| s.next_review_due);
-        picked.truncate(first);
-        let mut due: Vec<(ReviewDue, Role)> = documents(ctx, picked)
+        let requested = filter(clinic_id, clinician_id);
+        let mut picked: Vec<(PlanSummary, Role)> = summaries_in_scope(ctx, requested.clone())
             .await?
             .into_iter()
-            .filter_map(|(plan, role)| {
-                let review = compliance::next_review(&plan)?.clone();
-                (review.due_on <= horizon).then_some((ReviewDue { plan, review }, role))
+            .filter(|(s, _)| {
+                !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
             })
             .collect();
+        picked.sort_by_key(|(s, _)| s.next_review_due);
+        picked.truncate(first);
+        let mut due: Vec<(ReviewDue, Role)> =
+            documents(ctx, &requested, picked, |p| !p.status.is_closed())
+                .await?
+                .into_iter()
+                .filter_map(|(plan, role)| {
+                    let review = compliance::next_review(&plan)?.clone();
+                    (review.due_on <= horizon).then_some((ReviewDue { plan, review }, role))
+                })
+                .collect();
         due.sort_by_key(|(d, _)| d.review.due_on);
         let reads: Vec<(&PlanView, Role)> = due.iter().map(|(d, r)| (&d.plan, *r)).collect();
         record_reads(ctx, "graphql:reviewsDue", &reads, &plan_fields(ctx, "plan")).await?;
@@ -558,13 +583,17 @@ impl ComplianceQuery {
         first: Option<u32>,
     ) -> async_graphql::Result<Vec<Plan>> {
         let first = list_length(first)?;
-        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
+        let requested = filter(clinic_id, clinician_id);
+        let picked = summaries_in_scope(ctx, requested.clone())
             .await?
             .into_iter()
             .filter(|(s, _)| !s.status.is_closed() && !s.pending_signatures.is_empty())
             .take(first)
             .collect();
-        let plans = documents(ctx, picked).await?;
+        let plans = documents(ctx, &requested, picked, |p| {
+            !p.status.is_closed() && !compliance::pending_signatures(p).is_empty()
+        })
+        .await?;
         let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
         record_reads(ctx, "graphql:unsignedPlans", &reads, &selected(ctx.field())).await?;
         Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
@@ -580,13 +609,16 @@ impl ComplianceQuery {
         first: Option<u32>,
     ) -> async_graphql::Result<Vec<OpenSafetyFlag>> {
         let first = list_length(first)?;
-        let picked = summaries_in_scope(ctx, filter(clinic_id, clinician_id))
+        let requested = filter(clinic_id, clinician_id);
+        let mut picked: Vec<(PlanSummary, Role)> = summaries_in_scope(ctx, requested.clone())
             .await?
             .into_iter()
             .filter(|(s, _)| s.open_safety_flags > 0)
-            .take(first)
             .collect();
-        let plans = documents(ctx, picked).await?;
+        // The plans with the oldest flags first, so a cut keeps the most urgent.
+        picked.sort_by_key(|(s, _)| s.oldest_open_flag);
+        picked.truncate(first);
+        let plans = documents(ctx, &requested, picked, |_| true).await?;
         let mut open: Vec<(OpenSafetyFlag, Role)> = Vec::new();
         for (plan, role) in plans {
             for flag in plan

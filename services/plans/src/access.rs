@@ -76,11 +76,12 @@ pub fn authorize_command(
             if let Some(c) = creating {
                 let primary = c.primary_clinician_id.trim();
                 let clinic = c.clinic_id.trim();
+                let own_clinic = clinic.is_empty() || caller.clinics.iter().any(|c| c == clinic);
                 let allowed = match role {
-                    Role::Clinician => primary.is_empty() || primary == caller.subject,
-                    Role::Supervisor => {
-                        clinic.is_empty() || caller.clinics.iter().any(|c| c == clinic)
+                    Role::Clinician => {
+                        own_clinic && (primary.is_empty() || primary == caller.subject)
                     }
+                    Role::Supervisor => own_clinic,
                     _ => false,
                 };
                 if !allowed {
@@ -334,6 +335,10 @@ mod tests {
         );
         assert_eq!(
             authorize_command(&clinician, &create("clin-9", "eastside"), None),
+            Err(AccessDenied::RoleMayNot)
+        );
+        assert_eq!(
+            authorize_command(&clinician, &create("clin-3", "westside"), None),
             Err(AccessDenied::RoleMayNot)
         );
         let supervisor = caller("sup-1", &[Role::Supervisor], &["eastside"]);

@@ -154,6 +154,10 @@ pub fn insurance_gaps(plan: &PlanView, today: NaiveDate) -> Vec<&'static str> {
 /// thousands of: kept beside each plan document by stores that can.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSummary {
+    /// Which `PlanSummary::of` wrote it: a summary from another is ignored
+    /// and the document read instead.
+    #[serde(default)]
+    pub schema: u32,
     pub tenant: String,
     pub plan_id: String,
     pub client_id: String,
@@ -166,6 +170,9 @@ pub struct PlanSummary {
     pub next_review_due: Option<NaiveDate>,
     pub pending_signatures: Vec<SignerRole>,
     pub open_safety_flags: u32,
+    /// When the oldest unacknowledged safety flag was raised.
+    #[serde(default)]
+    pub oldest_open_flag: Option<NaiveDate>,
     pub objectives: u32,
     pub objectives_met: u32,
     /// Per instrument with a baseline and a later score.
@@ -181,6 +188,9 @@ pub struct ScoreChange {
 }
 
 impl PlanSummary {
+    /// Bumped whenever what `of` computes changes.
+    pub const SCHEMA: u32 = 1;
+
     pub fn of(plan: &PlanView) -> Self {
         let objectives: Vec<_> = standing_objectives(plan).collect();
         let score_changes = [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq]
@@ -195,7 +205,13 @@ impl PlanSummary {
                 })
             })
             .collect();
+        let open_flags = || {
+            plan.safety_flags
+                .iter()
+                .filter(|f| f.acknowledged_on.is_none())
+        };
         Self {
+            schema: Self::SCHEMA,
             tenant: plan.tenant.clone(),
             plan_id: plan.plan_id.clone(),
             client_id: plan.client_id.clone(),
@@ -205,11 +221,8 @@ impl PlanSummary {
             status: plan.status,
             next_review_due: next_review(plan).map(|r| r.due_on),
             pending_signatures: pending_signatures(plan),
-            open_safety_flags: plan
-                .safety_flags
-                .iter()
-                .filter(|f| f.acknowledged_on.is_none())
-                .count() as u32,
+            open_safety_flags: open_flags().count() as u32,
+            oldest_open_flag: open_flags().map(|f| f.raised_on).min(),
             objectives: objectives.len() as u32,
             objectives_met: objectives.iter().filter(|o| o.met_on.is_some()).count() as u32,
             score_changes,

@@ -185,7 +185,11 @@ impl ReadModelStore for SqliteReadModels {
                 .map(|c| serde_json::to_string(c).expect("strings serialize"));
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT summary, CASE WHEN summary IS NULL THEN document END FROM plan_views
+                    "SELECT summary,
+                            CASE WHEN summary IS NULL
+                                   OR json_extract(summary, '$.schema') IS NOT ?5
+                                 THEN document END
+                     FROM plan_views
                      WHERE tenant = ?1
                        AND (?2 IS NULL OR client_id = ?2)
                        AND (?3 IS NULL OR primary_clinician_id = ?3
@@ -197,7 +201,13 @@ impl ReadModelStore for SqliteReadModels {
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(
-                    params![tenant, filter.client_id, filter.clinician_id, clinics],
+                    params![
+                        tenant,
+                        filter.client_id,
+                        filter.clinician_id,
+                        clinics,
+                        PlanSummary::SCHEMA
+                    ],
                     |row| {
                         Ok((
                             row.get::<_, Option<String>>(0)?,
@@ -209,10 +219,12 @@ impl ReadModelStore for SqliteReadModels {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unavailable)?;
             rows.into_iter()
+                // A document comes back when the summary is missing or was
+                // written by another version of `PlanSummary::of`.
                 .map(|(summary, document)| match (summary, document) {
-                    (Some(summary), _) => serde_json::from_str(&summary)
+                    (_, Some(document)) => decode(&document).map(|v| PlanSummary::of(&v)),
+                    (Some(summary), None) => serde_json::from_str(&summary)
                         .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into())),
-                    (None, Some(document)) => decode(&document).map(|v| PlanSummary::of(&v)),
                     (None, None) => Err(ReadModelError::Corrupt("plan without document".into())),
                 })
                 .collect()

@@ -282,7 +282,7 @@ impl ReadModelStore for RedisReadModels {
                 .map(|(id, _)| self.doc_key(t, id))
                 .collect();
             let mut documents = self.documents(&missing).await?.into_iter();
-            for summary in found {
+            for (id, summary) in ids.iter().zip(found) {
                 let summary = match summary {
                     Some(s) => serde_json::from_str::<PlanSummary>(&s)
                         .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
@@ -290,6 +290,15 @@ impl ReadModelStore for RedisReadModels {
                         Some(document) => PlanSummary::of(&decode(&document)?),
                         None => continue,
                     },
+                };
+                // Written by another version of `PlanSummary::of`: recompute.
+                let summary = if summary.schema == PlanSummary::SCHEMA {
+                    summary
+                } else {
+                    match self.plan(tenant, id).await? {
+                        Some(view) => PlanSummary::of(&view),
+                        None => continue,
+                    }
                 };
                 if matches_plan(filter, &summary.client_id, &summary.clinic_id, |c| {
                     summary.treated_by(c)

@@ -172,4 +172,51 @@ async fn summaries_answer_the_listing_filters_even_for_rows_written_before_them(
     drop(conn);
     let reopened = SqliteReadModels::open(&path).unwrap();
     assert_eq!(reopened.summaries(&tenant, &mine).await.unwrap(), summaries);
+    drop(reopened);
+
+    // A summary written by another version of the code is not believed.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE plan_views SET summary = json_object('schema', 0, 'objectives', 99)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let reopened = SqliteReadModels::open(&path).unwrap();
+    assert_eq!(reopened.summaries(&tenant, &mine).await.unwrap(), summaries);
+}
+
+#[tokio::test]
+async fn read_models_from_before_summaries_are_migrated_and_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let tenant = TenantId::parse("old").unwrap();
+    write_plan(&events, &tenant, "clin-1", 1).await;
+    let path = dir.path().join("rm.db");
+    let current = SqliteReadModels::open(&path).unwrap();
+    project_until(&events, &current, 2).await;
+    let expected = current
+        .summaries(&tenant, &PlanFilter::default())
+        .await
+        .unwrap();
+    drop(current);
+    // The table as an earlier release left it: no summary column.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE old AS SELECT tenant, plan_id, client_id, primary_clinician_id,
+             clinic_id, version, document FROM plan_views;
+         DROP TABLE plan_views;
+         ALTER TABLE old RENAME TO plan_views;",
+    )
+    .unwrap();
+    drop(conn);
+    let migrated = SqliteReadModels::open(&path).unwrap();
+    assert_eq!(
+        migrated
+            .summaries(&tenant, &PlanFilter::default())
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(expected.len(), 1);
 }
