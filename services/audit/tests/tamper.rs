@@ -18,7 +18,7 @@ fn ctx() -> CommandContext {
             tenant: TenantId::parse(TENANT).unwrap(),
             subject: "clin-1".into(),
             roles: vec![trellis_auth::Role::Clinician],
-            clinics: vec![],
+            clinics: vec!["clinic-a".into()],
         },
         command_id: Uuid::new_v4(),
         correlation_id: Uuid::new_v4(),

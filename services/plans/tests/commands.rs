@@ -21,7 +21,7 @@ fn ctx(tenant: &str) -> CommandContext {
             tenant: TenantId::parse(tenant).unwrap(),
             subject: "clin-1".into(),
             roles: vec![Role::Clinician],
-            clinics: vec![],
+            clinics: vec!["clinic-a".into()],
         },
         command_id: Uuid::new_v4(),
         correlation_id: Uuid::new_v4(),
