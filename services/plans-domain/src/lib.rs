@@ -45,7 +45,7 @@ pub use ids::{
 };
 pub use measure::{Instrument, SeverityBand};
 pub use plan::{
-    CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, target_score, validate_service_plan,
+    CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, checked_service_plan, target_score,
 };
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.

@@ -213,10 +213,9 @@ impl TemplateLibrary {
                 format!("must be at most {MAX_NAME} characters"),
             )]));
         }
-        validate(&template)?;
         Ok(TemplateEvent::Saved(Box::new(TemplateSaved {
             template_id: template_id.to_owned(),
-            template,
+            template: validate(&template)?,
         })))
     }
 
@@ -233,7 +232,8 @@ impl TemplateLibrary {
     }
 }
 
-fn validate(t: &PlanTemplate) -> Result<(), PlanError> {
+/// Checks a template and returns it with its service plan trimmed.
+fn validate(t: &PlanTemplate) -> Result<PlanTemplate, PlanError> {
     let mut v = Vec::new();
     let mut text = |field: &'static str, value: &str, max: usize, required: bool| {
         if required && value.trim().is_empty() {
@@ -316,13 +316,23 @@ fn validate(t: &PlanTemplate) -> Result<(), PlanError> {
             "must be at most 365",
         ));
     }
-    if let Some(sp) = &t.service_plan
-        && let Err(PlanError::Invalid(problems)) = crate::plan::validate_service_plan(sp)
+    let service_plan = match t
+        .service_plan
+        .as_ref()
+        .map(crate::plan::checked_service_plan)
     {
-        v.extend(problems);
-    }
+        Some(Err(PlanError::Invalid(problems))) => {
+            v.extend(problems);
+            None
+        }
+        Some(checked) => checked.ok(),
+        None => None,
+    };
     if v.is_empty() {
-        Ok(())
+        Ok(PlanTemplate {
+            service_plan,
+            ..t.clone()
+        })
     } else {
         Err(PlanError::Invalid(v))
     }
@@ -391,6 +401,12 @@ fn weekly_cbt(focus: &str, monitoring: &[&str]) -> ServicePlanRecorded {
 }
 
 const SELF_REPORT: &str = "Periodic self-report of progress toward short- and long-term goals.";
+/// Interventions the seed's two plans word alike.
+const RELAXATION_TRAINING: &str = "Teach mindfulness and relaxation techniques (e.g., deep \
+                                   breathing, progressive muscle relaxation, mindfulness \
+                                   meditation).";
+const SLEEP_HYGIENE: &str = "Address sleep difficulties by establishing a regular sleep routine \
+                             and promoting healthy sleep habits.";
 
 /// The seed article's two example plans, as templates.
 pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
@@ -468,8 +484,7 @@ pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
             ),
             intervention(
                 Modality::RelaxationTraining,
-                "Teach mindfulness and relaxation techniques (e.g., deep breathing, \
-                 progressive muscle relaxation, mindfulness meditation).",
+                RELAXATION_TRAINING,
                 "daily practice",
                 &[1],
                 "",
@@ -498,14 +513,7 @@ pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
                 &[4],
                 "",
             ),
-            intervention(
-                Modality::SleepHygiene,
-                "Address sleep difficulties by establishing a regular sleep routine and \
-                 promoting healthy sleep habits.",
-                "nightly",
-                &[2],
-                "",
-            ),
+            intervention(Modality::SleepHygiene, SLEEP_HYGIENE, "nightly", &[2], ""),
             intervention(
                 Modality::BehaviouralActivation,
                 "If depressive symptoms are present, incorporate Behavioral Activation and \
@@ -626,8 +634,7 @@ pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
             ),
             intervention(
                 Modality::RelaxationTraining,
-                "Teach mindfulness and relaxation techniques (e.g., deep breathing, \
-                 progressive muscle relaxation, mindfulness meditation).",
+                RELAXATION_TRAINING,
                 "daily practice",
                 &[5],
                 "",
@@ -649,14 +656,7 @@ pub fn builtin_templates() -> Vec<(&'static str, PlanTemplate)> {
                 &[6],
                 "",
             ),
-            intervention(
-                Modality::SleepHygiene,
-                "Address sleep difficulties by establishing a regular sleep routine and \
-                 promoting healthy sleep habits.",
-                "nightly",
-                &[2],
-                "",
-            ),
+            intervention(Modality::SleepHygiene, SLEEP_HYGIENE, "nightly", &[2], ""),
             intervention(
                 Modality::Psychoeducation,
                 "Provide psychoeducation on relaxation techniques, support the client in \
@@ -702,7 +702,7 @@ mod tests {
     #[test]
     fn the_built_in_templates_are_valid_and_offered_first() {
         for (_, template) in builtin_templates() {
-            assert_eq!(validate(&template), Ok(()));
+            assert_eq!(validate(&template), Ok(template.clone()));
         }
         let listed = TemplateLibrary::default().list();
         let ids: Vec<&str> = listed

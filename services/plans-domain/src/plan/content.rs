@@ -202,17 +202,16 @@ impl Plan {
     }
 
     pub(super) fn service_plan(c: &RecordServicePlan) -> Result<Vec<PlanEvent>, PlanError> {
-        let service_plan = ServicePlanRecorded {
-            session_type: c.session_type.trim().to_owned(),
+        let service_plan = checked_service_plan(&ServicePlanRecorded {
+            session_type: c.session_type.clone(),
             minutes: c.minutes,
-            frequency: c.frequency.trim().to_owned(),
+            frequency: c.frequency.clone(),
             sessions_min: c.sessions_min,
             sessions_max: c.sessions_max,
-            focus: c.focus.trim().to_owned(),
-            maintenance: c.maintenance.trim().to_owned(),
-            monitoring: c.monitoring.iter().map(|m| m.trim().to_owned()).collect(),
-        };
-        validate_service_plan(&service_plan)?;
+            focus: c.focus.clone(),
+            maintenance: c.maintenance.clone(),
+            monitoring: c.monitoring.clone(),
+        })?;
         Ok(vec![PlanEvent::ServicePlanRecorded(service_plan)])
     }
 
@@ -230,8 +229,8 @@ impl Plan {
     }
 }
 
-/// The rules every service plan follows, from a command or a template.
-pub fn validate_service_plan(c: &ServicePlanRecorded) -> Result<(), PlanError> {
+/// A service plan from a command or a template, checked and trimmed.
+pub fn checked_service_plan(c: &ServicePlanRecorded) -> Result<ServicePlanRecorded, PlanError> {
     let mut v = Violations::default();
     v.required("session_type", &c.session_type, MAX_SHORT_TEXT);
     v.required("frequency", &c.frequency, MAX_SHORT_TEXT);
@@ -259,7 +258,17 @@ pub fn validate_service_plan(c: &ServicePlanRecorded) -> Result<(), PlanError> {
     for entry in &c.monitoring {
         v.required("monitoring", entry, MAX_TEXT);
     }
-    v.finish()
+    v.finish()?;
+    Ok(ServicePlanRecorded {
+        session_type: c.session_type.trim().to_owned(),
+        minutes: c.minutes,
+        frequency: c.frequency.trim().to_owned(),
+        sessions_min: c.sessions_min,
+        sessions_max: c.sessions_max,
+        focus: c.focus.trim().to_owned(),
+        maintenance: c.maintenance.trim().to_owned(),
+        monitoring: c.monitoring.iter().map(|m| m.trim().to_owned()).collect(),
+    })
 }
 
 /// The highest score that is `percent` below `baseline`.

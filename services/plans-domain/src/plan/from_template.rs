@@ -113,7 +113,7 @@ impl Plan {
         } else {
             c.description.clone()
         };
-        self.add_objective(
+        self.decide_objective(
             &AddObjective {
                 objective_id: c.objective_id,
                 goal_id: draft.goal_id,

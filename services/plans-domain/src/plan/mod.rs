@@ -25,7 +25,7 @@ mod content;
 mod from_template;
 mod lifecycle;
 
-pub use content::{target_score, validate_service_plan};
+pub use content::{checked_service_plan, target_score};
 pub use lifecycle::MAX_REVIEW_INTERVAL_DAYS;
 
 const MAX_ID: usize = 128;
@@ -104,7 +104,6 @@ pub struct Plan {
     goals: BTreeMap<GoalId, GoalState>,
     objectives: BTreeMap<ObjectiveId, ObjectiveState>,
     reviews: BTreeMap<ReviewId, ReviewState>,
-    measures: BTreeSet<MeasureId>,
     interventions: BTreeSet<InterventionId>,
     diagnoses: BTreeSet<String>,
     /// Entries already marked entered in error.
@@ -118,8 +117,8 @@ pub struct Plan {
     signatures: BTreeMap<SignerRole, String>,
     consents: BTreeSet<ConsentKind>,
     referrals: BTreeMap<ReferralId, ReferralStatus>,
-    /// Scores in the order recorded: the first uncorrected one of an
-    /// instrument is its baseline.
+    /// Scores in the order recorded (which measures exist); the first
+    /// uncorrected one of an instrument is its baseline.
     scores: Vec<(MeasureId, Instrument, u32)>,
     has_presenting_problem: bool,
     /// Template objectives still waiting for the client's numbers.
@@ -135,7 +134,6 @@ impl Default for Plan {
             goals: BTreeMap::new(),
             objectives: BTreeMap::new(),
             reviews: BTreeMap::new(),
-            measures: BTreeSet::new(),
             interventions: BTreeSet::new(),
             diagnoses: BTreeSet::new(),
             corrected: BTreeSet::new(),
@@ -188,6 +186,10 @@ impl Plan {
     /// Whether an entry still stands (was not entered in error).
     fn stands(&self, target: &CorrectionTarget) -> bool {
         !self.corrected.contains(target)
+    }
+
+    fn has_measure(&self, id: MeasureId) -> bool {
+        self.scores.iter().any(|(m, _, _)| *m == id)
     }
 
     /// The first uncorrected score of `instrument`: its baseline.
@@ -253,7 +255,6 @@ impl Plan {
                 self.reviews.insert(e.review_id, ReviewState { held: true });
             }
             PlanEvent::MeasureRecorded(e) => {
-                self.measures.insert(e.measure_id);
                 self.scores.push((e.measure_id, e.instrument, e.total));
             }
             PlanEvent::SafetyFlagRaised(e) => {
@@ -364,9 +365,6 @@ impl Plan {
             PlanCommand::CreatePlan(_) | PlanCommand::CreatePlanFromTemplate(_) => {
                 unreachable!("handled above")
             }
-            PlanCommand::AddObjective(c) if self.drafts.contains_key(&c.objective_id) => {
-                Err(PlanError::ObjectiveAlreadyExists(c.objective_id))
-            }
             PlanCommand::CompleteObjective(c) => self.complete_objective(c, today),
             PlanCommand::AddGoal(c) => self.add_goal(c),
             PlanCommand::CloseGoal(c) => self.close_goal(c, today),
@@ -454,6 +452,19 @@ impl Plan {
     }
 
     fn add_objective(
+        &self,
+        c: &AddObjective,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        // A template placeholder's id is taken: it is completed, not added.
+        if self.drafts.contains_key(&c.objective_id) {
+            return Err(PlanError::ObjectiveAlreadyExists(c.objective_id));
+        }
+        self.decide_objective(c, today)
+    }
+
+    /// The SMART checks and the event of a new (or completed) objective.
+    fn decide_objective(
         &self,
         c: &AddObjective,
         today: NaiveDate,
@@ -756,7 +767,7 @@ impl Plan {
         };
         v.finish()?;
         let total = total.expect("a valid measure has a total");
-        if self.measures.contains(&c.measure_id) {
+        if self.has_measure(c.measure_id) {
             return Err(PlanError::MeasureAlreadyRecorded(c.measure_id));
         }
         let mut events = vec![PlanEvent::MeasureRecorded(MeasureRecorded {
@@ -832,7 +843,7 @@ impl Plan {
                 self.objectives.contains_key(id) || self.drafts.contains_key(id)
             }
             CorrectionTarget::Intervention(id) => self.interventions.contains(id),
-            CorrectionTarget::Measure(id) => self.measures.contains(id),
+            CorrectionTarget::Measure(id) => self.has_measure(*id),
             CorrectionTarget::Referral(id) => self.referrals.contains_key(id),
             CorrectionTarget::Review(id) => self.reviews.contains_key(id),
             CorrectionTarget::Diagnosis(code) => self.diagnoses.contains(code),

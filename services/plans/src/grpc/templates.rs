@@ -188,13 +188,13 @@ pub(super) fn from_wire(f: &mut Fields, w: &pb::PlanTemplate) -> Option<PlanTemp
         interventions: interventions.into_iter().collect::<Option<_>>()?,
         measure_schedule: schedule.into_iter().collect::<Option<_>>()?,
         service_plan: w.service_plan.as_ref().map(|s| ServicePlanRecorded {
-            session_type: s.session_type.trim().to_owned(),
+            session_type: s.session_type.clone(),
             minutes: s.minutes,
-            frequency: s.frequency.trim().to_owned(),
+            frequency: s.frequency.clone(),
             sessions_min: s.sessions_min,
             sessions_max: s.sessions_max,
-            focus: s.focus.trim().to_owned(),
-            maintenance: s.maintenance.trim().to_owned(),
+            focus: s.focus.clone(),
+            maintenance: s.maintenance.clone(),
             monitoring: s.monitoring.clone(),
         }),
     })
