@@ -274,15 +274,17 @@ impl PlanCommands {
     ) -> Result<Vec<(String, u32)>, CommandError> {
         let stream = Self::rules_stream(&ctx.caller.tenant);
         self.append_setting(ctx, &stream, |history| {
-            let rule = fold_rules(history)?.set(payer, interval_days)?;
-            Ok((
-                ReviewRuleSet::EVENT_TYPE,
-                ReviewRuleSet::SCHEMA_VERSION,
-                rule.encode(),
-            ))
+            let mut rules = fold_rules(history)?;
+            let rule = rules.set(payer, interval_days)?;
+            rules.evolve(&rule);
+            Ok(SettingChange {
+                event_type: ReviewRuleSet::EVENT_TYPE,
+                schema_version: ReviewRuleSet::SCHEMA_VERSION,
+                payload: rule.encode(),
+                after: rules.rules(),
+            })
         })
-        .await?;
-        Ok(self.review_rules(&ctx.caller.tenant).await?.rules())
+        .await
     }
 
     fn templates_stream(tenant: &TenantId) -> StreamName {
@@ -319,20 +321,22 @@ impl PlanCommands {
         };
         let stream = Self::templates_stream(&ctx.caller.tenant);
         self.append_setting(ctx, &stream, |history| {
-            let saved = fold_templates(history)?.save(&template_id, template.clone())?;
-            Ok((
-                saved.event_type(),
-                TemplateEvent::SCHEMA_VERSION,
-                saved.encode(),
-            ))
+            let mut library = fold_templates(history)?;
+            let saved = library.save(&template_id, template.clone())?;
+            library.evolve(&saved);
+            let (reference, template) = library.get(&template_id)?;
+            Ok(SettingChange {
+                event_type: saved.event_type(),
+                schema_version: TemplateEvent::SCHEMA_VERSION,
+                payload: saved.encode(),
+                after: ListedTemplate {
+                    reference,
+                    builtin: false,
+                    template,
+                },
+            })
         })
-        .await?;
-        self.templates(&ctx.caller.tenant)
-            .await?
-            .list()
-            .into_iter()
-            .find(|t| t.reference.template_id == template_id)
-            .ok_or(CommandError::Rejected(PlanError::UnknownTemplate))
+        .await
     }
 
     /// Admin: takes a template out of use.
@@ -344,29 +348,31 @@ impl PlanCommands {
         let stream = Self::templates_stream(&ctx.caller.tenant);
         self.append_setting(ctx, &stream, |history| {
             let retired = fold_templates(history)?.retire(template_id)?;
-            Ok((
-                retired.event_type(),
-                TemplateEvent::SCHEMA_VERSION,
-                retired.encode(),
-            ))
+            Ok(SettingChange {
+                event_type: retired.event_type(),
+                schema_version: TemplateEvent::SCHEMA_VERSION,
+                payload: retired.encode(),
+                after: (),
+            })
         })
         .await
     }
 
     /// Appends one admin event to a tenant-settings stream, deciding it
-    /// again if another admin changed the stream meanwhile.
-    async fn append_setting(
+    /// again if another admin changed the stream meanwhile; returns the
+    /// settings as the event leaves them.
+    async fn append_setting<T>(
         &self,
         ctx: &CommandContext,
         stream: &StreamName,
-        decide: impl Fn(&[RecordedEvent]) -> Result<(&'static str, u32, Vec<u8>), CommandError>,
-    ) -> Result<(), CommandError> {
+        decide: impl Fn(&[RecordedEvent]) -> Result<SettingChange<T>, CommandError>,
+    ) -> Result<T, CommandError> {
         let role = authorize_settings_change(&ctx.caller)?;
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(stream).await?;
-            let (event_type, schema_version, payload) = decide(&history)?;
-            let mut event = self.event(ctx, role, None, 0, event_type, payload);
-            event.schema_version = schema_version;
+            let change = decide(&history)?;
+            let mut event = self.event(ctx, role, None, 0, change.event_type, change.payload);
+            event.schema_version = change.schema_version;
             match self
                 .store
                 .append(
@@ -376,7 +382,7 @@ impl PlanCommands {
                 )
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(change.after),
                 Err(StoreError::WrongExpectedRevision { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -478,6 +484,14 @@ fn instruments() -> &'static Instruments {
                 .build(),
         }
     })
+}
+
+/// One decided admin event on a settings stream, and the settings after it.
+struct SettingChange<T> {
+    event_type: &'static str,
+    schema_version: u32,
+    payload: Vec<u8>,
+    after: T,
 }
 
 fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandError> {

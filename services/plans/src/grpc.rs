@@ -114,6 +114,18 @@ pub struct Mapped {
     command: PlanCommand,
 }
 
+impl Mapped {
+    /// A command on the plan as a whole: the answer's entity is the plan.
+    fn plan_wide(plan_id: PlanId, command_id: Uuid, command: PlanCommand) -> Self {
+        Self {
+            plan_id,
+            command_id,
+            entity_id: plan_id.0,
+            command,
+        }
+    }
+}
+
 /// Parses wire fields, collecting every violation so the caller sees all
 /// of them in one `INVALID_ARGUMENT`.
 #[derive(Debug, Default)]
@@ -775,12 +787,11 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 symptoms,
             } = r;
             let command_id = f.command_id(command_id);
-            let plan_id = f.plan_id(plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::RecordPresentingProblem(RecordPresentingProblem {
+            let plan_id = f.plan_id(plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::RecordPresentingProblem(RecordPresentingProblem {
                     narrative: narrative.clone(),
                     symptoms: symptoms
                         .iter()
@@ -792,7 +803,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                         })
                         .collect(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -847,12 +858,11 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 crisis_lines,
             } = r;
             let command_id = f.command_id(command_id);
-            let plan_id = f.plan_id(plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::RecordSafetyPlan(RecordSafetyPlan {
+            let plan_id = f.plan_id(plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::RecordSafetyPlan(RecordSafetyPlan {
                     warning_signs: warning_signs.clone(),
                     coping_steps: coping_steps.clone(),
                     contacts: contacts
@@ -865,7 +875,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                         .collect(),
                     crisis_lines: crisis_lines.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -879,16 +889,15 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 primary,
             } = r;
             let command_id = f.command_id(command_id);
-            let plan_id = f.plan_id(plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::AddDiagnosis(AddDiagnosis {
+            let plan_id = f.plan_id(plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::AddDiagnosis(AddDiagnosis {
                     code: code.clone(),
                     primary: *primary,
                 }),
-            })
+            ))
         })
         .await
     }
@@ -939,7 +948,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     ) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let supports: Vec<Option<Support>> = r
                 .supports
                 .iter()
@@ -951,16 +960,15 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                         })
                 })
                 .collect();
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::RecordClinicalContext(RecordClinicalContext {
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::RecordClinicalContext(RecordClinicalContext {
                     strengths: r.strengths.clone(),
                     barriers: r.barriers.clone(),
                     supports: supports.into_iter().collect::<Option<Vec<_>>>()?,
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1013,12 +1021,11 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn record_service_plan(&self, request: Request<pb::RecordServicePlanRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::RecordServicePlan(RecordServicePlan {
+            let plan_id = f.plan_id(&r.plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::RecordServicePlan(RecordServicePlan {
                     session_type: r.session_type.clone(),
                     minutes: r.minutes,
                     frequency: r.frequency.clone(),
@@ -1028,7 +1035,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                     maintenance: r.maintenance.clone(),
                     monitoring: r.monitoring.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1036,17 +1043,16 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn schedule_measure(&self, request: Request<pb::ScheduleMeasureRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let instrument = f.choice("instrument", instrument(r.instrument));
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::ScheduleMeasure(ScheduleMeasure {
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::ScheduleMeasure(ScheduleMeasure {
                     instrument: instrument?,
                     interval_days: r.interval_days,
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1054,7 +1060,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn activate_plan(&self, request: Request<pb::ActivatePlanRequest>) -> Reply {
         self.run(request, |caller, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let command_id = command_id?;
             let review_id = ReviewId(derive_id(
                 caller.tenant.as_str(),
@@ -1062,7 +1068,7 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
                 "first_review",
             ));
             Some(Mapped {
-                plan_id,
+                plan_id: plan_id?,
                 command_id,
                 entity_id: review_id.0,
                 command: PlanCommand::ActivatePlan(ActivatePlan {
@@ -1080,15 +1086,14 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn put_plan_on_hold(&self, request: Request<pb::PutPlanOnHoldRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::PutPlanOnHold(PutPlanOnHold {
+            let plan_id = f.plan_id(&r.plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::PutPlanOnHold(PutPlanOnHold {
                     reason: r.reason.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1096,13 +1101,12 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn resume_plan(&self, request: Request<pb::ResumePlanRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::ResumePlan(ResumePlan),
-            })
+            let plan_id = f.plan_id(&r.plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::ResumePlan(ResumePlan),
+            ))
         })
         .await
     }
@@ -1110,17 +1114,16 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn close_plan(&self, request: Request<pb::ClosePlanRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let closure = f.choice("closure", plan_closure(r.closure));
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::ClosePlan(ClosePlan {
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::ClosePlan(ClosePlan {
                     closure: closure?,
                     reason: r.reason.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1128,19 +1131,18 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn record_consent(&self, request: Request<pb::RecordConsentRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let kind = f.choice("kind", consent_kind(r.kind));
             let given_on = f.date("given_on", &r.given_on);
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::RecordConsent(RecordConsent {
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::RecordConsent(RecordConsent {
                     kind: kind?,
                     given_on: given_on?,
                     note: r.note.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1148,18 +1150,17 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn sign_plan(&self, request: Request<pb::SignPlanRequest>) -> Reply {
         self.run(request, |caller, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
+            let plan_id = f.plan_id(&r.plan_id);
             let role = f.choice("role", signer_role(r.role));
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::SignPlan(SignPlan {
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::SignPlan(SignPlan {
                     role: role?,
                     // One signs as oneself, never on another's behalf.
                     signer_id: caller.subject.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
@@ -1306,16 +1307,15 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
     async fn assign_care_team(&self, request: Request<pb::AssignCareTeamRequest>) -> Reply {
         self.run(request, |_, r, f| {
             let command_id = f.command_id(&r.command_id);
-            let plan_id = f.plan_id(&r.plan_id)?;
-            Some(Mapped {
-                plan_id,
-                command_id: command_id?,
-                entity_id: plan_id.0,
-                command: PlanCommand::AssignCareTeam(AssignCareTeam {
+            let plan_id = f.plan_id(&r.plan_id);
+            Some(Mapped::plan_wide(
+                plan_id?,
+                command_id?,
+                PlanCommand::AssignCareTeam(AssignCareTeam {
                     primary_clinician_id: r.primary_clinician_id.clone(),
                     members: r.members.clone(),
                 }),
-            })
+            ))
         })
         .await
     }
