@@ -171,6 +171,20 @@ pub struct CreatePlanInput {
     payer: Option<String>,
 }
 
+impl CreatePlanInput {
+    pub(crate) fn into_wire(self) -> pb::CreatePlanRequest {
+        pb::CreatePlanRequest {
+            command_id: self.command_id.0,
+            plan_id: id(self.plan_id),
+            client_id: self.client_id,
+            primary_clinician_id: self.primary_clinician_id,
+            clinic_id: self.clinic_id,
+            title: self.title.unwrap_or_default(),
+            payer: self.payer.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, InputObject)]
 pub struct AddGoalInput {
     command_id: ID,
@@ -429,18 +443,12 @@ impl PlanMutation {
         ctx: &Context<'_>,
         input: CreatePlanInput,
     ) -> async_graphql::Result<CommandResult> {
-        let message = pb::CreatePlanRequest {
-            command_id: input.command_id.0,
-            plan_id: id(input.plan_id),
-            client_id: input.client_id,
-            primary_clinician_id: input.primary_clinician_id,
-            clinic_id: input.clinic_id,
-            title: input.title.unwrap_or_default(),
-            payer: input.payer.unwrap_or_default(),
-        };
-        send(ctx, "CreatePlan", message, |mut c, r| async move {
-            c.create_plan(r).await
-        })
+        send(
+            ctx,
+            "CreatePlan",
+            input.into_wire(),
+            |mut c, r| async move { c.create_plan(r).await },
+        )
         .await
     }
 

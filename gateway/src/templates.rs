@@ -6,8 +6,8 @@ use trellis_proto::plans::v1 as pb;
 
 use crate::care_schema::{MeasureGoal, ServicePlan};
 use crate::mutation::{
-    CommandResult, MeasureTargetInput, QuantityInput, call_plans, id, send, wire_instrument,
-    wire_modality, wire_term,
+    CommandResult, CreatePlanInput, MeasureTargetInput, QuantityInput, call_plans, id, send,
+    wire_instrument, wire_modality, wire_term,
 };
 use crate::schema::{GqlGoalTerm, GqlInstrument, GqlModality};
 
@@ -266,13 +266,9 @@ impl SaveTemplateInput {
 
 #[derive(Debug, InputObject)]
 pub struct CreatePlanFromTemplateInput {
-    command_id: ID,
-    plan_id: Option<ID>,
-    client_id: String,
-    primary_clinician_id: String,
-    clinic_id: String,
-    title: Option<String>,
-    payer: Option<String>,
+    /// The plan's fields, as for `createPlan`.
+    #[graphql(flatten)]
+    plan: CreatePlanInput,
     /// e.g. "builtin-gad", "builtin-mdd", or a tenant template's id.
     template_id: ID,
 }
@@ -309,15 +305,7 @@ impl TemplateMutation {
         input: CreatePlanFromTemplateInput,
     ) -> async_graphql::Result<CommandResult> {
         let message = pb::CreatePlanFromTemplateRequest {
-            plan: Some(pb::CreatePlanRequest {
-                command_id: input.command_id.0,
-                plan_id: id(input.plan_id),
-                client_id: input.client_id,
-                primary_clinician_id: input.primary_clinician_id,
-                clinic_id: input.clinic_id,
-                title: input.title.unwrap_or_default(),
-                payer: input.payer.unwrap_or_default(),
-            }),
+            plan: Some(input.plan.into_wire()),
             template_id: input.template_id.0,
         };
         send(
