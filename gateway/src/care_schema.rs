@@ -454,20 +454,8 @@ async fn documents(
         else {
             continue;
         };
-        let in_scope = scope
-            .client_id
-            .as_ref()
-            .is_none_or(|c| *c == plan.client_id)
-            && scope
-                .clinician_id
-                .as_ref()
-                .is_none_or(|c| plan.treated_by(c))
-            && scope
-                .clinic_ids
-                .as_ref()
-                .is_none_or(|c| c.contains(&plan.clinic_id));
         if let Some(role) = reading_role(caller, &plan)
-            && in_scope
+            && scope.admits_plan(&plan)
             && still(&plan)
         {
             plans.push((plan, role));

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, named_params, params};
 use trellis_kernel::TenantId;
 
 use crate::compliance::PlanSummary;
@@ -86,6 +86,26 @@ impl SqliteReadModels {
     }
 }
 
+/// The `PlanFilter` as SQL over `:client`, `:clinician` (any of the care
+/// team) and `:clinics` (a JSON array), shared by listings and summaries.
+macro_rules! plan_filter {
+    () => {
+        "(:client IS NULL OR client_id = :client)
+         AND (:clinician IS NULL OR primary_clinician_id = :clinician
+              OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
+                         WHERE value = :clinician))
+         AND (:clinics IS NULL OR clinic_id IN (SELECT value FROM json_each(:clinics)))"
+    };
+}
+
+/// Clinic lists are small (a caller's clinics); they travel as JSON.
+fn clinics_json(filter: &PlanFilter) -> Option<String> {
+    filter
+        .clinic_ids
+        .as_ref()
+        .map(|c| serde_json::to_string(c).expect("strings serialize"))
+}
+
 fn decode(document: &str) -> Result<PlanView, ReadModelError> {
     serde_json::from_str(document)
         .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
@@ -124,34 +144,26 @@ impl ReadModelStore for SqliteReadModels {
         let filter = filter.clone();
         let after = after.unwrap_or("").to_owned();
         self.with(move |conn| {
-            // Clinic lists are small (a caller's clinics); pass them as JSON.
-            let clinics = filter
-                .clinic_ids
-                .as_ref()
-                .map(|c| serde_json::to_string(c).expect("strings serialize"));
             let mut stmt = conn
-                .prepare_cached(
+                .prepare_cached(concat!(
                     "SELECT document FROM plan_views
-                     WHERE tenant = ?1 AND plan_id > ?2
-                       AND (?3 IS NULL OR client_id = ?3)
-                       AND (?4 IS NULL OR primary_clinician_id = ?4
-                            OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
-                                       WHERE value = ?4))
-                       AND (?5 IS NULL OR clinic_id IN (SELECT value FROM json_each(?5)))
-                     ORDER BY plan_id LIMIT ?6",
-                )
+                     WHERE tenant = :tenant AND plan_id > :after AND ",
+                    plan_filter!(),
+                    " ORDER BY plan_id LIMIT :limit"
+                ))
                 .map_err(unavailable)?;
             let limit = i64::try_from(first + 1).unwrap_or(i64::MAX);
+            let clinics = clinics_json(&filter);
             let documents = stmt
                 .query_map(
-                    params![
-                        tenant,
-                        after,
-                        filter.client_id,
-                        filter.clinician_id,
-                        clinics,
-                        limit
-                    ],
+                    named_params! {
+                        ":tenant": tenant,
+                        ":after": after,
+                        ":client": filter.client_id,
+                        ":clinician": filter.clinician_id,
+                        ":clinics": clinics,
+                        ":limit": limit,
+                    },
                     |row| row.get::<_, String>(0),
                 )
                 .map_err(unavailable)?
@@ -179,35 +191,28 @@ impl ReadModelStore for SqliteReadModels {
         let tenant = tenant.to_string();
         let filter = filter.clone();
         self.with(move |conn| {
-            let clinics = filter
-                .clinic_ids
-                .as_ref()
-                .map(|c| serde_json::to_string(c).expect("strings serialize"));
             let mut stmt = conn
-                .prepare_cached(
+                .prepare_cached(concat!(
                     "SELECT summary,
                             CASE WHEN summary IS NULL
-                                   OR json_extract(summary, '$.schema') IS NOT ?5
+                                   OR json_extract(summary, '$.schema') IS NOT :schema
                                  THEN document END
                      FROM plan_views
-                     WHERE tenant = ?1
-                       AND (?2 IS NULL OR client_id = ?2)
-                       AND (?3 IS NULL OR primary_clinician_id = ?3
-                            OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
-                                       WHERE value = ?3))
-                       AND (?4 IS NULL OR clinic_id IN (SELECT value FROM json_each(?4)))
-                     ORDER BY plan_id",
-                )
+                     WHERE tenant = :tenant AND ",
+                    plan_filter!(),
+                    " ORDER BY plan_id"
+                ))
                 .map_err(unavailable)?;
+            let clinics = clinics_json(&filter);
             let rows = stmt
                 .query_map(
-                    params![
-                        tenant,
-                        filter.client_id,
-                        filter.clinician_id,
-                        clinics,
-                        PlanSummary::SCHEMA
-                    ],
+                    named_params! {
+                        ":tenant": tenant,
+                        ":client": filter.client_id,
+                        ":clinician": filter.clinician_id,
+                        ":clinics": clinics,
+                        ":schema": PlanSummary::SCHEMA,
+                    },
                     |row| {
                         Ok((
                             row.get::<_, Option<String>>(0)?,

@@ -44,6 +44,28 @@ pub struct PlanFilter {
     pub clinic_ids: Option<Vec<String>>,
 }
 
+impl PlanFilter {
+    /// Whether a plan of this client and clinic, treated by the clinicians
+    /// `treated_by` says yes to, is one the filter asks for.
+    pub fn admits(
+        &self,
+        client_id: &str,
+        clinic_id: &str,
+        treated_by: impl Fn(&str) -> bool,
+    ) -> bool {
+        self.client_id.as_deref().is_none_or(|c| client_id == c)
+            && self.clinician_id.as_deref().is_none_or(treated_by)
+            && self
+                .clinic_ids
+                .as_ref()
+                .is_none_or(|clinics| clinics.iter().any(|c| c == clinic_id))
+    }
+
+    pub fn admits_plan(&self, plan: &PlanView) -> bool {
+        self.admits(&plan.client_id, &plan.clinic_id, |c| plan.treated_by(c))
+    }
+}
+
 /// One page of plans in plan-id order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanPage {

@@ -182,26 +182,6 @@ fn decode(document: &str) -> Result<PlanView, ReadModelError> {
         .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
 }
 
-fn matches(view: &PlanView, filter: &PlanFilter) -> bool {
-    matches_plan(filter, &view.client_id, &view.clinic_id, |c| {
-        view.treated_by(c)
-    })
-}
-
-fn matches_plan(
-    filter: &PlanFilter,
-    client_id: &str,
-    clinic_id: &str,
-    treated_by: impl Fn(&str) -> bool,
-) -> bool {
-    filter.client_id.as_deref().is_none_or(|c| client_id == c)
-        && filter.clinician_id.as_deref().is_none_or(treated_by)
-        && filter
-            .clinic_ids
-            .as_ref()
-            .is_none_or(|clinics| clinics.iter().any(|c| c == clinic_id))
-}
-
 #[async_trait]
 impl ReadModelStore for RedisReadModels {
     async fn plan(
@@ -241,7 +221,7 @@ impl ReadModelStore for RedisReadModels {
             let keys: Vec<String> = ids.iter().map(|id| self.doc_key(t, id)).collect();
             for document in self.documents(&keys).await?.into_iter().flatten() {
                 let view = decode(&document)?;
-                if matches(&view, filter) {
+                if filter.admits_plan(&view) {
                     plans.push(view);
                 }
             }
@@ -300,7 +280,7 @@ impl ReadModelStore for RedisReadModels {
                         None => continue,
                     }
                 };
-                if matches_plan(filter, &summary.client_id, &summary.clinic_id, |c| {
+                if filter.admits(&summary.client_id, &summary.clinic_id, |c| {
                     summary.treated_by(c)
                 }) {
                     summaries.push(summary);
