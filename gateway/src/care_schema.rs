@@ -8,7 +8,6 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{NaiveDate, Utc};
 use trellis_auth::Role;
-use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::{
     ConsentKind, MeasureTarget, ReferralStatus, SignerRole, Support, SupportKind,
 };
@@ -25,8 +24,8 @@ use crate::care_mutation::{
 };
 use crate::mutation::call_plans;
 use crate::schema::{
-    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, internal, record_reads,
-    request_meta, selected,
+    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, internal,
+    record_accesses, record_reads, selected,
 };
 
 /// How many plans a compliance list returns by default, and at most.
@@ -466,30 +465,8 @@ async fn documents(
 
 /// Records one aggregate read (no single plan's content is returned).
 async fn record_aggregate(ctx: &Context<'_>, operation: &str) -> async_graphql::Result<()> {
-    let caller = caller(ctx)?;
-    let meta = request_meta(ctx);
-    let role = caller.roles.first().map_or("unknown", |r| r.as_str());
-    ctx.data_unchecked::<Arc<dyn AccessLog>>()
-        .record(vec![AccessRecord {
-            tenant: caller.tenant.clone(),
-            subject: caller.subject.clone(),
-            role: role.to_owned(),
-            plan_id: None,
-            operation: operation.to_owned(),
-            fields: Vec::new(),
-            api: "graphql".into(),
-            address: meta.address,
-            request_id: meta.request_id,
-            at: Utc::now(),
-        }])
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "access log write failed; read refused");
-            error(
-                "INTERNAL",
-                "the read could not be recorded, so it was refused",
-            )
-        })
+    let role = caller(ctx)?.roles.first().map_or("unknown", |r| r.as_str());
+    record_accesses(ctx, operation, &[(None, role)], &[]).await
 }
 
 /// The plan fields selected under `field` of the current selection: what

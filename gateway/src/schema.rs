@@ -108,6 +108,21 @@ pub(crate) async fn record_reads(
     reads: &[(&PlanView, Role)],
     fields: &[String],
 ) -> async_graphql::Result<()> {
+    let reads: Vec<(Option<&str>, &str)> = reads
+        .iter()
+        .map(|(plan, role)| (Some(plan.plan_id.as_str()), role.as_str()))
+        .collect();
+    record_accesses(ctx, operation, &reads, fields).await
+}
+
+/// Writes one access record per (plan, role) — no plan for an aggregate
+/// read — and refuses the read if they are not durable.
+pub(crate) async fn record_accesses(
+    ctx: &Context<'_>,
+    operation: &str,
+    reads: &[(Option<&str>, &str)],
+    fields: &[String],
+) -> async_graphql::Result<()> {
     if reads.is_empty() {
         return Ok(());
     }
@@ -116,11 +131,11 @@ pub(crate) async fn record_reads(
     let at = Utc::now();
     let records = reads
         .iter()
-        .map(|(plan, role)| AccessRecord {
+        .map(|(plan_id, role)| AccessRecord {
             tenant: caller.tenant.clone(),
             subject: caller.subject.clone(),
-            role: role.as_str().to_owned(),
-            plan_id: Some(plan.plan_id.clone()),
+            role: (*role).to_owned(),
+            plan_id: plan_id.map(str::to_owned),
             operation: operation.to_owned(),
             fields: fields.to_vec(),
             api: "graphql".into(),
