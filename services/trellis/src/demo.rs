@@ -365,20 +365,21 @@ struct Cast {
     tenant: TenantId,
 }
 
-impl Cast {
-    fn caller(&self, subject: &str, role: Role) -> Caller {
-        Caller {
-            tenant: self.tenant.clone(),
-            subject: subject.into(),
-            roles: vec![role],
-            clinics: vec![CLINIC.into()],
-        }
+/// Someone of the demo clinic, in one role.
+fn member(tenant: &TenantId, subject: &str, role: Role) -> Caller {
+    Caller {
+        tenant: tenant.clone(),
+        subject: subject.into(),
+        roles: vec![role],
+        clinics: vec![CLINIC.into()],
     }
+}
 
+impl Cast {
     fn client_of(&self, plan: &SeedPlan) -> anyhow::Result<Client> {
         let caller = Caller {
             clinics: Vec::new(),
-            ..self.caller(plan.client_id, Role::Client)
+            ..member(&self.tenant, plan.client_id, Role::Client)
         };
         Ok(client_as(&self.channel, &self.issuer, caller)?.0)
     }
@@ -401,15 +402,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 args.grpc_addr
             )
         })?;
-    let as_role = |subject: &str, role: Role| Caller {
-        tenant: tenant.clone(),
-        subject: subject.into(),
-        roles: vec![role],
-        clinics: vec![CLINIC.into()],
-    };
-    let (clinician, token) = client_as(&channel, &issuer, as_role(CLINICIAN, Role::Clinician))?;
-    let (supervisor, _) = client_as(&channel, &issuer, as_role(SUPERVISOR, Role::Supervisor))?;
-    let (admin, _) = client_as(&channel, &issuer, as_role(ADMIN, Role::Admin))?;
+    let (clinician, token) = client_as(
+        &channel,
+        &issuer,
+        member(&tenant, CLINICIAN, Role::Clinician),
+    )?;
+    let (supervisor, _) = client_as(
+        &channel,
+        &issuer,
+        member(&tenant, SUPERVISOR, Role::Supervisor),
+    )?;
+    let (admin, _) = client_as(&channel, &issuer, member(&tenant, ADMIN, Role::Admin))?;
     let mut cast = Cast {
         clinician,
         supervisor,
