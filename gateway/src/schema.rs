@@ -18,8 +18,8 @@ use trellis_plans_domain::{
     SeverityBand, Symptom,
 };
 use trellis_projector::{
-    DiagnosisView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter, PlanView,
-    PresentingProblemView, ProgressView, ReadModelError, ReadModelStore, ReviewView,
+    DiagnosisView, EnteredView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter,
+    PlanView, PresentingProblemView, ProgressView, ReadModelError, ReadModelStore, ReviewView,
     SafetyFlagView, SafetyPlanView,
 };
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
@@ -304,6 +304,39 @@ pub enum GqlReviewDecision {
     Discharge,
 }
 
+/// Why a review is on the plan's calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "ReviewOrigin", remote = "trellis_plans_domain::ReviewOrigin")]
+pub enum GqlReviewOrigin {
+    /// Scheduled by the tenant's review rule (at activation, or when a
+    /// review was held): the plan's regular cadence.
+    Rule,
+    /// Scheduled by a clinician besides the cadence.
+    ByHand,
+    /// Scheduled before Trellis recorded the origin.
+    Unrecorded,
+}
+
+/// Who entered an item on the plan, and when.
+#[derive(Debug)]
+pub struct Entered<'a>(&'a EnteredView);
+
+#[Object]
+impl Entered<'_> {
+    /// The subject of the token that entered it.
+    async fn by(&self) -> &str {
+        &self.0.by
+    }
+    /// The role they acted in (clinician, supervisor, …).
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    /// When the server recorded it (RFC 3339).
+    async fn at(&self) -> String {
+        self.0.at.to_rfc3339()
+    }
+}
+
 fn term(t: GoalTerm) -> GqlGoalTerm {
     match t {
         GoalTerm::ShortTerm => GqlGoalTerm::ShortTerm,
@@ -513,6 +546,11 @@ impl Diagnosis<'_> {
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
     }
+    /// Who added it and when; null only for plans projected before this
+    /// was kept (rebuild the read models to fill it).
+    async fn added(&self) -> Option<Entered<'_>> {
+        self.0.added.as_ref().map(Entered)
+    }
 }
 
 #[derive(Debug)]
@@ -612,6 +650,11 @@ impl Intervention<'_> {
     }
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
+    }
+    /// Who added it and when; null only for plans projected before this
+    /// was kept (rebuild the read models to fill it).
+    async fn added(&self) -> Option<Entered<'_>> {
+        self.0.added.as_ref().map(Entered)
     }
 }
 
@@ -819,6 +862,11 @@ impl Goal<'_> {
     async fn revisions(&self) -> Vec<GoalRevision<'_>> {
         self.0.revisions.iter().map(GoalRevision).collect()
     }
+    /// Who added it and when; null only for plans projected before this
+    /// was kept (rebuild the read models to fill it).
+    async fn added(&self) -> Option<Entered<'_>> {
+        self.0.added.as_ref().map(Entered)
+    }
 }
 
 #[derive(Debug)]
@@ -904,6 +952,11 @@ impl Objective<'_> {
     async fn not_met_reason(&self) -> Option<&str> {
         self.0.not_met.as_ref().map(|n| n.reason.as_str())
     }
+    /// Who added it (for a template's objective: who made the plan) and
+    /// when; null only for plans projected before this was kept.
+    async fn added(&self) -> Option<Entered<'_>> {
+        self.0.added.as_ref().map(Entered)
+    }
 }
 
 #[derive(Debug)]
@@ -960,5 +1013,11 @@ impl Review<'_> {
     }
     async fn decision(&self) -> Option<GqlReviewDecision> {
         self.0.decision.map(decision)
+    }
+    /// Whether the tenant's rule or a clinician scheduled it. Holding any
+    /// review schedules the rule's next one unless a review by the rule is
+    /// still open; a review by hand never stops the cadence.
+    async fn origin(&self) -> GqlReviewOrigin {
+        self.0.origin.into()
     }
 }

@@ -530,11 +530,12 @@ async fn the_demo_loads_both_seed_plans_complete() {
     let clinician = token(&tenant, "dr-rivera", &[Role::Clinician]);
     // Every section of the seed plans, as a clinician reads it.
     let query = "query($id: ID!) { plan(id: $id) { status title payer template planVersion
-        diagnoses { code description primary }
+        diagnoses { code description primary added { by role at } }
         presentingProblem { narrative symptoms { name frequency intensity onset } }
-        goals { term description objectives { description baseline target unit period
-            targetDate placeholder measure { instrument reductionPercent } } }
-        interventions { modality technique frequency goalIds comorbidity }
+        goals { term description added { by role } objectives { description baseline target
+            unit period targetDate placeholder measure { instrument reductionPercent }
+            added { by role } } }
+        interventions { modality technique frequency goalIds comorbidity added { by role } }
         servicePlan { sessionType minutes frequency sessionsMin sessionsMax focus maintenance
             monitoring }
         measureSchedule { instrument intervalDays lastAdministered dueOn overdue }
@@ -546,7 +547,7 @@ async fn the_demo_loads_both_seed_plans_complete() {
         consents { kind }
         signatures(current: true) { role signerId version }
         pendingSignatures
-        reviews { held decision dueOn }
+        reviews { held decision dueOn origin }
         nextReview { dueOn }
         reviewStanding
         insuranceReadiness { ready missing } } }";
@@ -647,6 +648,23 @@ async fn the_demo_loads_both_seed_plans_complete() {
             (today() + chrono::Duration::days(42)).to_string()
         );
         assert_eq!(p["reviewStanding"], "ON_SCHEDULE");
+        let reviews = p["reviews"].as_array().unwrap();
+        assert_eq!(reviews.last().unwrap()["origin"], "RULE", "{key}");
+        // Who entered each item, as the clinician sees it.
+        let by_rivera = json!({ "by": "dr-rivera", "role": "clinician" });
+        let entries = goal_list
+            .iter()
+            .chain(p["interventions"].as_array().unwrap())
+            .chain(objectives.iter().copied());
+        for entry in entries {
+            assert_eq!(entry["added"], by_rivera, "{key}");
+        }
+        assert_eq!(p["diagnoses"][0]["added"]["by"], "dr-rivera");
+        let added_at = p["diagnoses"][0]["added"]["at"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(added_at).is_ok(),
+            "{added_at}"
+        );
         assert_eq!(
             p["insuranceReadiness"],
             json!({ "ready": true, "missing": [] }),
@@ -659,6 +677,10 @@ async fn the_demo_loads_both_seed_plans_complete() {
         .await;
     assert_eq!(doug["plan"]["safetyFlags"][0]["open"], false);
     assert_eq!(doug["plan"]["reviews"][0]["held"], true);
+    // The intake review was scheduled by hand; holding it started the
+    // rule's cadence.
+    assert_eq!(doug["plan"]["reviews"][0]["origin"], "BY_HAND");
+    assert_eq!(doug["plan"]["reviews"][1]["origin"], "RULE");
     // Running the demo again changes nothing: every command is a retry.
     let versions = |data: &serde_json::Value| data["plan"]["version"].clone();
     let before = server

@@ -44,6 +44,7 @@ fn active_plan(n: usize) -> PlanView {
         summary: None,
         decision: None,
         entered_in_error: None,
+        origin: trellis_plans_domain::ReviewOrigin::Rule,
     }];
     plan.measure_schedule = vec![MeasureScheduleView {
         instrument: Instrument::Phq9,

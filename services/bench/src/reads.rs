@@ -80,6 +80,7 @@ pub(crate) fn plan(n: usize) -> PlanView {
                 objectives: vec![objective(g)],
                 entered_in_error: None,
                 revisions: Vec::new(),
+                added: None,
             })
             .collect(),
         plan_version: 1,

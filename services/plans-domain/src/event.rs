@@ -1,6 +1,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{Upcast, stored_events};
 use crate::measure::Instrument;
 use crate::template::TemplateRef;
 use crate::{
@@ -148,7 +149,33 @@ pub struct GoalRevised {
 pub struct ReviewScheduled {
     pub review_id: ReviewId,
     pub due_on: NaiveDate,
+    /// Since schema version 2; older events read as `Unrecorded`.
+    pub origin: ReviewOrigin,
 }
+
+/// Why a review is on the plan's calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOrigin {
+    /// Scheduled by the tenant's review rule, at activation or when a
+    /// review was held: the plan's regular cadence.
+    Rule,
+    /// Scheduled by a clinician (`ScheduleReview`), besides the cadence.
+    ByHand,
+    /// Stored before the origin was recorded (schema version 1).
+    Unrecorded,
+}
+
+/// Version 1 did not say where a review came from, and the event alone
+/// cannot tell: such reviews read as `Unrecorded`.
+const REVIEW_SCHEDULED_UPCASTS: &[Upcast] = &[Upcast {
+    from: 1,
+    apply: |fields| {
+        fields
+            .entry("origin")
+            .or_insert_with(|| serde_json::Value::from("unrecorded"));
+    },
+}];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewHeld {
@@ -445,41 +472,42 @@ pub struct CareTeamAssigned {
     pub members: Vec<String>,
 }
 
-/// Everything that can happen to a plan, in the past tense.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PlanEvent {
-    PlanCreated(PlanCreated),
-    GoalAdded(GoalAdded),
-    GoalClosed(GoalClosed),
-    ObjectiveAdded(ObjectiveAdded),
-    ObjectiveProgressRecorded(ObjectiveProgressRecorded),
-    ObjectiveMet(ObjectiveMet),
-    ReviewScheduled(ReviewScheduled),
-    ReviewHeld(ReviewHeld),
-    MeasureRecorded(MeasureRecorded),
-    SafetyFlagRaised(SafetyFlagRaised),
-    SafetyFlagAcknowledged(SafetyFlagAcknowledged),
-    PresentingProblemRecorded(PresentingProblemRecorded),
-    DiagnosisAdded(DiagnosisAdded),
-    EnteredInError(EnteredInError),
-    InterventionAdded(InterventionAdded),
-    SafetyPlanRecorded(SafetyPlanRecorded),
-    GoalRevised(GoalRevised),
-    ObjectiveNotMet(ObjectiveNotMet),
-    ObjectiveDrafted(ObjectiveDrafted),
-    ClinicalContextRecorded(ClinicalContextRecorded),
-    ReferralAdded(ReferralAdded),
-    ReferralStatusChanged(ReferralStatusChanged),
-    ServicePlanRecorded(ServicePlanRecorded),
-    MeasureScheduled(MeasureScheduled),
-    PlanActivated(PlanActivated),
-    PlanPutOnHold(PlanPutOnHold),
-    PlanResumed(PlanResumed),
-    PlanClosed(PlanClosed),
-    ConsentRecorded(ConsentRecorded),
-    PlanSigned(PlanSigned),
-    PlanVersionStarted(PlanVersionStarted),
-    CareTeamAssigned(CareTeamAssigned),
+stored_events! {
+    /// Everything that can happen to a plan, in the past tense.
+    pub enum PlanEvent {
+        PlanCreated(PlanCreated) = "PlanCreated" @ 1,
+        GoalAdded(GoalAdded) = "GoalAdded" @ 1,
+        GoalClosed(GoalClosed) = "GoalClosed" @ 1,
+        ObjectiveAdded(ObjectiveAdded) = "ObjectiveAdded" @ 1,
+        ObjectiveProgressRecorded(ObjectiveProgressRecorded) = "ObjectiveProgressRecorded" @ 1,
+        ObjectiveMet(ObjectiveMet) = "ObjectiveMet" @ 1,
+        ReviewScheduled(ReviewScheduled) = "ReviewScheduled" @ 2 upcast REVIEW_SCHEDULED_UPCASTS,
+        ReviewHeld(ReviewHeld) = "ReviewHeld" @ 1,
+        MeasureRecorded(MeasureRecorded) = "MeasureRecorded" @ 1,
+        SafetyFlagRaised(SafetyFlagRaised) = "SafetyFlagRaised" @ 1,
+        SafetyFlagAcknowledged(SafetyFlagAcknowledged) = "SafetyFlagAcknowledged" @ 1,
+        PresentingProblemRecorded(PresentingProblemRecorded) = "PresentingProblemRecorded" @ 1,
+        DiagnosisAdded(DiagnosisAdded) = "DiagnosisAdded" @ 1,
+        EnteredInError(EnteredInError) = "EnteredInError" @ 1,
+        InterventionAdded(InterventionAdded) = "InterventionAdded" @ 1,
+        SafetyPlanRecorded(SafetyPlanRecorded) = "SafetyPlanRecorded" @ 1,
+        GoalRevised(GoalRevised) = "GoalRevised" @ 1,
+        ObjectiveNotMet(ObjectiveNotMet) = "ObjectiveNotMet" @ 1,
+        ObjectiveDrafted(ObjectiveDrafted) = "ObjectiveDrafted" @ 1,
+        ClinicalContextRecorded(ClinicalContextRecorded) = "ClinicalContextRecorded" @ 1,
+        ReferralAdded(ReferralAdded) = "ReferralAdded" @ 1,
+        ReferralStatusChanged(ReferralStatusChanged) = "ReferralStatusChanged" @ 1,
+        ServicePlanRecorded(ServicePlanRecorded) = "ServicePlanRecorded" @ 1,
+        MeasureScheduled(MeasureScheduled) = "MeasureScheduled" @ 1,
+        PlanActivated(PlanActivated) = "PlanActivated" @ 1,
+        PlanPutOnHold(PlanPutOnHold) = "PlanPutOnHold" @ 1,
+        PlanResumed(PlanResumed) = "PlanResumed" @ 1,
+        PlanClosed(PlanClosed) = "PlanClosed" @ 1,
+        ConsentRecorded(ConsentRecorded) = "ConsentRecorded" @ 1,
+        PlanSigned(PlanSigned) = "PlanSigned" @ 1,
+        PlanVersionStarted(PlanVersionStarted) = "PlanVersionStarted" @ 1,
+        CareTeamAssigned(CareTeamAssigned) = "CareTeamAssigned" @ 1,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -496,48 +524,6 @@ pub enum EventDecodeError {
 }
 
 impl PlanEvent {
-    /// Every event type is at schema version 1; an upcaster goes in
-    /// [`PlanEvent::decode`] when one changes.
-    pub const SCHEMA_VERSION: u32 = 1;
-
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::PlanCreated(_) => "PlanCreated",
-            Self::GoalAdded(_) => "GoalAdded",
-            Self::GoalClosed(_) => "GoalClosed",
-            Self::ObjectiveAdded(_) => "ObjectiveAdded",
-            Self::ObjectiveProgressRecorded(_) => "ObjectiveProgressRecorded",
-            Self::ObjectiveMet(_) => "ObjectiveMet",
-            Self::ReviewScheduled(_) => "ReviewScheduled",
-            Self::ReviewHeld(_) => "ReviewHeld",
-            Self::MeasureRecorded(_) => "MeasureRecorded",
-            Self::SafetyFlagRaised(_) => "SafetyFlagRaised",
-            Self::SafetyFlagAcknowledged(_) => "SafetyFlagAcknowledged",
-            Self::PresentingProblemRecorded(_) => "PresentingProblemRecorded",
-            Self::DiagnosisAdded(_) => "DiagnosisAdded",
-            Self::EnteredInError(_) => "EnteredInError",
-            Self::InterventionAdded(_) => "InterventionAdded",
-            Self::SafetyPlanRecorded(_) => "SafetyPlanRecorded",
-            Self::GoalRevised(_) => "GoalRevised",
-            Self::ObjectiveDrafted(_) => "ObjectiveDrafted",
-            Self::ObjectiveNotMet(_) => "ObjectiveNotMet",
-            Self::ClinicalContextRecorded(_) => "ClinicalContextRecorded",
-            Self::ReferralAdded(_) => "ReferralAdded",
-            Self::ReferralStatusChanged(_) => "ReferralStatusChanged",
-            Self::ServicePlanRecorded(_) => "ServicePlanRecorded",
-            Self::MeasureScheduled(_) => "MeasureScheduled",
-            Self::PlanActivated(_) => "PlanActivated",
-            Self::PlanPutOnHold(_) => "PlanPutOnHold",
-            Self::PlanResumed(_) => "PlanResumed",
-            Self::PlanClosed(_) => "PlanClosed",
-            Self::ConsentRecorded(_) => "ConsentRecorded",
-            Self::PlanSigned(_) => "PlanSigned",
-            Self::PlanVersionStarted(_) => "PlanVersionStarted",
-            Self::CareTeamAssigned(_) => "CareTeamAssigned",
-        }
-    }
-
-    /// The stored payload: compact JSON of the event's fields.
     /// Whether the event changes what was signed: diagnoses, problem,
     /// goals, objectives, interventions, service plan. After a signature,
     /// such a change starts a new plan version.
@@ -564,106 +550,350 @@ impl PlanEvent {
                 })
         )
     }
+}
 
-    /// The stored payload: compact JSON of the event's fields.
-    pub fn encode(&self) -> Vec<u8> {
-        let encoded = match self {
-            Self::PlanCreated(e) => serde_json::to_vec(e),
-            Self::GoalAdded(e) => serde_json::to_vec(e),
-            Self::GoalClosed(e) => serde_json::to_vec(e),
-            Self::ObjectiveAdded(e) => serde_json::to_vec(e),
-            Self::ObjectiveProgressRecorded(e) => serde_json::to_vec(e),
-            Self::ObjectiveMet(e) => serde_json::to_vec(e),
-            Self::ReviewScheduled(e) => serde_json::to_vec(e),
-            Self::ReviewHeld(e) => serde_json::to_vec(e),
-            Self::MeasureRecorded(e) => serde_json::to_vec(e),
-            Self::SafetyFlagRaised(e) => serde_json::to_vec(e),
-            Self::SafetyFlagAcknowledged(e) => serde_json::to_vec(e),
-            Self::PresentingProblemRecorded(e) => serde_json::to_vec(e),
-            Self::DiagnosisAdded(e) => serde_json::to_vec(e),
-            Self::EnteredInError(e) => serde_json::to_vec(e),
-            Self::InterventionAdded(e) => serde_json::to_vec(e),
-            Self::SafetyPlanRecorded(e) => serde_json::to_vec(e),
-            Self::GoalRevised(e) => serde_json::to_vec(e),
-            Self::ObjectiveDrafted(e) => serde_json::to_vec(e),
-            Self::ObjectiveNotMet(e) => serde_json::to_vec(e),
-            Self::ClinicalContextRecorded(e) => serde_json::to_vec(e),
-            Self::ReferralAdded(e) => serde_json::to_vec(e),
-            Self::ReferralStatusChanged(e) => serde_json::to_vec(e),
-            Self::ServicePlanRecorded(e) => serde_json::to_vec(e),
-            Self::MeasureScheduled(e) => serde_json::to_vec(e),
-            Self::PlanActivated(e) => serde_json::to_vec(e),
-            Self::PlanPutOnHold(e) => serde_json::to_vec(e),
-            Self::PlanResumed(e) => serde_json::to_vec(e),
-            Self::PlanClosed(e) => serde_json::to_vec(e),
-            Self::ConsentRecorded(e) => serde_json::to_vec(e),
-            Self::PlanSigned(e) => serde_json::to_vec(e),
-            Self::PlanVersionStarted(e) => serde_json::to_vec(e),
-            Self::CareTeamAssigned(e) => serde_json::to_vec(e),
-        };
-        // Plain structs of strings, numbers and dates always serialize;
-        // f64 NaN/inf are refused by validation before an event exists.
-        encoded.expect("plan events serialize to JSON")
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::review_rules::{ReviewRuleEvent, ReviewRuleSet};
+    use crate::template::{PlanTemplate, TemplateEvent, TemplateRetired, TemplateSaved};
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
     }
 
-    pub fn decode(
-        event_type: &str,
-        schema_version: u32,
-        payload: &[u8],
-    ) -> Result<Self, EventDecodeError> {
-        if schema_version != Self::SCHEMA_VERSION {
-            return Err(EventDecodeError::UnsupportedVersion {
-                event_type: event_type.to_owned(),
-                version: schema_version,
-            });
+    fn on() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+    }
+
+    fn words(w: &str) -> String {
+        w.to_owned()
+    }
+
+    /// One event of every type, with every optional part filled so the
+    /// round trip covers it.
+    fn one_of_each() -> Vec<PlanEvent> {
+        let measure = Some(MeasureTarget {
+            instrument: Instrument::Phq9,
+            reduction_percent: 50,
+        });
+        vec![
+            PlanEvent::PlanCreated(PlanCreated {
+                plan_id: PlanId(id(1)),
+                client_id: words("client-17"),
+                primary_clinician_id: words("clin-3"),
+                clinic_id: words("eastside"),
+                title: words("GAD"),
+                created_on: on(),
+                template: Some(TemplateRef {
+                    template_id: words("builtin-gad"),
+                    version: 1,
+                }),
+                payer: words("medicaid"),
+            }),
+            PlanEvent::GoalAdded(GoalAdded {
+                goal_id: GoalId(id(2)),
+                description: words("Worry less"),
+                term: GoalTerm::LongTerm,
+            }),
+            PlanEvent::GoalClosed(GoalClosed {
+                goal_id: GoalId(id(2)),
+                outcome: GoalOutcome::Achieved,
+                closed_on: on(),
+            }),
+            PlanEvent::ObjectiveAdded(ObjectiveAdded {
+                objective_id: ObjectiveId(id(3)),
+                goal_id: GoalId(id(2)),
+                description: words("PHQ-9 half"),
+                baseline: 18.0,
+                target: 9.0,
+                unit: words("points"),
+                period: String::new(),
+                target_date: on(),
+                measure,
+            }),
+            PlanEvent::ObjectiveProgressRecorded(ObjectiveProgressRecorded {
+                objective_id: ObjectiveId(id(3)),
+                value: 12.5,
+                observed_on: on(),
+                source: ProgressSource::ClientSelfReport,
+                note: words("better week"),
+            }),
+            PlanEvent::ObjectiveMet(ObjectiveMet {
+                objective_id: ObjectiveId(id(3)),
+                met_on: on(),
+                by_measure: Some(MeasureId(id(9))),
+            }),
+            PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: ReviewId(id(4)),
+                due_on: on(),
+                origin: ReviewOrigin::ByHand,
+            }),
+            PlanEvent::ReviewHeld(ReviewHeld {
+                review_id: ReviewId(id(4)),
+                held_on: on(),
+                participants: vec![words("clin-3")],
+                summary: words("continue"),
+                decision: ReviewDecision::Revise,
+            }),
+            PlanEvent::MeasureRecorded(MeasureRecorded {
+                measure_id: MeasureId(id(9)),
+                instrument: Instrument::Gad7,
+                answers: vec![1, 2, 3, 0, 1, 2, 3],
+                total: 12,
+                administered_on: on(),
+                source: ProgressSource::Clinician,
+            }),
+            PlanEvent::SafetyFlagRaised(SafetyFlagRaised {
+                flag_id: SafetyFlagId(id(10)),
+                measure_id: MeasureId(id(9)),
+                raised_on: on(),
+            }),
+            PlanEvent::SafetyFlagAcknowledged(SafetyFlagAcknowledged {
+                flag_id: SafetyFlagId(id(10)),
+                acknowledged_on: on(),
+                note: words("safety plan reviewed"),
+            }),
+            PlanEvent::PresentingProblemRecorded(PresentingProblemRecorded {
+                narrative: words("worry"),
+                symptoms: vec![Symptom {
+                    name: words("insomnia"),
+                    frequency: words("nightly"),
+                    intensity: words("moderate"),
+                    onset: words("a month ago"),
+                }],
+            }),
+            PlanEvent::DiagnosisAdded(DiagnosisAdded {
+                code: words("F41.1"),
+                description: words("Generalized anxiety disorder"),
+                primary: true,
+            }),
+            PlanEvent::EnteredInError(EnteredInError {
+                target: CorrectionTarget::Diagnosis(words("F41.1")),
+                reason: words("wrong client"),
+            }),
+            PlanEvent::InterventionAdded(InterventionAdded {
+                intervention_id: InterventionId(id(11)),
+                modality: Modality::Other(words("EMDR")),
+                technique: words("bilateral stimulation"),
+                frequency: words("weekly"),
+                goal_ids: vec![GoalId(id(2))],
+                comorbidity: words("alcohol use"),
+            }),
+            PlanEvent::SafetyPlanRecorded(SafetyPlanRecorded {
+                warning_signs: vec![words("isolation")],
+                coping_steps: vec![words("walk")],
+                contacts: vec![CrisisContact {
+                    name: words("Sam"),
+                    relationship: words("brother"),
+                    phone: words("555-0100"),
+                }],
+                crisis_lines: vec![words("988")],
+            }),
+            PlanEvent::GoalRevised(GoalRevised {
+                goal_id: GoalId(id(2)),
+                description: words("Worry less at work"),
+                reason: words("review decided to revise"),
+            }),
+            PlanEvent::ObjectiveNotMet(ObjectiveNotMet {
+                objective_id: ObjectiveId(id(3)),
+                closed_on: on(),
+                reason: words("time ran out"),
+            }),
+            PlanEvent::ObjectiveDrafted(ObjectiveDrafted {
+                objective_id: ObjectiveId(id(12)),
+                goal_id: GoalId(id(2)),
+                description: words("fewer worry episodes"),
+                unit: words("episodes"),
+                period: words("week"),
+                measure,
+            }),
+            PlanEvent::ClinicalContextRecorded(ClinicalContextRecorded {
+                strengths: vec![words("motivated")],
+                barriers: vec![words("shift work")],
+                supports: vec![Support {
+                    kind: SupportKind::Family,
+                    involvement: words("partner joins one session"),
+                }],
+            }),
+            PlanEvent::ReferralAdded(ReferralAdded {
+                referral_id: ReferralId(id(13)),
+                to: words("psychiatrist"),
+                reason: words("medication evaluation"),
+                status: ReferralStatus::Planned,
+            }),
+            PlanEvent::ReferralStatusChanged(ReferralStatusChanged {
+                referral_id: ReferralId(id(13)),
+                status: ReferralStatus::Completed,
+                changed_on: on(),
+            }),
+            PlanEvent::ServicePlanRecorded(ServicePlanRecorded {
+                session_type: words("individual psychotherapy"),
+                minutes: 50,
+                frequency: words("weekly"),
+                sessions_min: 12,
+                sessions_max: 16,
+                focus: words("CBT for worry"),
+                maintenance: words("every 4-6 weeks"),
+                monitoring: vec![words("worry diary")],
+            }),
+            PlanEvent::MeasureScheduled(MeasureScheduled {
+                instrument: Instrument::Pswq,
+                interval_days: 28,
+            }),
+            PlanEvent::PlanActivated(PlanActivated { activated_on: on() }),
+            PlanEvent::PlanPutOnHold(PlanPutOnHold {
+                on: on(),
+                reason: words("travelling"),
+            }),
+            PlanEvent::PlanResumed(PlanResumed { on: on() }),
+            PlanEvent::PlanClosed(PlanClosed {
+                closure: PlanClosure::Transferred,
+                closed_on: on(),
+                reason: words("moved"),
+            }),
+            PlanEvent::ConsentRecorded(ConsentRecorded {
+                kind: ConsentKind::InformationRelease,
+                given_on: on(),
+                note: words("to the PCP"),
+            }),
+            PlanEvent::PlanSigned(PlanSigned {
+                version: 2,
+                role: SignerRole::Supervisor,
+                signer_id: words("sup-1"),
+                signed_on: on(),
+            }),
+            PlanEvent::PlanVersionStarted(PlanVersionStarted {
+                version: 2,
+                changed_by: words("AddGoal"),
+            }),
+            PlanEvent::CareTeamAssigned(CareTeamAssigned {
+                primary_clinician_id: words("clin-3"),
+                members: vec![words("clin-8")],
+            }),
+        ]
+    }
+
+    /// Fails when an event type has no sample here, so a new variant is
+    /// round-tripped before it ships.
+    #[track_caller]
+    fn covers_every_type(declared: &[&str], sampled: impl IntoIterator<Item = &'static str>) {
+        let sampled: BTreeSet<&str> = sampled.into_iter().collect();
+        let declared_set: BTreeSet<&str> = declared.iter().copied().collect();
+        assert_eq!(
+            declared_set.len(),
+            declared.len(),
+            "a type name is declared twice"
+        );
+        assert_eq!(sampled, declared_set);
+    }
+
+    #[test]
+    fn every_plan_event_round_trips_through_its_stored_form() {
+        let events = one_of_each();
+        covers_every_type(
+            PlanEvent::EVENT_TYPES,
+            events.iter().map(PlanEvent::event_type),
+        );
+        for event in events {
+            let (name, version) = (event.event_type(), event.schema_version());
+            assert_eq!(PlanEvent::current_version(name), Some(version));
+            let decoded = PlanEvent::decode(name, version, &event.encode()).unwrap();
+            assert_eq!(decoded, event);
         }
-        fn parse<T: serde::de::DeserializeOwned>(
-            event_type: &str,
-            payload: &[u8],
-        ) -> Result<T, EventDecodeError> {
-            serde_json::from_slice(payload).map_err(|source| EventDecodeError::Malformed {
-                event_type: event_type.to_owned(),
-                source,
+    }
+
+    #[test]
+    fn every_template_and_settings_event_round_trips() {
+        let templates = vec![
+            TemplateEvent::Saved(Box::new(TemplateSaved {
+                template_id: words("t-1"),
+                template: PlanTemplate {
+                    name: words("Panic"),
+                    goals: vec![],
+                    interventions: vec![],
+                    measure_schedule: vec![MeasureScheduled {
+                        instrument: Instrument::Gad7,
+                        interval_days: 14,
+                    }],
+                    service_plan: None,
+                },
+            })),
+            TemplateEvent::Retired(TemplateRetired {
+                template_id: words("t-1"),
+            }),
+        ];
+        covers_every_type(
+            TemplateEvent::EVENT_TYPES,
+            templates.iter().map(TemplateEvent::event_type),
+        );
+        for event in templates {
+            let stored = event.encode();
+            let decoded =
+                TemplateEvent::decode(event.event_type(), event.schema_version(), &stored).unwrap();
+            assert_eq!(decoded, event);
+        }
+        let rules = vec![ReviewRuleEvent::RuleSet(ReviewRuleSet {
+            payer: words("medicaid"),
+            interval_days: 42,
+        })];
+        covers_every_type(
+            ReviewRuleEvent::EVENT_TYPES,
+            rules.iter().map(ReviewRuleEvent::event_type),
+        );
+        for event in rules {
+            let decoded = ReviewRuleEvent::decode(
+                event.event_type(),
+                event.schema_version(),
+                &event.encode(),
+            )
+            .unwrap();
+            assert_eq!(decoded, event);
+        }
+    }
+
+    #[test]
+    fn every_older_schema_version_has_a_path_to_today() {
+        for name in PlanEvent::EVENT_TYPES {
+            let current = PlanEvent::current_version(name).unwrap();
+            let steps: BTreeSet<u32> = PlanEvent::upcasts(name).iter().map(|u| u.from).collect();
+            assert_eq!(steps, (1..current).collect(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_review_stored_before_origins_reads_as_unrecorded() {
+        let stored =
+            br#"{"review_id":"00000000-0000-0000-0000-000000000004","due_on":"2027-01-15"}"#;
+        let decoded = PlanEvent::decode("ReviewScheduled", 1, stored).unwrap();
+        assert_eq!(
+            decoded,
+            PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: ReviewId(id(4)),
+                due_on: NaiveDate::from_ymd_opt(2027, 1, 15).unwrap(),
+                origin: ReviewOrigin::Unrecorded,
             })
-        }
-        Ok(match event_type {
-            "PlanCreated" => Self::PlanCreated(parse(event_type, payload)?),
-            "GoalAdded" => Self::GoalAdded(parse(event_type, payload)?),
-            "GoalClosed" => Self::GoalClosed(parse(event_type, payload)?),
-            "ObjectiveAdded" => Self::ObjectiveAdded(parse(event_type, payload)?),
-            "ObjectiveProgressRecorded" => {
-                Self::ObjectiveProgressRecorded(parse(event_type, payload)?)
-            }
-            "ObjectiveMet" => Self::ObjectiveMet(parse(event_type, payload)?),
-            "ReviewScheduled" => Self::ReviewScheduled(parse(event_type, payload)?),
-            "ReviewHeld" => Self::ReviewHeld(parse(event_type, payload)?),
-            "MeasureRecorded" => Self::MeasureRecorded(parse(event_type, payload)?),
-            "SafetyFlagRaised" => Self::SafetyFlagRaised(parse(event_type, payload)?),
-            "SafetyFlagAcknowledged" => Self::SafetyFlagAcknowledged(parse(event_type, payload)?),
-            "PresentingProblemRecorded" => {
-                Self::PresentingProblemRecorded(parse(event_type, payload)?)
-            }
-            "InterventionAdded" => Self::InterventionAdded(parse(event_type, payload)?),
-            "DiagnosisAdded" => Self::DiagnosisAdded(parse(event_type, payload)?),
-            "EnteredInError" => Self::EnteredInError(parse(event_type, payload)?),
-            "SafetyPlanRecorded" => Self::SafetyPlanRecorded(parse(event_type, payload)?),
-            "GoalRevised" => Self::GoalRevised(parse(event_type, payload)?),
-            "ObjectiveDrafted" => Self::ObjectiveDrafted(parse(event_type, payload)?),
-            "ObjectiveNotMet" => Self::ObjectiveNotMet(parse(event_type, payload)?),
-            "ClinicalContextRecorded" => Self::ClinicalContextRecorded(parse(event_type, payload)?),
-            "ReferralAdded" => Self::ReferralAdded(parse(event_type, payload)?),
-            "ReferralStatusChanged" => Self::ReferralStatusChanged(parse(event_type, payload)?),
-            "ServicePlanRecorded" => Self::ServicePlanRecorded(parse(event_type, payload)?),
-            "MeasureScheduled" => Self::MeasureScheduled(parse(event_type, payload)?),
-            "PlanActivated" => Self::PlanActivated(parse(event_type, payload)?),
-            "PlanPutOnHold" => Self::PlanPutOnHold(parse(event_type, payload)?),
-            "PlanResumed" => Self::PlanResumed(parse(event_type, payload)?),
-            "PlanClosed" => Self::PlanClosed(parse(event_type, payload)?),
-            "ConsentRecorded" => Self::ConsentRecorded(parse(event_type, payload)?),
-            "PlanSigned" => Self::PlanSigned(parse(event_type, payload)?),
-            "PlanVersionStarted" => Self::PlanVersionStarted(parse(event_type, payload)?),
-            "CareTeamAssigned" => Self::CareTeamAssigned(parse(event_type, payload)?),
-            other => return Err(EventDecodeError::UnknownType(other.to_owned())),
-        })
+        );
+        // Version 2 requires the origin: it is never guessed for new events.
+        assert!(matches!(
+            PlanEvent::decode("ReviewScheduled", 2, stored),
+            Err(EventDecodeError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_types_and_versions_are_refused() {
+        assert!(matches!(
+            PlanEvent::decode("GoalAdded", 9, b"{}"),
+            Err(EventDecodeError::UnsupportedVersion { version: 9, .. })
+        ));
+        assert!(matches!(
+            PlanEvent::decode("Nope", 1, b"{}"),
+            Err(EventDecodeError::UnknownType(_))
+        ));
     }
 }

@@ -8,6 +8,7 @@
 //! Architecture invariant: this crate depends on `trellis-kernel` and plain
 //! data crates only — never on gRPC, GraphQL, SQL or Redis.
 
+mod codec;
 mod command;
 pub mod diagnosis;
 mod error;
@@ -18,6 +19,7 @@ mod plan;
 pub mod review_rules;
 pub mod template;
 
+pub use codec::Upcast;
 pub use command::{
     AcknowledgeSafetyFlag, ActivatePlan, AddDiagnosis, AddGoal, AddIntervention, AddObjective,
     AddReferral, AssignCareTeam, ChangeReferralStatus, CloseGoal, ClosePlan, CompleteObjective,
@@ -36,8 +38,8 @@ pub use event::{
     ObjectiveProgressRecorded, PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent,
     PlanPutOnHold, PlanResumed, PlanSigned, PlanVersionStarted, PresentingProblemRecorded,
     ProgressSource, ReferralAdded, ReferralStatus, ReferralStatusChanged, ReviewDecision,
-    ReviewHeld, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
-    ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
+    ReviewHeld, ReviewOrigin, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,
+    SafetyPlanRecorded, ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
 };
 pub use ids::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,

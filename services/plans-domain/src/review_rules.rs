@@ -1,7 +1,7 @@
 //! A tenant's review rules: how often a plan is reviewed, by payer.
 //!
 //! One stream per tenant (`<tenant>:reviewrules-tenant`), holding
-//! [`ReviewRuleSet`] events. Admins set rules; the plan service reads them
+//! [`ReviewRuleEvent`]s. Admins set rules; the plan service reads them
 //! when it activates a plan or holds a review, and puts the interval into
 //! the plan command, so the plan aggregate stays pure.
 
@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::stored_events;
 use crate::error::{FieldViolation, PlanError};
-use crate::event::EventDecodeError;
 use crate::plan::MAX_REVIEW_INTERVAL_DAYS;
 
 /// Stream category and id of a tenant's rule stream.
@@ -27,32 +27,10 @@ pub struct ReviewRuleSet {
     pub interval_days: u32,
 }
 
-impl ReviewRuleSet {
-    pub const EVENT_TYPE: &'static str = "ReviewRuleSet";
-    pub const SCHEMA_VERSION: u32 = 1;
-
-    pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a rule serializes to JSON")
-    }
-
-    pub fn decode(
-        event_type: &str,
-        schema_version: u32,
-        payload: &[u8],
-    ) -> Result<Self, EventDecodeError> {
-        if event_type != Self::EVENT_TYPE {
-            return Err(EventDecodeError::UnknownType(event_type.to_owned()));
-        }
-        if schema_version != Self::SCHEMA_VERSION {
-            return Err(EventDecodeError::UnsupportedVersion {
-                event_type: event_type.to_owned(),
-                version: schema_version,
-            });
-        }
-        serde_json::from_slice(payload).map_err(|source| EventDecodeError::Malformed {
-            event_type: event_type.to_owned(),
-            source,
-        })
+stored_events! {
+    /// What happens to a tenant's review rules.
+    pub enum ReviewRuleEvent {
+        RuleSet(ReviewRuleSet) = "ReviewRuleSet" @ 1,
     }
 }
 
@@ -64,7 +42,8 @@ pub struct ReviewRules {
 }
 
 impl ReviewRules {
-    pub fn evolve(&mut self, event: &ReviewRuleSet) {
+    pub fn evolve(&mut self, event: &ReviewRuleEvent) {
+        let ReviewRuleEvent::RuleSet(event) = event;
         if event.payer.is_empty() {
             self.default_days = Some(event.interval_days);
         } else {
@@ -90,7 +69,7 @@ impl ReviewRules {
     }
 
     /// Sets `payer`'s interval (payer names are case-insensitive).
-    pub fn set(&self, payer: &str, interval_days: u32) -> Result<ReviewRuleSet, PlanError> {
+    pub fn set(&self, payer: &str, interval_days: u32) -> Result<ReviewRuleEvent, PlanError> {
         let mut violations = Vec::new();
         if !(1..=MAX_REVIEW_INTERVAL_DAYS).contains(&interval_days) {
             violations.push(FieldViolation::new(
@@ -107,10 +86,10 @@ impl ReviewRules {
         if !violations.is_empty() {
             return Err(PlanError::Invalid(violations));
         }
-        Ok(ReviewRuleSet {
+        Ok(ReviewRuleEvent::RuleSet(ReviewRuleSet {
             payer: payer.trim().to_ascii_lowercase(),
             interval_days,
-        })
+        }))
     }
 }
 
@@ -118,7 +97,7 @@ impl ReviewRules {
 mod tests {
     use super::*;
 
-    fn rules(events: &[ReviewRuleSet]) -> ReviewRules {
+    fn rules(events: &[ReviewRuleEvent]) -> ReviewRules {
         let mut rules = ReviewRules::default();
         for e in events {
             rules.evolve(e);

@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::stored_events;
 use crate::error::{FieldViolation, PlanError};
-use crate::event::{
-    EventDecodeError, GoalTerm, MeasureScheduled, MeasureTarget, Modality, ServicePlanRecorded,
-};
+use crate::event::{GoalTerm, MeasureScheduled, MeasureTarget, Modality, ServicePlanRecorded};
 use crate::measure::Instrument;
 
 pub const TEMPLATES_CATEGORY: &str = "templates";
@@ -81,54 +80,11 @@ pub struct TemplateRetired {
     pub template_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TemplateEvent {
-    Saved(Box<TemplateSaved>),
-    Retired(TemplateRetired),
-}
-
-impl TemplateEvent {
-    pub const SCHEMA_VERSION: u32 = 1;
-
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::Saved(_) => "TemplateSaved",
-            Self::Retired(_) => "TemplateRetired",
-        }
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        match self {
-            Self::Saved(e) => serde_json::to_vec(e),
-            Self::Retired(e) => serde_json::to_vec(e),
-        }
-        .expect("template events serialize to JSON")
-    }
-
-    pub fn decode(
-        event_type: &str,
-        schema_version: u32,
-        payload: &[u8],
-    ) -> Result<Self, EventDecodeError> {
-        if schema_version != Self::SCHEMA_VERSION {
-            return Err(EventDecodeError::UnsupportedVersion {
-                event_type: event_type.to_owned(),
-                version: schema_version,
-            });
-        }
-        let malformed = |source| EventDecodeError::Malformed {
-            event_type: event_type.to_owned(),
-            source,
-        };
-        match event_type {
-            "TemplateSaved" => serde_json::from_slice(payload)
-                .map(|e| Self::Saved(Box::new(e)))
-                .map_err(malformed),
-            "TemplateRetired" => serde_json::from_slice(payload)
-                .map(Self::Retired)
-                .map_err(malformed),
-            other => Err(EventDecodeError::UnknownType(other.to_owned())),
-        }
+stored_events! {
+    /// What happens to a tenant's templates.
+    pub enum TemplateEvent {
+        Saved(Box<TemplateSaved>) = "TemplateSaved" @ 1,
+        Retired(TemplateRetired) = "TemplateRetired" @ 1,
     }
 }
 

@@ -15,7 +15,7 @@ use trellis_kernel::{
     StoreError, StreamName, TenantId,
 };
 use trellis_plans_domain::review_rules::{
-    REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleSet, ReviewRules,
+    REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleEvent, ReviewRules,
 };
 use trellis_plans_domain::template::{
     ListedTemplate, PlanTemplate, TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID, TemplateEvent,
@@ -278,8 +278,8 @@ impl PlanCommands {
             let rule = rules.set(payer, interval_days)?;
             rules.evolve(&rule);
             Ok(SettingChange {
-                event_type: ReviewRuleSet::EVENT_TYPE,
-                schema_version: ReviewRuleSet::SCHEMA_VERSION,
+                event_type: rule.event_type(),
+                schema_version: rule.schema_version(),
                 payload: rule.encode(),
                 after: rules.rules(),
             })
@@ -327,7 +327,7 @@ impl PlanCommands {
             let (reference, template) = library.get(&template_id)?;
             Ok(SettingChange {
                 event_type: saved.event_type(),
-                schema_version: TemplateEvent::SCHEMA_VERSION,
+                schema_version: saved.schema_version(),
                 payload: saved.encode(),
                 after: ListedTemplate {
                     reference,
@@ -350,7 +350,7 @@ impl PlanCommands {
             let retired = fold_templates(history)?.retire(template_id)?;
             Ok(SettingChange {
                 event_type: retired.event_type(),
-                schema_version: TemplateEvent::SCHEMA_VERSION,
+                schema_version: retired.schema_version(),
                 payload: retired.encode(),
                 after: (),
             })
@@ -371,8 +371,8 @@ impl PlanCommands {
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(stream).await?;
             let change = decide(&history)?;
-            let mut event = self.event(ctx, role, None, 0, change.event_type, change.payload);
-            event.schema_version = change.schema_version;
+            let stored = (change.event_type, change.schema_version, change.payload);
+            let event = self.event(ctx, role, None, 0, stored);
             match self
                 .store
                 .append(
@@ -416,7 +416,10 @@ impl PlanCommands {
         events
             .iter()
             .enumerate()
-            .map(|(i, event)| self.event(ctx, role, reason, i, event.event_type(), event.encode()))
+            .map(|(i, event)| {
+                let stored = (event.event_type(), event.schema_version(), event.encode());
+                self.event(ctx, role, reason, i, stored)
+            })
             .collect()
     }
 
@@ -427,8 +430,7 @@ impl PlanCommands {
         role: trellis_auth::Role,
         reason: Option<&str>,
         i: usize,
-        event_type: &str,
-        payload: Vec<u8>,
+        (event_type, schema_version, payload): (&str, u32, Vec<u8>),
     ) -> NewEvent {
         NewEvent {
             // Derived from the command id: a retry racing the first
@@ -439,7 +441,7 @@ impl PlanCommands {
                 &format!("event-{i}"),
             ),
             event_type: event_type.to_owned(),
-            schema_version: PlanEvent::SCHEMA_VERSION,
+            schema_version,
             payload,
             metadata: EventMetadata {
                 actor: Actor {
@@ -511,7 +513,7 @@ fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandE
 fn fold_rules(history: &[RecordedEvent]) -> Result<ReviewRules, CommandError> {
     let mut rules = ReviewRules::default();
     for recorded in history {
-        let rule = ReviewRuleSet::decode(
+        let rule = ReviewRuleEvent::decode(
             &recorded.event_type,
             recorded.schema_version,
             &recorded.payload,

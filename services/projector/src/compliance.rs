@@ -316,6 +316,7 @@ mod tests {
             summary: None,
             decision: None,
             entered_in_error: None,
+            origin: trellis_plans_domain::ReviewOrigin::Rule,
         }
     }
 
@@ -388,6 +389,7 @@ mod tests {
             description: "Generalized anxiety disorder".into(),
             primary: true,
             entered_in_error: None,
+            added: None,
         }];
         p.service_plan = Some(ServicePlanView {
             session_type: "individual psychotherapy".into(),

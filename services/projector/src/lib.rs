@@ -28,10 +28,10 @@ pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use view::{
-    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, GoalRevisionView, GoalView,
-    InterventionView, LifecycleView, MeasureScheduleView, MeasureView, ObjectiveView, PlanView,
-    PresentingProblemView, ProgressView, ReferralView, ReviewView, SafetyFlagView, SafetyPlanView,
-    ServicePlanView, SignatureView, StatusChangeView, apply_event,
+    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView,
+    GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView, MeasureView,
+    ObjectiveView, PlanView, PresentingProblemView, ProgressView, ReferralView, ReviewView,
+    SafetyFlagView, SafetyPlanView, ServicePlanView, SignatureView, StatusChangeView, apply_event,
 };
 
 /// Which plans a listing returns; every set field must match.

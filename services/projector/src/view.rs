@@ -6,8 +6,27 @@ use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{
     ConsentKind, CorrectionTarget, CrisisContact, EventDecodeError, GoalOutcome, GoalTerm,
     Instrument, MeasureTarget, Modality, PlanClosure, PlanEvent, ProgressSource, ReferralStatus,
-    ReviewDecision, SeverityBand, SignerRole, Support, Symptom,
+    ReviewDecision, ReviewOrigin, SeverityBand, SignerRole, Support, Symptom,
 };
+
+/// Who entered an item on the plan, in which role, and when: read from
+/// its event's envelope, so clinicians see it without the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteredView {
+    pub by: String,
+    pub role: String,
+    pub at: DateTime<Utc>,
+}
+
+impl EnteredView {
+    fn of(recorded: &RecordedEvent) -> Option<Self> {
+        Some(Self {
+            by: recorded.metadata.actor.subject.clone(),
+            role: recorded.metadata.actor.role.clone(),
+            at: recorded.recorded_at,
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgressView {
@@ -44,6 +63,9 @@ pub struct ObjectiveView {
     /// Why this entry was marked entered in error, if it was.
     #[serde(default)]
     pub entered_in_error: Option<String>,
+    /// Who added it; `None` only in documents built before this was kept.
+    #[serde(default)]
+    pub added: Option<EnteredView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +95,8 @@ pub struct GoalView {
     pub entered_in_error: Option<String>,
     #[serde(default)]
     pub revisions: Vec<GoalRevisionView>,
+    #[serde(default)]
+    pub added: Option<EnteredView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +109,13 @@ pub struct ReviewView {
     pub decision: Option<ReviewDecision>,
     #[serde(default)]
     pub entered_in_error: Option<String>,
+    /// Scheduled by the tenant's rule or by hand.
+    #[serde(default = "unrecorded_origin")]
+    pub origin: ReviewOrigin,
+}
+
+fn unrecorded_origin() -> ReviewOrigin {
+    ReviewOrigin::Unrecorded
 }
 
 /// One administration of a standardized measure, scored.
@@ -120,6 +151,8 @@ pub struct DiagnosisView {
     pub primary: bool,
     #[serde(default)]
     pub entered_in_error: Option<String>,
+    #[serde(default)]
+    pub added: Option<EnteredView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +172,8 @@ pub struct InterventionView {
     pub entered_in_error: Option<String>,
     #[serde(default)]
     pub comorbidity: String,
+    #[serde(default)]
+    pub added: Option<EnteredView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,6 +442,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             objectives: Vec::new(),
             entered_in_error: None,
             revisions: Vec::new(),
+            added: EnteredView::of(recorded),
         }),
         PlanEvent::GoalClosed(e) => {
             let id = e.goal_id.to_string();
@@ -425,6 +461,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     period: e.period,
                     measure: e.measure,
                     placeholder: true,
+                    added: EnteredView::of(recorded),
                     ..ObjectiveView::default()
                 });
             }
@@ -459,6 +496,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                     placeholder: false,
                     progress: Vec::new(),
                     entered_in_error: None,
+                    added: EnteredView::of(recorded),
                 });
             }
         }
@@ -488,6 +526,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             summary: None,
             decision: None,
             entered_in_error: None,
+            origin: e.origin,
         }),
         PlanEvent::ReviewHeld(e) => {
             let id = e.review_id.to_string();
@@ -578,6 +617,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
                 description: e.description,
                 primary: e.primary,
                 entered_in_error: None,
+                added: EnteredView::of(recorded),
             });
         }
         PlanEvent::PresentingProblemRecorded(e) => {
@@ -594,6 +634,7 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
             goal_ids: e.goal_ids.iter().map(ToString::to_string).collect(),
             entered_in_error: None,
             comorbidity: e.comorbidity,
+            added: EnteredView::of(recorded),
         }),
         PlanEvent::SafetyPlanRecorded(e) => {
             view.safety_plan = Some(SafetyPlanView {
@@ -733,7 +774,7 @@ mod tests {
             revision,
             global_position: revision + 10,
             event_type: event.event_type().into(),
-            schema_version: PlanEvent::SCHEMA_VERSION,
+            schema_version: event.schema_version(),
             payload: event.encode(),
             metadata: EventMetadata {
                 actor: Actor {

@@ -9,7 +9,7 @@ use crate::command::{
 use crate::error::PlanError;
 use crate::event::{
     CareTeamAssigned, ConsentKind, ConsentRecorded, CorrectionTarget, PlanActivated, PlanClosed,
-    PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewScheduled, SignerRole,
+    PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewOrigin, ReviewScheduled, SignerRole,
 };
 
 /// Longest review interval a rule may set.
@@ -91,6 +91,7 @@ impl Plan {
             events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: c.first_review.review_id,
                 due_on,
+                origin: ReviewOrigin::Rule,
             }));
         }
         Ok(events)

@@ -13,7 +13,7 @@ use crate::event::{ConsentKind, MeasureTarget, PlanClosure, ReferralStatus, Sign
 use crate::event::{
     CorrectionTarget, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, InterventionAdded,
     MeasureRecorded, Modality, ObjectiveAdded, ObjectiveMet, ObjectiveProgressRecorded,
-    PlanCreated, PlanEvent, PresentingProblemRecorded, ReviewHeld, ReviewScheduled,
+    PlanCreated, PlanEvent, PresentingProblemRecorded, ReviewHeld, ReviewOrigin, ReviewScheduled,
     SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
 };
 use crate::measure::{Instrument, raises_safety_flag};
@@ -92,6 +92,7 @@ struct ObjectiveState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReviewState {
     held: bool,
+    origin: ReviewOrigin,
 }
 
 /// What the plan must remember to decide the next command: identities and
@@ -248,11 +249,22 @@ impl Plan {
                 }
             }
             PlanEvent::ReviewScheduled(e) => {
-                self.reviews
-                    .insert(e.review_id, ReviewState { held: false });
+                self.reviews.insert(
+                    e.review_id,
+                    ReviewState {
+                        held: false,
+                        origin: e.origin,
+                    },
+                );
             }
             PlanEvent::ReviewHeld(e) => {
-                self.reviews.insert(e.review_id, ReviewState { held: true });
+                self.reviews
+                    .entry(e.review_id)
+                    .or_insert(ReviewState {
+                        held: false,
+                        origin: ReviewOrigin::Unrecorded,
+                    })
+                    .held = true;
             }
             PlanEvent::MeasureRecorded(e) => {
                 self.scores.push((e.measure_id, e.instrument, e.total));
@@ -656,6 +668,7 @@ impl Plan {
         Ok(vec![PlanEvent::ReviewScheduled(ReviewScheduled {
             review_id: c.review_id,
             due_on: c.due_on,
+            origin: ReviewOrigin::ByHand,
         })])
     }
 
@@ -680,10 +693,10 @@ impl Plan {
         v.finish()?;
         match self.reviews.get(&c.review_id) {
             None => return Err(PlanError::UnknownReview(c.review_id)),
-            Some(ReviewState { held: true }) => {
+            Some(ReviewState { held: true, .. }) => {
                 return Err(PlanError::ReviewAlreadyHeld(c.review_id));
             }
-            Some(ReviewState { held: false }) => {}
+            Some(ReviewState { held: false, .. }) => {}
         }
         if !self.stands(&CorrectionTarget::Review(c.review_id)) {
             return Err(PlanError::EnteredInError);
@@ -707,11 +720,15 @@ impl Plan {
             }));
         } else if let (Some(next), Some(due_on)) = (c.next_review, next_due)
             && !self.reviews.contains_key(&next.review_id)
-            && !self.has_open_review_besides(c.review_id)
+            && !self.has_open_rule_review_besides(c.review_id)
         {
+            // Holding any review continues the rule's cadence, unless the
+            // rule's next review is already on the calendar; a review
+            // scheduled by hand is an extra one and does not stop it.
             events.push(PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: next.review_id,
                 due_on,
+                origin: ReviewOrigin::Rule,
             }));
         }
         Ok(events)
@@ -953,9 +970,20 @@ impl Plan {
 impl Plan {
     /// An open review other than `except` that still stands.
     fn has_open_review_besides(&self, except: ReviewId) -> bool {
-        self.reviews
-            .iter()
-            .any(|(id, r)| *id != except && !r.held && self.stands(&CorrectionTarget::Review(*id)))
+        self.open_reviews_besides(except).next().is_some()
+    }
+
+    /// An open review other than `except`, scheduled by the rule (or
+    /// stored before origins were recorded), that still stands.
+    fn has_open_rule_review_besides(&self, except: ReviewId) -> bool {
+        self.open_reviews_besides(except)
+            .any(|r| r.origin != ReviewOrigin::ByHand)
+    }
+
+    fn open_reviews_besides(&self, except: ReviewId) -> impl Iterator<Item = &ReviewState> {
+        self.reviews.iter().filter_map(move |(id, r)| {
+            (*id != except && !r.held && self.stands(&CorrectionTarget::Review(*id))).then_some(r)
+        })
     }
 }
 

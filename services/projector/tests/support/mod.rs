@@ -11,7 +11,7 @@ pub fn envelope(event: &PlanEvent) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
         event_type: event.event_type().into(),
-        schema_version: PlanEvent::SCHEMA_VERSION,
+        schema_version: event.schema_version(),
         payload: event.encode(),
         metadata: EventMetadata {
             actor: Actor {
