@@ -9,6 +9,9 @@ use opentelemetry::metrics::{Counter, Histogram};
 use tracing::Instrument;
 
 use chrono::{NaiveDate, Utc};
+use trellis_access::{
+    AccessDenied, authorize_command, authorize_settings_change, authorize_settings_read,
+};
 use trellis_auth::Caller;
 use trellis_kernel::{
     Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
@@ -25,10 +28,6 @@ use trellis_plans_domain::{
     PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id,
 };
 use uuid::Uuid;
-
-use crate::access::{
-    AccessDenied, authorize_command, authorize_settings_change, authorize_settings_read,
-};
 
 /// How often a command is re-decided after losing an optimistic-concurrency
 /// race before the caller is told to retry.

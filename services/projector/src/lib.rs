@@ -11,6 +11,7 @@
 //! GraphQL. Read models are disposable: deleting them and replaying the
 //! events gives the same documents.
 
+mod access;
 mod cache;
 mod changes;
 pub mod compliance;
