@@ -12,7 +12,8 @@ use trellis_kernel::AccessQuery;
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
-use crate::schema::{Plan, caller, error, request_meta};
+use crate::error::{ErrorCode, error};
+use crate::schema::{Plan, caller, request_meta};
 
 const DEFAULT_PAGE: usize = 100;
 
@@ -53,7 +54,7 @@ where
     call(client.clone(), request)
         .await
         .map(tonic::Response::into_inner)
-        .map_err(|s| crate::mutation::to_graphql(&s))
+        .map_err(|s| crate::error::from_status(&s))
 }
 
 fn blank_is_none(value: String) -> Option<String> {
@@ -72,14 +73,14 @@ fn context(ctx: &Context<'_>) -> async_graphql::Result<ReadContext> {
 
 fn to_error(e: AuditError) -> async_graphql::Error {
     match e {
-        AuditError::NotAuditor => error("FORBIDDEN", &e.to_string()),
-        AuditError::PlanNotFound => error("NOT_FOUND", "plan not found"),
+        AuditError::NotAuditor => error(ErrorCode::Forbidden, &e.to_string()),
+        AuditError::PlanNotFound => error(ErrorCode::NotFound, "plan not found"),
         AuditError::NoSuchVersion(_) | AuditError::Invalid { .. } => {
-            error("BAD_USER_INPUT", &e.to_string())
+            error(ErrorCode::BadUserInput, &e.to_string())
         }
         AuditError::Store(inner) => {
             tracing::error!(error = %inner, "audit read failed");
-            error("INTERNAL", "internal error")
+            error(ErrorCode::Internal, "internal error")
         }
     }
 }
@@ -90,7 +91,7 @@ fn time(field: &str, raw: Option<String>) -> async_graphql::Result<Option<DateTi
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| {
                 error(
-                    "BAD_USER_INPUT",
+                    ErrorCode::BadUserInput,
                     &format!("{field} must be an RFC 3339 time"),
                 )
             })
@@ -102,7 +103,10 @@ fn page(first: Option<i32>) -> async_graphql::Result<usize> {
     match first {
         None => Ok(DEFAULT_PAGE),
         Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
-        Some(_) => Err(error("BAD_USER_INPUT", "first must be between 1 and 1000")),
+        Some(_) => Err(error(
+            ErrorCode::BadUserInput,
+            "first must be between 1 and 1000",
+        )),
     }
 }
 
@@ -280,7 +284,12 @@ impl AuditQuery {
         let as_of = match (time("at", at)?, version) {
             (Some(t), None) => AsOf::Time(t),
             (None, Some(v)) => AsOf::Version(v),
-            _ => return Err(error("BAD_USER_INPUT", "give exactly one of at or version")),
+            _ => {
+                return Err(error(
+                    ErrorCode::BadUserInput,
+                    "give exactly one of at or version",
+                ));
+            }
         };
         match backend(ctx) {
             AuditBackend::Local(audit) => audit
@@ -304,7 +313,7 @@ impl AuditQuery {
                 .await?;
                 serde_json::from_str(&document.plan_json)
                     .map(Plan)
-                    .map_err(|_| error("INTERNAL", "internal error"))
+                    .map_err(|_| error(ErrorCode::Internal, "internal error"))
             }
         }
     }
@@ -368,7 +377,7 @@ impl AuditQuery {
             (None, Some(s)) => AccessQuery::Subject(s),
             _ => {
                 return Err(error(
-                    "BAD_USER_INPUT",
+                    ErrorCode::BadUserInput,
                     "give exactly one of planId or subject",
                 ));
             }

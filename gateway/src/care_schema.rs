@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{NaiveDate, Utc};
+use trellis_access::reading_role;
 use trellis_auth::Role;
-use trellis_plans_domain::{
-    ConsentKind, MeasureTarget, ReferralStatus, SignerRole, Support, SupportKind,
-};
+use trellis_plans_domain::{MeasureTarget, Support};
 use trellis_projector::compliance::{self, MeasureDue, PlanSummary, ReviewStanding};
 use trellis_projector::{
     ClinicalContextView, ConsentView, LifecycleView, PlanFilter, PlanView, ReadModelStore,
@@ -18,15 +17,14 @@ use trellis_projector::{
 };
 use trellis_proto::plans::v1 as pb;
 
-use crate::access::{reading_role, scope_filter};
-use crate::care_mutation::{
-    GqlConsentKind, GqlReferralStatus, GqlSignerRole, GqlSupportKind, ReviewRule, review_rules,
-};
+use crate::access::scope_filter;
+use crate::contract;
+use crate::error::{ErrorCode, error};
 use crate::mutation::call_plans;
 use crate::schema::{
-    GqlInstrument, Plan, Review, SafetyFlag, caller, error, gql_instrument, internal,
-    record_accesses, record_reads, selected,
+    Plan, Review, SafetyFlag, caller, internal, record_accesses, record_reads, selected,
 };
+use crate::settings::{ReviewRule, review_rules};
 
 /// How many plans a compliance list returns by default, and at most.
 const DEFAULT_LIST: u32 = 100;
@@ -36,7 +34,7 @@ fn list_length(first: Option<u32>) -> async_graphql::Result<usize> {
     match first.unwrap_or(DEFAULT_LIST) {
         n if n <= MAX_LIST => Ok(n as usize),
         _ => Err(error(
-            "BAD_USER_INPUT",
+            ErrorCode::BadUserInput,
             &format!("first must be at most {MAX_LIST}"),
         )),
     }
@@ -90,14 +88,6 @@ pub(crate) fn standing(s: ReviewStanding) -> GqlReviewStanding {
     }
 }
 
-pub(crate) fn signer_role(r: SignerRole) -> GqlSignerRole {
-    match r {
-        SignerRole::Clinician => GqlSignerRole::Clinician,
-        SignerRole::Client => GqlSignerRole::Client,
-        SignerRole::Supervisor => GqlSignerRole::Supervisor,
-    }
-}
-
 /// Strengths, barriers and who supports the client.
 #[derive(Debug, SimpleObject)]
 pub struct ClinicalContext {
@@ -109,18 +99,14 @@ pub struct ClinicalContext {
 #[derive(Debug, SimpleObject)]
 #[graphql(name = "Support")]
 pub struct SupportOut {
-    kind: GqlSupportKind,
+    kind: contract::SupportKind,
     involvement: String,
 }
 
 impl From<&ClinicalContextView> for ClinicalContext {
     fn from(v: &ClinicalContextView) -> Self {
         let support = |s: &Support| SupportOut {
-            kind: match s.kind {
-                SupportKind::Family => GqlSupportKind::Family,
-                SupportKind::Social => GqlSupportKind::Social,
-                SupportKind::Community => GqlSupportKind::Community,
-            },
+            kind: s.kind.into(),
             involvement: s.involvement.clone(),
         };
         Self {
@@ -137,7 +123,7 @@ pub struct Referral {
     id: ID,
     to: String,
     reason: String,
-    status: GqlReferralStatus,
+    status: contract::ReferralStatus,
     status_changed_on: Option<String>,
     /// Why this referral was marked entered in error; null when it stands.
     entered_in_error: Option<String>,
@@ -149,12 +135,7 @@ impl From<&ReferralView> for Referral {
             id: ID(v.referral_id.clone()),
             to: v.to.clone(),
             reason: v.reason.clone(),
-            status: match v.status {
-                ReferralStatus::Planned => GqlReferralStatus::Planned,
-                ReferralStatus::Made => GqlReferralStatus::Made,
-                ReferralStatus::Completed => GqlReferralStatus::Completed,
-                ReferralStatus::Declined => GqlReferralStatus::Declined,
-            },
+            status: v.status.into(),
             status_changed_on: v.status_changed_on.map(|d| d.to_string()),
             entered_in_error: v.entered_in_error.clone(),
         }
@@ -208,7 +189,7 @@ impl From<&ServicePlanView> for ServicePlan {
 /// A scheduled questionnaire and when it is next due.
 #[derive(Debug, SimpleObject)]
 pub struct ScheduledMeasure {
-    instrument: GqlInstrument,
+    instrument: contract::Instrument,
     interval_days: u32,
     last_administered: Option<String>,
     due_on: String,
@@ -218,7 +199,7 @@ pub struct ScheduledMeasure {
 impl From<MeasureDue> for ScheduledMeasure {
     fn from(d: MeasureDue) -> Self {
         Self {
-            instrument: gql_instrument(d.instrument),
+            instrument: d.instrument.into(),
             interval_days: d.interval_days,
             last_administered: d.last_administered.map(|d| d.to_string()),
             due_on: d.due_on.to_string(),
@@ -248,7 +229,7 @@ impl From<&StatusChangeView> for StatusChange {
 
 #[derive(Debug, SimpleObject)]
 pub struct Consent {
-    kind: GqlConsentKind,
+    kind: contract::ConsentKind,
     given_on: String,
     note: String,
     recorded_by: String,
@@ -257,11 +238,7 @@ pub struct Consent {
 impl From<&ConsentView> for Consent {
     fn from(v: &ConsentView) -> Self {
         Self {
-            kind: match v.kind {
-                ConsentKind::Treatment => GqlConsentKind::Treatment,
-                ConsentKind::InformationRelease => GqlConsentKind::InformationRelease,
-                ConsentKind::Telehealth => GqlConsentKind::Telehealth,
-            },
+            kind: v.kind.into(),
             given_on: v.given_on.to_string(),
             note: v.note.clone(),
             recorded_by: v.recorded_by.clone(),
@@ -273,7 +250,7 @@ impl From<&ConsentView> for Consent {
 #[derive(Debug, SimpleObject)]
 pub struct Signature {
     version: u32,
-    role: GqlSignerRole,
+    role: contract::SignerRole,
     signer_id: String,
     signed_on: String,
 }
@@ -282,7 +259,7 @@ impl From<&SignatureView> for Signature {
     fn from(v: &SignatureView) -> Self {
         Self {
             version: v.version,
-            role: signer_role(v.role),
+            role: v.role.into(),
             signer_id: v.signer_id.clone(),
             signed_on: v.signed_on.to_string(),
         }
@@ -292,12 +269,12 @@ impl From<&SignatureView> for Signature {
 /// "PHQ-9 at least 60% below baseline".
 #[derive(Debug, SimpleObject)]
 pub struct MeasureGoal {
-    instrument: GqlInstrument,
+    instrument: contract::Instrument,
     reduction_percent: u32,
 }
 
 impl MeasureGoal {
-    pub(crate) fn new(instrument: GqlInstrument, reduction_percent: u32) -> Self {
+    pub(crate) fn new(instrument: contract::Instrument, reduction_percent: u32) -> Self {
         Self {
             instrument,
             reduction_percent,
@@ -308,7 +285,7 @@ impl MeasureGoal {
 impl From<MeasureTarget> for MeasureGoal {
     fn from(m: MeasureTarget) -> Self {
         Self {
-            instrument: gql_instrument(m.instrument),
+            instrument: m.instrument.into(),
             reduction_percent: u32::from(m.reduction_percent),
         }
     }
@@ -415,7 +392,7 @@ async fn summaries_in_scope(
     let caller = caller(ctx)?;
     let Some(filter) = scope_filter(caller, requested) else {
         return Err(error(
-            "FORBIDDEN",
+            ErrorCode::Forbidden,
             "your role may not read clinical content",
         ));
     };
@@ -507,7 +484,7 @@ impl ComplianceQuery {
         let within_days = within_days.unwrap_or(14);
         if within_days > MAX_WITHIN_DAYS {
             return Err(error(
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 &format!("withinDays must be at most {MAX_WITHIN_DAYS}"),
             ));
         }

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use trellis_grpc_edge::metrics::record_request;
 use trellis_grpc_edge::tracing_context::continue_from;
 
+use crate::error::ErrorCode;
 use crate::mobile::{QueryCache, RateLimiter};
 use crate::mutation::BearerToken;
 use crate::{RequestMeta, TrellisSchema};
@@ -45,10 +46,12 @@ impl std::fmt::Debug for GatewayConfig {
     }
 }
 
-fn error_body(code: &str, message: &str) -> Json<serde_json::Value> {
+/// An error answered before GraphQL runs (authentication, rate limit,
+/// persisted queries), in the shape GraphQL errors have.
+fn error_body(code: ErrorCode, message: &str) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "data": null,
-        "errors": [{ "message": message, "extensions": { "code": code } }]
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
     }))
 }
 
@@ -76,16 +79,20 @@ async fn persisted_query(
             Some(query) => request.query = query,
             // Apollo's convention: the client sends the text next time.
             None => {
-                return Err(
-                    error_body("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-                        .into_response(),
-                );
+                return Err(error_body(
+                    ErrorCode::PersistedQueryNotFound,
+                    "PersistedQueryNotFound",
+                )
+                .into_response());
             }
         }
     } else if crate::mobile::sha256_hex(&request.query) == hash {
         queries.put(tenant, &hash, &request.query).await;
     } else {
-        let body = error_body("BAD_USER_INPUT", "the query does not match its sha256Hash");
+        let body = error_body(
+            ErrorCode::BadUserInput,
+            "the query does not match its sha256Hash",
+        );
         return Err((StatusCode::BAD_REQUEST, body).into_response());
     }
     Ok(())
@@ -132,15 +139,14 @@ async fn graphql(
     let caller = match state.verifier.verify_header(authorization) {
         Ok(caller) => caller,
         Err(e) => {
-            record_request("", "graphql", "authenticate", Some("UNAUTHENTICATED"));
-            let body = serde_json::json!({
-                "data": null,
-                "errors": [{
-                    "message": e.to_string(),
-                    "extensions": { "code": "UNAUTHENTICATED" }
-                }]
-            });
-            return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+            record_request(
+                "",
+                "graphql",
+                "authenticate",
+                Some(ErrorCode::Unauthenticated.as_str()),
+            );
+            let body = error_body(ErrorCode::Unauthenticated, &e.to_string());
+            return (StatusCode::UNAUTHORIZED, body).into_response();
         }
     };
     let meta = RequestMeta {
@@ -155,9 +161,14 @@ async fn graphql(
         .map(|t| BearerToken(t.trim().to_owned()));
     let tenant = caller.tenant.to_string();
     if !state.config.limiter.allow(&tenant).await {
-        record_request(&tenant, "graphql", "rate-limited", Some("RATE_LIMITED"));
+        record_request(
+            &tenant,
+            "graphql",
+            "rate-limited",
+            Some(ErrorCode::RateLimited.as_str()),
+        );
         let body = error_body(
-            "RATE_LIMITED",
+            ErrorCode::RateLimited,
             "this clinic network has used its request budget for this minute; retry shortly",
         );
         return (
@@ -221,7 +232,12 @@ async fn graphql_ws(
                         .iter()
                         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
                     let caller = verifier.verify_header(header).map_err(|e| {
-                        record_request("", "graphql", "authenticate", Some("UNAUTHENTICATED"));
+                        record_request(
+                            "",
+                            "graphql",
+                            "authenticate",
+                            Some(ErrorCode::Unauthenticated.as_str()),
+                        );
                         async_graphql::Error::new(e.to_string())
                     })?;
                     record_request(caller.tenant.as_str(), "graphql", "subscription", None);

@@ -12,15 +12,18 @@
 
 mod access;
 mod audit;
-mod care_mutation;
 mod care_schema;
+mod contract;
+mod error;
 mod http;
 pub mod mobile;
 mod mutation;
 mod schema;
+mod settings;
 mod subscription;
 mod templates;
 
 pub use audit::AuditBackend;
+pub use error::ErrorCode;
 pub use http::{GatewayConfig, router};
 pub use schema::{RequestMeta, TrellisSchema, build_schema};

@@ -4,19 +4,15 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{
-    Context, Enum, ErrorExtensions, ID, MergedObject, Object, Schema, SelectionField,
-};
+use async_graphql::{Context, Enum, ID, MergedObject, Object, Schema, SelectionField};
 use chrono::Utc;
 use tonic::transport::Channel;
 use tracing::Instrument as _;
+use trellis_access::reading_role;
 use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessRecord};
 use trellis_plans_domain::measure::is_response;
-use trellis_plans_domain::{
-    CrisisContact, GoalOutcome, GoalTerm, Instrument, Modality, ProgressSource, ReviewDecision,
-    SeverityBand, Symptom,
-};
+use trellis_plans_domain::{CrisisContact, Instrument, Modality, SeverityBand, Symptom};
 use trellis_projector::{
     DiagnosisView, EnteredView, GoalView, InterventionView, MeasureView, ObjectiveView, PlanFilter,
     PlanView, PresentingProblemView, ProgressView, ReadModelError, ReadModelStore, ReviewView,
@@ -24,14 +20,15 @@ use trellis_projector::{
 };
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
-use crate::access::{reading_role, scope_filter};
+use crate::access::scope_filter;
 use crate::audit::{AuditBackend, AuditQuery};
-use crate::care_mutation::GqlSignerRole;
 use crate::care_schema::{
     ClinicalContext, ComplianceQuery, Consent, GqlPlanStatus, GqlReviewStanding,
     InsuranceReadiness, MeasureGoal, Referral, ScheduledMeasure, ServicePlan, Signature,
-    StatusChange, plan_status, signer_role, standing, today,
+    StatusChange, plan_status, standing, today,
 };
+use crate::contract;
+use crate::error::{ErrorCode, error};
 use crate::mutation::MutationRoot;
 use crate::subscription::SubscriptionRoot;
 
@@ -77,18 +74,14 @@ pub fn build_schema(
     builder.limit_depth(12).limit_complexity(2_000).finish()
 }
 
-pub(crate) fn error(code: &'static str, message: &str) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
-}
-
 pub(crate) fn internal(e: &ReadModelError) -> async_graphql::Error {
     tracing::error!(error = %e, "read model failed");
-    error("INTERNAL", "internal error")
+    error(ErrorCode::Internal, "internal error")
 }
 
 pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
     ctx.data::<Caller>()
-        .map_err(|_| error("UNAUTHENTICATED", "missing bearer token"))
+        .map_err(|_| error(ErrorCode::Unauthenticated, "missing bearer token"))
 }
 
 pub(crate) fn request_meta(ctx: &Context<'_>) -> RequestMeta {
@@ -150,7 +143,7 @@ pub(crate) async fn record_accesses(
         .map_err(|e| {
             tracing::error!(error = %e, "access log write failed; read refused");
             error(
-                "INTERNAL",
+                ErrorCode::Internal,
                 "the read could not be recorded, so it was refused",
             )
         })
@@ -221,7 +214,7 @@ impl PlanQuery {
             Some(n) if n >= 0 && (n as usize) <= MAX_PAGE => n as usize,
             Some(_) => {
                 return Err(error(
-                    "BAD_USER_INPUT",
+                    ErrorCode::BadUserInput,
                     &format!("first must be between 0 and {MAX_PAGE}"),
                 ));
             }
@@ -235,7 +228,7 @@ impl PlanQuery {
         let Some(filter) = scope_filter(caller, requested) else {
             if caller.roles.iter().all(|r| *r == trellis_auth::Role::Admin) {
                 return Err(error(
-                    "FORBIDDEN",
+                    ErrorCode::Forbidden,
                     "your role may not read clinical content",
                 ));
             }
@@ -275,35 +268,6 @@ impl PlanQuery {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "GoalTerm")]
-pub enum GqlGoalTerm {
-    ShortTerm,
-    LongTerm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "GoalOutcome")]
-pub enum GqlGoalOutcome {
-    Achieved,
-    Discontinued,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "ProgressSource")]
-pub enum GqlProgressSource {
-    Clinician,
-    ClientSelfReport,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "ReviewDecision")]
-pub enum GqlReviewDecision {
-    Continue,
-    Revise,
-    Discharge,
-}
-
 /// Why a review is on the plan's calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(name = "ReviewOrigin", remote = "trellis_plans_domain::ReviewOrigin")]
@@ -334,35 +298,6 @@ impl Entered<'_> {
     /// When the server recorded it (RFC 3339).
     async fn at(&self) -> String {
         self.0.at.to_rfc3339()
-    }
-}
-
-fn term(t: GoalTerm) -> GqlGoalTerm {
-    match t {
-        GoalTerm::ShortTerm => GqlGoalTerm::ShortTerm,
-        GoalTerm::LongTerm => GqlGoalTerm::LongTerm,
-    }
-}
-
-fn outcome(o: GoalOutcome) -> GqlGoalOutcome {
-    match o {
-        GoalOutcome::Achieved => GqlGoalOutcome::Achieved,
-        GoalOutcome::Discontinued => GqlGoalOutcome::Discontinued,
-    }
-}
-
-fn source(s: ProgressSource) -> GqlProgressSource {
-    match s {
-        ProgressSource::Clinician => GqlProgressSource::Clinician,
-        ProgressSource::ClientSelfReport => GqlProgressSource::ClientSelfReport,
-    }
-}
-
-fn decision(d: ReviewDecision) -> GqlReviewDecision {
-    match d {
-        ReviewDecision::Continue => GqlReviewDecision::Continue,
-        ReviewDecision::Revise => GqlReviewDecision::Revise,
-        ReviewDecision::Discharge => GqlReviewDecision::Discharge,
     }
 }
 
@@ -412,8 +347,8 @@ impl Plan {
     }
     /// Standardized measures, oldest first, optionally of one instrument —
     /// a client's trend, with each score's band and change from baseline.
-    async fn measures(&self, instrument: Option<GqlInstrument>) -> Vec<Measure<'_>> {
-        let wanted = instrument.map(domain_instrument);
+    async fn measures(&self, instrument: Option<contract::Instrument>) -> Vec<Measure<'_>> {
+        let wanted: Option<Instrument> = instrument.map(Into::into);
         self.0
             .measures
             .iter()
@@ -515,10 +450,10 @@ impl Plan {
             .collect()
     }
     /// Clinician and client signatures the version in force still needs.
-    async fn pending_signatures(&self) -> Vec<GqlSignerRole> {
+    async fn pending_signatures(&self) -> Vec<contract::SignerRole> {
         trellis_projector::compliance::pending_signatures(&self.0)
             .into_iter()
-            .map(signer_role)
+            .map(Into::into)
             .collect()
     }
     /// What a payer would find missing.
@@ -585,38 +520,20 @@ impl GqlSymptom<'_> {
     }
 }
 
-/// The closed list of modalities a plan may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "Modality")]
-pub enum GqlModality {
-    Cbt,
-    Dbt,
-    Act,
-    Mbsr,
-    Exposure,
-    FamilyTherapy,
-    Psychoeducation,
-    RelaxationTraining,
-    BehaviouralActivation,
-    SleepHygiene,
-    MotivationalInterviewing,
-    Other,
-}
-
-fn modality(m: &Modality) -> (GqlModality, Option<&str>) {
+fn modality(m: &Modality) -> (contract::Modality, Option<&str>) {
     match m {
-        Modality::Cbt => (GqlModality::Cbt, None),
-        Modality::Dbt => (GqlModality::Dbt, None),
-        Modality::Act => (GqlModality::Act, None),
-        Modality::Mbsr => (GqlModality::Mbsr, None),
-        Modality::Exposure => (GqlModality::Exposure, None),
-        Modality::FamilyTherapy => (GqlModality::FamilyTherapy, None),
-        Modality::Psychoeducation => (GqlModality::Psychoeducation, None),
-        Modality::RelaxationTraining => (GqlModality::RelaxationTraining, None),
-        Modality::BehaviouralActivation => (GqlModality::BehaviouralActivation, None),
-        Modality::SleepHygiene => (GqlModality::SleepHygiene, None),
-        Modality::MotivationalInterviewing => (GqlModality::MotivationalInterviewing, None),
-        Modality::Other(name) => (GqlModality::Other, Some(name)),
+        Modality::Cbt => (contract::Modality::Cbt, None),
+        Modality::Dbt => (contract::Modality::Dbt, None),
+        Modality::Act => (contract::Modality::Act, None),
+        Modality::Mbsr => (contract::Modality::Mbsr, None),
+        Modality::Exposure => (contract::Modality::Exposure, None),
+        Modality::FamilyTherapy => (contract::Modality::FamilyTherapy, None),
+        Modality::Psychoeducation => (contract::Modality::Psychoeducation, None),
+        Modality::RelaxationTraining => (contract::Modality::RelaxationTraining, None),
+        Modality::BehaviouralActivation => (contract::Modality::BehaviouralActivation, None),
+        Modality::SleepHygiene => (contract::Modality::SleepHygiene, None),
+        Modality::MotivationalInterviewing => (contract::Modality::MotivationalInterviewing, None),
+        Modality::Other(name) => (contract::Modality::Other, Some(name)),
     }
 }
 
@@ -628,7 +545,7 @@ impl Intervention<'_> {
     async fn id(&self) -> ID {
         ID(self.0.intervention_id.clone())
     }
-    async fn modality(&self) -> GqlModality {
+    async fn modality(&self) -> contract::Modality {
         modality(&self.0.modality).0
     }
     /// The modality's name when it is OTHER.
@@ -694,33 +611,6 @@ impl GqlCrisisContact<'_> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[graphql(name = "Instrument")]
-pub enum GqlInstrument {
-    #[graphql(name = "PHQ9")]
-    Phq9,
-    #[graphql(name = "GAD7")]
-    Gad7,
-    #[graphql(name = "PSWQ")]
-    Pswq,
-}
-
-pub(crate) fn domain_instrument(i: GqlInstrument) -> Instrument {
-    match i {
-        GqlInstrument::Phq9 => Instrument::Phq9,
-        GqlInstrument::Gad7 => Instrument::Gad7,
-        GqlInstrument::Pswq => Instrument::Pswq,
-    }
-}
-
-pub(crate) fn gql_instrument(i: Instrument) -> GqlInstrument {
-    match i {
-        Instrument::Phq9 => GqlInstrument::Phq9,
-        Instrument::Gad7 => GqlInstrument::Gad7,
-        Instrument::Pswq => GqlInstrument::Pswq,
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[graphql(name = "SeverityBand")]
 pub enum GqlSeverityBand {
     Minimal,
@@ -756,8 +646,8 @@ impl Measure<'_> {
     async fn id(&self) -> ID {
         ID(self.measure.measure_id.clone())
     }
-    async fn instrument(&self) -> GqlInstrument {
-        gql_instrument(self.measure.instrument)
+    async fn instrument(&self) -> contract::Instrument {
+        self.measure.instrument.into()
     }
     /// LOINC code of the total (PHQ-9 44261-6, GAD-7 70274-6).
     async fn loinc(&self) -> Option<&'static str> {
@@ -775,8 +665,8 @@ impl Measure<'_> {
     async fn administered_on(&self) -> String {
         self.measure.administered_on.to_string()
     }
-    async fn source(&self) -> GqlProgressSource {
-        source(self.measure.source)
+    async fn source(&self) -> contract::ProgressSource {
+        self.measure.source.into()
     }
     async fn recorded_by(&self) -> &str {
         &self.measure.recorded_by
@@ -841,12 +731,12 @@ impl Goal<'_> {
     async fn description(&self) -> &str {
         &self.0.description
     }
-    async fn term(&self) -> GqlGoalTerm {
-        term(self.0.term)
+    async fn term(&self) -> contract::GoalTerm {
+        self.0.term.into()
     }
     /// Set once the goal is closed.
-    async fn outcome(&self) -> Option<GqlGoalOutcome> {
-        self.0.outcome.map(outcome)
+    async fn outcome(&self) -> Option<contract::GoalOutcome> {
+        self.0.outcome.map(Into::into)
     }
     async fn closed_on(&self) -> Option<String> {
         self.0.closed_on.map(|d| d.to_string())
@@ -970,8 +860,8 @@ impl Progress<'_> {
     async fn observed_on(&self) -> String {
         self.0.observed_on.to_string()
     }
-    async fn source(&self) -> GqlProgressSource {
-        source(self.0.source)
+    async fn source(&self) -> contract::ProgressSource {
+        self.0.source.into()
     }
     async fn note(&self) -> &str {
         &self.0.note
@@ -1011,8 +901,8 @@ impl Review<'_> {
     async fn entered_in_error(&self) -> Option<&str> {
         self.0.entered_in_error.as_deref()
     }
-    async fn decision(&self) -> Option<GqlReviewDecision> {
-        self.0.decision.map(decision)
+    async fn decision(&self) -> Option<contract::ReviewDecision> {
+        self.0.decision.map(Into::into)
     }
     /// Whether the tenant's rule or a clinician scheduled it. Holding any
     /// review schedules the rule's next one unless a review by the rule is

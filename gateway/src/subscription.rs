@@ -7,11 +7,12 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Subscription};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
+use trellis_access::reading_role;
 use trellis_auth::Role;
 use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
 
-use crate::access::reading_role;
-use crate::schema::{Plan, caller, error, load_plan_for_caller};
+use crate::error::{ErrorCode, error};
+use crate::schema::{Plan, caller, load_plan_for_caller};
 
 /// A plan reached a new version.
 #[derive(Debug)]
@@ -68,18 +69,23 @@ impl SubscriptionRoot {
         let view = read_models
             .plan(&caller.tenant, id.as_str())
             .await
-            .map_err(|_| error("INTERNAL", "internal error"))?;
+            .map_err(|_| error(ErrorCode::Internal, "internal error"))?;
         // Someone else's plan, or another tenant's, is simply not found.
         if view
             .as_ref()
             .and_then(|v| reading_role(&caller, v))
             .is_none()
         {
-            return Err(error("NOT_FOUND", "plan not found"));
+            return Err(error(ErrorCode::NotFound, "plan not found"));
         }
         let changes = ctx
             .data::<LocalChanges>()
-            .map_err(|_| error("UNAVAILABLE", "live updates are not available here"))?
+            .map_err(|_| {
+                error(
+                    ErrorCode::Unavailable,
+                    "live updates are not available here",
+                )
+            })?
             .subscribe();
         let tenant = caller.tenant.to_string();
         let plan_id = id.to_string();
@@ -100,11 +106,19 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = SafetyFlagAlert> + use<>> {
         let caller = caller(ctx)?.clone();
         if !caller.has_role(Role::Clinician) && !caller.has_role(Role::Supervisor) {
-            return Err(error("FORBIDDEN", "safety alerts go to the care team"));
+            return Err(error(
+                ErrorCode::Forbidden,
+                "safety alerts go to the care team",
+            ));
         }
         let changes = ctx
             .data::<LocalChanges>()
-            .map_err(|_| error("UNAVAILABLE", "live updates are not available here"))?
+            .map_err(|_| {
+                error(
+                    ErrorCode::Unavailable,
+                    "live updates are not available here",
+                )
+            })?
             .subscribe();
         let read_models = Arc::clone(ctx.data_unchecked::<Arc<dyn ReadModelStore>>());
         Ok(BroadcastStream::new(changes)

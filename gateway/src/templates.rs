@@ -1,46 +1,26 @@
-//! Plan templates over GraphQL: list them, make a plan from one, complete
-//! its objective placeholders; admins save and retire the tenant's own.
+//! Plan templates over GraphQL: list them; admins save and retire the
+//! tenant's own. Making a plan from one and completing its objective
+//! placeholders are plan commands (`contract.rs`).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
 
 use crate::care_schema::{MeasureGoal, ServicePlan};
-use crate::mutation::{
-    CommandResult, CreatePlanInput, MeasureTargetInput, QuantityInput, call_plans, id, send,
-    wire_instrument, wire_modality, wire_term,
-};
-use crate::schema::{GqlGoalTerm, GqlInstrument, GqlModality};
+use crate::contract::{GoalTerm, Instrument, MeasureTargetInput, Modality};
+use crate::mutation::call_plans;
 
-fn term_of(raw: i32) -> GqlGoalTerm {
-    match pb::GoalTerm::try_from(raw) {
-        Ok(pb::GoalTerm::LongTerm) => GqlGoalTerm::LongTerm,
-        _ => GqlGoalTerm::ShortTerm,
-    }
+// A template the plans service lists was validated when it was saved; a
+// value this gateway does not know (a newer server) shows as the first.
+fn term_of(raw: i32) -> GoalTerm {
+    GoalTerm::from_wire(raw).unwrap_or(GoalTerm::ShortTerm)
 }
 
-fn instrument_of(raw: i32) -> GqlInstrument {
-    match pb::Instrument::try_from(raw) {
-        Ok(pb::Instrument::Gad7) => GqlInstrument::Gad7,
-        Ok(pb::Instrument::Pswq) => GqlInstrument::Pswq,
-        _ => GqlInstrument::Phq9,
-    }
+fn instrument_of(raw: i32) -> Instrument {
+    Instrument::from_wire(raw).unwrap_or(Instrument::Phq9)
 }
 
-fn modality_of(raw: i32) -> GqlModality {
-    match pb::Modality::try_from(raw).unwrap_or(pb::Modality::Other) {
-        pb::Modality::Cbt => GqlModality::Cbt,
-        pb::Modality::Dbt => GqlModality::Dbt,
-        pb::Modality::Act => GqlModality::Act,
-        pb::Modality::Mbsr => GqlModality::Mbsr,
-        pb::Modality::Exposure => GqlModality::Exposure,
-        pb::Modality::FamilyTherapy => GqlModality::FamilyTherapy,
-        pb::Modality::Psychoeducation => GqlModality::Psychoeducation,
-        pb::Modality::RelaxationTraining => GqlModality::RelaxationTraining,
-        pb::Modality::BehaviouralActivation => GqlModality::BehaviouralActivation,
-        pb::Modality::SleepHygiene => GqlModality::SleepHygiene,
-        pb::Modality::MotivationalInterviewing => GqlModality::MotivationalInterviewing,
-        pb::Modality::Other | pb::Modality::Unspecified => GqlModality::Other,
-    }
+fn modality_of(raw: i32) -> Modality {
+    Modality::from_wire(raw).unwrap_or(Modality::Other)
 }
 
 #[derive(Debug, SimpleObject)]
@@ -54,13 +34,13 @@ pub struct TemplateObjective {
 #[derive(Debug, SimpleObject)]
 pub struct TemplateGoal {
     description: String,
-    term: GqlGoalTerm,
+    term: GoalTerm,
     objectives: Vec<TemplateObjective>,
 }
 
 #[derive(Debug, SimpleObject)]
 pub struct TemplateIntervention {
-    modality: GqlModality,
+    modality: Modality,
     other_modality: Option<String>,
     technique: String,
     frequency: String,
@@ -71,7 +51,7 @@ pub struct TemplateIntervention {
 
 #[derive(Debug, SimpleObject)]
 pub struct TemplateMeasure {
-    instrument: GqlInstrument,
+    instrument: Instrument,
     interval_days: u32,
 }
 
@@ -153,14 +133,14 @@ pub struct TemplateObjectiveInput {
 #[derive(Debug, InputObject)]
 pub struct TemplateGoalInput {
     description: String,
-    term: GqlGoalTerm,
+    term: GoalTerm,
     #[graphql(default)]
     objectives: Vec<TemplateObjectiveInput>,
 }
 
 #[derive(Debug, InputObject)]
 pub struct TemplateInterventionInput {
-    modality: GqlModality,
+    modality: Modality,
     other_modality: Option<String>,
     technique: String,
     frequency: Option<String>,
@@ -171,7 +151,7 @@ pub struct TemplateInterventionInput {
 
 #[derive(Debug, InputObject)]
 pub struct TemplateMeasureInput {
-    instrument: GqlInstrument,
+    instrument: Instrument,
     interval_days: u32,
 }
 
@@ -207,7 +187,7 @@ impl SaveTemplateInput {
         pb::SaveTemplateRequest {
             command_id: self.command_id.0,
             template: Some(pb::PlanTemplate {
-                template_id: id(self.template_id),
+                template_id: self.template_id.map(|t| t.0).unwrap_or_default(),
                 version: 0,
                 builtin: false,
                 name: self.name,
@@ -216,7 +196,7 @@ impl SaveTemplateInput {
                     .into_iter()
                     .map(|g| pb::TemplateGoal {
                         description: g.description,
-                        term: wire_term(g.term) as i32,
+                        term: pb::GoalTerm::from(g.term) as i32,
                         objectives: g
                             .objectives
                             .into_iter()
@@ -224,7 +204,7 @@ impl SaveTemplateInput {
                                 description: o.description,
                                 unit: o.unit.unwrap_or_default(),
                                 period: o.period.unwrap_or_default(),
-                                measure: o.measure.map(|m| m.to_wire()),
+                                measure: o.measure.map(Into::into),
                             })
                             .collect(),
                     })
@@ -233,7 +213,7 @@ impl SaveTemplateInput {
                     .interventions
                     .into_iter()
                     .map(|i| pb::TemplateIntervention {
-                        modality: wire_modality(i.modality) as i32,
+                        modality: pb::Modality::from(i.modality) as i32,
                         other_modality: i.other_modality.unwrap_or_default(),
                         technique: i.technique,
                         frequency: i.frequency.unwrap_or_default(),
@@ -245,7 +225,7 @@ impl SaveTemplateInput {
                     .measure_schedule
                     .into_iter()
                     .map(|s| pb::MeasureSchedule {
-                        instrument: wire_instrument(s.instrument) as i32,
+                        instrument: pb::Instrument::from(s.instrument) as i32,
                         interval_days: s.interval_days,
                     })
                     .collect(),
@@ -265,28 +245,6 @@ impl SaveTemplateInput {
 }
 
 #[derive(Debug, InputObject)]
-pub struct CreatePlanFromTemplateInput {
-    /// The plan's fields, as for `createPlan`.
-    #[graphql(flatten)]
-    plan: CreatePlanInput,
-    /// e.g. "builtin-gad", "builtin-mdd", or a tenant template's id.
-    template_id: ID,
-}
-
-#[derive(Debug, InputObject)]
-pub struct CompleteObjectiveInput {
-    command_id: ID,
-    plan_id: ID,
-    objective_id: ID,
-    /// Omitted keeps the template's wording.
-    description: Option<String>,
-    /// Unit and period default to the template's; omit for a
-    /// questionnaire-measured objective.
-    quantity: Option<QuantityInput>,
-    target_date: Option<String>,
-}
-
-#[derive(Debug, InputObject)]
 pub struct RetireTemplateInput {
     command_id: ID,
     template_id: ID,
@@ -297,46 +255,6 @@ pub struct TemplateMutation;
 
 #[Object]
 impl TemplateMutation {
-    /// A new draft plan with the template's goals, objective placeholders,
-    /// interventions, measure schedule and service plan.
-    async fn create_plan_from_template(
-        &self,
-        ctx: &Context<'_>,
-        input: CreatePlanFromTemplateInput,
-    ) -> async_graphql::Result<CommandResult> {
-        let message = pb::CreatePlanFromTemplateRequest {
-            plan: Some(input.plan.into_wire()),
-            template_id: input.template_id.0,
-        };
-        send(
-            ctx,
-            "CreatePlanFromTemplate",
-            message,
-            |mut c, r| async move { c.create_plan_from_template(r).await },
-        )
-        .await
-    }
-
-    /// Fills in a template placeholder with the client's numbers.
-    async fn complete_objective(
-        &self,
-        ctx: &Context<'_>,
-        input: CompleteObjectiveInput,
-    ) -> async_graphql::Result<CommandResult> {
-        let message = pb::CompleteObjectiveRequest {
-            command_id: input.command_id.0,
-            plan_id: input.plan_id.0,
-            objective_id: input.objective_id.0,
-            description: input.description.unwrap_or_default(),
-            quantity: input.quantity.map(QuantityInput::into_wire),
-            target_date: input.target_date.unwrap_or_default(),
-        };
-        send(ctx, "CompleteObjective", message, |mut c, r| async move {
-            c.complete_objective(r).await
-        })
-        .await
-    }
-
     /// Admin: saves a tenant template (a new version when it exists).
     async fn save_template(
         &self,

@@ -124,7 +124,7 @@ async fn a_plan_made_from_a_template_keeps_what_it_copied() {
         &server,
         &clinician,
         "activatePlan",
-        "PlanCommandInput",
+        "ActivatePlanInput",
         json!({ "commandId": command_id(), "planId": plan_id }),
     )
     .await;

@@ -286,6 +286,32 @@ async fn grpc_health_and_reflection_answer() {
         names.contains(&"trellis.plans.v1.PlanService".to_owned()),
         "{names:?}"
     );
+
+    // Clients that only speak the older v1alpha protocol get the same answer.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as V1Alpha;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::FileContainingSymbol(
+            "trellis.plans.v1.PlanService".into(),
+        )),
+    };
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut alpha = V1Alpha::new(channel)
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = alpha.message().await.unwrap().expect("a v1alpha answer");
+    let Some(AlphaResponse::FileDescriptorResponse(files)) = answer.message_response else {
+        panic!("expected the file declaring PlanService");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
 }
 
 #[tokio::test]

@@ -11,17 +11,17 @@ use trellis_grpc_edge::tracing_context::current_ids;
 use trellis_grpc_edge::{Authenticate, RequestMeta, caller, observed};
 use trellis_plans_domain::{
     AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId,
-    GoalOutcome, GoalTerm, HoldReview, Instrument, MarkObjectiveMet, MeasureId, ObjectiveId,
-    PlanCommand, PlanError, PlanId, ProgressSource, QuantityTarget, RecordMeasure,
-    RecordObjectiveProgress, ReviewDecision, ReviewId, SafetyFlagId, ScheduleReview, derive_id,
+    HoldReview, MarkObjectiveMet, MeasureId, ObjectiveId, PlanCommand, PlanError, PlanId,
+    QuantityTarget, RecordMeasure, RecordObjectiveProgress, ReviewId, SafetyFlagId, ScheduleReview,
+    derive_id,
 };
 use trellis_plans_domain::{
     ActivatePlan, AddDiagnosis, AddIntervention, AddReferral, AssignCareTeam, ChangeReferralStatus,
-    ClosePlan, CompleteObjective, ConsentKind, CorrectionTarget, CreatePlanFromTemplate,
-    CrisisContact, EnterInError, InterventionId, MarkObjectiveNotMet, MeasureTarget, Modality,
-    NextReview, PlanClosure, PutPlanOnHold, RecordClinicalContext, RecordConsent,
-    RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ReferralId, ReferralStatus,
-    ResumePlan, ReviseGoal, ScheduleMeasure, SignPlan, SignerRole, Support, SupportKind, Symptom,
+    ClosePlan, CompleteObjective, CorrectionTarget, CreatePlanFromTemplate, CrisisContact,
+    EnterInError, InterventionId, MarkObjectiveNotMet, MeasureTarget, Modality, NextReview,
+    PutPlanOnHold, RecordClinicalContext, RecordConsent, RecordPresentingProblem, RecordSafetyPlan,
+    RecordServicePlan, ReferralId, ResumePlan, ReviseGoal, ScheduleMeasure, SignPlan, Support,
+    Symptom,
 };
 use trellis_proto::plans::v1 as pb;
 use uuid::Uuid;
@@ -280,39 +280,6 @@ fn to_status(error: CommandError) -> Status {
     }
 }
 
-fn goal_term(v: i32) -> Option<GoalTerm> {
-    match pb::GoalTerm::try_from(v).ok()? {
-        pb::GoalTerm::ShortTerm => Some(GoalTerm::ShortTerm),
-        pb::GoalTerm::LongTerm => Some(GoalTerm::LongTerm),
-        pb::GoalTerm::Unspecified => None,
-    }
-}
-
-fn goal_outcome(v: i32) -> Option<GoalOutcome> {
-    match pb::GoalOutcome::try_from(v).ok()? {
-        pb::GoalOutcome::Achieved => Some(GoalOutcome::Achieved),
-        pb::GoalOutcome::Discontinued => Some(GoalOutcome::Discontinued),
-        pb::GoalOutcome::Unspecified => None,
-    }
-}
-
-fn progress_source(v: i32) -> Option<ProgressSource> {
-    match pb::ProgressSource::try_from(v).ok()? {
-        pb::ProgressSource::Clinician => Some(ProgressSource::Clinician),
-        pb::ProgressSource::ClientSelfReport => Some(ProgressSource::ClientSelfReport),
-        pb::ProgressSource::Unspecified => None,
-    }
-}
-
-fn instrument(v: i32) -> Option<Instrument> {
-    match pb::Instrument::try_from(v).ok()? {
-        pb::Instrument::Phq9 => Some(Instrument::Phq9),
-        pb::Instrument::Gad7 => Some(Instrument::Gad7),
-        pb::Instrument::Pswq => Some(Instrument::Pswq),
-        pb::Instrument::Unspecified => None,
-    }
-}
-
 fn modality(v: i32, other: &str) -> Option<Modality> {
     Some(match pb::Modality::try_from(v).ok()? {
         pb::Modality::Cbt => Modality::Cbt,
@@ -331,60 +298,9 @@ fn modality(v: i32, other: &str) -> Option<Modality> {
     })
 }
 
-fn review_decision(v: i32) -> Option<ReviewDecision> {
-    match pb::ReviewDecision::try_from(v).ok()? {
-        pb::ReviewDecision::Continue => Some(ReviewDecision::Continue),
-        pb::ReviewDecision::Revise => Some(ReviewDecision::Revise),
-        pb::ReviewDecision::Discharge => Some(ReviewDecision::Discharge),
-        pb::ReviewDecision::Unspecified => None,
-    }
-}
-
-fn support_kind(v: i32) -> Option<SupportKind> {
-    match pb::SupportKind::try_from(v).ok()? {
-        pb::SupportKind::Family => Some(SupportKind::Family),
-        pb::SupportKind::Social => Some(SupportKind::Social),
-        pb::SupportKind::Community => Some(SupportKind::Community),
-        pb::SupportKind::Unspecified => None,
-    }
-}
-
-fn referral_status(v: i32) -> Option<ReferralStatus> {
-    match pb::ReferralStatus::try_from(v).ok()? {
-        pb::ReferralStatus::Planned => Some(ReferralStatus::Planned),
-        pb::ReferralStatus::Made => Some(ReferralStatus::Made),
-        pb::ReferralStatus::Completed => Some(ReferralStatus::Completed),
-        pb::ReferralStatus::Declined => Some(ReferralStatus::Declined),
-        pb::ReferralStatus::Unspecified => None,
-    }
-}
-
-fn plan_closure(v: i32) -> Option<PlanClosure> {
-    match pb::PlanClosure::try_from(v).ok()? {
-        pb::PlanClosure::Completed => Some(PlanClosure::Completed),
-        pb::PlanClosure::Discharged => Some(PlanClosure::Discharged),
-        pb::PlanClosure::Transferred => Some(PlanClosure::Transferred),
-        pb::PlanClosure::Unspecified => None,
-    }
-}
-
-fn consent_kind(v: i32) -> Option<ConsentKind> {
-    match pb::ConsentKind::try_from(v).ok()? {
-        pb::ConsentKind::Treatment => Some(ConsentKind::Treatment),
-        pb::ConsentKind::InformationRelease => Some(ConsentKind::InformationRelease),
-        pb::ConsentKind::Telehealth => Some(ConsentKind::Telehealth),
-        pb::ConsentKind::Unspecified => None,
-    }
-}
-
-fn signer_role(v: i32) -> Option<SignerRole> {
-    match pb::SignerRole::try_from(v).ok()? {
-        pb::SignerRole::Clinician => Some(SignerRole::Clinician),
-        pb::SignerRole::Client => Some(SignerRole::Client),
-        pb::SignerRole::Supervisor => Some(SignerRole::Supervisor),
-        pb::SignerRole::Unspecified => None,
-    }
-}
+// The wire → domain conversion of every enum with a domain twin
+// (`goal_term`, `instrument`, …), generated from the proto by build.rs.
+include!(concat!(env!("OUT_DIR"), "/wire_enums.rs"));
 
 /// The context of an admin request on tenant settings; `command_id` as
 /// the client sent it (a fresh one when the message has none).

@@ -148,17 +148,24 @@ pub(crate) async fn grpc_services(
     health
         .set_serving::<trellis_plans::grpc::PlanServiceServer<PlanGrpc>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("gRPC reflection")?;
+    // Both reflection versions: grpcurl asks v1, older grpcurl and Python's
+    // grpcio-reflection still ask v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("gRPC reflection")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("gRPC reflection (v1alpha)")?;
     let audit_grpc = AuditGrpc::new(audit).into_server(verifier);
     Ok(tonic::transport::Server::builder()
         .timeout(REQUEST_DEADLINE)
         .trace_fn(trellis_grpc_edge::tracing_context::server_span)
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(plans)
         .add_service(audit_grpc))
 }

@@ -1,0 +1,56 @@
+//! A tenant's settings over GraphQL: the review rules admins set (the
+//! query that reads them is in `care_schema.rs`).
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use trellis_proto::plans::v1 as pb;
+
+use crate::mutation::call_plans;
+
+#[derive(Debug, InputObject)]
+pub struct SetReviewRuleInput {
+    /// Omitted or empty for the tenant's default.
+    payer: Option<String>,
+    interval_days: u32,
+}
+
+/// How often plans of a payer are reviewed.
+#[derive(Debug, SimpleObject)]
+pub struct ReviewRule {
+    /// Empty for the tenant's default.
+    pub payer: String,
+    pub interval_days: u32,
+}
+
+pub(crate) fn review_rules(reply: pb::ReviewRules) -> Vec<ReviewRule> {
+    reply
+        .rules
+        .into_iter()
+        .map(|r| ReviewRule {
+            payer: r.payer,
+            interval_days: r.interval_days,
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
+pub struct SettingsMutation;
+
+#[Object]
+impl SettingsMutation {
+    /// Admin: how often plans of a payer are reviewed; returns every rule.
+    async fn set_review_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: SetReviewRuleInput,
+    ) -> async_graphql::Result<Vec<ReviewRule>> {
+        let message = pb::SetReviewRuleRequest {
+            payer: input.payer.unwrap_or_default(),
+            interval_days: input.interval_days,
+        };
+        let reply = call_plans(ctx, "SetReviewRule", message, |mut c, r| async move {
+            c.set_review_rule(r).await
+        })
+        .await?;
+        Ok(review_rules(reply))
+    }
+}
