@@ -2,14 +2,15 @@
 
 use chrono::NaiveDate;
 
-use super::{MAX_ID, MAX_TEXT, Plan, PlanStatus, Violations};
+use super::{MAX_ID, MAX_SHORT_TEXT, MAX_TEXT, Plan, PlanStatus, Violations};
 use crate::command::{
-    ActivatePlan, AssignCareTeam, ClosePlan, PutPlanOnHold, RecordConsent, SignPlan,
+    ActivatePlan, AssignCareTeam, ClosePlan, CreatePlan, PutPlanOnHold, RecordConsent, SignPlan,
 };
 use crate::error::PlanError;
 use crate::event::{
     CareTeamAssigned, ConsentKind, ConsentRecorded, CorrectionTarget, PlanActivated, PlanClosed,
-    PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewOrigin, ReviewScheduled, SignerRole,
+    PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewOrigin, ReviewScheduled,
+    SignerRole,
 };
 
 /// Longest review interval a rule may set.
@@ -80,7 +81,7 @@ impl Plan {
         if !missing.is_empty() {
             return Err(PlanError::NotReadyToActivate(missing));
         }
-        let due_on = super::next_review_due(today, c.first_review)?;
+        let due_on = super::reviews::next_review_due(today, c.first_review)?;
         let mut events = vec![PlanEvent::PlanActivated(PlanActivated {
             activated_on: today,
         })];
@@ -200,6 +201,35 @@ impl Plan {
             role: c.role,
             signer_id: c.signer_id.trim().to_owned(),
             signed_on: today,
+        })])
+    }
+}
+
+impl Plan {
+    pub(super) fn create(
+        &self,
+        c: &CreatePlan,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        if self.status != PlanStatus::New {
+            return Err(PlanError::PlanAlreadyExists);
+        }
+        let mut v = Violations::default();
+        v.required("client_id", &c.client_id, MAX_ID);
+        v.required("primary_clinician_id", &c.primary_clinician_id, MAX_ID);
+        v.required("clinic_id", &c.clinic_id, MAX_ID);
+        v.optional("title", &c.title, MAX_SHORT_TEXT);
+        v.optional("payer", &c.payer, MAX_ID);
+        v.finish()?;
+        Ok(vec![PlanEvent::PlanCreated(PlanCreated {
+            plan_id: c.plan_id,
+            client_id: c.client_id.trim().to_owned(),
+            primary_clinician_id: c.primary_clinician_id.trim().to_owned(),
+            clinic_id: c.clinic_id.trim().to_owned(),
+            title: c.title.trim().to_owned(),
+            created_on: today,
+            template: None,
+            payer: c.payer.trim().to_ascii_lowercase(),
         })])
     }
 }

@@ -5,7 +5,10 @@ use uuid::Uuid;
 
 use super::*;
 use crate::command::QuantityTarget;
+use crate::command::*;
+use crate::event::*;
 use crate::event::{GoalOutcome, GoalTerm, ProgressSource, ReviewDecision};
+use crate::{GoalId, ObjectiveId, PlanId, ReviewId};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
