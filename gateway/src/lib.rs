@@ -12,12 +12,17 @@
 
 mod access;
 mod audit;
-mod care_schema;
+mod clinical;
+mod compliance;
 mod contract;
 mod error;
+mod goals;
 mod http;
+mod lifecycle;
+mod measures;
 pub mod mobile;
 mod mutation;
+mod reviews;
 mod schema;
 mod settings;
 mod subscription;

@@ -1,5 +1,5 @@
 //! A tenant's settings over GraphQL: the review rules admins set (the
-//! query that reads them is in `care_schema.rs`).
+//! query that reads them is in `compliance.rs`).
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;

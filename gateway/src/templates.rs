@@ -5,8 +5,9 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
 
-use crate::care_schema::{MeasureGoal, ServicePlan};
+use crate::clinical::ServicePlan;
 use crate::contract::{GoalTerm, Instrument, MeasureTargetInput, Modality};
+use crate::measures::MeasureGoal;
 use crate::mutation::call_plans;
 
 // A template the plans service lists was validated when it was saved; a

@@ -1,0 +1,86 @@
+//! A plan's status, consent and signatures.
+
+use async_graphql::{Enum, SimpleObject};
+use trellis_projector::{ConsentView, LifecycleView, SignatureView, StatusChangeView};
+
+use crate::contract;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "PlanStatus")]
+pub enum GqlPlanStatus {
+    Draft,
+    Active,
+    OnHold,
+    Completed,
+    Discharged,
+    Transferred,
+}
+
+pub(crate) fn plan_status(s: LifecycleView) -> GqlPlanStatus {
+    match s {
+        LifecycleView::Draft => GqlPlanStatus::Draft,
+        LifecycleView::Active => GqlPlanStatus::Active,
+        LifecycleView::OnHold => GqlPlanStatus::OnHold,
+        LifecycleView::Completed => GqlPlanStatus::Completed,
+        LifecycleView::Discharged => GqlPlanStatus::Discharged,
+        LifecycleView::Transferred => GqlPlanStatus::Transferred,
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct StatusChange {
+    status: GqlPlanStatus,
+    on: String,
+    reason: String,
+    by: String,
+}
+
+impl From<&StatusChangeView> for StatusChange {
+    fn from(v: &StatusChangeView) -> Self {
+        Self {
+            status: plan_status(v.status),
+            on: v.on.to_string(),
+            reason: v.reason.clone(),
+            by: v.by.clone(),
+        }
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct Consent {
+    kind: contract::ConsentKind,
+    given_on: String,
+    note: String,
+    recorded_by: String,
+}
+
+impl From<&ConsentView> for Consent {
+    fn from(v: &ConsentView) -> Self {
+        Self {
+            kind: v.kind.into(),
+            given_on: v.given_on.to_string(),
+            note: v.note.clone(),
+            recorded_by: v.recorded_by.clone(),
+        }
+    }
+}
+
+/// A signature, bound to the plan version it was given for.
+#[derive(Debug, SimpleObject)]
+pub struct Signature {
+    version: u32,
+    role: contract::SignerRole,
+    signer_id: String,
+    signed_on: String,
+}
+
+impl From<&SignatureView> for Signature {
+    fn from(v: &SignatureView) -> Self {
+        Self {
+            version: v.version,
+            role: v.role.into(),
+            signer_id: v.signer_id.clone(),
+            signed_on: v.signed_on.to_string(),
+        }
+    }
+}
