@@ -99,9 +99,11 @@ impl PlanCommands {
             .expect("a uuid is a valid stream id")
     }
 
-    /// The id a `CreatePlan` without a client-chosen plan id gets.
+    /// The id a `CreatePlan` without a client-chosen plan id gets; the
+    /// gRPC edge derives it here. The purpose stays "plan_id": stored plans
+    /// (the demo's among them) were created under ids derived with it.
     pub fn derived_plan_id(tenant: &TenantId, command_id: Uuid) -> PlanId {
-        PlanId(derive_id(tenant.as_str(), command_id, "plan"))
+        PlanId(derive_id(tenant.as_str(), command_id, "plan_id"))
     }
 
     #[tracing::instrument(
@@ -272,17 +274,22 @@ impl PlanCommands {
         interval_days: u32,
     ) -> Result<Vec<(String, u32)>, CommandError> {
         let stream = Self::rules_stream(&ctx.caller.tenant);
-        self.append_setting(ctx, &stream, |history| {
-            let mut rules = fold_rules(history)?;
-            let rule = rules.set(payer, interval_days)?;
-            rules.evolve(&rule);
-            Ok(SettingChange {
-                event_type: rule.event_type(),
-                schema_version: rule.schema_version(),
-                payload: rule.encode(),
-                after: rules.rules(),
-            })
-        })
+        self.append_setting(
+            ctx,
+            &stream,
+            |history| {
+                let mut rules = fold_rules(history)?;
+                let rule = rules.set(payer, interval_days)?;
+                rules.evolve(&rule);
+                Ok(SettingChange {
+                    event_type: rule.event_type(),
+                    schema_version: rule.schema_version(),
+                    payload: rule.encode(),
+                    after: rules.rules(),
+                })
+            },
+            |through| Ok(fold_rules(through)?.rules()),
+        )
         .await
     }
 
@@ -319,22 +326,31 @@ impl PlanCommands {
             template_id.trim().to_owned()
         };
         let stream = Self::templates_stream(&ctx.caller.tenant);
-        self.append_setting(ctx, &stream, |history| {
-            let mut library = fold_templates(history)?;
-            let saved = library.save(&template_id, template.clone())?;
-            library.evolve(&saved);
-            let (reference, template) = library.get(&template_id)?;
-            Ok(SettingChange {
-                event_type: saved.event_type(),
-                schema_version: saved.schema_version(),
-                payload: saved.encode(),
-                after: ListedTemplate {
-                    reference,
-                    builtin: false,
-                    template,
-                },
-            })
-        })
+        self.append_setting(
+            ctx,
+            &stream,
+            |history| {
+                let mut library = fold_templates(history)?;
+                let saved = library.save(&template_id, template.clone())?;
+                library.evolve(&saved);
+                Ok(SettingChange {
+                    event_type: saved.event_type(),
+                    schema_version: saved.schema_version(),
+                    payload: saved.encode(),
+                    after: own_template(&library, &template_id)?,
+                })
+            },
+            |through| {
+                // The first save named the template (a derived id included);
+                // answer that template as the save left it.
+                let first = through.last().map(decode_template).transpose()?;
+                let saved_id = match &first {
+                    Some(TemplateEvent::Saved(saved)) => saved.template_id.as_str(),
+                    _ => template_id.as_str(),
+                };
+                own_template(&fold_templates(through)?, saved_id)
+            },
+        )
         .await
     }
 
@@ -345,30 +361,46 @@ impl PlanCommands {
         template_id: &str,
     ) -> Result<(), CommandError> {
         let stream = Self::templates_stream(&ctx.caller.tenant);
-        self.append_setting(ctx, &stream, |history| {
-            let retired = fold_templates(history)?.retire(template_id)?;
-            Ok(SettingChange {
-                event_type: retired.event_type(),
-                schema_version: retired.schema_version(),
-                payload: retired.encode(),
-                after: (),
-            })
-        })
+        self.append_setting(
+            ctx,
+            &stream,
+            |history| {
+                let retired = fold_templates(history)?.retire(template_id)?;
+                Ok(SettingChange {
+                    event_type: retired.event_type(),
+                    schema_version: retired.schema_version(),
+                    payload: retired.encode(),
+                    after: (),
+                })
+            },
+            // Deciding again would find the template already retired.
+            |_| Ok(()),
+        )
         .await
     }
 
     /// Appends one admin event to a tenant-settings stream, deciding it
     /// again if another admin changed the stream meanwhile; returns the
-    /// settings as the event leaves them.
+    /// settings as the event leaves them (`decide`). A resent command
+    /// appends nothing and is answered by `answer_again` from the stream up
+    /// to and including its event, so it gets the first answer even when
+    /// later changes would decide it differently.
     async fn append_setting<T>(
         &self,
         ctx: &CommandContext,
         stream: &StreamName,
         decide: impl Fn(&[RecordedEvent]) -> Result<SettingChange<T>, CommandError>,
+        answer_again: impl Fn(&[RecordedEvent]) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
         let role = authorize_settings_change(&ctx.caller)?;
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(stream).await?;
+            if let Some(at) = history
+                .iter()
+                .position(|e| e.metadata.causation_id == ctx.command_id)
+            {
+                return answer_again(&history[..=at]);
+            }
             let change = decide(&history)?;
             let stored = (change.event_type, change.schema_version, change.payload);
             let event = self.event(ctx, role, None, 0, stored);
@@ -381,6 +413,9 @@ impl PlanCommands {
                 )
                 .await
             {
+                // A concurrent send of this command landed first: the next
+                // pass finds its event and answers as it did.
+                Ok(outcome) if outcome.deduplicated => {}
                 Ok(_) => return Ok(change.after),
                 Err(StoreError::WrongExpectedRevision { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -495,16 +530,32 @@ struct SettingChange<T> {
     after: T,
 }
 
+/// One of the tenant's templates, as the library lists it.
+fn own_template(
+    library: &TemplateLibrary,
+    template_id: &str,
+) -> Result<ListedTemplate, CommandError> {
+    let (reference, template) = library.get(template_id)?;
+    Ok(ListedTemplate {
+        reference,
+        builtin: false,
+        template,
+    })
+}
+
+fn decode_template(recorded: &RecordedEvent) -> Result<TemplateEvent, CommandError> {
+    TemplateEvent::decode(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.payload,
+    )
+    .map_err(|_| corrupt(recorded))
+}
+
 fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandError> {
     let mut library = TemplateLibrary::default();
     for recorded in history {
-        let event = TemplateEvent::decode(
-            &recorded.event_type,
-            recorded.schema_version,
-            &recorded.payload,
-        )
-        .map_err(|_| corrupt(recorded))?;
-        library.evolve(&event);
+        library.evolve(&decode_template(recorded)?);
     }
     Ok(library)
 }

@@ -9,6 +9,7 @@ use tonic_types::StatusExt;
 use trellis_auth::{Caller, TokenVerifier};
 use trellis_grpc_edge::tracing_context::current_ids;
 use trellis_grpc_edge::{Authenticate, RequestMeta, caller, observed};
+use trellis_plans_domain::template::TemplateLibrary;
 use trellis_plans_domain::{
     AcknowledgeSafetyFlag, AddGoal, AddObjective, CloseGoal, CreatePlan, FieldViolation, GoalId,
     HoldReview, MarkObjectiveMet, MeasureId, ObjectiveId, PlanCommand, PlanError, PlanId,
@@ -302,32 +303,33 @@ fn modality(v: i32, other: &str) -> Option<Modality> {
 // (`goal_term`, `instrument`, …), generated from the proto by build.rs.
 include!(concat!(env!("OUT_DIR"), "/wire_enums.rs"));
 
-/// The context of an admin request on tenant settings; `command_id` as
-/// the client sent it (a fresh one when the message has none).
-fn settings_request<T>(
-    request: Request<T>,
-    command_id: Option<&str>,
-) -> Result<(CommandContext, T), Status> {
+/// An admin request on tenant settings: its caller, its request facts and
+/// its body. Its command id is parsed with the rest of the body, so a bad
+/// one is reported together with every other bad field.
+fn settings_request<T>(request: Request<T>) -> Result<(Caller, RequestMeta, T), Status> {
     let caller = caller(&request)?;
     let meta = RequestMeta::of(&request);
-    let body = request.into_inner();
-    let command_id = match command_id.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Uuid::new_v4(),
-        Some(raw) => Uuid::parse_str(raw).map_err(|_| {
-            invalid_argument(&[FieldViolation::new("command_id", "must be a UUID")])
-        })?,
-    };
-    Ok((
-        CommandContext {
-            correlation_id: meta.correlation_id.unwrap_or(command_id),
-            command_id,
-            caller,
-            request_id: meta.request_id,
-            trace_id: meta.trace_id,
-            span_id: meta.span_id,
-        },
-        body,
-    ))
+    Ok((caller, meta, request.into_inner()))
+}
+
+/// A settings command's id as the client sent it; a fresh one when it
+/// sent none (such a command cannot be recognised when resent).
+fn settings_command_id(f: &mut Fields, raw: &str) -> Option<Uuid> {
+    if raw.trim().is_empty() {
+        return Some(Uuid::new_v4());
+    }
+    f.command_id(raw)
+}
+
+fn settings_context(caller: Caller, meta: RequestMeta, command_id: Uuid) -> CommandContext {
+    CommandContext {
+        correlation_id: meta.correlation_id.unwrap_or(command_id),
+        command_id,
+        caller,
+        request_id: meta.request_id,
+        trace_id: meta.trace_id,
+        span_id: meta.span_id,
+    }
 }
 
 fn review_rules_reply(rules: Vec<(String, u32)>) -> Response<pb::ReviewRules> {
@@ -350,8 +352,13 @@ fn map_create_plan(
     f: &mut Fields,
 ) -> Option<(Uuid, CreatePlan)> {
     let command_id = f.command_id(&r.command_id);
-    let plan_id = f.new_id("plan_id", &r.plan_id, caller, command_id);
-    let (command_id, plan_id) = (command_id?, PlanId(plan_id?));
+    // Without a client-chosen id, the one the command layer documents.
+    let plan_id = if r.plan_id.trim().is_empty() {
+        command_id.map(|c| PlanCommands::derived_plan_id(&caller.tenant, c))
+    } else {
+        f.plan_id(&r.plan_id)
+    };
+    let (command_id, plan_id) = (command_id?, plan_id?);
     Some((
         command_id,
         CreatePlan {
@@ -1085,7 +1092,9 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
         &self,
         request: Request<pb::SetReviewRuleRequest>,
     ) -> Result<Response<pb::ReviewRules>, Status> {
-        let (ctx, body) = settings_request(request, None)?;
+        let (caller, meta, body) = settings_request(request)?;
+        // The message carries no command id: every call is a new command.
+        let ctx = settings_context(caller, meta, Uuid::new_v4());
         let tenant = ctx.caller.tenant.to_string();
         let set = self
             .commands
@@ -1165,19 +1174,30 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
         &self,
         request: Request<pb::SaveTemplateRequest>,
     ) -> Result<Response<pb::PlanTemplate>, Status> {
-        let command_id = request.get_ref().command_id.clone();
-        let (ctx, body) = settings_request(request, Some(&command_id))?;
-        let tenant = ctx.caller.tenant.to_string();
+        let (caller, meta, body) = settings_request(request)?;
+        let tenant = caller.tenant.to_string();
         let mut fields = Fields::default();
+        let command_id = settings_command_id(&mut fields, &body.command_id);
         let wire = body.template.unwrap_or_default();
         let template = templates::from_wire(&mut fields, &wire);
-        let template = match (template, fields.into_status()) {
-            (Some(t), None) => t,
-            (_, status) => {
+        if let Some(t) = &template
+            && !fields.0.is_empty()
+        {
+            // Refused here anyway: name the template's content rules too,
+            // which the domain would otherwise check only after the edge.
+            let checked = TemplateLibrary::default().save(wire.template_id.trim(), t.clone());
+            if let Err(e) = checked {
+                fields.0.extend(e.field_violations());
+            }
+        }
+        let (command_id, template) = match (command_id, template, fields.into_status()) {
+            (Some(c), Some(t), None) => (c, t),
+            (_, _, status) => {
                 let status = status.unwrap_or_else(|| Status::invalid_argument("invalid template"));
                 return observed(&tenant, "invalid", Err(status));
             }
         };
+        let ctx = settings_context(caller, meta, command_id);
         let saved = self
             .commands
             .save_template(&ctx, &wire.template_id, template)
@@ -1190,9 +1210,21 @@ impl pb::plan_service_server::PlanService for PlanGrpc {
         &self,
         request: Request<pb::RetireTemplateRequest>,
     ) -> Result<Response<pb::RetireTemplateResponse>, Status> {
-        let command_id = request.get_ref().command_id.clone();
-        let (ctx, body) = settings_request(request, Some(&command_id))?;
-        let tenant = ctx.caller.tenant.to_string();
+        let (caller, meta, body) = settings_request(request)?;
+        let tenant = caller.tenant.to_string();
+        let mut fields = Fields::default();
+        let command_id = settings_command_id(&mut fields, &body.command_id);
+        if body.template_id.trim().is_empty() {
+            fields.violation("template_id", "is required");
+        }
+        let command_id = match (command_id, fields.into_status()) {
+            (Some(c), None) => c,
+            (_, status) => {
+                let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
+                return observed(&tenant, "invalid", Err(status));
+            }
+        };
+        let ctx = settings_context(caller, meta, command_id);
         let retired = self
             .commands
             .retire_template(&ctx, body.template_id.trim())

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use trellis_auth::{Caller, Role};
-use trellis_kernel::{EventStore, ReadDirection, TenantId};
+use trellis_kernel::{EventStore, ReadDirection, StreamName, TenantId};
 use trellis_plans::{CommandContext, CommandError, PlanCommands};
+use trellis_plans_domain::review_rules::{REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID};
+use trellis_plans_domain::template::{
+    PlanTemplate, TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID, builtin_templates,
+};
 use trellis_plans_domain::{AddGoal, CreatePlan, GoalId, GoalTerm, PlanCommand, PlanError, PlanId};
 use trellis_store_sqlite::SqliteEventStore;
 use uuid::Uuid;
@@ -28,6 +32,36 @@ fn ctx(tenant: &str) -> CommandContext {
         request_id: "req-1".into(),
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         span_id: "00f067aa0ba902b7".into(),
+    }
+}
+
+/// A command of the tenant's admin (settings commands are theirs).
+fn admin(tenant: &str) -> CommandContext {
+    let mut ctx = ctx(tenant);
+    ctx.caller.subject = "admin-1".into();
+    ctx.caller.roles = vec![Role::Admin];
+    ctx
+}
+
+async fn settings_len(
+    store: &Arc<dyn EventStore>,
+    tenant: &str,
+    category: &str,
+    id: &str,
+) -> usize {
+    let stream = StreamName::new(TenantId::parse(tenant).unwrap(), category, id).unwrap();
+    store
+        .read_stream(&stream, ReadDirection::Forward, None, 1000)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Valid template content: a built-in template's, renamed.
+fn template(name: &str) -> PlanTemplate {
+    PlanTemplate {
+        name: name.into(),
+        ..builtin_templates().remove(0).1
     }
 }
 
@@ -173,4 +207,98 @@ async fn a_plan_in_another_tenant_is_not_found() {
         CommandError::Rejected(PlanError::PlanNotFound)
     ));
     assert_eq!(stream_len(&store, "away", plan).await, 0);
+}
+
+#[test]
+fn derived_plan_ids_stay_those_stored_plans_were_created_under() {
+    // The demo's first plan (README): tenant "demo", its "create" command.
+    let demo = Uuid::from_u128(0x3e83_1fe6_1c28_4e02_9a5f_0d3c_7b1e_aa01);
+    let command_id = Uuid::new_v5(&demo, b"demo/emma-lee/create");
+    let derived = PlanCommands::derived_plan_id(&TenantId::parse("demo").unwrap(), command_id);
+    assert_eq!(derived.to_string(), "1f605275-806a-5ed9-9b74-1c0527f2682f");
+}
+
+#[tokio::test]
+async fn a_review_rule_sent_twice_is_set_once_and_answered_as_the_first_time() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let ctx = admin("rules");
+    let first = commands
+        .set_review_rule(&ctx, "medicaid", 30)
+        .await
+        .unwrap();
+    commands
+        .set_review_rule(&admin("rules"), "aetna", 45)
+        .await
+        .unwrap();
+    let again = commands
+        .set_review_rule(&ctx, "medicaid", 30)
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        settings_len(
+            &store,
+            "rules",
+            REVIEW_RULES_CATEGORY,
+            REVIEW_RULES_STREAM_ID
+        )
+        .await,
+        2
+    );
+    // The first answer, without the later rule, which stays in force.
+    assert_eq!(first, [(String::new(), 90), ("medicaid".to_owned(), 30)]);
+    let rules = commands.read_review_rules(&ctx.caller).await.unwrap();
+    assert!(rules.contains(&("aetna".to_owned(), 45)));
+}
+
+#[tokio::test]
+async fn a_template_saved_twice_is_saved_once_and_answered_as_the_first_save() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    let ctx = admin("tsave");
+    let first = commands
+        .save_template(&ctx, "panic", template("Panic"))
+        .await
+        .unwrap();
+    let later = commands
+        .save_template(&admin("tsave"), "panic", template("Panic, v2"))
+        .await
+        .unwrap();
+    assert_eq!((first.reference.version, later.reference.version), (1, 2));
+    let again = commands
+        .save_template(&ctx, "panic", template("Panic"))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        settings_len(&store, "tsave", TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID).await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_template_retired_twice_is_retired_once() {
+    let (_dir, store) = store();
+    let commands = PlanCommands::new(Arc::clone(&store));
+    commands
+        .save_template(&admin("tretire"), "panic", template("Panic"))
+        .await
+        .unwrap();
+    let ctx = admin("tretire");
+    commands.retire_template(&ctx, "panic").await.unwrap();
+    commands.retire_template(&ctx, "panic").await.unwrap();
+    assert_eq!(
+        settings_len(&store, "tretire", TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID).await,
+        2
+    );
+    // A new command to retire it again is refused: it is gone.
+    let err = commands
+        .retire_template(&admin("tretire"), "panic")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        CommandError::Rejected(PlanError::UnknownTemplate)
+    ));
 }

@@ -732,8 +732,6 @@ async fn create_plan_without_a_plan_id_derives_one_a_resend_gets_again() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the gRPC edge derives a missing plan_id with purpose \"plan_id\", but \
-            PlanCommands::derived_plan_id (documented as the id such a CreatePlan gets) uses \"plan\""]
 async fn create_plan_without_a_plan_id_gets_the_documented_derived_id() {
     let fx = Fixture::new();
     let command_id = Uuid::new_v4();
@@ -3169,8 +3167,6 @@ async fn save_template_without_an_id_derives_one() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a resent SaveTemplate (same command_id) appends nothing but answers a \
-            new version (2) instead of the first answer (version 1)"]
 async fn save_template_resent_answers_the_first_save() {
     let fx = Fixture::new();
     let (wire, _) = full_template("Panic disorder");
@@ -3185,6 +3181,47 @@ async fn save_template_resent_answers_the_first_save() {
     let again = ok(call!(fx.save_template(request) as fx.admin()));
     assert_eq!(fx.template_events().await.len(), 1);
     assert_eq!(again, first);
+}
+
+#[tokio::test]
+async fn save_template_resent_after_a_later_version_still_answers_the_first_save() {
+    let fx = Fixture::new();
+    let (wire, _) = full_template("Panic disorder");
+    let wire = pb::PlanTemplate {
+        template_id: "panic".into(),
+        ..wire
+    };
+    let request = pb::SaveTemplateRequest {
+        command_id: cid(),
+        template: Some(wire.clone()),
+    };
+    let first = ok(call!(fx.save_template(request.clone()) as fx.admin()));
+    let later = ok(call!(fx.save_template(pb::SaveTemplateRequest {
+        command_id: cid(),
+        template: Some(pb::PlanTemplate {
+            name: "Panic disorder, v2".into(),
+            ..wire
+        }),
+    }) as fx.admin()));
+    assert_eq!(later.version, 2);
+    let again = ok(call!(fx.save_template(request) as fx.admin()));
+    assert_eq!(again, first);
+    assert_eq!(again.version, 1);
+    assert_eq!(fx.template_events().await.len(), 2);
+}
+
+#[tokio::test]
+async fn save_template_without_an_id_resent_answers_the_same_template() {
+    let fx = Fixture::new();
+    let (wire, _) = full_template("Insomnia");
+    let request = pb::SaveTemplateRequest {
+        command_id: cid(),
+        template: Some(wire),
+    };
+    let first = ok(call!(fx.save_template(request.clone()) as fx.admin()));
+    let again = ok(call!(fx.save_template(request) as fx.admin()));
+    assert_eq!(again, first);
+    assert_eq!(fx.template_events().await.len(), 1);
 }
 
 #[tokio::test]
@@ -3242,8 +3279,6 @@ async fn save_template_refuses_unspecified_enums_builtin_ids_and_non_admins() {
 }
 
 #[tokio::test]
-#[ignore = "bug: SaveTemplate checks command_id before the template, so a malformed \
-            command_id hides the template's own field violations"]
 async fn save_template_names_every_bad_field_at_once() {
     let fx = Fixture::new();
     let (mut wire, _) = full_template("Panic disorder");
@@ -3255,6 +3290,23 @@ async fn save_template_names_every_bad_field_at_once() {
         }) as fx.admin()),
         &["command_id", "goals.term"],
     );
+}
+
+#[tokio::test]
+async fn save_template_with_a_bad_command_id_names_the_templates_content_rules_too() {
+    let fx = Fixture::new();
+    let (wire, _) = full_template("Panic disorder");
+    assert_invalid(
+        call!(fx.save_template(pb::SaveTemplateRequest {
+            command_id: "nope".into(),
+            template: Some(pb::PlanTemplate {
+                name: String::new(),
+                ..wire
+            }),
+        }) as fx.admin()),
+        &["command_id", "name"],
+    );
+    assert!(fx.template_events().await.is_empty());
 }
 
 #[tokio::test]
@@ -3282,8 +3334,6 @@ async fn retire_template_maps_the_id_and_takes_it_out_of_the_list() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a resent RetireTemplate (same command_id) is refused NOT_FOUND instead of \
-            being answered like the first retire"]
 async fn retire_template_resent_answers_the_first_retire() {
     let fx = Fixture::new();
     let (wire, _) = full_template("Panic disorder");
@@ -3329,8 +3379,6 @@ async fn retire_template_refuses_a_bad_command_id_unknown_and_builtin_templates_
 }
 
 #[tokio::test]
-#[ignore = "bug: RetireTemplate with an empty template_id is answered NOT_FOUND instead of \
-            INVALID_ARGUMENT naming template_id (CreatePlanFromTemplate names it)"]
 async fn retire_template_names_a_missing_template_id() {
     let fx = Fixture::new();
     assert_invalid(
@@ -3339,6 +3387,23 @@ async fn retire_template_names_a_missing_template_id() {
             template_id: String::new(),
         }) as fx.admin()),
         &["template_id"],
+    );
+}
+
+#[tokio::test]
+async fn retire_template_names_every_bad_field_at_once() {
+    let fx = Fixture::new();
+    let status = assert_invalid(
+        call!(fx.retire_template(pb::RetireTemplateRequest {
+            command_id: "nope".into(),
+            template_id: " ".into(),
+        }) as fx.admin()),
+        &["command_id", "template_id"],
+    );
+    assert!(
+        status.message().contains("is required"),
+        "{}",
+        status.message()
     );
 }
 
