@@ -4,11 +4,13 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use tonic::transport::Channel;
-use trellis_audit::history::{HistoryEntry, HistoryFilter};
-use trellis_audit::timetravel::AsOf;
+
+use trellis_audit::history::{HistoryEntry, HistoryFilter, read_whole_stream};
+use trellis_audit::timetravel::{AsOf, plan_as_of};
 use trellis_audit::{Audit, AuditError, ReadContext};
-use trellis_kernel::AccessQuery;
+use trellis_kernel::{AccessQuery, EventStore};
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
@@ -23,7 +25,24 @@ pub enum AuditBackend {
     /// In this process, on the event store (embedded).
     Local(Box<Audit>),
     /// The `AuditService` over gRPC (split topology).
-    Remote(AuditServiceClient<Channel>),
+    Remote(RemoteAudit),
+}
+
+/// The split topology's audit trail: the `AuditService`, which checks the
+/// auditor and logs every read before it answers, and the event store the
+/// gateway reads a plan's history from once the service has let it —
+/// GraphQL resolves `Plan` from the read-model type, while the service's
+/// `plan_json` is already the GraphQL-shaped answer.
+#[derive(Clone)]
+pub struct RemoteAudit {
+    pub service: AuditServiceClient<Channel>,
+    pub history: Arc<dyn EventStore>,
+}
+
+impl std::fmt::Debug for RemoteAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteAudit").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AuditBackend {
@@ -236,7 +255,9 @@ impl AuditQuery {
         let limit = page(first)?;
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
-            AuditBackend::Remote(client) => {
+            AuditBackend::Remote(RemoteAudit {
+                service: client, ..
+            }) => {
                 let message = pb::PlanHistoryRequest {
                     plan_id: id.to_string(),
                     after_revision: after,
@@ -298,22 +319,28 @@ impl AuditQuery {
                 .await
                 .map(Plan)
                 .map_err(to_error),
-            AuditBackend::Remote(client) => {
-                let as_of = match as_of {
+            AuditBackend::Remote(RemoteAudit { service, history }) => {
+                let wire_as_of = match as_of {
                     AsOf::Time(t) => pb::plan_as_of_request::AsOf::Time(t.to_rfc3339()),
                     AsOf::Version(v) => pb::plan_as_of_request::AsOf::Version(v),
                 };
                 let message = pb::PlanAsOfRequest {
                     plan_id: id.to_string(),
-                    as_of: Some(as_of),
+                    as_of: Some(wire_as_of),
                 };
-                let document = remote(ctx, client, message, |mut c, r| async move {
+                // The service authorizes the auditor and logs the read.
+                remote(ctx, service, message, |mut c, r| async move {
                     c.get_plan_as_of(r).await
                 })
                 .await?;
-                serde_json::from_str(&document.plan_json)
+                let stream = trellis_audit::plan_stream(&caller(ctx)?.tenant, id.as_str())
+                    .map_err(to_error)?;
+                let events = read_whole_stream(history.as_ref(), &stream)
+                    .await
+                    .map_err(|_| error(ErrorCode::Unavailable, "the event store did not answer"))?;
+                plan_as_of(&events, as_of)
                     .map(Plan)
-                    .map_err(|_| error(ErrorCode::Internal, "internal error"))
+                    .ok_or_else(|| error(ErrorCode::NotFound, "plan not found"))
             }
         }
     }
@@ -328,7 +355,9 @@ impl AuditQuery {
     ) -> async_graphql::Result<Vec<FieldChange>> {
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
-            AuditBackend::Remote(client) => {
+            AuditBackend::Remote(RemoteAudit {
+                service: client, ..
+            }) => {
                 let message = pb::DiffPlanVersionsRequest {
                     plan_id: id.to_string(),
                     from_version,
@@ -385,7 +414,9 @@ impl AuditQuery {
         let limit = page(first)?;
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
-            AuditBackend::Remote(client) => {
+            AuditBackend::Remote(RemoteAudit {
+                service: client, ..
+            }) => {
                 let about = match query {
                     AccessQuery::Plan(p) => pb::access_log_request::About::PlanId(p),
                     AccessQuery::Subject(s) => pb::access_log_request::About::Subject(s),
@@ -442,7 +473,9 @@ impl AuditQuery {
     async fn audit_verification(&self, ctx: &Context<'_>) -> async_graphql::Result<Verification> {
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
-            AuditBackend::Remote(client) => {
+            AuditBackend::Remote(RemoteAudit {
+                service: client, ..
+            }) => {
                 let reply = remote(ctx, client, pb::VerifyRequest {}, |mut c, r| async move {
                     c.verify(r).await
                 })

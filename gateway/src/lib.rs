@@ -22,13 +22,14 @@ mod lifecycle;
 mod measures;
 pub mod mobile;
 mod mutation;
+pub mod plan_json;
 mod reviews;
 mod schema;
 mod settings;
 mod subscription;
 mod templates;
 
-pub use audit::AuditBackend;
+pub use audit::{AuditBackend, RemoteAudit};
 pub use error::ErrorCode;
 pub use http::{GatewayConfig, router};
 pub use schema::{RequestMeta, TrellisSchema, build_schema};

@@ -114,7 +114,10 @@ async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
         .unwrap()
         .into_inner();
     let doc: serde_json::Value = serde_json::from_str(&before.plan_json).unwrap();
-    assert_eq!(doc["reviews"][0]["held_on"], serde_json::Value::Null);
+    assert_eq!(
+        doc["reviews"][0].get("heldOn"),
+        Some(&serde_json::Value::Null)
+    );
 
     let diff = client
         .diff_plan_versions(audit::DiffPlanVersionsRequest {
@@ -389,4 +392,185 @@ async fn a_correction_says_why_and_an_auditor_sees_it() {
         "Entered on the wrong client's plan"
     );
     assert_eq!(history.entries[0].actor_subject, CLINICIAN);
+}
+
+/// Every key of a JSON value, at any depth.
+fn keys_of(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                into.push(key.clone());
+                keys_of(inner, into);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| keys_of(v, into)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn get_plan_as_of_answers_the_plan_as_graphql_shows_it() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let mut plans = server.plans(&clinician).await;
+    let plan_id = create_plan(&mut plans).await.plan_id;
+    let long = plans
+        .add_goal(trellis_proto::plans::v1::AddGoalRequest {
+            term: trellis_proto::plans::v1::GoalTerm::LongTerm as i32,
+            ..add_goal_request(&plan_id, "Sleep through the night")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    plans
+        .add_goal(add_goal_request(&plan_id, "Walk every day"))
+        .await
+        .unwrap();
+    plans
+        .add_objective(add_objective_request(&plan_id, &long.entity_id))
+        .await
+        .unwrap();
+    let (_, held) = hold_review_today(&mut plans, &plan_id, "Sleeping better; continue").await;
+    let version = held.revision;
+
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let mut client = audit_client(&server, &auditor).await;
+    let document = client
+        .get_plan_as_of(audit::PlanAsOfRequest {
+            plan_id: plan_id.clone(),
+            as_of: Some(audit::plan_as_of_request::AsOf::Version(version)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(document.version, version);
+    let plan: serde_json::Value = serde_json::from_str(&document.plan_json).unwrap();
+    assert_eq!(plan["id"], plan_id.as_str());
+    assert_eq!(plan["version"], version);
+    assert_eq!(plan["goals"][0]["term"], "LONG_TERM");
+    assert_eq!(plan["goals"][1]["term"], "SHORT_TERM");
+    assert_eq!(plan["reviews"][0]["decision"], "CONTINUE");
+    assert!(plan["goals"][0]["objectives"][0]["targetDate"].is_string());
+    let top = plan.as_object().expect("a JSON object");
+    assert!(!top.contains_key("tenant") && !top.contains_key("plan_id"));
+    let mut keys = Vec::new();
+    keys_of(&plan, &mut keys);
+    assert!(
+        keys.iter().all(|k| !k.contains('_')),
+        "GraphQL names only: {keys:?}"
+    );
+
+    // The same version through GraphQL, every field selected, is the same
+    // JSON; and its top level is every field `Plan` has.
+    let selection = trellis_gateway::plan_json::GraphqlPlanRenderer::new()
+        .unwrap()
+        .selection()
+        .to_owned();
+    let data = server
+        .graphql(
+            &auditor,
+            &format!(
+                "query($id: ID!, $version: Int!) {{
+                    planAsOf(id: $id, version: $version) {selection}
+                    __type(name: \"Plan\") {{ fields {{ name }} }}
+                }}"
+            ),
+            json!({ "id": plan_id, "version": version }),
+        )
+        .await;
+    assert_eq!(data["planAsOf"], plan);
+    let mut fields: Vec<&str> = data["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    let mut top_keys: Vec<&str> = top.keys().map(String::as_str).collect();
+    top_keys.sort_unstable();
+    assert_eq!(top_keys, fields);
+
+    // The gRPC read was logged like any other.
+    let access = client
+        .get_access_log(audit::AccessLogRequest {
+            about: Some(audit::access_log_request::About::PlanId(plan_id)),
+            after_id: None,
+            page_size: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        access
+            .entries
+            .iter()
+            .any(|a| a.subject == "aud-1" && a.operation == "audit:as-of" && a.api == "grpc"),
+        "the gRPC as-of read is in the access log"
+    );
+}
+
+/// In the split topology the gateway asks the plans service's
+/// `AuditService` for `planAsOf`, and the two must agree on `plan_json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_split_gateway_answers_plan_as_of_through_the_audit_service() {
+    let database = format!("trellis_asof_{}", uuid::Uuid::new_v4().simple());
+    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+    let store_url = trellis_store_postgres::ensure_database(admin, &database)
+        .await
+        .expect("PostgreSQL reachable (./scripts/services-up starts it)");
+    let namespace = format!("asof-{}", uuid::Uuid::new_v4().simple());
+    let base = [
+        ("TRELLIS_STORE_URL", store_url.as_str()),
+        ("TRELLIS_REDIS_URL", "redis://127.0.0.1:6379"),
+        ("TRELLIS_READ_MODEL_NAMESPACE", namespace.as_str()),
+        ("TRELLIS_LOG_FORMAT", "text"),
+    ];
+    let plans = Service::start("plans-service", &base).await;
+    let plans_url = plans.url("grpc");
+    let mut gateway_env = base.to_vec();
+    gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
+    let gateway = Service::start("gateway", &gateway_env).await;
+
+    let tenant = fresh_tenant();
+    let channel = tonic::transport::Channel::from_shared(plans_url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        trellis_proto::plans::v1::plan_service_client::PlanServiceClient::with_interceptor(
+            channel,
+            Bearer::new(&clinician_token(&tenant)),
+        );
+    let plan_id = create_plan(&mut client).await.plan_id;
+    let goal = client
+        .add_goal(add_goal_request(&plan_id, "Walk every day"))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/graphql", gateway.url("http")))
+        .bearer_auth(&auditor)
+        .json(&json!({
+            "query": "query($id: ID!, $v: Int!) { planAsOf(id: $id, version: $v) {
+                id version goals { id term } } }",
+            "variables": { "id": plan_id, "v": goal.revision },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["planAsOf"]["id"], plan_id.as_str());
+    assert_eq!(body["data"]["planAsOf"]["goals"][0]["term"], "SHORT_TERM");
+
+    drop((gateway, plans));
+    trellis_store_postgres::drop_database(admin, &database)
+        .await
+        .unwrap();
 }

@@ -12,7 +12,7 @@ use trellis_proto::audit::v1 as pb;
 use crate::history::{HistoryEntry, HistoryFilter};
 use crate::integrity::SignedDigest;
 use crate::timetravel::AsOf;
-use crate::{Audit, AuditError, ReadContext};
+use crate::{Audit, AuditError, PlanRenderer, ReadContext};
 
 pub use pb::audit_service_server::AuditServiceServer;
 
@@ -21,11 +21,14 @@ const DEFAULT_PAGE: usize = 100;
 #[derive(Debug, Clone)]
 pub struct AuditGrpc {
     audit: Audit,
+    renderer: Arc<dyn PlanRenderer>,
 }
 
 impl AuditGrpc {
-    pub fn new(audit: Audit) -> Self {
-        Self { audit }
+    /// `renderer` gives `GetPlanAsOf`'s `plan_json` its shape (the
+    /// gateway's GraphQL `Plan`, in the binary).
+    pub fn new(audit: Audit, renderer: Arc<dyn PlanRenderer>) -> Self {
+        Self { audit, renderer }
     }
 
     pub fn into_server(
@@ -197,14 +200,19 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
                     ));
                 }
             };
+            // Logged (durably) by `as_of` before anything is answered.
             let view = self
                 .audit
                 .as_of(&ctx, &r.plan_id, as_of)
                 .await
                 .map_err(to_status)?;
+            let plan = self.renderer.render(&view).await.map_err(|e| {
+                tracing::error!(error = %e, "plan as of could not be rendered");
+                Status::internal("the plan could not be rendered")
+            })?;
             Ok(Response::new(pb::PlanDocument {
                 version: view.version,
-                plan_json: json(&view),
+                plan_json: plan.to_string(),
             }))
         }
         .await;

@@ -8,7 +8,9 @@
 //! - [`export`]: a plan's history as JSON Lines and as an HTML report;
 //! - [`Audit`]: the service auditors call (auditor role only; every read
 //!   is written to the access log before it is answered);
-//! - [`grpc`]: the `trellis.audit.v1.AuditService` edge.
+//! - [`grpc`]: the `trellis.audit.v1.AuditService` edge, which answers
+//!   plans in the shape a [`PlanRenderer`] gives them (the gateway's
+//!   GraphQL shape, wired in by the binary).
 //!
 //! Architecture invariant: reads the store through the `EventStore` and
 //! `AccessLog` traits only, never a backend, and never writes or deletes a
@@ -18,9 +20,11 @@ pub mod export;
 pub mod grpc;
 pub mod history;
 pub mod integrity;
+pub mod render;
 pub mod timetravel;
 
 mod service;
 
 pub use integrity::{DigestKey, SignedDigest, VerifyReport};
-pub use service::{Audit, AuditError, ReadContext};
+pub use render::{PlanRenderer, RenderError};
+pub use service::{Audit, AuditError, ReadContext, plan_stream};

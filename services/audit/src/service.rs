@@ -121,14 +121,7 @@ impl Audit {
     }
 
     fn plan_stream(tenant: &TenantId, plan_id: &str) -> Result<StreamName, AuditError> {
-        let id = Uuid::parse_str(plan_id).map_err(|_| AuditError::Invalid {
-            field: "plan_id",
-            description: "must be a UUID",
-        })?;
-        Ok(
-            StreamName::new(tenant.clone(), PLAN_CATEGORY, &id.to_string())
-                .expect("a uuid is a valid stream id"),
-        )
+        plan_stream(tenant, plan_id)
     }
 
     async fn plan_events(
@@ -301,4 +294,16 @@ impl Audit {
         }
         Ok(export::render(plan_id, &events, &access, &verification))
     }
+}
+
+/// The stream of `plan_id` in `tenant`; refuses an id that is not a UUID.
+pub fn plan_stream(tenant: &TenantId, plan_id: &str) -> Result<StreamName, AuditError> {
+    let id = Uuid::parse_str(plan_id).map_err(|_| AuditError::Invalid {
+        field: "plan_id",
+        description: "must be a UUID",
+    })?;
+    Ok(
+        StreamName::new(tenant.clone(), PLAN_CATEGORY, &id.to_string())
+            .expect("a uuid is a valid stream id"),
+    )
 }

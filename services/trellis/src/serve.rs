@@ -159,7 +159,10 @@ pub(crate) async fn grpc_services(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("gRPC reflection (v1alpha)")?;
-    let audit_grpc = AuditGrpc::new(audit).into_server(verifier);
+    // Plans leave the audit service in the gateway's GraphQL shape.
+    let renderer =
+        trellis_gateway::plan_json::GraphqlPlanRenderer::new().context("plan renderer")?;
+    let audit_grpc = AuditGrpc::new(audit, Arc::new(renderer)).into_server(verifier);
     Ok(tonic::transport::Server::builder()
         .timeout(REQUEST_DEADLINE)
         .trace_fn(trellis_grpc_edge::tracing_context::server_span)

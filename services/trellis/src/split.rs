@@ -254,11 +254,14 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         // The auditor's queries go to the audit service over gRPC, which
         // logs them as it answers.
         let audit_url = args.audit_url.as_deref().unwrap_or(&args.plans_url);
-        let audit = trellis_gateway::AuditBackend::Remote(AuditServiceClient::new(
-            tonic::transport::Endpoint::from_shared(audit_url.to_owned())
-                .context("audit service URL")?
-                .connect_lazy(),
-        ));
+        let audit = trellis_gateway::AuditBackend::Remote(trellis_gateway::RemoteAudit {
+            service: AuditServiceClient::new(
+                tonic::transport::Endpoint::from_shared(audit_url.to_owned())
+                    .context("audit service URL")?
+                    .connect_lazy(),
+            ),
+            history: Arc::clone(&events),
+        });
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
