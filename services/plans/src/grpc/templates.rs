@@ -1,23 +1,162 @@
-//! Templates on the wire: proto ↔ domain, both ways.
+//! Plans made from templates, and the admin's template commands.
 
+use tonic::{Request, Response, Status};
+use trellis_auth::Caller;
+use trellis_grpc_edge::{caller, observed};
 use trellis_plans_domain::template::{
-    ListedTemplate, PlanTemplate, TemplateGoal, TemplateIntervention, TemplateObjective,
+    ListedTemplate, PlanTemplate, TemplateGoal, TemplateIntervention, TemplateLibrary,
+    TemplateObjective,
 };
-use trellis_plans_domain::{
-    GoalTerm, Instrument, MeasureScheduled, MeasureTarget, Modality, ServicePlanRecorded,
-};
+use trellis_plans_domain::{CompleteObjective, CreatePlanFromTemplate, MeasureTarget, Modality};
+use trellis_plans_domain::{GoalTerm, Instrument, MeasureScheduled, ServicePlanRecorded};
+use trellis_plans_domain::{ObjectiveId, PlanCommand, QuantityTarget};
 use trellis_proto::plans::v1 as pb;
 
-use super::{Fields, goal_term, instrument, modality};
+use crate::PlanCommands;
 
-fn wire_term(t: GoalTerm) -> pb::GoalTerm {
+use super::fields::{Fields, Mapped};
+use super::lifecycle::map_create_plan;
+use super::settings::{settings_command_id, settings_context, settings_request};
+use super::status::to_status;
+use super::wire::{goal_term, instrument, modality};
+
+pub(super) fn create_plan_from_template(
+    caller: &Caller,
+    r: &pb::CreatePlanFromTemplateRequest,
+    f: &mut Fields,
+) -> Option<Mapped> {
+    let plan = r.plan.clone().unwrap_or_default();
+    let created = map_create_plan(caller, &plan, f);
+    if r.template_id.trim().is_empty() {
+        f.violation("template_id", "is required");
+    }
+    let (command_id, create) = created?;
+    Some(Mapped {
+        plan_id: create.plan_id,
+        command_id,
+        entity_id: create.plan_id.0,
+        command: PlanCommand::CreatePlanFromTemplate(Box::new(CreatePlanFromTemplate {
+            create,
+            template_id: r.template_id.trim().to_owned(),
+            resolved: None,
+        })),
+    })
+}
+
+pub(super) fn complete_objective(
+    _caller: &Caller,
+    r: &pb::CompleteObjectiveRequest,
+    f: &mut Fields,
+) -> Option<Mapped> {
+    let command_id = f.command_id(&r.command_id);
+    let plan_id = f.plan_id(&r.plan_id);
+    let objective_id = f.uuid("objective_id", &r.objective_id).map(ObjectiveId);
+    let target_date = f.optional_date("target_date", &r.target_date);
+    let objective_id = objective_id?;
+    Some(Mapped {
+        plan_id: plan_id?,
+        command_id: command_id?,
+        entity_id: objective_id.0,
+        command: PlanCommand::CompleteObjective(CompleteObjective {
+            objective_id,
+            description: r.description.clone(),
+            quantity: r.quantity.as_ref().map(|q| QuantityTarget {
+                baseline: q.baseline,
+                target: q.target,
+                unit: q.unit.clone(),
+                period: q.period.clone(),
+            }),
+            target_date: target_date?,
+        }),
+    })
+}
+
+pub(super) async fn save_template(
+    commands: &PlanCommands,
+    request: Request<pb::SaveTemplateRequest>,
+) -> Result<Response<pb::PlanTemplate>, Status> {
+    let (caller, meta, body) = settings_request(request)?;
+    let tenant = caller.tenant.to_string();
+    let mut fields = Fields::default();
+    let command_id = settings_command_id(&mut fields, &body.command_id);
+    let wire = body.template.unwrap_or_default();
+    let template = from_wire(&mut fields, &wire);
+    if let Some(t) = &template
+        && !fields.0.is_empty()
+    {
+        // Refused here anyway: name the template's content rules too,
+        // which the domain would otherwise check only after the edge.
+        let checked = TemplateLibrary::default().save(wire.template_id.trim(), t.clone());
+        if let Err(e) = checked {
+            fields.0.extend(e.field_violations());
+        }
+    }
+    let (command_id, template) = match (command_id, template, fields.into_status()) {
+        (Some(c), Some(t), None) => (c, t),
+        (_, _, status) => {
+            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid template"));
+            return observed(&tenant, "invalid", Err(status));
+        }
+    };
+    let ctx = settings_context(caller, meta, command_id);
+    let saved = commands
+        .save_template(&ctx, &wire.template_id, template)
+        .await
+        .map_err(to_status);
+    observed(&tenant, "SaveTemplate", saved).map(|t| Response::new(to_wire(t)))
+}
+
+pub(super) async fn retire_template(
+    commands: &PlanCommands,
+    request: Request<pb::RetireTemplateRequest>,
+) -> Result<Response<pb::RetireTemplateResponse>, Status> {
+    let (caller, meta, body) = settings_request(request)?;
+    let tenant = caller.tenant.to_string();
+    let mut fields = Fields::default();
+    let command_id = settings_command_id(&mut fields, &body.command_id);
+    if body.template_id.trim().is_empty() {
+        fields.violation("template_id", "is required");
+    }
+    let command_id = match (command_id, fields.into_status()) {
+        (Some(c), None) => c,
+        (_, status) => {
+            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
+            return observed(&tenant, "invalid", Err(status));
+        }
+    };
+    let ctx = settings_context(caller, meta, command_id);
+    let retired = commands
+        .retire_template(&ctx, body.template_id.trim())
+        .await
+        .map_err(to_status);
+    observed(&tenant, "RetireTemplate", retired)
+        .map(|()| Response::new(pb::RetireTemplateResponse {}))
+}
+
+pub(super) async fn list_templates(
+    commands: &PlanCommands,
+    request: Request<pb::ListTemplatesRequest>,
+) -> Result<Response<pb::Templates>, Status> {
+    let caller = caller(&request)?;
+    let tenant = caller.tenant.to_string();
+    let listed = commands.list_templates(&caller).await.map_err(to_status);
+    observed(&tenant, "ListTemplates", listed).map(|list| {
+        Response::new(pb::Templates {
+            templates: list.into_iter().map(to_wire).collect(),
+        })
+    })
+}
+
+// Templates on the wire: proto ↔ domain, both ways.
+
+pub(super) fn wire_term(t: GoalTerm) -> pb::GoalTerm {
     match t {
         GoalTerm::ShortTerm => pb::GoalTerm::ShortTerm,
         GoalTerm::LongTerm => pb::GoalTerm::LongTerm,
     }
 }
 
-fn wire_instrument(i: Instrument) -> pb::Instrument {
+pub(super) fn wire_instrument(i: Instrument) -> pb::Instrument {
     match i {
         Instrument::Phq9 => pb::Instrument::Phq9,
         Instrument::Gad7 => pb::Instrument::Gad7,
@@ -26,7 +165,7 @@ fn wire_instrument(i: Instrument) -> pb::Instrument {
 }
 
 /// The wire modality and, for "other", its name.
-fn wire_modality(m: &Modality) -> (pb::Modality, String) {
+pub(super) fn wire_modality(m: &Modality) -> (pb::Modality, String) {
     let kind = match m {
         Modality::Cbt => pb::Modality::Cbt,
         Modality::Dbt => pb::Modality::Dbt,
@@ -44,7 +183,7 @@ fn wire_modality(m: &Modality) -> (pb::Modality, String) {
     (kind, String::new())
 }
 
-fn wire_measure(m: MeasureTarget) -> pb::MeasureTarget {
+pub(super) fn wire_measure(m: MeasureTarget) -> pb::MeasureTarget {
     pb::MeasureTarget {
         instrument: wire_instrument(m.instrument) as i32,
         reduction_percent: u32::from(m.reduction_percent),
@@ -116,7 +255,7 @@ pub(super) fn to_wire(listed: ListedTemplate) -> pb::PlanTemplate {
     }
 }
 
-fn measure_from_wire(f: &mut Fields, m: &pb::MeasureTarget) -> Option<MeasureTarget> {
+pub(super) fn measure_from_wire(f: &mut Fields, m: &pb::MeasureTarget) -> Option<MeasureTarget> {
     let instrument = f.choice("measure.instrument", instrument(m.instrument))?;
     Some(MeasureTarget {
         instrument,
