@@ -10,8 +10,6 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::event::EventDecodeError;
-
 /// One step of a stored payload's history: turns version `from` into
 /// version `from + 1`. Stored events are never rewritten; the step runs
 /// each time an older event is read.
@@ -130,7 +128,7 @@ macro_rules! stored_events {
                 event_type: &str,
                 schema_version: u32,
                 payload: &[u8],
-            ) -> Result<Self, $crate::event::EventDecodeError> {
+            ) -> Result<Self, $crate::codec::EventDecodeError> {
                 match event_type {
                     $(
                         $type_name => $crate::codec::decode_payload(
@@ -142,7 +140,7 @@ macro_rules! stored_events {
                         )
                         .map(Self::$variant),
                     )*
-                    other => Err($crate::event::EventDecodeError::UnknownType(other.to_owned())),
+                    other => Err($crate::codec::EventDecodeError::UnknownType(other.to_owned())),
                 }
             }
         }
@@ -152,6 +150,19 @@ macro_rules! stored_events {
 }
 
 pub(crate) use stored_events;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventDecodeError {
+    #[error("unknown plan event type {0}")]
+    UnknownType(String),
+    #[error("unsupported schema version {version} of {event_type}")]
+    UnsupportedVersion { event_type: String, version: u32 },
+    #[error("malformed {event_type} payload: {source}")]
+    Malformed {
+        event_type: String,
+        source: serde_json::Error,
+    },
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,12 @@
 use chrono::NaiveDate;
 
+use crate::event::TemplateRef;
 use crate::event::{
     ConsentKind, CorrectionTarget, CrisisContact, MeasureTarget, Modality, PlanClosure,
     ReferralStatus, SignerRole, Support, Symptom,
 };
 use crate::measure::Instrument;
-use crate::template::{PlanTemplate, TemplateRef};
+use crate::template::PlanTemplate;
 use crate::{
     GoalId, GoalOutcome, GoalTerm, InterventionId, MeasureId, ObjectiveId, PlanId, ProgressSource,
     ReferralId, ReviewDecision, ReviewId, SafetyFlagId,

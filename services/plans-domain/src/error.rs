@@ -1,7 +1,7 @@
 use std::fmt;
 
 use crate::event::SignerRole;
-use crate::plan::PlanStatus;
+use crate::status::PlanStatus;
 use crate::{GoalId, InterventionId, MeasureId, ObjectiveId, ReferralId, ReviewId, SafetyFlagId};
 
 /// The letter of SMART an objective fails.

@@ -14,12 +14,15 @@ pub mod diagnosis;
 mod error;
 mod event;
 mod ids;
+mod input;
 pub mod measure;
 mod plan;
 pub mod review_rules;
+mod service_plan;
+mod status;
 pub mod template;
 
-pub use codec::Upcast;
+pub use codec::{EventDecodeError, Upcast};
 pub use command::{
     AcknowledgeSafetyFlag, ActivatePlan, AddDiagnosis, AddGoal, AddIntervention, AddObjective,
     AddReferral, AssignCareTeam, ChangeReferralStatus, CloseGoal, ClosePlan, CompleteObjective,
@@ -32,23 +35,23 @@ pub use command::{
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
     CareTeamAssigned, ClinicalContextRecorded, ConsentKind, ConsentRecorded, CorrectionTarget,
-    CrisisContact, DiagnosisAdded, EnteredInError, EventDecodeError, GoalAdded, GoalClosed,
-    GoalOutcome, GoalRevised, GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled,
-    MeasureTarget, Modality, ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet,
-    ObjectiveProgressRecorded, PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent,
-    PlanPutOnHold, PlanResumed, PlanSigned, PlanVersionStarted, PresentingProblemRecorded,
-    ProgressSource, ReferralAdded, ReferralStatus, ReferralStatusChanged, ReviewDecision,
-    ReviewHeld, ReviewOrigin, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,
-    SafetyPlanRecorded, ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
+    CrisisContact, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, GoalOutcome, GoalRevised,
+    GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled, MeasureTarget, Modality,
+    ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded,
+    PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed,
+    PlanSigned, PlanVersionStarted, PresentingProblemRecorded, ProgressSource, ReferralAdded,
+    ReferralStatus, ReferralStatusChanged, ReviewDecision, ReviewHeld, ReviewOrigin,
+    ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
+    ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
 };
 pub use ids::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
     child_id, derive_id,
 };
 pub use measure::{Instrument, SeverityBand};
-pub use plan::{
-    CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, PlanStatus, checked_service_plan, target_score,
-};
+pub use plan::{CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, target_score};
+pub use service_plan::checked_service_plan;
+pub use status::PlanStatus;
 
 /// Stream category of plan streams: `<tenant>:plan-<plan id>`.
 pub const PLAN_CATEGORY: &str = "plan";

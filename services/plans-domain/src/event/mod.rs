@@ -3,7 +3,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Upcast, stored_events};
 use crate::measure::Instrument;
-use crate::template::TemplateRef;
 use crate::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
 };
@@ -510,19 +509,6 @@ stored_events! {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EventDecodeError {
-    #[error("unknown plan event type {0}")]
-    UnknownType(String),
-    #[error("unsupported schema version {version} of {event_type}")]
-    UnsupportedVersion { event_type: String, version: u32 },
-    #[error("malformed {event_type} payload: {source}")]
-    Malformed {
-        event_type: String,
-        source: serde_json::Error,
-    },
-}
-
 impl PlanEvent {
     /// Whether the event changes what was signed: diagnoses, problem,
     /// goals, objectives, interventions, service plan. After a signature,
@@ -550,6 +536,13 @@ impl PlanEvent {
                 })
         )
     }
+}
+
+/// Which template, at which version, a plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRef {
+    pub template_id: String,
+    pub version: u32,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::*;
+use crate::codec::EventDecodeError;
 use crate::review_rules::{ReviewRuleEvent, ReviewRuleSet};
 use crate::template::{PlanTemplate, TemplateEvent, TemplateRetired, TemplateSaved};
 

@@ -1,9 +1,10 @@
 //! Entered-in-error corrections: nothing is edited or deleted.
 
-use super::{MAX_TEXT, Plan, Violations};
+use super::Plan;
 use crate::command::EnterInError;
 use crate::error::PlanError;
 use crate::event::{CorrectionTarget, EnteredInError, PlanEvent};
+use crate::input::{MAX_TEXT, Violations};
 
 impl Plan {
     pub(super) fn enter_in_error(&self, c: &EnterInError) -> Result<Vec<PlanEvent>, PlanError> {

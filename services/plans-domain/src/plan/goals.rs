@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::measures::target_score;
-use super::{GoalState, MAX_SHORT_TEXT, MAX_TEXT, ObjectiveState, Plan, Violations};
+use super::{GoalState, ObjectiveState, Plan};
 use crate::command::{
     AddGoal, AddObjective, CloseGoal, MarkObjectiveMet, MarkObjectiveNotMet,
     RecordObjectiveProgress, ReviseGoal,
@@ -13,6 +13,7 @@ use crate::event::{
     GoalAdded, GoalClosed, GoalRevised, MeasureTarget, ObjectiveAdded, ObjectiveMet,
     ObjectiveNotMet, ObjectiveProgressRecorded, PlanEvent,
 };
+use crate::input::{MAX_SHORT_TEXT, MAX_TEXT, Violations};
 use crate::{GoalId, ObjectiveId};
 
 impl Plan {

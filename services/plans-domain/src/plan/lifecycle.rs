@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use super::{MAX_ID, MAX_SHORT_TEXT, MAX_TEXT, Plan, PlanStatus, Violations};
+use super::Plan;
 use crate::command::{
     ActivatePlan, AssignCareTeam, ClosePlan, CreatePlan, PutPlanOnHold, RecordConsent, SignPlan,
 };
@@ -12,6 +12,8 @@ use crate::event::{
     PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed, PlanSigned, ReviewOrigin, ReviewScheduled,
     SignerRole,
 };
+use crate::input::{MAX_ID, MAX_SHORT_TEXT, MAX_TEXT, Violations};
+use crate::status::PlanStatus;
 
 /// Longest review interval a rule may set.
 pub const MAX_REVIEW_INTERVAL_DAYS: u32 = 366;

@@ -3,13 +3,14 @@
 
 use chrono::NaiveDate;
 
-use super::{MAX_TEXT, Plan, Violations};
+use super::Plan;
 use crate::command::{AcknowledgeSafetyFlag, RecordMeasure, ScheduleMeasure};
 use crate::error::{FieldViolation, PlanError};
 use crate::event::{
     CorrectionTarget, MeasureRecorded, MeasureScheduled, ObjectiveMet, PlanEvent,
     SafetyFlagAcknowledged, SafetyFlagRaised,
 };
+use crate::input::{MAX_TEXT, Violations};
 use crate::measure::{Instrument, raises_safety_flag};
 use crate::{MeasureId, SafetyFlagId};
 

@@ -3,10 +3,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use crate::command::PlanCommand;
-use crate::error::{FieldViolation, PlanError};
-use crate::event::{ConsentKind, MeasureTarget, PlanClosure, ReferralStatus, SignerRole};
+use crate::error::PlanError;
+use crate::event::{ConsentKind, MeasureTarget, ReferralStatus, SignerRole};
 use crate::event::{CorrectionTarget, PlanEvent, ReviewOrigin};
 use crate::measure::Instrument;
+use crate::status::PlanStatus;
 use crate::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
 };
@@ -19,39 +20,10 @@ mod measures;
 mod reviews;
 mod templates;
 
-pub use clinical::checked_service_plan;
 pub use lifecycle::MAX_REVIEW_INTERVAL_DAYS;
 pub use measures::target_score;
 
-const MAX_ID: usize = 128;
-const MAX_SHORT_TEXT: usize = 200;
-const MAX_TEXT: usize = 4000;
 const MAX_PARTICIPANTS: usize = 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanStatus {
-    /// No `PlanCreated` yet: the stream is empty.
-    New,
-    /// Being written; not yet in force.
-    Draft,
-    Active,
-    OnHold,
-    Closed(PlanClosure),
-}
-
-impl std::fmt::Display for PlanStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::New => "not created",
-            Self::Draft => "a draft",
-            Self::Active => "active",
-            Self::OnHold => "on hold",
-            Self::Closed(PlanClosure::Completed) => "completed",
-            Self::Closed(PlanClosure::Discharged) => "discharged",
-            Self::Closed(PlanClosure::Transferred) => "transferred",
-        })
-    }
-}
 
 /// The people a plan belongs to, by their opaque ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,46 +373,6 @@ impl Plan {
             PlanCommand::RecordConsent(c) => Self::consent(c, today),
             PlanCommand::SignPlan(c) => self.sign(c, today),
             PlanCommand::AssignCareTeam(c) => Self::assign_care_team(c),
-        }
-    }
-}
-
-const MAX_LIST: usize = 50;
-
-/// Collects every field problem of a command so the caller sees them all at once.
-#[derive(Default)]
-struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    fn push(&mut self, field: &'static str, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    fn required(&mut self, field: &'static str, value: &str, max: usize) {
-        if value.trim().is_empty() {
-            self.push(field, "is required");
-        } else {
-            self.optional(field, value, max);
-        }
-    }
-
-    fn optional(&mut self, field: &'static str, value: &str, max: usize) {
-        if value.chars().count() > max {
-            self.push(field, format!("must be at most {max} characters"));
-        }
-    }
-
-    fn list(&mut self, field: &'static str, len: usize) {
-        if len > MAX_LIST {
-            self.push(field, format!("at most {MAX_LIST} entries"));
-        }
-    }
-
-    fn finish(self) -> Result<(), PlanError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(PlanError::Invalid(self.0))
         }
     }
 }

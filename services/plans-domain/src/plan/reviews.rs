@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::MAX_REVIEW_INTERVAL_DAYS;
-use super::{MAX_PARTICIPANTS, MAX_SHORT_TEXT, MAX_TEXT, Plan, ReviewState, Violations};
+use super::{MAX_PARTICIPANTS, Plan, ReviewState};
 use crate::ReviewId;
 use crate::command::{HoldReview, ScheduleReview};
 use crate::error::{FieldViolation, PlanError};
@@ -11,6 +11,7 @@ use crate::event::{
     CorrectionTarget, PlanClosure, PlanEvent, ReviewDecision, ReviewHeld, ReviewOrigin,
     ReviewScheduled,
 };
+use crate::input::{MAX_SHORT_TEXT, MAX_TEXT, Violations};
 
 impl Plan {
     pub(super) fn schedule_review(

@@ -1,6 +1,6 @@
 //! The built-in templates: the seed article's GAD and MDD plans.
 
-use super::{PlanTemplate, TemplateGoal, TemplateIntervention, TemplateObjective};
+use super::content::{PlanTemplate, TemplateGoal, TemplateIntervention, TemplateObjective};
 use crate::event::{GoalTerm, MeasureScheduled, MeasureTarget, Modality, ServicePlanRecorded};
 use crate::measure::Instrument;
 

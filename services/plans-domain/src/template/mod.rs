@@ -10,11 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::codec::stored_events;
 use crate::error::{FieldViolation, PlanError};
-use crate::event::{GoalTerm, MeasureScheduled, MeasureTarget, Modality, ServicePlanRecorded};
+use crate::event::Modality;
+pub use crate::event::TemplateRef;
 
 pub const TEMPLATES_CATEGORY: &str = "templates";
 pub const TEMPLATES_STREAM_ID: &str = "tenant";
@@ -24,68 +22,6 @@ pub const BUILTIN_PREFIX: &str = "builtin-";
 const MAX_NAME: usize = 200;
 const MAX_TEXT: usize = 4000;
 const MAX_ENTRIES: usize = 50;
-
-/// An objective to be completed with the client's own numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateObjective {
-    pub description: String,
-    pub unit: String,
-    pub period: String,
-    pub measure: Option<MeasureTarget>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateGoal {
-    pub description: String,
-    pub term: GoalTerm,
-    pub objectives: Vec<TemplateObjective>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateIntervention {
-    pub modality: Modality,
-    pub technique: String,
-    pub frequency: String,
-    /// Indexes into the template's goals.
-    pub goals: Vec<usize>,
-    pub comorbidity: String,
-}
-
-/// What a plan made from the template starts with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanTemplate {
-    pub name: String,
-    pub goals: Vec<TemplateGoal>,
-    pub interventions: Vec<TemplateIntervention>,
-    pub measure_schedule: Vec<MeasureScheduled>,
-    pub service_plan: Option<ServicePlanRecorded>,
-}
-
-/// Which template, at which version, a plan was made from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateRef {
-    pub template_id: String,
-    pub version: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateSaved {
-    pub template_id: String,
-    pub template: PlanTemplate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateRetired {
-    pub template_id: String,
-}
-
-stored_events! {
-    /// What happens to a tenant's templates.
-    pub enum TemplateEvent {
-        Saved(Box<TemplateSaved>) = "TemplateSaved" @ 1,
-        Retired(TemplateRetired) = "TemplateRetired" @ 1,
-    }
-}
 
 /// A template as offered to clinicians.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +210,7 @@ fn validate(t: &PlanTemplate) -> Result<PlanTemplate, PlanError> {
     let service_plan = match t
         .service_plan
         .as_ref()
-        .map(crate::plan::checked_service_plan)
+        .map(crate::service_plan::checked_service_plan)
     {
         Some(Err(PlanError::Invalid(problems))) => {
             v.extend(problems);
@@ -294,80 +230,13 @@ fn validate(t: &PlanTemplate) -> Result<PlanTemplate, PlanError> {
 }
 
 mod builtin;
+mod content;
 
 pub use builtin::builtin_templates;
+pub use content::{
+    PlanTemplate, TemplateEvent, TemplateGoal, TemplateIntervention, TemplateObjective,
+    TemplateRetired, TemplateSaved,
+};
 
 #[cfg(test)]
-mod tests {
-    use super::builtin::{goal, intervention, objective};
-    use super::*;
-
-    fn tenant_template(name: &str) -> PlanTemplate {
-        PlanTemplate {
-            name: name.to_owned(),
-            goals: vec![goal(
-                "Reduce panic attacks",
-                GoalTerm::ShortTerm,
-                vec![objective("Fewer panic attacks", "panic attacks", "week")],
-            )],
-            interventions: vec![],
-            measure_schedule: vec![],
-            service_plan: None,
-        }
-    }
-
-    #[test]
-    fn the_built_in_templates_are_valid_and_offered_first() {
-        for (_, template) in builtin_templates() {
-            assert_eq!(validate(&template), Ok(template.clone()));
-        }
-        let listed = TemplateLibrary::default().list();
-        let ids: Vec<&str> = listed
-            .iter()
-            .map(|t| t.reference.template_id.as_str())
-            .collect();
-        assert_eq!(ids, ["builtin-gad", "builtin-mdd"]);
-    }
-
-    #[test]
-    fn each_save_is_a_new_version_and_retired_templates_are_not_offered() {
-        let mut library = TemplateLibrary::default();
-        library.evolve(&library.save("panic", tenant_template("Panic v1")).unwrap());
-        library.evolve(&library.save("panic", tenant_template("Panic v2")).unwrap());
-        let (reference, template) = library.get("panic").unwrap();
-        assert_eq!(reference.version, 2);
-        assert_eq!(template.name, "Panic v2");
-        library.evolve(&library.retire("panic").unwrap());
-        assert_eq!(library.get("panic"), Err(PlanError::UnknownTemplate));
-        assert_eq!(library.retire("panic"), Err(PlanError::UnknownTemplate));
-    }
-
-    #[test]
-    fn built_in_templates_cannot_be_changed() {
-        let library = TemplateLibrary::default();
-        assert_eq!(
-            library.save("builtin-gad", tenant_template("Mine")),
-            Err(PlanError::TemplateReadOnly)
-        );
-        assert_eq!(
-            library.retire("builtin-mdd"),
-            Err(PlanError::TemplateReadOnly)
-        );
-    }
-
-    #[test]
-    fn a_template_names_every_problem() {
-        let mut t = tenant_template(" ");
-        t.goals[0].objectives[0].unit = String::new();
-        t.interventions
-            .push(intervention(Modality::Cbt, "x", "", &[3], ""));
-        let Err(PlanError::Invalid(v)) = TemplateLibrary::default().save("t", t) else {
-            panic!("expected field violations");
-        };
-        let fields: Vec<&str> = v.iter().map(|v| v.field).collect();
-        assert_eq!(
-            fields,
-            ["name", "goals.objectives.unit", "interventions.goals"]
-        );
-    }
-}
+mod tests;
