@@ -14,8 +14,9 @@ use trellis_kernel::{AccessQuery, EventStore};
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
+use crate::context::{caller, request_meta};
 use crate::error::{ErrorCode, error};
-use crate::schema::{Plan, caller, request_meta};
+use crate::plan::Plan;
 
 const DEFAULT_PAGE: usize = 100;
 
@@ -69,7 +70,7 @@ where
     F: FnOnce(AuditServiceClient<Channel>, tonic::Request<M>) -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
-    let request = crate::mutation::authorized(ctx, message)?;
+    let request = crate::plans_client::authorized(ctx, message)?;
     call(client.clone(), request)
         .await
         .map(tonic::Response::into_inner)

@@ -10,7 +10,7 @@ use trellis_projector::{
 use trellis_proto::plans::v1 as pb;
 
 use crate::contract;
-use crate::schema::Entered;
+use crate::entered::Entered;
 
 #[derive(Debug)]
 pub struct Diagnosis<'a>(pub(crate) &'a DiagnosisView);

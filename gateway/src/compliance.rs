@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject};
-use chrono::{NaiveDate, Utc};
 use trellis_access::reading_role;
 use trellis_auth::Role;
 use trellis_projector::compliance::{self, PlanSummary, ReviewStanding};
@@ -14,9 +13,10 @@ use trellis_projector::{LifecycleView, PlanFilter, PlanView, ReadModelStore};
 use trellis_proto::plans::v1 as pb;
 
 use crate::access::scope_filter;
+use crate::context::{caller, internal, record_accesses, record_reads, selected, today};
 use crate::error::{ErrorCode, error};
-use crate::mutation::call_plans;
-use crate::schema::{Plan, caller, internal, record_accesses, record_reads, selected};
+use crate::plan::Plan;
+use crate::plans_client::call_plans;
 use crate::settings::{ReviewRule, review_rules};
 use crate::{measures::SafetyFlag, reviews::Review};
 
@@ -36,30 +36,6 @@ fn list_length(first: Option<u32>) -> async_graphql::Result<usize> {
 
 /// The furthest ahead `reviewsDue` looks: a year.
 const MAX_WITHIN_DAYS: u32 = 366;
-
-pub(crate) fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-/// What a payer would find missing; `ready` when nothing is.
-#[derive(Debug, SimpleObject)]
-pub struct InsuranceReadiness {
-    ready: bool,
-    missing: Vec<String>,
-}
-
-impl InsuranceReadiness {
-    pub(crate) fn of(plan: &PlanView) -> Self {
-        let missing: Vec<String> = compliance::insurance_gaps(plan, today())
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        Self {
-            ready: missing.is_empty(),
-            missing,
-        }
-    }
-}
 
 /// A review due or overdue, with its plan.
 pub struct ReviewDue {

@@ -4,8 +4,8 @@ use async_graphql::{ID, Object};
 use trellis_projector::{GoalView, ObjectiveView, ProgressView};
 
 use crate::contract;
+use crate::entered::Entered;
 use crate::measures::MeasureGoal;
-use crate::schema::Entered;
 
 #[derive(Debug)]
 pub struct Goal<'a>(pub(crate) &'a GoalView);

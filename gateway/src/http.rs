@@ -22,7 +22,7 @@ use trellis_grpc_edge::tracing_context::continue_from;
 
 use crate::error::ErrorCode;
 use crate::mobile::{QueryCache, RateLimiter};
-use crate::mutation::BearerToken;
+use crate::plans_client::BearerToken;
 use crate::{RequestMeta, TrellisSchema};
 
 /// Largest GraphQL request body accepted.

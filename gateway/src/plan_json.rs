@@ -18,7 +18,7 @@ use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema};
 use trellis_audit::{PlanRenderer, RenderError};
 use trellis_projector::PlanView;
 
-use crate::schema::Plan;
+use crate::plan::Plan;
 
 /// The plan one render shows; request data of the render's query.
 struct Shown(PlanView);

@@ -4,7 +4,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
 
-use crate::mutation::call_plans;
+use crate::plans_client::call_plans;
 
 #[derive(Debug, InputObject)]
 pub struct SetReviewRuleInput {

@@ -11,8 +11,9 @@ use trellis_access::reading_role;
 use trellis_auth::Role;
 use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
 
+use crate::context::caller;
 use crate::error::{ErrorCode, error};
-use crate::schema::{Plan, caller, load_plan_for_caller};
+use crate::plan::{Plan, load_plan_for_caller};
 
 /// A plan reached a new version.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use trellis_proto::plans::v1 as pb;
 use crate::clinical::ServicePlan;
 use crate::contract::{GoalTerm, Instrument, MeasureTargetInput, Modality};
 use crate::measures::MeasureGoal;
-use crate::mutation::call_plans;
+use crate::plans_client::call_plans;
 
 // A template the plans service lists was validated when it was saved; a
 // value this gateway does not know (a newer server) shows as the first.

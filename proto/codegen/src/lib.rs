@@ -323,9 +323,9 @@ impl Contract {
             let _ = writeln!(
                 out,
                 "    async fn {method}(\n        &self,\n        ctx: &async_graphql::Context<'_>,\n        \
-                 input: {input},\n    ) -> async_graphql::Result<crate::mutation::CommandResult> {{\n        \
+                 input: {input},\n    ) -> async_graphql::Result<crate::plans_client::CommandResult> {{\n        \
                  let message = {WIRE}::{wire}::from(input);\n        \
-                 crate::mutation::send(ctx, \"{rpc}\", message, |mut c, r| async move {{\n            \
+                 crate::plans_client::send(ctx, \"{rpc}\", message, |mut c, r| async move {{\n            \
                  c.{method}(r).await\n        }})\n        .await\n    }}\n",
                 input = input_name(&rpc.input()),
                 wire = rpc.input().name(),

@@ -1,7 +1,6 @@
-//! GraphQL mutations: every plan command (generated from the proto, see
-//! `contract.rs`), templates and review rules, sent on to the plans gRPC
-//! service with the caller's token and the current trace context, so a
-//! mobile or clinic app needs only GraphQL.
+//! The gateway as a client of the plans service: every mutation is sent
+//! on with the caller's token and the current trace context, so a mobile
+//! or clinic app needs only GraphQL.
 
 use std::future::Future;
 
@@ -13,8 +12,8 @@ use trellis_grpc_edge::tracing_context::inject_current;
 use trellis_proto::plans::v1 as pb;
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
+use crate::context::caller;
 use crate::error::{ErrorCode, error};
-use crate::schema::caller;
 
 /// The caller's bearer token, forwarded as-is to the gRPC service.
 #[derive(Debug, Clone)]
@@ -105,11 +104,3 @@ where
     .instrument(span)
     .await
 }
-
-/// Every mutation: the plan commands, templates and review rules.
-#[derive(Debug, Default, async_graphql::MergedObject)]
-pub struct MutationRoot(
-    crate::contract::CommandMutation,
-    crate::templates::TemplateMutation,
-    crate::settings::SettingsMutation,
-);

@@ -1,0 +1,98 @@
+//! What every resolver needs of its request: the caller, the request's
+//! metadata, the fields it selected, and the access log.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, SelectionField};
+use chrono::{NaiveDate, Utc};
+use trellis_auth::{Caller, Role};
+use trellis_kernel::{AccessLog, AccessRecord};
+use trellis_projector::{PlanView, ReadModelError};
+
+use crate::error::{ErrorCode, error};
+
+/// Where a GraphQL request came from; the HTTP edge puts it in the request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub address: String,
+    pub request_id: String,
+}
+
+pub(crate) fn internal(e: &ReadModelError) -> async_graphql::Error {
+    tracing::error!(error = %e, "read model failed");
+    error(ErrorCode::Internal, "internal error")
+}
+
+pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {
+    ctx.data::<Caller>()
+        .map_err(|_| error(ErrorCode::Unauthenticated, "missing bearer token"))
+}
+
+pub(crate) fn request_meta(ctx: &Context<'_>) -> RequestMeta {
+    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
+}
+
+/// Names of the fields selected under `field`, one level down.
+pub(crate) fn selected(field: SelectionField<'_>) -> Vec<String> {
+    field.selection_set().map(|f| f.name().to_owned()).collect()
+}
+
+/// Records that the caller read these plans; the data is returned only if
+/// the records are durable.
+pub(crate) async fn record_reads(
+    ctx: &Context<'_>,
+    operation: &str,
+    reads: &[(&PlanView, Role)],
+    fields: &[String],
+) -> async_graphql::Result<()> {
+    let reads: Vec<(Option<&str>, &str)> = reads
+        .iter()
+        .map(|(plan, role)| (Some(plan.plan_id.as_str()), role.as_str()))
+        .collect();
+    record_accesses(ctx, operation, &reads, fields).await
+}
+
+/// Writes one access record per (plan, role) — no plan for an aggregate
+/// read — and refuses the read if they are not durable.
+pub(crate) async fn record_accesses(
+    ctx: &Context<'_>,
+    operation: &str,
+    reads: &[(Option<&str>, &str)],
+    fields: &[String],
+) -> async_graphql::Result<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let caller = caller(ctx)?;
+    let meta = request_meta(ctx);
+    let at = Utc::now();
+    let records = reads
+        .iter()
+        .map(|(plan_id, role)| AccessRecord {
+            tenant: caller.tenant.clone(),
+            subject: caller.subject.clone(),
+            role: (*role).to_owned(),
+            plan_id: plan_id.map(str::to_owned),
+            operation: operation.to_owned(),
+            fields: fields.to_vec(),
+            api: "graphql".into(),
+            address: meta.address.clone(),
+            request_id: meta.request_id.clone(),
+            at,
+        })
+        .collect();
+    ctx.data_unchecked::<Arc<dyn AccessLog>>()
+        .record(records)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "access log write failed; read refused");
+            error(
+                ErrorCode::Internal,
+                "the read could not be recorded, so it was refused",
+            )
+        })
+}
+
+pub(crate) fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
