@@ -12,40 +12,9 @@
 //! KurrentDB) run it as well as a fresh file per test.
 
 pub mod checks;
+mod fixtures;
 
-use trellis_kernel::{Actor, EventMetadata, NewEvent, StreamName, TenantId};
-use uuid::Uuid;
-
-/// A tenant no other check uses.
-pub fn fresh_tenant() -> TenantId {
-    TenantId::parse(&format!("conf-{}", Uuid::new_v4().simple())).expect("valid tenant id")
-}
-
-pub fn plan_stream(tenant: &TenantId, id: &str) -> StreamName {
-    StreamName::new(tenant.clone(), "plan", id).expect("valid stream name")
-}
-
-/// A small event with full provenance, distinguishable by `seq`.
-pub fn sample_event(seq: u64) -> NewEvent {
-    NewEvent {
-        event_id: Uuid::new_v4(),
-        event_type: "GoalAdded".into(),
-        schema_version: 1,
-        payload: serde_json::to_vec(&serde_json::json!({ "seq": seq })).expect("json"),
-        metadata: EventMetadata {
-            actor: Actor {
-                subject: "clinician-7".into(),
-                role: "clinician".into(),
-            },
-            correlation_id: Uuid::new_v4(),
-            causation_id: Uuid::new_v4(),
-            request_id: format!("req-{seq}"),
-            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-            span_id: "00f067aa0ba902b7".into(),
-            reason: None,
-        },
-    }
-}
+pub use fixtures::{fresh_tenant, plan_stream, sample_event};
 
 /// Generates one `#[tokio::test]` per conformance check. `$make` is an
 /// async fn returning `Arc<dyn EventStore>`.

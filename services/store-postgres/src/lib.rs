@@ -21,6 +21,7 @@
 //! at commit) instead of polling, with a slow poll as a safety net for a
 //! notification lost while the listener reconnected.
 
+mod error;
 mod schema;
 mod writer;
 
@@ -38,16 +39,13 @@ use trellis_kernel::{
 
 use trellis_kernel::group_commit::{WriteRequest, writer_stopped};
 
-/// The channel the writer notifies on commit.
-const CHANNEL: &str = "trellis_events";
+use crate::error::unavailable;
+use crate::schema::CHANNEL;
+
 const SUBSCRIPTION_PAGE: usize = 512;
 /// How long a caught-up subscriber waits for a notification before it
 /// looks anyway.
 const SAFETY_POLL: Duration = Duration::from_secs(2);
-
-fn unavailable(e: &sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
 
 /// Cloneable handle to one PostgreSQL database used as the event store.
 #[derive(Debug, Clone)]

@@ -9,12 +9,14 @@ use trellis_kernel::{
 };
 use uuid::Uuid;
 
-use crate::unavailable;
+use crate::error::unavailable;
 
 /// Advisory lock key for migrations (one process migrates at a time).
 const MIGRATION_LOCK: i64 = 0x7472_656c_6c69_0001;
 /// Advisory lock key every append transaction takes: see the crate docs.
 pub(crate) const APPEND_LOCK: i64 = 0x7472_656c_6c69_0002;
+/// The channel the writer notifies on commit.
+pub(crate) const CHANNEL: &str = "trellis_events";
 
 const SCHEMA: &[&str] = &[
     "CREATE SEQUENCE IF NOT EXISTS trellis_global_position",

@@ -9,8 +9,8 @@ use trellis_kernel::group_commit::{
 };
 use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
 
-use crate::schema::{self, APPEND_LOCK};
-use crate::{CHANNEL, unavailable};
+use crate::error::unavailable;
+use crate::schema::{self, APPEND_LOCK, CHANNEL};
 
 /// Writes committed together at most.
 const MAX_GROUP: usize = 512;

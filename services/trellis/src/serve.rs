@@ -25,7 +25,7 @@ use trellis_store_sqlite::SqliteEventStore;
 
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
-use crate::ServeArgs;
+use crate::args::{AuditArgs, ServeArgs};
 
 /// Longest a request may take, on gRPC and HTTP alike.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
@@ -218,7 +218,7 @@ pub(crate) async fn keep_projecting(projector: Projector) {
 }
 
 pub(crate) fn audit_service(
-    args: &crate::AuditArgs,
+    args: &AuditArgs,
     events: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
 ) -> anyhow::Result<Audit> {

@@ -14,12 +14,12 @@ use trellis_projector::{LocalChanges, Projector, ReadModelStore, RedisChanges, R
 use trellis_store_postgres::PostgresEventStore;
 use trellis_store_sqlite::SqliteEventStore;
 
+use crate::args::{AuditArgs, SecretArgs};
 use crate::serve::{
     Probes, audit_service, grpc_services, health_routes, keep_projecting, periodic_digests,
     plans_client, serve_http, shutdown_signal,
 };
 use crate::telemetry::LogFormat;
-use crate::{AuditArgs, SecretArgs};
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,95 @@
+//! `trellis demo`: the seed's two example plans (Emma Lee, GAD; Doug McGee,
+//! MDD), made from the built-in templates and completed with each client's
+//! own picture, sent through the gRPC API like any clinic app would: an
+//! admin sets the review rule, the clinician writes and signs, the client
+//! consents and signs, a supervisor co-signs, and the plan is activated.
+//!
+//! Command ids are derived from the tenant and a fixed name, so running the
+//! demo twice changes nothing the second time.
+
+mod cast;
+mod doug;
+mod emma;
+mod load;
+mod seed;
+
+use anyhow::Context;
+use chrono::Utc;
+use tonic::transport::Endpoint;
+use trellis_auth::{Role, TokenIssuer};
+use trellis_kernel::TenantId;
+use trellis_proto::plans::v1 as pb;
+
+use crate::args::DemoArgs;
+use cast::{ADMIN, CLINICIAN, Cast, SUPERVISOR, client_as, member};
+use load::load_plan;
+
+/// "Progress will be reviewed every 4-6 weeks": the tenant's default rule.
+const REVIEW_INTERVAL_DAYS: u32 = 42;
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let tenant = TenantId::parse(&args.tenant).context("--tenant")?;
+    let issuer = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?;
+    let endpoint = if args.grpc_addr.starts_with("http") {
+        args.grpc_addr.clone()
+    } else {
+        format!("http://{}", args.grpc_addr)
+    };
+    let channel = Endpoint::from_shared(endpoint)?
+        .connect()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach trellis at {}; is `trellis serve` running?",
+                args.grpc_addr
+            )
+        })?;
+    let (clinician, token) = client_as(
+        &channel,
+        &issuer,
+        member(&tenant, CLINICIAN, Role::Clinician),
+    )?;
+    let (supervisor, _) = client_as(
+        &channel,
+        &issuer,
+        member(&tenant, SUPERVISOR, Role::Supervisor),
+    )?;
+    let (admin, _) = client_as(&channel, &issuer, member(&tenant, ADMIN, Role::Admin))?;
+    let mut cast = Cast {
+        clinician,
+        supervisor,
+        admin,
+        channel,
+        issuer,
+        tenant: tenant.clone(),
+    };
+
+    // "Progress will be reviewed every 4-6 weeks."
+    let rules = cast
+        .admin
+        .get_review_rules(pb::GetReviewRulesRequest {})
+        .await
+        .context("GetReviewRules")?
+        .into_inner();
+    if !rules
+        .rules
+        .iter()
+        .any(|r| r.payer.is_empty() && r.interval_days == REVIEW_INTERVAL_DAYS)
+    {
+        cast.admin
+            .set_review_rule(pb::SetReviewRuleRequest {
+                payer: String::new(),
+                interval_days: REVIEW_INTERVAL_DAYS,
+            })
+            .await
+            .context("SetReviewRule")?;
+    }
+
+    let today = Utc::now().date_naive();
+    for plan in [emma::plan(), doug::plan()] {
+        let plan_id = load_plan(&mut cast, &plan, today).await?;
+        say!("{}: plan {plan_id}", plan.key);
+    }
+    say!("token (clinician {CLINICIAN}, tenant {tenant}): {token}");
+    Ok(())
+}
