@@ -1,7 +1,7 @@
 //! Goals and objectives as GraphQL shows them, with their progress.
 
 use async_graphql::{ID, Object};
-use trellis_projector::{GoalView, ObjectiveView, ProgressView};
+use trellis_projector::{GoalView, ObjectiveRevisionView, ObjectiveView, ProgressView};
 
 use crate::contract;
 use crate::entered::Entered;
@@ -129,6 +129,11 @@ impl Objective<'_> {
     async fn not_met_reason(&self) -> Option<&str> {
         self.0.not_met.as_ref().map(|n| n.reason.as_str())
     }
+    /// Earlier targets and dates, oldest first, each with why it changed
+    /// (`reviseObjective`).
+    async fn revisions(&self) -> Vec<ObjectiveRevision<'_>> {
+        self.0.revisions.iter().map(ObjectiveRevision).collect()
+    }
     /// Who added it (for a template's objective: who made the plan) and
     /// when; null only for plans projected before this was kept.
     async fn added(&self) -> Option<Entered<'_>> {
@@ -158,5 +163,28 @@ impl Progress<'_> {
     }
     async fn recorded_at(&self) -> String {
         self.0.recorded_at.to_rfc3339()
+    }
+}
+
+#[derive(Debug)]
+pub struct ObjectiveRevision<'a>(pub(crate) &'a ObjectiveRevisionView);
+
+#[Object]
+impl ObjectiveRevision<'_> {
+    /// The target before this revision.
+    async fn previous_target(&self) -> f64 {
+        self.0.previous_target
+    }
+    async fn previous_target_date(&self) -> String {
+        self.0.previous_target_date.to_string()
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn revised_by(&self) -> &str {
+        &self.0.revised_by
+    }
+    async fn revised_at(&self) -> String {
+        self.0.revised_at.to_rfc3339()
     }
 }

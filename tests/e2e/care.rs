@@ -339,3 +339,85 @@ async fn compliance_views_show_what_needs_attention() {
             .contains(&json!("a primary ICD-10-CM diagnosis"))
     );
 }
+
+#[tokio::test]
+async fn an_objective_is_revised_with_a_reason_and_its_earlier_target_kept() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let created = mutate(
+        &server,
+        &clinician,
+        "createPlan",
+        "CreatePlanInput",
+        json!({ "commandId": command_id(), "clientId": "client-1",
+        "primaryClinicianId": CLINICIAN, "clinicId": CLINIC }),
+    )
+    .await;
+    let plan_id = created["planId"].as_str().unwrap().to_owned();
+    let goal = mutate(
+        &server,
+        &clinician,
+        "addGoal",
+        "AddGoalInput",
+        json!({ "commandId": command_id(), "planId": plan_id,
+        "description": "Sleep through the night", "term": "SHORT_TERM" }),
+    )
+    .await;
+    let first_date = (today() + chrono::Duration::days(60)).to_string();
+    let objective = mutate(
+        &server,
+        &clinician,
+        "addObjective",
+        "AddObjectiveInput",
+        json!({ "commandId": command_id(), "planId": plan_id, "goalId": goal["entityId"],
+        "description": "Nights slept through", "targetDate": first_date,
+        "quantity": { "baseline": 0.0, "target": 4.0, "unit": "nights", "period": "week" } }),
+    )
+    .await;
+    let objective_id = objective["entityId"].as_str().unwrap().to_owned();
+
+    // A target back at the baseline is refused, naming SMART's letter.
+    let (code, message) = refused(
+        &server,
+        &clinician,
+        "reviseObjective",
+        "ReviseObjectiveInput",
+        json!({ "commandId": command_id(), "planId": plan_id, "objectiveId": objective_id,
+        "target": 0.0, "reason": "x" }),
+    )
+    .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+    assert!(message.contains("A (achievable)"), "{message}");
+
+    let new_date = (today() + chrono::Duration::days(120)).to_string();
+    let revised = mutate(
+        &server,
+        &clinician,
+        "reviseObjective",
+        "ReviseObjectiveInput",
+        json!({ "commandId": command_id(), "planId": plan_id, "objectiveId": objective_id,
+        "target": 2.0, "targetDate": new_date, "reason": "shift work started" }),
+    )
+    .await;
+    assert_eq!(revised["entityId"], objective_id.as_str());
+    server
+        .plan_at_version(&clinician, &plan_id, revised["revision"].as_u64().unwrap())
+        .await;
+    let read = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { goals { objectives { target targetDate
+                revisions { previousTarget previousTargetDate reason revisedBy } } } } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    let objective = &read["plan"]["goals"][0]["objectives"][0];
+    assert_eq!(objective["target"], 2.0);
+    assert_eq!(objective["targetDate"], new_date.as_str());
+    assert_eq!(
+        objective["revisions"],
+        json!([{ "previousTarget": 4.0, "previousTargetDate": first_date,
+            "reason": "shift work started", "revisedBy": CLINICIAN }])
+    );
+}

@@ -163,6 +163,16 @@ pub struct ReviseGoal {
     pub reason: String,
 }
 
+/// A new target or target date for an objective, and why; at least one
+/// of the two changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviseObjective {
+    pub objective_id: ObjectiveId,
+    pub target: Option<f64>,
+    pub target_date: Option<NaiveDate>,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarkObjectiveNotMet {
     pub objective_id: ObjectiveId,
@@ -308,6 +318,7 @@ pub enum PlanCommand {
     CreatePlanFromTemplate(Box<CreatePlanFromTemplate>),
     CompleteObjective(CompleteObjective),
     AssignCareTeam(AssignCareTeam),
+    ReviseObjective(ReviseObjective),
 }
 
 impl PlanCommand {
@@ -316,6 +327,7 @@ impl PlanCommand {
         match self {
             Self::EnterInError(c) => Some(c.reason.trim()),
             Self::ReviseGoal(c) => Some(c.reason.trim()),
+            Self::ReviseObjective(c) => Some(c.reason.trim()),
             Self::MarkObjectiveNotMet(c) => Some(c.reason.trim()),
             Self::PutPlanOnHold(c) => Some(c.reason.trim()),
             Self::ClosePlan(c) => Some(c.reason.trim()),
@@ -342,6 +354,7 @@ impl PlanCommand {
             Self::AddIntervention(_) => "AddIntervention",
             Self::RecordSafetyPlan(_) => "RecordSafetyPlan",
             Self::ReviseGoal(_) => "ReviseGoal",
+            Self::ReviseObjective(_) => "ReviseObjective",
             Self::MarkObjectiveNotMet(_) => "MarkObjectiveNotMet",
             Self::RecordClinicalContext(_) => "RecordClinicalContext",
             Self::AddReferral(_) => "AddReferral",

@@ -30,7 +30,7 @@ pub use command::{
     MarkObjectiveNotMet, NextReview, PlanCommand, PutPlanOnHold, QuantityTarget,
     RecordClinicalContext, RecordConsent, RecordMeasure, RecordObjectiveProgress,
     RecordPresentingProblem, RecordSafetyPlan, RecordServicePlan, ResumePlan, ReviseGoal,
-    ScheduleMeasure, ScheduleReview, SignPlan,
+    ReviseObjective, ScheduleMeasure, ScheduleReview, SignPlan,
 };
 pub use error::{FieldViolation, PlanError, SmartCriterion};
 pub use event::{
@@ -38,11 +38,11 @@ pub use event::{
     CrisisContact, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, GoalOutcome, GoalRevised,
     GoalTerm, InterventionAdded, MeasureRecorded, MeasureScheduled, MeasureTarget, Modality,
     ObjectiveAdded, ObjectiveDrafted, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded,
-    PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanPutOnHold, PlanResumed,
-    PlanSigned, PlanVersionStarted, PresentingProblemRecorded, ProgressSource, ReferralAdded,
-    ReferralStatus, ReferralStatusChanged, ReviewDecision, ReviewHeld, ReviewOrigin,
-    ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised, SafetyPlanRecorded,
-    ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
+    ObjectiveRevised, PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent,
+    PlanPutOnHold, PlanResumed, PlanSigned, PlanVersionStarted, PresentingProblemRecorded,
+    ProgressSource, ReferralAdded, ReferralStatus, ReferralStatusChanged, ReviewDecision,
+    ReviewHeld, ReviewOrigin, ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagRaised,
+    SafetyPlanRecorded, ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom,
 };
 pub use ids::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,

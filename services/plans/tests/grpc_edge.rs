@@ -32,9 +32,9 @@ use trellis_plans_domain::{
     CrisisContact, DiagnosisAdded, EnteredInError, GoalAdded, GoalClosed, GoalId, GoalOutcome,
     GoalRevised, GoalTerm, Instrument, InterventionAdded, InterventionId, MeasureId,
     MeasureRecorded, MeasureScheduled, MeasureTarget, Modality, ObjectiveAdded, ObjectiveDrafted,
-    ObjectiveId, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded, PlanActivated,
-    PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanId, PlanPutOnHold, PlanResumed,
-    PlanSigned, PresentingProblemRecorded, ProgressSource, ReferralAdded, ReferralId,
+    ObjectiveId, ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded, ObjectiveRevised,
+    PlanActivated, PlanClosed, PlanClosure, PlanCreated, PlanEvent, PlanId, PlanPutOnHold,
+    PlanResumed, PlanSigned, PresentingProblemRecorded, ProgressSource, ReferralAdded, ReferralId,
     ReferralStatus, ReferralStatusChanged, ReviewDecision, ReviewHeld, ReviewId, ReviewOrigin,
     ReviewScheduled, SafetyFlagAcknowledged, SafetyFlagId, SafetyFlagRaised, SafetyPlanRecorded,
     ServicePlanRecorded, SignerRole, Support, SupportKind, Symptom, child_id, target_score,
@@ -1299,6 +1299,108 @@ async fn mark_objective_met_refuses_bad_fields_and_a_met_objective() {
         Code::FailedPrecondition,
     );
     assert_eq!(fx.len_of(plan).await, 4);
+}
+
+#[tokio::test]
+async fn revise_objective_maps_every_field() {
+    let fx = Fixture::new();
+    let plan = fx.plan().await;
+    let goal = fx.goal(plan).await;
+    let objective = fx.objective(plan, goal).await;
+    let request = pb::ReviseObjectiveRequest {
+        command_id: cid(),
+        plan_id: plan.to_string(),
+        objective_id: objective.to_string(),
+        target: Some(2.0),
+        target_date: in_days(120).to_string(),
+        reason: "progress slower than hoped".into(),
+    };
+    let first = ok(call!(fx.revise_objective(request.clone())));
+    assert_eq!(first, answer(plan, objective.0, 3));
+    assert_eq!(
+        fx.events_from(plan, 3).await,
+        [PlanEvent::ObjectiveRevised(ObjectiveRevised {
+            objective_id: objective,
+            target: Some(2.0),
+            target_date: Some(in_days(120)),
+            reason: "progress slower than hoped".into(),
+        })]
+    );
+    fx.assert_duplicate(&first, call!(fx.revise_objective(request)))
+        .await;
+    // The date alone: the target stays as it was.
+    let date_only = pb::ReviseObjectiveRequest {
+        command_id: cid(),
+        plan_id: plan.to_string(),
+        objective_id: objective.to_string(),
+        target: None,
+        target_date: in_days(150).to_string(),
+        reason: "a month of illness".into(),
+    };
+    ok(call!(fx.revise_objective(date_only)));
+    let last = fx.events_from(plan, 4).await;
+    assert!(
+        matches!(
+            &last[..],
+            [PlanEvent::ObjectiveRevised(ObjectiveRevised {
+                target: None,
+                ..
+            })]
+        ),
+        "{last:?}"
+    );
+}
+
+#[tokio::test]
+async fn revise_objective_refuses_bad_fields_a_missing_reason_and_an_unsmart_target() {
+    let fx = Fixture::new();
+    let plan = fx.plan().await;
+    let goal = fx.goal(plan).await;
+    let objective = fx.objective(plan, goal).await;
+    let request = || pb::ReviseObjectiveRequest {
+        command_id: cid(),
+        plan_id: plan.to_string(),
+        objective_id: objective.to_string(),
+        target: Some(2.0),
+        target_date: String::new(),
+        reason: "progress slower than hoped".into(),
+    };
+    assert_invalid(
+        call!(fx.revise_objective(pb::ReviseObjectiveRequest {
+            command_id: "nope".into(),
+            objective_id: String::new(),
+            target_date: "next spring".into(),
+            ..request()
+        })),
+        &["command_id", "objective_id", "target_date"],
+    );
+    assert_invalid(
+        call!(fx.revise_objective(pb::ReviseObjectiveRequest {
+            reason: String::new(),
+            ..request()
+        })),
+        &["reason"],
+    );
+    // Back to the baseline (4) is not an objective: SMART's A, named.
+    let unsmart = call!(fx.revise_objective(pb::ReviseObjectiveRequest {
+        target: Some(4.0),
+        ..request()
+    }));
+    let status = unsmart.expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("A (achievable)"),
+        "{}",
+        status.message()
+    );
+    refused(
+        call!(fx.revise_objective(pb::ReviseObjectiveRequest {
+            objective_id: Uuid::new_v4().to_string(),
+            ..request()
+        })),
+        Code::FailedPrecondition,
+    );
+    assert_eq!(fx.len_of(plan).await, 3);
 }
 
 #[tokio::test]

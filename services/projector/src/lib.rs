@@ -18,113 +18,19 @@ pub mod compliance;
 mod embedded;
 mod redis_store;
 mod runner;
+mod store;
 mod view;
-
-use async_trait::async_trait;
-use trellis_kernel::TenantId;
 
 pub use cache::CachedReadModels;
 pub use changes::{CHANGES_CHANNEL, ChangePublisher, LocalChanges, PlanChanged, RedisChanges};
 pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
+pub use store::{PlanFilter, PlanPage, ReadModelError, ReadModelStore};
 pub use view::{
     ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView,
     GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView, MeasureView,
-    ObjectiveView, PlanView, PresentingProblemView, ProgressView, ReferralView, ReviewView,
-    SafetyFlagView, SafetyPlanView, ServicePlanView, SignatureView, StatusChangeView, apply_event,
+    ObjectiveRevisionView, ObjectiveView, PlanView, PresentingProblemView, ProgressView,
+    ReferralView, ReviewView, SafetyFlagView, SafetyPlanView, ServicePlanView, SignatureView,
+    StatusChangeView, apply_event,
 };
-
-/// Which plans a listing returns; every set field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PlanFilter {
-    pub client_id: Option<String>,
-    /// Plans whose care team (primary clinician included) has this clinician.
-    pub clinician_id: Option<String>,
-    /// Plans of any of these clinics; `None` means any clinic.
-    pub clinic_ids: Option<Vec<String>>,
-}
-
-impl PlanFilter {
-    /// Whether a plan of this client and clinic, treated by the clinicians
-    /// `treated_by` says yes to, is one the filter asks for.
-    pub fn admits(
-        &self,
-        client_id: &str,
-        clinic_id: &str,
-        treated_by: impl Fn(&str) -> bool,
-    ) -> bool {
-        self.client_id.as_deref().is_none_or(|c| client_id == c)
-            && self.clinician_id.as_deref().is_none_or(treated_by)
-            && self
-                .clinic_ids
-                .as_ref()
-                .is_none_or(|clinics| clinics.iter().any(|c| c == clinic_id))
-    }
-
-    pub fn admits_plan(&self, plan: &PlanView) -> bool {
-        self.admits(&plan.client_id, &plan.clinic_id, |c| plan.treated_by(c))
-    }
-}
-
-/// One page of plans in plan-id order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanPage {
-    pub plans: Vec<PlanView>,
-    pub has_next_page: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReadModelError {
-    #[error("read model store unavailable: {0}")]
-    Unavailable(String),
-    #[error("stored read model is unreadable: {0}")]
-    Corrupt(String),
-}
-
-/// Where read models live. Keys always include the tenant.
-#[async_trait]
-pub trait ReadModelStore: Send + Sync + 'static {
-    async fn plan(
-        &self,
-        tenant: &TenantId,
-        plan_id: &str,
-    ) -> Result<Option<PlanView>, ReadModelError>;
-
-    /// Plans after `after` (a plan id; exclusive) in plan-id order.
-    async fn plans(
-        &self,
-        tenant: &TenantId,
-        filter: &PlanFilter,
-        after: Option<&str>,
-        first: usize,
-    ) -> Result<PlanPage, ReadModelError>;
-
-    /// Compact summaries of every plan matching `filter`, in plan-id order,
-    /// for the compliance queries. The default reads whole documents;
-    /// stores that keep summaries beside them answer from those.
-    async fn summaries(
-        &self,
-        tenant: &TenantId,
-        filter: &PlanFilter,
-    ) -> Result<Vec<compliance::PlanSummary>, ReadModelError> {
-        let mut summaries = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.plans(tenant, filter, after.as_deref(), 500).await?;
-            after = page.plans.last().map(|p| p.plan_id.clone());
-            summaries.extend(page.plans.iter().map(compliance::PlanSummary::of));
-            if !page.has_next_page || after.is_none() {
-                return Ok(summaries);
-            }
-        }
-    }
-
-    /// Writes the views and the feed position they include, atomically.
-    async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError>;
-
-    /// The feed position of the last saved batch.
-    async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError>;
-
-    async fn ping(&self) -> Result<(), ReadModelError>;
-}

@@ -144,6 +144,18 @@ pub struct GoalRevised {
     pub reason: String,
 }
 
+/// An objective's target or target date changed; the reason says why. The
+/// values before stay in the history (and in the read model's revisions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveRevised {
+    pub objective_id: ObjectiveId,
+    /// The new target, when it changed.
+    pub target: Option<f64>,
+    /// The new target date, when it changed.
+    pub target_date: Option<NaiveDate>,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewScheduled {
     pub review_id: ReviewId,
@@ -506,6 +518,7 @@ stored_events! {
         PlanSigned(PlanSigned) = "PlanSigned" @ 1,
         PlanVersionStarted(PlanVersionStarted) = "PlanVersionStarted" @ 1,
         CareTeamAssigned(CareTeamAssigned) = "CareTeamAssigned" @ 1,
+        ObjectiveRevised(ObjectiveRevised) = "ObjectiveRevised" @ 1,
     }
 }
 
@@ -518,6 +531,7 @@ impl PlanEvent {
             self,
             Self::GoalAdded(_)
                 | Self::GoalRevised(_)
+                | Self::ObjectiveRevised(_)
                 | Self::GoalClosed(_)
                 | Self::ObjectiveAdded(_)
                 | Self::ObjectiveDrafted(_)

@@ -221,6 +221,12 @@ fn one_of_each() -> Vec<PlanEvent> {
             primary_clinician_id: words("clin-3"),
             members: vec![words("clin-8")],
         }),
+        PlanEvent::ObjectiveRevised(ObjectiveRevised {
+            objective_id: ObjectiveId(id(3)),
+            target: Some(2.0),
+            target_date: Some(on()),
+            reason: words("slower progress than hoped"),
+        }),
     ]
 }
 

@@ -6,12 +6,12 @@ use super::measures::target_score;
 use super::{GoalState, ObjectiveState, Plan};
 use crate::command::{
     AddGoal, AddObjective, CloseGoal, MarkObjectiveMet, MarkObjectiveNotMet,
-    RecordObjectiveProgress, ReviseGoal,
+    RecordObjectiveProgress, ReviseGoal, ReviseObjective,
 };
 use crate::error::{FieldViolation, PlanError, SmartCriterion};
 use crate::event::{
-    GoalAdded, GoalClosed, GoalRevised, MeasureTarget, ObjectiveAdded, ObjectiveMet,
-    ObjectiveNotMet, ObjectiveProgressRecorded, PlanEvent,
+    CorrectionTarget, GoalAdded, GoalClosed, GoalRevised, MeasureTarget, ObjectiveAdded,
+    ObjectiveMet, ObjectiveNotMet, ObjectiveProgressRecorded, ObjectiveRevised, PlanEvent,
 };
 use crate::input::{MAX_SHORT_TEXT, MAX_TEXT, Violations};
 use crate::{GoalId, ObjectiveId};
@@ -251,6 +251,58 @@ impl Plan {
         Ok(vec![PlanEvent::GoalRevised(GoalRevised {
             goal_id: c.goal_id,
             description: c.description.trim().to_owned(),
+            reason: c.reason.trim().to_owned(),
+        })])
+    }
+
+    /// A new target or date for an open objective, for a reason. The SMART
+    /// rules a new objective meets apply to the new values too.
+    pub(super) fn revise_objective(
+        &self,
+        c: &ReviseObjective,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut v = Violations::default();
+        v.required("reason", &c.reason, MAX_TEXT);
+        if c.target.is_some_and(|t| !t.is_finite()) {
+            v.push("target", "must be a finite number");
+        }
+        if c.target.is_none() && c.target_date.is_none() {
+            v.push("target", "give a new target, a new target date, or both");
+        }
+        v.finish()?;
+        let objective = self.open_objective(c.objective_id)?;
+        if !self.stands(&CorrectionTarget::Objective(c.objective_id)) {
+            return Err(PlanError::EnteredInError);
+        }
+        if let Some(target) = c.target {
+            if objective.measure.is_some() {
+                return Err(PlanError::Invalid(vec![FieldViolation::new(
+                    "target",
+                    "a questionnaire-measured objective's target follows from its reduction; \
+                     revise the date only",
+                )]));
+            }
+            #[allow(clippy::float_cmp)] // exact equality is the rule: no change asked for
+            if target == objective.baseline {
+                return Err(PlanError::NotSmart {
+                    criterion: SmartCriterion::Achievable,
+                    field: "target",
+                    description: "the target must differ from the baseline".to_owned(),
+                });
+            }
+        }
+        if c.target_date.is_some_and(|d| d <= today) {
+            return Err(PlanError::NotSmart {
+                criterion: SmartCriterion::TimeBound,
+                field: "target_date",
+                description: "the target date must be in the future".to_owned(),
+            });
+        }
+        Ok(vec![PlanEvent::ObjectiveRevised(ObjectiveRevised {
+            objective_id: c.objective_id,
+            target: c.target,
+            target_date: c.target_date,
             reason: c.reason.trim().to_owned(),
         })])
     }

@@ -52,7 +52,8 @@ struct ObjectiveState {
     /// `Some(true)` met, `Some(false)` closed as not met.
     outcome: Option<bool>,
     measure: Option<MeasureTarget>,
-    /// As recorded when the objective was added: what a score must reach.
+    baseline: f64,
+    /// What the objective must reach: as added, or as last revised.
     target: f64,
 }
 
@@ -200,11 +201,19 @@ impl Plan {
                     ObjectiveState {
                         outcome: None,
                         measure: e.measure,
+                        baseline: e.baseline,
                         target: e.target,
                     },
                 );
             }
             PlanEvent::ObjectiveProgressRecorded(_) => {}
+            PlanEvent::ObjectiveRevised(e) => {
+                if let (Some(o), Some(target)) =
+                    (self.objectives.get_mut(&e.objective_id), e.target)
+                {
+                    o.target = target;
+                }
+            }
             PlanEvent::ObjectiveMet(e) => {
                 if let Some(o) = self.objectives.get_mut(&e.objective_id) {
                     o.outcome = Some(true);
@@ -360,6 +369,7 @@ impl Plan {
             PlanCommand::EnterInError(c) => self.enter_in_error(c),
             PlanCommand::RecordSafetyPlan(c) => Self::safety_plan(c),
             PlanCommand::ReviseGoal(c) => self.revise_goal(c),
+            PlanCommand::ReviseObjective(c) => self.revise_objective(c, today),
             PlanCommand::MarkObjectiveNotMet(c) => self.mark_not_met(c, today),
             PlanCommand::RecordClinicalContext(c) => Self::clinical_context(c),
             PlanCommand::AddReferral(c) => self.add_referral(c),

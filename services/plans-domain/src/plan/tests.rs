@@ -480,6 +480,95 @@ fn a_review_needs_participants_and_a_summary() {
         .then_invalid(&["participants", "summary"]);
 }
 
+mod objective_revisions {
+    use super::*;
+    use crate::command::ReviseObjective;
+    use crate::event::ObjectiveRevised;
+
+    fn revise(target: Option<f64>, target_date: Option<&str>) -> PlanCommand {
+        PlanCommand::ReviseObjective(ReviseObjective {
+            objective_id: OBJECTIVE,
+            target,
+            target_date: target_date.map(day),
+            reason: "progress slower than hoped".into(),
+        })
+    }
+
+    #[test]
+    fn an_objective_gets_a_new_target_and_date_for_a_reason() {
+        given([created(), goal_added(), objective_added()])
+            .when(revise(Some(2.0), Some("2027-08-01")))
+            .then([PlanEvent::ObjectiveRevised(ObjectiveRevised {
+                objective_id: OBJECTIVE,
+                target: Some(2.0),
+                target_date: Some(day("2027-08-01")),
+                reason: "progress slower than hoped".into(),
+            })]);
+    }
+
+    #[test]
+    fn a_revision_says_why_and_changes_something() {
+        let mut no_reason = ReviseObjective {
+            objective_id: OBJECTIVE,
+            target: None,
+            target_date: None,
+            reason: " ".into(),
+        };
+        given([created(), goal_added(), objective_added()])
+            .when(PlanCommand::ReviseObjective(no_reason.clone()))
+            .then_invalid(&["reason", "target"]);
+        no_reason.target = Some(f64::NAN);
+        no_reason.reason = "x".into();
+        given([created(), goal_added(), objective_added()])
+            .when(PlanCommand::ReviseObjective(no_reason))
+            .then_invalid(&["target"]);
+    }
+
+    #[test]
+    fn the_new_values_are_smart_too() {
+        given([created(), goal_added(), objective_added()])
+            .when(revise(Some(4.0), None))
+            .then_not_smart('A', "target");
+        given([created(), goal_added(), objective_added()])
+            .when(revise(None, Some("2026-11-29")))
+            .then_not_smart('T', "target_date");
+    }
+
+    #[test]
+    fn only_an_open_objective_that_stands_is_revised() {
+        let met = PlanEvent::ObjectiveMet(ObjectiveMet {
+            objective_id: OBJECTIVE,
+            met_on: today(),
+            by_measure: None,
+        });
+        given([created(), goal_added(), objective_added(), met])
+            .when(revise(Some(2.0), None))
+            .then_error(PlanError::ObjectiveAlreadyMet(OBJECTIVE));
+        given([created(), goal_added()])
+            .when(revise(Some(2.0), None))
+            .then_error(PlanError::UnknownObjective(OBJECTIVE));
+        let in_error = PlanEvent::EnteredInError(EnteredInError {
+            target: CorrectionTarget::Objective(OBJECTIVE),
+            reason: "wrong client".into(),
+        });
+        given([created(), goal_added(), objective_added(), in_error])
+            .when(revise(Some(2.0), None))
+            .then_error(PlanError::EnteredInError);
+    }
+
+    #[test]
+    fn a_revised_target_is_what_progress_is_measured_against() {
+        let revised = PlanEvent::ObjectiveRevised(ObjectiveRevised {
+            objective_id: OBJECTIVE,
+            target: Some(2.0),
+            target_date: None,
+            reason: "x".into(),
+        });
+        let plan = Plan::from_history(&[created(), goal_added(), objective_added(), revised]);
+        assert_eq!(plan.objectives[&OBJECTIVE].target, 2.0);
+    }
+}
+
 mod measures {
     use super::*;
     use crate::command::{AcknowledgeSafetyFlag, RecordMeasure};
@@ -1128,6 +1217,29 @@ mod complete_plan {
                 .iter()
                 .any(|e| matches!(e, PlanEvent::PlanVersionStarted(_)))
         );
+    }
+
+    #[test]
+    fn revising_a_signed_objective_starts_a_new_version() {
+        let signed_plan = with(complete_draft(), [signed(SignerRole::Clinician, 1)]);
+        let revise = PlanCommand::ReviseObjective(crate::command::ReviseObjective {
+            objective_id: OBJECTIVE,
+            target: None,
+            target_date: Some(day("2027-09-01")),
+            reason: "a month of illness".into(),
+        });
+        given(signed_plan).when(revise).then([
+            PlanEvent::PlanVersionStarted(PlanVersionStarted {
+                version: 2,
+                changed_by: "ReviseObjective".into(),
+            }),
+            PlanEvent::ObjectiveRevised(crate::event::ObjectiveRevised {
+                objective_id: OBJECTIVE,
+                target: None,
+                target_date: Some(day("2027-09-01")),
+                reason: "a month of illness".into(),
+            }),
+        ]);
     }
 
     fn phq9_total(id: MeasureId, total: u32) -> PlanCommand {

@@ -5,7 +5,7 @@ use trellis_plans_domain::{
     AddGoal, AddObjective, CloseGoal, GoalId, MarkObjectiveMet, ObjectiveId, PlanCommand,
     QuantityTarget, RecordObjectiveProgress,
 };
-use trellis_plans_domain::{MarkObjectiveNotMet, MeasureTarget, ReviseGoal};
+use trellis_plans_domain::{MarkObjectiveNotMet, MeasureTarget, ReviseGoal, ReviseObjective};
 use trellis_proto::plans::v1 as pb;
 
 use super::fields::{Fields, Mapped};
@@ -216,6 +216,29 @@ pub(super) fn mark_objective_not_met(
         entity_id: objective_id.0,
         command: PlanCommand::MarkObjectiveNotMet(MarkObjectiveNotMet {
             objective_id,
+            reason: r.reason.clone(),
+        }),
+    })
+}
+
+pub(super) fn revise_objective(
+    _caller: &Caller,
+    r: &pb::ReviseObjectiveRequest,
+    f: &mut Fields,
+) -> Option<Mapped> {
+    let command_id = f.command_id(&r.command_id);
+    let plan_id = f.plan_id(&r.plan_id);
+    let objective_id = f.uuid("objective_id", &r.objective_id).map(ObjectiveId);
+    let target_date = f.optional_date("target_date", &r.target_date);
+    let objective_id = objective_id?;
+    Some(Mapped {
+        plan_id: plan_id?,
+        command_id: command_id?,
+        entity_id: objective_id.0,
+        command: PlanCommand::ReviseObjective(ReviseObjective {
+            objective_id,
+            target: r.target,
+            target_date: target_date?,
             reason: r.reason.clone(),
         }),
     })

@@ -1,12 +1,13 @@
-//! The clinical record: diagnoses, presenting problem, interventions,
-//! safety plan, clinical context, referrals, service plan.
+//! Folds the clinical record's events: diagnoses, presenting problem,
+//! interventions, safety plan, clinical context, referrals, service plan.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
-use trellis_plans_domain::{CrisisContact, Modality, PlanEvent, ReferralStatus, Support, Symptom};
+use trellis_plans_domain::PlanEvent;
 
-use super::{EnteredView, PlanView};
+use super::plan::{
+    ClinicalContextView, DiagnosisView, EnteredView, InterventionView, PlanView,
+    PresentingProblemView, ReferralView, SafetyPlanView, ServicePlanView,
+};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
     match event {
@@ -84,74 +85,4 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
         }
         _ => {}
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiagnosisView {
-    pub code: String,
-    pub description: String,
-    pub primary: bool,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-    #[serde(default)]
-    pub added: Option<EnteredView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PresentingProblemView {
-    pub narrative: String,
-    pub symptoms: Vec<Symptom>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InterventionView {
-    pub intervention_id: String,
-    pub modality: Modality,
-    pub technique: String,
-    pub frequency: String,
-    pub goal_ids: Vec<String>,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-    #[serde(default)]
-    pub comorbidity: String,
-    #[serde(default)]
-    pub added: Option<EnteredView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SafetyPlanView {
-    pub warning_signs: Vec<String>,
-    pub coping_steps: Vec<String>,
-    pub contacts: Vec<CrisisContact>,
-    pub crisis_lines: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClinicalContextView {
-    pub strengths: Vec<String>,
-    pub barriers: Vec<String>,
-    pub supports: Vec<Support>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReferralView {
-    pub referral_id: String,
-    pub to: String,
-    pub reason: String,
-    pub status: ReferralStatus,
-    pub status_changed_on: Option<NaiveDate>,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServicePlanView {
-    pub session_type: String,
-    pub minutes: u32,
-    pub frequency: String,
-    pub sessions_min: u32,
-    pub sessions_max: u32,
-    pub focus: String,
-    pub maintenance: String,
-    pub monitoring: Vec<String>,
 }

@@ -3,7 +3,7 @@
 use trellis_kernel::RecordedEvent;
 use trellis_plans_domain::{CorrectionTarget, PlanEvent};
 
-use super::PlanView;
+use super::plan::PlanView;
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, _recorded: &RecordedEvent) {
     if let PlanEvent::EnteredInError(e) = event {

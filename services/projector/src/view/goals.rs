@@ -1,11 +1,12 @@
-//! Goals and objectives as clinicians see them.
+//! Folds the events of goals and objectives.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
-use trellis_plans_domain::{GoalOutcome, GoalTerm, MeasureTarget, PlanEvent, ProgressSource};
+use trellis_plans_domain::PlanEvent;
 
-use super::{EnteredView, PlanView};
+use super::plan::{
+    ClosedNotMetView, EnteredView, GoalRevisionView, GoalView, ObjectiveRevisionView,
+    ObjectiveView, PlanView, ProgressView,
+};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
     match event {
@@ -73,6 +74,7 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
                     progress: Vec::new(),
                     entered_in_error: None,
                     added: EnteredView::of(recorded),
+                    revisions: Vec::new(),
                 });
             }
         }
@@ -106,6 +108,23 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
                 });
             }
         }
+        PlanEvent::ObjectiveRevised(e) => {
+            if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
+                objective.revisions.push(ObjectiveRevisionView {
+                    previous_target: objective.target,
+                    previous_target_date: objective.target_date,
+                    reason: e.reason,
+                    revised_by: recorded.metadata.actor.subject.clone(),
+                    revised_at: recorded.recorded_at,
+                });
+                if let Some(target) = e.target {
+                    objective.target = target;
+                }
+                if let Some(date) = e.target_date {
+                    objective.target_date = date;
+                }
+            }
+        }
         PlanEvent::ObjectiveNotMet(e) => {
             if let Some(objective) = view.objective_mut(&e.objective_id.to_string()) {
                 objective.not_met = Some(ClosedNotMetView {
@@ -116,75 +135,4 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
         }
         _ => {}
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProgressView {
-    pub value: f64,
-    pub observed_on: NaiveDate,
-    pub source: ProgressSource,
-    pub note: String,
-    pub recorded_by: String,
-    pub recorded_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ObjectiveView {
-    pub objective_id: String,
-    pub description: String,
-    pub baseline: f64,
-    pub target: f64,
-    pub unit: String,
-    pub period: String,
-    pub target_date: NaiveDate,
-    pub met_on: Option<NaiveDate>,
-    /// The questionnaire score that met it, for a measure-based objective.
-    #[serde(default)]
-    pub met_by_measure: Option<String>,
-    #[serde(default)]
-    pub not_met: Option<ClosedNotMetView>,
-    #[serde(default)]
-    pub measure: Option<MeasureTarget>,
-    /// A template's objective still waiting for the client's numbers:
-    /// baseline, target and date mean nothing yet.
-    #[serde(default)]
-    pub placeholder: bool,
-    pub progress: Vec<ProgressView>,
-    /// Why this entry was marked entered in error, if it was.
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-    /// Who added it; `None` only in documents built before this was kept.
-    #[serde(default)]
-    pub added: Option<EnteredView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClosedNotMetView {
-    pub closed_on: NaiveDate,
-    pub reason: String,
-}
-
-/// A goal's earlier wording and why it changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoalRevisionView {
-    pub previous: String,
-    pub reason: String,
-    pub revised_by: String,
-    pub revised_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoalView {
-    pub goal_id: String,
-    pub description: String,
-    pub term: GoalTerm,
-    pub outcome: Option<GoalOutcome>,
-    pub closed_on: Option<NaiveDate>,
-    pub objectives: Vec<ObjectiveView>,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-    #[serde(default)]
-    pub revisions: Vec<GoalRevisionView>,
-    #[serde(default)]
-    pub added: Option<EnteredView>,
 }

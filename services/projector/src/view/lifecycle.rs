@@ -1,11 +1,9 @@
-//! Status, consent, signatures and the care team.
+//! Folds status, consent, signature and care-team events.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
-use trellis_plans_domain::{ConsentKind, PlanClosure, PlanEvent, SignerRole};
+use trellis_plans_domain::{PlanClosure, PlanEvent};
 
-use super::PlanView;
+use super::plan::{ConsentView, LifecycleView, PlanView, SignatureView};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
     match event {
@@ -51,49 +49,5 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
             view.care_team = e.members;
         }
         _ => {}
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConsentView {
-    pub kind: ConsentKind,
-    pub given_on: NaiveDate,
-    pub note: String,
-    pub recorded_by: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SignatureView {
-    pub version: u32,
-    pub role: SignerRole,
-    pub signer_id: String,
-    pub signed_on: NaiveDate,
-}
-
-/// Where a plan is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LifecycleView {
-    #[default]
-    Draft,
-    Active,
-    OnHold,
-    Completed,
-    Discharged,
-    Transferred,
-}
-
-/// One change of status, with the reason given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatusChangeView {
-    pub status: LifecycleView,
-    pub on: NaiveDate,
-    pub reason: String,
-    pub by: String,
-}
-
-impl LifecycleView {
-    pub fn is_closed(self) -> bool {
-        matches!(self, Self::Completed | Self::Discharged | Self::Transferred)
     }
 }

@@ -1,11 +1,9 @@
-//! Scored measures, their schedule and safety flags.
+//! Folds scored measures, their schedule and safety flags.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
-use trellis_plans_domain::{Instrument, PlanEvent, ProgressSource, SeverityBand};
+use trellis_plans_domain::PlanEvent;
 
-use super::PlanView;
+use super::plan::{MeasureScheduleView, MeasureView, PlanView, SafetyFlagView};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
     match event {
@@ -48,36 +46,4 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
         }
         _ => {}
     }
-}
-
-/// One administration of a standardized measure, scored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MeasureView {
-    pub measure_id: String,
-    pub instrument: Instrument,
-    pub answers: Vec<u8>,
-    pub total: u32,
-    pub band: SeverityBand,
-    pub administered_on: NaiveDate,
-    pub source: ProgressSource,
-    pub recorded_by: String,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-}
-
-/// A safety concern for the care team, open until acknowledged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SafetyFlagView {
-    pub flag_id: String,
-    pub measure_id: String,
-    pub raised_on: NaiveDate,
-    pub acknowledged_on: Option<NaiveDate>,
-    pub acknowledged_by: Option<String>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MeasureScheduleView {
-    pub instrument: Instrument,
-    pub interval_days: u32,
 }

@@ -1,11 +1,9 @@
-//! Reviews: when due, held, and where they came from.
+//! Folds review events: when due, held, and where they came from.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use trellis_kernel::RecordedEvent;
-use trellis_plans_domain::{PlanEvent, ReviewDecision, ReviewOrigin};
+use trellis_plans_domain::PlanEvent;
 
-use super::PlanView;
+use super::plan::{PlanView, ReviewView};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, _recorded: &RecordedEvent) {
     match event {
@@ -30,23 +28,4 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, _recorded: &RecordedE
         }
         _ => {}
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReviewView {
-    pub review_id: String,
-    pub due_on: NaiveDate,
-    pub held_on: Option<NaiveDate>,
-    pub participants: Vec<String>,
-    pub summary: Option<String>,
-    pub decision: Option<ReviewDecision>,
-    #[serde(default)]
-    pub entered_in_error: Option<String>,
-    /// Scheduled by the tenant's rule or by hand.
-    #[serde(default = "unrecorded_origin")]
-    pub origin: ReviewOrigin,
-}
-
-fn unrecorded_origin() -> ReviewOrigin {
-    ReviewOrigin::Unrecorded
 }

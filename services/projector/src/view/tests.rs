@@ -1,5 +1,6 @@
 //! The fold, event by event.
 
+use chrono::DateTime;
 use trellis_kernel::{Actor, EventMetadata, StreamName, TenantId};
 use trellis_plans_domain::{GoalAdded, GoalId, GoalTerm, PlanCreated, PlanId};
 use uuid::Uuid;
