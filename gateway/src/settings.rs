@@ -1,7 +1,7 @@
 //! A tenant's settings over GraphQL: the review rules admins set (the
 //! query that reads them is in `compliance.rs`).
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
 
 use crate::plans_client::call_plans;
@@ -11,6 +11,9 @@ pub struct SetReviewRuleInput {
     /// Omitted or empty for the tenant's default.
     payer: Option<String>,
     interval_days: u32,
+    /// A client-chosen UUID: sent again, the rule is set once and the
+    /// answer is the first one. Omitted, every call is a new command.
+    command_id: Option<ID>,
 }
 
 /// How often plans of a payer are reviewed.
@@ -46,6 +49,7 @@ impl SettingsMutation {
         let message = pb::SetReviewRuleRequest {
             payer: input.payer.unwrap_or_default(),
             interval_days: input.interval_days,
+            command_id: input.command_id.map(|c| c.0).unwrap_or_default(),
         };
         let reply = call_plans(ctx, "SetReviewRule", message, |mut c, r| async move {
             c.set_review_rule(r).await

@@ -187,6 +187,7 @@ async fn each_role_may_do_its_part_and_nothing_else_and_a_refusal_writes_nothing
             .set_review_rule(pb::SetReviewRuleRequest {
                 payer: "medicaid".into(),
                 interval_days: 30,
+                command_id: String::new(),
             })
             .await
             .unwrap_err();
@@ -267,6 +268,7 @@ async fn each_role_may_do_its_part_and_nothing_else_and_a_refusal_writes_nothing
             .set_review_rule(pb::SetReviewRuleRequest {
                 payer: "medicaid".into(),
                 interval_days: 30,
+                command_id: String::new(),
             })
             .await
             .unwrap()

@@ -63,6 +63,10 @@ pub enum CommandError {
     Denied(#[from] AccessDenied),
     #[error("the plan changed concurrently too often; retry the command")]
     Contended,
+    /// The command id was used before for a different command (on another
+    /// plan or settings stream): a mistake of the client, never retried.
+    #[error("command_id was already used for another command")]
+    CommandIdReused,
     #[error("event store: {0}")]
     Store(#[from] StoreError),
     #[error("stored plan event cannot be read: {0}")]
@@ -125,6 +129,7 @@ impl PlanCommands {
             Err(CommandError::Rejected(_)) => "rejected",
             Err(CommandError::Denied(_)) => "denied",
             Err(CommandError::Contended) => "contended",
+            Err(CommandError::CommandIdReused) => "rejected",
             Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
         };
         tracing::debug!(outcome, "command handled");
@@ -148,6 +153,13 @@ impl PlanCommands {
         let stream = Self::plan_stream(&ctx.caller.tenant, plan_id);
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(&stream).await?;
+            let mut plan = Plan::default();
+            for recorded in &history {
+                plan.evolve(&decode(recorded)?);
+            }
+            // Authorization comes before recognising a retry: a caller who
+            // may not act on the plan learns nothing from a replayed id.
+            let role = authorize_command(&ctx.caller, command, plan.care())?;
             if let Some(prior) = history
                 .iter()
                 .rev()
@@ -159,11 +171,6 @@ impl PlanCommands {
                     duplicate: true,
                 });
             }
-            let mut plan = Plan::default();
-            for recorded in &history {
-                plan.evolve(&decode(recorded)?);
-            }
-            let role = authorize_command(&ctx.caller, command, plan.care())?;
             let command = self.resolve(&ctx.caller.tenant, &plan, command).await?;
             let decided = plan.decide(&command, (self.today)())?;
             let events = self.envelope(ctx, role, command.reason(), &decided);
@@ -202,6 +209,7 @@ impl PlanCommands {
                 Err(StoreError::WrongExpectedRevision { .. }) => {
                     tracing::debug!("lost a concurrency race; deciding again");
                 }
+                Err(StoreError::DuplicateEventId(_)) => return Err(CommandError::CommandIdReused),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -418,6 +426,7 @@ impl PlanCommands {
                 Ok(outcome) if outcome.deduplicated => {}
                 Ok(_) => return Ok(change.after),
                 Err(StoreError::WrongExpectedRevision { .. }) => {}
+                Err(StoreError::DuplicateEventId(_)) => return Err(CommandError::CommandIdReused),
                 Err(e) => return Err(e.into()),
             }
         }

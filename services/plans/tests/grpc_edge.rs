@@ -3840,16 +3840,52 @@ fn rule(payer: &str, interval_days: u32) -> pb::ReviewRule {
 }
 
 #[tokio::test]
+async fn set_review_rule_sent_again_with_its_command_id_is_set_once() {
+    let fx = Fixture::new();
+    let request = || pb::SetReviewRuleRequest {
+        payer: "medicaid".into(),
+        interval_days: 30,
+        command_id: cid_fixed(),
+    };
+    let first = ok(call!(fx.set_review_rule(request()) as fx.admin()));
+    // Another admin changes the rule in between; the resend still answers
+    // as the first call did and writes nothing.
+    ok(call!(fx.set_review_rule(pb::SetReviewRuleRequest {
+        payer: "medicaid".into(),
+        interval_days: 45,
+        command_id: String::new(),
+    }) as fx.admin()));
+    let again = ok(call!(fx.set_review_rule(request()) as fx.admin()));
+    assert_eq!(again.rules, first.rules);
+    assert_eq!(fx.review_rule_events().await.len(), 2);
+    assert_invalid(
+        call!(fx.set_review_rule(pb::SetReviewRuleRequest {
+            command_id: "not-a-uuid".into(),
+            ..request()
+        }) as fx.admin()),
+        &["command_id"],
+    );
+    assert_eq!(fx.review_rule_events().await.len(), 2);
+}
+
+/// The same command id on every call of one test.
+fn cid_fixed() -> String {
+    "7d6f8f8e-3c0a-4c55-9a43-2f3b1e0c9b11".into()
+}
+
+#[tokio::test]
 async fn set_review_rule_maps_payer_and_interval_and_answers_every_rule() {
     let fx = Fixture::new();
     let set = ok(call!(fx.set_review_rule(pb::SetReviewRuleRequest {
         payer: "medicaid".into(),
         interval_days: 30,
+        command_id: String::new(),
     }) as fx.admin()));
     assert_eq!(set.rules, [rule("", 90), rule("medicaid", 30)]);
     let set = ok(call!(fx.set_review_rule(pb::SetReviewRuleRequest {
         payer: String::new(),
         interval_days: 60,
+        command_id: String::new(),
     }) as fx.admin()));
     assert_eq!(set.rules, [rule("", 60), rule("medicaid", 30)]);
     assert_eq!(
@@ -3873,6 +3909,7 @@ async fn a_review_rule_sets_the_first_review_of_a_plan_of_its_payer() {
     ok(call!(fx.set_review_rule(pb::SetReviewRuleRequest {
         payer: "medicaid".into(),
         interval_days: 30,
+        command_id: String::new(),
     }) as fx.admin()));
     let plan = fx.ready_draft("medicaid").await;
     let activated = ok(call!(fx.activate_plan(pb::ActivatePlanRequest {
@@ -3898,6 +3935,7 @@ async fn set_review_rule_refuses_an_interval_outside_a_year_and_non_admins() {
             call!(fx.set_review_rule(pb::SetReviewRuleRequest {
                 payer: "medicaid".into(),
                 interval_days,
+                command_id: String::new(),
             }) as fx.admin()),
             &["interval_days"],
         );
@@ -3907,6 +3945,7 @@ async fn set_review_rule_refuses_an_interval_outside_a_year_and_non_admins() {
             call!(fx.set_review_rule(pb::SetReviewRuleRequest {
                 payer: "medicaid".into(),
                 interval_days: 30,
+                command_id: String::new(),
             }) as caller),
             Code::PermissionDenied,
         );
@@ -3922,6 +3961,7 @@ async fn get_review_rules_answers_the_default_then_the_rules_set() {
     ok(call!(fx.set_review_rule(pb::SetReviewRuleRequest {
         payer: "Aetna".into(),
         interval_days: 120,
+        command_id: String::new(),
     }) as fx.admin()));
     let rules = ok(call!(fx.get_review_rules(pb::GetReviewRulesRequest {}) as fx.auditor()));
     assert_eq!(rules.rules, [rule("", 90), rule("aetna", 120)]);
@@ -4019,4 +4059,60 @@ async fn assign_care_team_refuses_bad_ids_a_missing_primary_and_clinicians() {
         Code::PermissionDenied,
     );
     assert_eq!(fx.len_of(plan).await, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Retries and authorization
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_replayed_command_id_tells_an_outsider_nothing() {
+    let fx = Fixture::new();
+    let plan = fx.plan().await;
+    let request = |command_id: String| pb::AddGoalRequest {
+        command_id,
+        plan_id: plan.to_string(),
+        goal_id: String::new(),
+        description: "Worry less".into(),
+        term: pb::GoalTerm::ShortTerm.into(),
+    };
+    let known = cid();
+    ok(call!(fx.add_goal(request(known.clone()))));
+    // Another clinician, not on the care team: a replay of the known id
+    // and a fresh id get the same answer, and neither says "duplicate".
+    let outsider = fx.caller("clin-99", Role::Clinician);
+    let replayed = call!(fx.add_goal(request(known)) as outsider.clone()).unwrap_err();
+    let fresh = call!(fx.add_goal(request(cid())) as outsider).unwrap_err();
+    assert_eq!(replayed.code(), Code::NotFound);
+    assert_eq!(
+        (replayed.code(), replayed.message()),
+        (fresh.code(), fresh.message())
+    );
+    assert_eq!(fx.len_of(plan).await, 2);
+}
+
+#[tokio::test]
+async fn a_command_id_reused_on_another_plan_is_refused_for_good() {
+    let fx = Fixture::new();
+    let first_plan = fx.plan().await;
+    let second_plan = fx.plan().await;
+    let reused = cid();
+    let add_goal = |plan: PlanId| pb::AddGoalRequest {
+        command_id: reused.clone(),
+        plan_id: plan.to_string(),
+        goal_id: String::new(),
+        description: "Worry less".into(),
+        term: pb::GoalTerm::ShortTerm.into(),
+    };
+    ok(call!(fx.add_goal(add_goal(first_plan))));
+    let refused = call!(fx.add_goal(add_goal(second_plan))).unwrap_err();
+    // Not UNAVAILABLE ("retry"): a definite answer naming the field.
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    let fields: Vec<String> = refused
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["command_id"]);
+    assert_eq!(fx.len_of(second_plan).await, 1);
 }

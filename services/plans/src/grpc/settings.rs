@@ -16,9 +16,19 @@ pub(super) async fn set_review_rule(
     request: Request<pb::SetReviewRuleRequest>,
 ) -> Result<Response<pb::ReviewRules>, Status> {
     let (caller, meta, body) = settings_request(request)?;
-    // The message carries no command id: every call is a new command.
-    let ctx = settings_context(caller, meta, Uuid::new_v4());
-    let tenant = ctx.caller.tenant.to_string();
+    let tenant = caller.tenant.to_string();
+    let mut fields = Fields::default();
+    let command_id = match (
+        settings_command_id(&mut fields, &body.command_id),
+        fields.into_status(),
+    ) {
+        (Some(command_id), None) => command_id,
+        (_, status) => {
+            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
+            return observed(&tenant, "invalid", Err(status));
+        }
+    };
+    let ctx = settings_context(caller, meta, command_id);
     let set = commands
         .set_review_rule(&ctx, &body.payer, body.interval_days)
         .await

@@ -64,6 +64,15 @@ pub(super) fn to_status(error: CommandError) -> Status {
             Status::permission_denied("your role may not send this command")
         }
         CommandError::Contended => Status::aborted(error.to_string()),
+        // Definite and not retryable: the field is the client's to change.
+        CommandError::CommandIdReused => Status::with_error_details(
+            Code::AlreadyExists,
+            "command_id: was already used for another command",
+            tonic_types::ErrorDetails::with_bad_request_violation(
+                "command_id",
+                "was already used for another command",
+            ),
+        ),
         CommandError::Store(e) => {
             tracing::error!(error = %e, "event store failed during a command");
             Status::unavailable("event store unavailable; retry the command")

@@ -80,6 +80,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .set_review_rule(pb::SetReviewRuleRequest {
                 payer: String::new(),
                 interval_days: REVIEW_INTERVAL_DAYS,
+                command_id: String::new(),
             })
             .await
             .context("SetReviewRule")?;
