@@ -151,10 +151,9 @@ async fn graphql(
     };
     let meta = RequestMeta {
         address: peer.to_string(),
-        request_id: headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned),
+        request_id: trellis_grpc_edge::request_id(
+            headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+        ),
     };
     let token = authorization
         .and_then(|h| h.get(7..))

@@ -574,3 +574,20 @@ async fn the_split_gateway_answers_plan_as_of_through_the_audit_service() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_audit_service_refuses_oversized_requests_like_the_plans_service() {
+    let server = Server::start().await;
+    let token = token(&fresh_tenant(), "aud-1", &[Role::Auditor]);
+    let mut client = audit_client(&server, &token).await;
+    let err = client
+        .get_plan_history(audit::PlanHistoryRequest {
+            plan_id: "x".repeat(100_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    // The refusal does not quote the request back.
+    assert!(err.message().len() < 200, "{}", err.message());
+}

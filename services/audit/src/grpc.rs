@@ -18,6 +18,10 @@ pub use pb::audit_service_server::AuditServiceServer;
 
 const DEFAULT_PAGE: usize = 100;
 
+/// Largest request the audit service accepts: requests are ids and
+/// filters, capped like the plan commands.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct AuditGrpc {
     audit: Audit,
@@ -37,7 +41,7 @@ impl AuditGrpc {
     ) -> tonic::service::interceptor::InterceptedService<AuditServiceServer<Self>, Authenticate>
     {
         tonic::service::interceptor::InterceptedService::new(
-            AuditServiceServer::new(self),
+            AuditServiceServer::new(self).max_decoding_message_size(MAX_REQUEST_BYTES),
             Authenticate::new(verifier),
         )
     }

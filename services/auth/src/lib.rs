@@ -98,7 +98,14 @@ struct Claims {
     clinics: Vec<String>,
     iat: i64,
     exp: i64,
+    /// Not valid before; checked (with the leeway) when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
 }
+
+/// How far clocks of the token's issuer and this server may disagree,
+/// in seconds, for `exp`, `nbf` and `iat` alike.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
 /// Why a request was not authenticated. Messages never echo the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +116,8 @@ pub enum AuthError {
     NotBearer,
     #[error("token is expired")]
     Expired,
+    #[error("token is not valid yet (nbf or iat in the future)")]
+    NotYetValid,
     #[error("token is malformed or its signature does not verify")]
     Invalid,
     #[error("token names an unknown role")]
@@ -142,7 +151,8 @@ fn validation(algorithm: Algorithm, issuer: &str) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    validation.leeway = 30;
+    validation.leeway = CLOCK_LEEWAY_SECS;
+    validation.validate_nbf = true;
     validation
 }
 
@@ -237,9 +247,16 @@ impl TokenVerifier {
         let data =
             jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 _ => AuthError::Invalid,
             })?;
         let claims = data.claims;
+        // A token issued in the future was minted on a wrong clock, or for
+        // later use: refused like a token whose nbf has not come.
+        let leeway = i64::try_from(CLOCK_LEEWAY_SECS).unwrap_or(i64::MAX);
+        if claims.iat > Utc::now().timestamp().saturating_add(leeway) {
+            return Err(AuthError::NotYetValid);
+        }
         let tenant = TenantId::parse(&claims.tenant).map_err(|_| AuthError::BadTenant)?;
         if claims.sub.trim().is_empty() {
             return Err(AuthError::NoSubject);
@@ -303,6 +320,7 @@ impl TokenIssuer {
             clinics: caller.clinics.clone(),
             iat: now,
             exp: now + valid_for.num_seconds(),
+            nbf: None,
         };
         jsonwebtoken::encode(&self.header, &claims, &self.key).map_err(|_| AuthError::Key)
     }
@@ -332,6 +350,53 @@ mod tests {
             .verify_header(Some(&format!("Bearer {token}")))
             .unwrap();
         assert_eq!(verified, caller());
+    }
+
+    fn signed(claims: &Claims) -> String {
+        let key = EncodingKey::from_secret(b"s3cret").unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    }
+
+    fn claims_at(iat: i64, nbf: Option<i64>) -> Claims {
+        Claims {
+            iss: ISSUER.into(),
+            sub: "clin-3".into(),
+            tenant: "northside".into(),
+            roles: vec!["clinician".into()],
+            clinics: vec![],
+            iat,
+            exp: iat + 3_600,
+            nbf,
+        }
+    }
+
+    #[test]
+    fn a_token_for_later_is_refused_until_its_time_within_the_leeway() {
+        let verifier = TokenVerifier::hs256(b"s3cret").unwrap();
+        let now = Utc::now().timestamp();
+        let in_a_month = now + 30 * 86_400;
+        assert_eq!(
+            verifier.verify(&signed(&claims_at(now, Some(in_a_month)))),
+            Err(AuthError::NotYetValid)
+        );
+        assert_eq!(
+            verifier.verify(&signed(&Claims {
+                exp: in_a_month + 3_600,
+                ..claims_at(in_a_month, None)
+            })),
+            Err(AuthError::NotYetValid)
+        );
+        // Clocks a few seconds apart are not a reason to refuse.
+        assert!(
+            verifier
+                .verify(&signed(&claims_at(now + 10, Some(now + 10))))
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(&signed(&claims_at(now, Some(now - 60))))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 /// Facts about a request that go into events and the access log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestMeta {
-    /// `x-request-id`, or a fresh UUID.
+    /// `x-request-id` when it is a plausible id (see [`request_id`]), or
+    /// a fresh UUID.
     pub request_id: String,
     /// From the W3C `traceparent`; empty when absent.
     pub trace_id: String,
@@ -67,8 +68,7 @@ pub struct RequestMeta {
 impl RequestMeta {
     pub fn of<T>(request: &Request<T>) -> Self {
         Self {
-            request_id: header(request, "x-request-id")
-                .unwrap_or_else(|| Uuid::new_v4().to_string()),
+            request_id: request_id(header(request, "x-request-id").as_deref()),
             trace_id: header(request, "traceparent")
                 .and_then(|tp| trace_id_of(&tp))
                 .unwrap_or_default(),
@@ -82,6 +82,26 @@ impl RequestMeta {
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// Longest client-chosen request id kept; it goes into every event and
+/// access record the request causes.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// The client's request id when it is 1–128 visible ASCII characters;
+/// otherwise (absent, too long, spaces or control characters, anything a
+/// log line or an auditor's screen could be fooled by) a fresh UUID.
+pub fn request_id(client: Option<&str>) -> String {
+    match client {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID
+                && id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            id.to_owned()
+        }
+        _ => Uuid::new_v4().to_string(),
     }
 }
 
@@ -123,6 +143,25 @@ pub fn invalid_argument<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_request_id_is_kept_only_when_it_is_a_plain_short_id() {
+        assert_eq!(request_id(Some("req-42")), "req-42");
+        let long = "x".repeat(MAX_REQUEST_ID);
+        assert_eq!(request_id(Some(&long)), long);
+        for bad in [
+            None,
+            Some(""),
+            Some("has space"),
+            Some("tab\there"),
+            Some("é"),
+        ] {
+            let got = request_id(bad);
+            assert!(Uuid::parse_str(&got).is_ok(), "{bad:?} kept as {got}");
+        }
+        let too_long = "x".repeat(MAX_REQUEST_ID + 1);
+        assert!(Uuid::parse_str(&request_id(Some(&too_long))).is_ok());
+    }
 
     #[test]
     fn trace_ids_come_from_traceparent() {

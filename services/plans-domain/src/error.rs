@@ -71,39 +71,39 @@ pub enum PlanError {
     PlanNotFound,
     #[error("plan already exists")]
     PlanAlreadyExists,
-    #[error("goal {0} already exists")]
+    #[error("the goal already exists")]
     GoalAlreadyExists(GoalId),
-    #[error("goal {0} not found in this plan")]
+    #[error("the goal not found in this plan")]
     UnknownGoal(GoalId),
-    #[error("goal {0} is closed")]
+    #[error("the goal is closed")]
     GoalClosed(GoalId),
-    #[error("objective {0} already exists")]
+    #[error("the objective already exists")]
     ObjectiveAlreadyExists(ObjectiveId),
-    #[error("objective {0} not found in this plan")]
+    #[error("the objective not found in this plan")]
     UnknownObjective(ObjectiveId),
-    #[error("objective {0} is already met")]
+    #[error("the objective is already met")]
     ObjectiveAlreadyMet(ObjectiveId),
-    #[error("review {0} is already scheduled")]
+    #[error("the review is already scheduled")]
     ReviewAlreadyScheduled(ReviewId),
-    #[error("review {0} not found in this plan")]
+    #[error("the review not found in this plan")]
     UnknownReview(ReviewId),
-    #[error("review {0} was already held")]
+    #[error("the review was already held")]
     ReviewAlreadyHeld(ReviewId),
-    #[error("measure {0} is already recorded")]
+    #[error("the measure is already recorded")]
     MeasureAlreadyRecorded(MeasureId),
-    #[error("safety flag {0} not found in this plan")]
+    #[error("the safety flag not found in this plan")]
     UnknownSafetyFlag(SafetyFlagId),
-    #[error("safety flag {0} was already acknowledged")]
+    #[error("the safety flag was already acknowledged")]
     SafetyFlagAlreadyAcknowledged(SafetyFlagId),
-    #[error("intervention {0} already exists")]
+    #[error("the intervention already exists")]
     InterventionAlreadyExists(InterventionId),
-    #[error("diagnosis {0} is already on the plan")]
+    #[error("the diagnosis is already on the plan")]
     DiagnosisAlreadyRecorded(String),
     #[error("that entry is not in this plan")]
     UnknownCorrectionTarget,
     #[error("that entry is already marked entered in error")]
     AlreadyEnteredInError,
-    #[error("objective {0} is already closed as not met")]
+    #[error("the objective is already closed as not met")]
     ObjectiveClosed(ObjectiveId),
     #[error("the plan is {status}: {action} is not possible")]
     WrongStatus {
@@ -112,9 +112,9 @@ pub enum PlanError {
     },
     #[error("the plan cannot be activated yet: missing {}", .0.join(", "))]
     NotReadyToActivate(Vec<&'static str>),
-    #[error("referral {0} already exists")]
+    #[error("the referral already exists")]
     ReferralAlreadyExists(ReferralId),
-    #[error("referral {0} not found in this plan")]
+    #[error("the referral not found in this plan")]
     UnknownReferral(ReferralId),
     #[error("this plan version is already signed by the {0:?}")]
     AlreadySigned(SignerRole),
@@ -130,9 +130,9 @@ pub enum PlanError {
     UnknownTemplate,
     #[error("built-in templates cannot be changed; save a copy under another id")]
     TemplateReadOnly,
-    #[error("objective {0} is a template placeholder; complete it first")]
+    #[error("the objective is a template placeholder; complete it first")]
     ObjectiveIncomplete(ObjectiveId),
-    #[error("objective {0} is already complete")]
+    #[error("the objective is already complete")]
     ObjectiveAlreadyComplete(ObjectiveId),
 }
 

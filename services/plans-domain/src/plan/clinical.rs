@@ -43,11 +43,11 @@ impl Plan {
     pub(super) fn add_diagnosis(&self, c: &AddDiagnosis) -> Result<Vec<PlanEvent>, PlanError> {
         let code = c.code.trim().to_ascii_uppercase();
         let Some(description) = crate::diagnosis::describe(&code) else {
-            // The caller's own code, named so they can correct it.
+            // The rule, never the value: what was typed here may be PHI.
             let problem = if code.is_empty() {
-                "is required".to_owned()
+                "is required"
             } else {
-                format!("{code} is not a billable ICD-10-CM behavioural-health code")
+                "is not a billable ICD-10-CM behavioural-health code"
             };
             return Err(PlanError::Invalid(vec![FieldViolation::new(
                 "code", problem,

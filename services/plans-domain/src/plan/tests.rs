@@ -828,13 +828,18 @@ mod diagnoses {
     }
 
     #[test]
-    fn an_unknown_code_is_named_in_the_error() {
+    fn an_unknown_code_is_refused_by_the_rule_without_echoing_it() {
         let outcome = Plan::from_history(&[created()])
             .decide(&add("F99.99", true), today())
             .unwrap_err();
         let violations = outcome.field_violations();
         assert_eq!(violations[0].field, "code");
-        assert!(violations[0].description.contains("F99.99"));
+        assert_eq!(
+            violations[0].description,
+            "is not a billable ICD-10-CM behavioural-health code"
+        );
+        // What was typed may be PHI put in the wrong field: never echoed.
+        assert!(!outcome.to_string().contains("F99.99"));
     }
 
     #[test]
