@@ -16,6 +16,7 @@ mod clinical;
 mod compliance;
 mod context;
 mod contract;
+mod cost;
 mod entered;
 mod error;
 mod goals;
@@ -34,6 +35,7 @@ mod templates;
 
 pub use audit::{AuditBackend, RemoteAudit};
 pub use context::RequestMeta;
+pub use cost::{CostLimits, QueryCost};
 pub use error::ErrorCode;
 pub use http::{GatewayConfig, router};
 pub use schema::{TrellisSchema, build_schema};

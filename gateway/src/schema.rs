@@ -54,7 +54,13 @@ pub fn build_schema(
     if let Some(changes) = changes {
         builder = builder.data(changes);
     }
-    builder.limit_depth(12).limit_complexity(2_000).finish()
+    // The cost of a request is judged on its expanded form before
+    // validation; async-graphql's own limits stay as a second line.
+    builder
+        .extension(crate::cost::QueryCost::default())
+        .limit_depth(12)
+        .limit_complexity(2_000)
+        .finish()
 }
 
 /// Every query: plans (any role, scoped) and the audit trail (auditors).

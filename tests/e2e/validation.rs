@@ -190,3 +190,36 @@ async fn graphql_page_sizes_are_bounded() {
     assert_eq!(status, 200);
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
+
+/// 25 fragments, each spreading the one before twice: 2^24 fields from
+/// about 1 KB. Refused on its expanded size before it runs, and the
+/// server goes on answering.
+#[tokio::test]
+async fn a_fragment_bomb_is_refused_before_it_runs() {
+    let server = Server::start().await;
+    let token = clinician_token(&fresh_tenant());
+    let mut bomb = String::from("fragment F0 on QueryRoot { __typename }\n");
+    for i in 1..=25 {
+        bomb.push_str(&format!(
+            "fragment F{i} on QueryRoot {{ ...F{p} ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    bomb.push_str("{ ...F25 }");
+    let started = std::time::Instant::now();
+    let (status, body) = server.graphql_raw(Some(&token), &bomb, json!({})).await;
+    eprintln!("fragment bomb answered in {:?}", started.elapsed());
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("too many fields"), "{message}");
+    assert!(
+        !message.contains("F25"),
+        "the rule, not the query: {message}"
+    );
+    assert!(body["data"].is_null());
+    let (status, _) = server
+        .graphql_raw(Some(&token), "{ plans { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+}
