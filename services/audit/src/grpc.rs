@@ -11,6 +11,7 @@ use trellis_proto::audit::v1 as pb;
 
 use crate::history::{HistoryEntry, HistoryFilter};
 use crate::integrity::SignedDigest;
+use crate::service::MAX_PAGE;
 use crate::timetravel::AsOf;
 use crate::{Audit, AuditError, PlanRenderer, ReadContext};
 
@@ -87,10 +88,13 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// The page size served: the default for 0, at most [`MAX_PAGE`]. The
+/// cursor is judged against this, so a request for more than the maximum
+/// gets a full page and a cursor, never a silently short answer.
 fn page_size(requested: u32) -> usize {
     match requested {
         0 => DEFAULT_PAGE,
-        n => n as usize,
+        n => (n as usize).min(MAX_PAGE),
     }
 }
 

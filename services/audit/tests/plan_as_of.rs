@@ -146,3 +146,49 @@ async fn only_auditors_get_a_plan_rendered() {
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
     assert!(spy.logged_when_rendered.lock().unwrap().is_empty());
 }
+
+/// Asked for more than the largest page, an auditor gets a full page and
+/// a cursor, and with the cursor the rest: no record is silently missed.
+#[tokio::test]
+async fn an_oversized_access_log_page_is_capped_with_a_cursor() {
+    let (_dir, grpc, spy, _plan) = setup(false).await;
+    let record = |n: usize| trellis_kernel::AccessRecord {
+        tenant: TenantId::parse(TENANT).unwrap(),
+        subject: "clin-7".into(),
+        role: "clinician".into(),
+        plan_id: None,
+        operation: format!("graphql:plan-{n}"),
+        fields: vec!["goals".into()],
+        api: "graphql".into(),
+        address: "127.0.0.1:1".into(),
+        request_id: format!("r{n}"),
+        at: chrono::Utc::now(),
+    };
+    spy.access
+        .record((0..1_005).map(record).collect())
+        .await
+        .unwrap();
+    let page = |after_id: Option<u64>| {
+        let mut request = tonic::Request::new(pb::AccessLogRequest {
+            about: Some(pb::access_log_request::About::Subject("clin-7".into())),
+            after_id,
+            page_size: 5_000,
+        });
+        request
+            .extensions_mut()
+            .insert(caller("aud-1", Role::Auditor));
+        request
+    };
+    let first = grpc.get_access_log(page(None)).await.unwrap().into_inner();
+    assert_eq!(first.entries.len(), 1_000);
+    let cursor = first
+        .next_after_id
+        .expect("a full page says there may be more");
+    let rest = grpc
+        .get_access_log(page(Some(cursor)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.entries.len(), 5);
+    assert_eq!(rest.next_after_id, None);
+}
