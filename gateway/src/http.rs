@@ -118,11 +118,62 @@ pub fn router(
         // The GraphQL extractor reads the body itself, so the limit is a
         // tower layer rather than axum's DefaultBodyLimit.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(GatewayState {
             schema,
             verifier,
             config,
         })
+}
+
+/// Headers every answer carries: no MIME sniffing, never framed, no
+/// referrer leaves. JSON answers also get a CSP that allows nothing at
+/// all; the GraphiQL page (development) keeps only `frame-ancestors`,
+/// since it loads its scripts from elsewhere.
+async fn security_headers(mut response: Response) -> Response {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(if html {
+            "frame-ancestors 'none'"
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        }),
+    );
+    response
+}
+
+/// A GraphQL POST must say it is JSON: other content types (forms,
+/// `text/plain`) are how browsers send cross-site requests unasked.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
 }
 
 /// Serve the router with `into_make_service_with_connect_info::<SocketAddr>()`
@@ -133,6 +184,13 @@ async fn graphql(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
+    if !is_json(&headers) {
+        let body = error_body(
+            ErrorCode::BadUserInput,
+            "send the request as application/json",
+        );
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, body).into_response();
+    }
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -223,3 +223,37 @@ async fn a_fragment_bomb_is_refused_before_it_runs() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn answers_carry_security_headers_and_only_json_is_accepted() {
+    let server = Server::start().await;
+    let token = clinician_token(&fresh_tenant());
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(format!("{}/graphql", server.http))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ plans { edges { cursor } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let headers = answer.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    // A form post, as a browser sends one cross-site without asking.
+    let form = client
+        .post(format!("{}/graphql", server.http))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(r#"{"query":"{ plans { edges { cursor } } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    assert_eq!(form.headers()["x-content-type-options"], "nosniff");
+}
