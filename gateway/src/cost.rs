@@ -15,7 +15,9 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{
+    ErrorExtensionValues, Name, Pos, Positioned, ServerError, ServerResult, Variables,
+};
 
 use crate::error::ErrorCode;
 
@@ -214,16 +216,22 @@ impl Extension for QueryCost {
         // Judged before `next`: async-graphql's own recursion check runs in
         // the parse step and walks every spread of every fragment, which a
         // fragment chain makes exponential (seconds of CPU).
-        if let Ok(document) = async_graphql::parser::parse_query(query) {
-            check(&document, &self.0).map_err(|rule| {
-                let mut error = ServerError::new(rule, None);
-                let mut extensions = ErrorExtensionValues::default();
-                extensions.set("code", ErrorCode::BadUserInput.as_str());
-                error.extensions = Some(extensions);
-                error
-            })?;
+        let refuse = |rule: String, at: Option<Pos>| {
+            let mut error = ServerError::new(rule, at);
+            let mut extensions = ErrorExtensionValues::default();
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
+            error.extensions = Some(extensions);
+            error
+        };
+        match async_graphql::parser::parse_query(query) {
+            Ok(document) => check(&document, &self.0).map_err(|rule| refuse(rule, None))?,
+            // The parser's own message quotes the text it stumbled on,
+            // which may be anything a client typed: say where, not what.
+            Err(error) => {
+                let at = error.positions().next();
+                return Err(refuse("the query is not valid GraphQL".to_owned(), at));
+            }
         }
-        // A query that does not parse is refused by `next`, which says why.
         next.run(ctx, query, variables).await
     }
 }

@@ -135,18 +135,20 @@ impl PlanQuery {
             .into_iter()
             .filter_map(|p| reading_role(caller, &p).map(|r| (p, r)))
             .collect();
-        let fields: Vec<String> = ctx
+        // The plan's fields as read through `edges { node }` and `nodes`
+        // alike (fragments and aliases are resolved by the selection).
+        let mut fields: Vec<String> = ctx
             .field()
             .selection_set()
-            .filter(|f| f.name() == "edges")
-            .flat_map(|edges| {
-                edges
-                    .selection_set()
-                    .filter(|f| f.name() == "node")
-                    .collect::<Vec<_>>()
+            .flat_map(|f| match f.name() {
+                "nodes" => vec![f],
+                "edges" => f.selection_set().filter(|n| n.name() == "node").collect(),
+                _ => Vec::new(),
             })
             .flat_map(selected)
             .collect();
+        fields.sort();
+        fields.dedup();
         let reads: Vec<(&PlanView, Role)> = readable.iter().map(|(p, r)| (p, *r)).collect();
         record_reads(ctx, "graphql:plans", &reads, &fields).await?;
         connection.edges.extend(

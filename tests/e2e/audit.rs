@@ -591,3 +591,49 @@ async fn the_audit_service_refuses_oversized_requests_like_the_plans_service() {
     // The refusal does not quote the request back.
     assert!(err.message().len() < 200, "{}", err.message());
 }
+
+/// However a listing is written — `edges { node }`, `nodes`, a fragment,
+/// an alias — the access log names the plan fields that were read.
+#[tokio::test]
+async fn every_way_of_listing_plans_logs_the_fields_read() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let mut plans = server.plans(&clinician).await;
+    let created = create_plan(&mut plans).await;
+    let plan_id = created.plan_id;
+    server
+        .plan_at_version(&clinician, &plan_id, created.revision)
+        .await;
+    let reads = [
+        "{ plans { nodes { title } } }",
+        "{ plans { nodes { ...Plan } } } fragment Plan on Plan { goals { description } }",
+        "{ plans { edges { node { shown: title } } } }",
+    ];
+    for query in reads {
+        server.graphql(&clinician, query, json!({})).await;
+    }
+    let auditor = token(&tenant, "aud-1", &[Role::Auditor]);
+    let log = server
+        .graphql(
+            &auditor,
+            "query($id: ID!) { accessLog(planId: $id) { subject operation fields } }",
+            json!({ "id": plan_id }),
+        )
+        .await;
+    let listed: Vec<Vec<String>> = log["accessLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "graphql:plans")
+        .map(|e| serde_json::from_value(e["fields"].clone()).unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            vec!["title".to_owned()],
+            vec!["goals".to_owned()],
+            vec!["title".to_owned()]
+        ]
+    );
+}

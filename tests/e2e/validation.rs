@@ -257,3 +257,18 @@ async fn answers_carry_security_headers_and_only_json_is_accepted() {
     assert_eq!(form.status(), 415);
     assert_eq!(form.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn a_query_that_does_not_parse_is_refused_without_quoting_it() {
+    let server = Server::start().await;
+    let token = clinician_token(&fresh_tenant());
+    let (status, body) = server
+        .graphql_raw(Some(&token), "{ plans { Jane-Doe-555-0100 }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["message"], "the query is not valid GraphQL");
+    assert!(!body.to_string().contains("Jane"), "{body}");
+    assert!(error["locations"][0]["line"].is_number(), "{body}");
+}
