@@ -1,4 +1,7 @@
-//! The Trellis wire contract, generated from `proto/` at build time.
+//! The Trellis wire contract, generated from `proto/` at build time, and
+//! the codec it is served with.
+
+pub mod codec;
 
 /// `trellis.plans.v1`: commands on treatment plans.
 pub mod plans {

@@ -272,3 +272,74 @@ async fn a_query_that_does_not_parse_is_refused_without_quoting_it() {
     assert!(!body.to_string().contains("Jane"), "{body}");
     assert!(error["locations"][0]["line"].is_number(), "{body}");
 }
+
+/// Sends its bytes as they are, whatever the rpc expects.
+#[derive(Debug, Clone)]
+struct RawBytes;
+
+#[derive(Debug)]
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = pb::CommandResponse;
+    type Encoder = RawEncoder;
+    type Decoder = trellis_proto::codec::Decoder<pb::CommandResponse>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic::codec::Codec::decoder(&mut trellis_proto::codec::Codec::<
+            pb::CommandResponse,
+            pb::CommandResponse,
+        >::default())
+    }
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_the_message_are_the_callers_error() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    // A length-delimited field whose length runs past the end, a varint
+    // that never ends, a wire type that does not exist.
+    for garbage in [
+        vec![0x0a, 0x7f, 0x41],
+        vec![0x08, 0xff, 0xff, 0xff],
+        vec![0x0f],
+    ] {
+        grpc.ready().await.unwrap();
+        let mut request = tonic::Request::new(garbage);
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/trellis.plans.v1.PlanService/AddGoal",
+        );
+        let refused = grpc.unary(request, path, RawBytes).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(refused.message(), trellis_proto::codec::UNDECODABLE);
+    }
+}
