@@ -56,6 +56,8 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "error")
+            // The suite's tokens are minted with the development secret.
+            .env("TRELLIS_DEV", "1")
             .env_remove("TRELLIS_JWT_SECRET")
             .env_remove("TRELLIS_OTEL")
             .stdout(Stdio::piped())
@@ -238,6 +240,7 @@ impl Service {
         command
             .arg(subcommand)
             .env("RUST_LOG", "error")
+            .env("TRELLIS_DEV", "1")
             .env("TRELLIS_GRPC_ADDR", "127.0.0.1:0")
             .env("TRELLIS_HTTP_ADDR", "127.0.0.1:0")
             .env_remove("TRELLIS_JWT_SECRET")
@@ -263,7 +266,10 @@ impl Service {
 /// The trellis binary as a command, for CLI tests.
 pub fn trellis_cli(args: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"));
-    command.args(args).env_remove("TRELLIS_JWT_SECRET");
+    command
+        .args(args)
+        .env("TRELLIS_DEV", "1")
+        .env_remove("TRELLIS_JWT_SECRET");
     command
 }
 

@@ -8,6 +8,7 @@ mod harness;
 mod audit;
 mod care;
 mod crash;
+mod defaults;
 mod jwks;
 mod mobile;
 mod plans;

@@ -61,9 +61,14 @@ pub struct AuditArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SecretArgs {
-    /// HS256 secret for bearer tokens. The default is for development only.
-    #[arg(long, env = "TRELLIS_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true)]
-    pub jwt_secret: String,
+    /// HS256 secret for bearer tokens. Without it (or a JWKS) only
+    /// development mode starts, with a secret everyone knows.
+    #[arg(long, env = "TRELLIS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Development mode: accept tokens signed with the public development
+    /// secret when no secret or JWKS is configured. Never in production.
+    #[arg(long, env = "TRELLIS_DEV", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev: bool,
     /// Verify tokens with the public keys of this JWKS file (RS256, ES256,
     /// EdDSA) instead of the shared secret: production.
     #[arg(long, env = "TRELLIS_JWKS_FILE")]
@@ -74,7 +79,8 @@ pub struct SecretArgs {
 }
 
 impl SecretArgs {
-    /// How bearer tokens are checked: the JWKS if given, else the secret.
+    /// How bearer tokens are checked: the JWKS if given, else the secret,
+    /// else — in development mode only — the public development secret.
     pub fn verifier(&self) -> anyhow::Result<trellis_auth::TokenVerifier> {
         match &self.jwks_file {
             Some(path) => {
@@ -83,9 +89,26 @@ impl SecretArgs {
                 trellis_auth::TokenVerifier::jwks(&document, &self.jwt_issuer)
                     .with_context(|| format!("unusable JWKS {}", path.display()))
             }
-            None => Ok(trellis_auth::TokenVerifier::hs256(
-                self.jwt_secret.as_bytes(),
-            )?),
+            None => Ok(trellis_auth::TokenVerifier::hs256(self.secret()?)?),
+        }
+    }
+
+    /// The HS256 secret: the configured one, or the development secret in
+    /// development mode. Refuses to guess otherwise: a server that accepts
+    /// tokens anyone can mint is not a default.
+    pub fn secret(&self) -> anyhow::Result<&[u8]> {
+        match (&self.jwt_secret, self.dev) {
+            (Some(secret), _) if !secret.is_empty() => Ok(secret.as_bytes()),
+            (_, true) => {
+                tracing::warn!(
+                    "development mode: accepting tokens signed with the public development secret"
+                );
+                Ok(DEV_SECRET.as_bytes())
+            }
+            _ => anyhow::bail!(
+                "no way to verify tokens is configured: set TRELLIS_JWT_SECRET or \
+                 TRELLIS_JWKS_FILE, or start in development mode (--dev / TRELLIS_DEV=1)"
+            ),
         }
     }
 }

@@ -91,7 +91,9 @@ pub enum AuditCommand {
         /// Verify the files in this data directory instead of asking a server.
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Trusted public key (hex) for digests; default: the development key's.
+        /// Trusted public key (hex) for digests; default: the public key of
+        /// the install key kept in the data directory (pass the key you
+        /// kept elsewhere to prove the files were not replaced with it).
         #[arg(long, env = "TRELLIS_AUDIT_TRUSTED_KEY")]
         public_key: Option<String>,
         #[arg(long, env = "TRELLIS_GRPC_ADDR", default_value = "127.0.0.1:50051")]
@@ -332,7 +334,8 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 Some(dir) => {
                     let trusted = match public_key {
                         Some(hex) => public_key_from_hex(&hex).context("--public-key")?,
-                        None => DigestKey::development().public_key(),
+                        None => public_key_from_hex(&install_public_key_hex(&dir)?)
+                            .context("install key")?,
                     };
                     let path = dir.join("events.db");
                     if !path.exists() {
@@ -452,4 +455,23 @@ fn history_json(e: &pb::HistoryEntry) -> serde_json::Value {
         "payload": serde_json::from_str::<serde_json::Value>(&e.payload_json).unwrap_or_default(),
         "hash": e.hash,
     })
+}
+
+/// The public key of the install key `serve` keeps beside the data. Only
+/// a convenience: whoever could edit the events could replace this file
+/// too, so `--public-key` with a key kept elsewhere is the proof.
+fn install_public_key_hex(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join(crate::serve::INSTALL_KEY_FILE);
+    let seed = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no --public-key given and no install key at {}",
+            path.display()
+        )
+    })?;
+    eprintln!(
+        "trusting the install key stored beside the data; pass --public-key with a copy kept elsewhere"
+    );
+    Ok(DigestKey::from_seed_hex(seed.trim())
+        .context("unusable install key")?
+        .public_key_hex())
 }

@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
                 roles,
                 clinics: args.clinics,
             };
-            let token = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?
+            let token = TokenIssuer::hs256(args.secret.secret()?)?
                 .issue(&caller, chrono::Duration::hours(args.hours))?;
             say!("{token}");
             Ok(())

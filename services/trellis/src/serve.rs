@@ -13,7 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use trellis_audit::grpc::AuditGrpc;
 use trellis_audit::integrity::DIGEST_CATEGORY;
 use trellis_audit::{Audit, DigestKey};
-use trellis_auth::{DEV_SECRET, TokenVerifier};
+use trellis_auth::TokenVerifier;
 use trellis_gateway::GatewayConfig;
 use trellis_kernel::{AccessLog, EventStore, TenantId};
 use trellis_plans::PlanCommands;
@@ -42,9 +42,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    if args.secret.jwt_secret == DEV_SECRET {
-        tracing::warn!("using the development token secret; set TRELLIS_JWT_SECRET in production");
-    }
+    // Configuration first: a server that could not check tokens opens
+    // nothing and writes nothing.
+    let verifier = Arc::new(args.secret.verifier()?);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let store = Arc::new(
@@ -53,7 +53,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let events: Arc<dyn EventStore> = store.clone();
     let access_log: Arc<dyn AccessLog> = store.clone();
-    let audit = audit_service(&args.audit, Arc::clone(&events), Arc::clone(&access_log))?;
+    let key = install_key(&args.audit, &args.data_dir)?;
+    let audit = audit_service(
+        &args.audit,
+        key,
+        Arc::clone(&events),
+        Arc::clone(&access_log),
+    )?;
     let read_models: Arc<dyn ReadModelStore> = Arc::new(CachedReadModels::new(
         Arc::new(
             SqliteReadModels::open(args.data_dir.join("read-models.db"))
@@ -61,7 +67,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         READ_MODEL_CACHE,
     ));
-    let verifier = Arc::new(args.secret.verifier()?);
 
     let changes = LocalChanges::default();
     let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
@@ -217,21 +222,51 @@ pub(crate) async fn keep_projecting(projector: Projector) {
     }
 }
 
+/// The file in an embedded install's data directory holding the key that
+/// signs its audit digests, made on first start when none is supplied.
+pub(crate) const INSTALL_KEY_FILE: &str = "audit-signing.key";
+
+/// The signing key of an embedded install: the supplied one, else the
+/// install's own (created on first start, readable by its owner only).
+/// Never a key compiled into the program.
+fn install_key(args: &AuditArgs, data_dir: &std::path::Path) -> anyhow::Result<DigestKey> {
+    if let Some(seed) = &args.signing_key {
+        return DigestKey::from_seed_hex(seed).context("TRELLIS_AUDIT_SIGNING_KEY");
+    }
+    let path = data_dir.join(INSTALL_KEY_FILE);
+    let key = match std::fs::read_to_string(&path) {
+        Ok(seed) => DigestKey::from_seed_hex(seed.trim())
+            .with_context(|| format!("unusable audit key {}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = DigestKey::generate();
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{}", key.seed_hex())?;
+            file.sync_all()?;
+            key
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // Verifiers need the public key; it is no secret.
+    tracing::info!(
+        public_key = %key.public_key_hex(),
+        "audit digests are signed with this install's key; keep its public key with your backups"
+    );
+    Ok(key)
+}
+
 pub(crate) fn audit_service(
     args: &AuditArgs,
+    key: DigestKey,
     events: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
 ) -> anyhow::Result<Audit> {
-    let key = match &args.signing_key {
-        Some(seed) => DigestKey::from_seed_hex(seed).context("TRELLIS_AUDIT_SIGNING_KEY")?,
-        None => {
-            tracing::warn!(
-                "signing audit digests with the public development key; \
-                 set TRELLIS_AUDIT_SIGNING_KEY (see `trellis audit keygen`) in production"
-            );
-            DigestKey::development()
-        }
-    };
     let trusted = match &args.trusted_key {
         Some(hex) => trellis_audit::integrity::public_key_from_hex(hex)
             .context("TRELLIS_AUDIT_TRUSTED_KEY")?,

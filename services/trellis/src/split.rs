@@ -184,7 +184,8 @@ where
 pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
         let (events, access_log) = open_store(&args.store).await?;
-        let audit = audit_service(&args.audit, Arc::clone(&events), access_log)?;
+        let key = split_key(&args.audit, args.secret.dev)?;
+        let audit = audit_service(&args.audit, key, Arc::clone(&events), access_log)?;
         let verifier = Arc::new(args.secret.verifier()?);
         let grpc_listener = bind(args.grpc_addr, "gRPC").await?;
         let http_listener = bind(args.http_addr, "health").await?;
@@ -311,4 +312,25 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             .context("HTTP server failed")
     })
     .await
+}
+
+/// The plans service's digest key: it has no data directory of its own to
+/// keep one in, so the key is configuration — required, except in
+/// development mode, which signs with the public development key.
+fn split_key(args: &AuditArgs, dev: bool) -> anyhow::Result<trellis_audit::DigestKey> {
+    match (&args.signing_key, dev) {
+        (Some(seed), _) => {
+            trellis_audit::DigestKey::from_seed_hex(seed).context("TRELLIS_AUDIT_SIGNING_KEY")
+        }
+        (None, true) => {
+            tracing::warn!(
+                "development mode: signing audit digests with the public development key"
+            );
+            Ok(trellis_audit::DigestKey::development())
+        }
+        (None, false) => anyhow::bail!(
+            "no audit signing key: set TRELLIS_AUDIT_SIGNING_KEY (`trellis audit keygen` \
+             makes one), or start in development mode (TRELLIS_DEV=1)"
+        ),
+    }
 }

@@ -29,7 +29,7 @@ const REVIEW_INTERVAL_DAYS: u32 = 42;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let tenant = TenantId::parse(&args.tenant).context("--tenant")?;
-    let issuer = TokenIssuer::hs256(args.secret.jwt_secret.as_bytes())?;
+    let issuer = TokenIssuer::hs256(args.secret.secret()?)?;
     let endpoint = if args.grpc_addr.starts_with("http") {
         args.grpc_addr.clone()
     } else {
