@@ -21,6 +21,7 @@ mod entered;
 mod error;
 mod goals;
 mod http;
+mod introspection;
 mod lifecycle;
 mod measures;
 pub mod mobile;

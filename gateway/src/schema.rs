@@ -58,7 +58,8 @@ pub fn build_schema(
     // validation; async-graphql's own limits stay as a second line.
     builder
         .extension(crate::cost::QueryCost::default())
-        .limit_depth(12)
+        .extension(crate::introspection::StaffIntrospection)
+        .limit_depth(16)
         .limit_complexity(2_000)
         .finish()
 }

@@ -343,3 +343,39 @@ async fn bytes_that_are_not_the_message_are_the_callers_error() {
         assert_eq!(refused.message(), trellis_proto::codec::UNDECODABLE);
     }
 }
+
+/// graphql-js's `getIntrospectionQuery()`, as `gql`, codegen tools and
+/// GraphiQL send it.
+const STANDARD_INTROSPECTION: &str = "query IntrospectionQuery { __schema {
+  queryType { name } mutationType { name } subscriptionType { name }
+  types { ...FullType }
+  directives { name description locations args { ...InputValue } } } }
+fragment FullType on __Type { kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef }
+    isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef } }
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
+#[tokio::test]
+async fn staff_may_introspect_the_schema_and_clients_may_not() {
+    let server = Server::start().await;
+    let tenant = fresh_tenant();
+    let clinician = clinician_token(&tenant);
+    let (status, body) = server
+        .graphql_raw(Some(&clinician), STANDARD_INTROSPECTION, json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "QueryRoot");
+    let client = token(&tenant, "client-1", &[trellis_auth::Role::Client]);
+    let (_, body) = server
+        .graphql_raw(Some(&client), STANDARD_INTROSPECTION, json!({}))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert!(body["data"].is_null());
+}

@@ -22,9 +22,10 @@ pub struct ServeArgs {
     pub http_addr: SocketAddr,
     #[command(flatten)]
     pub secret: SecretArgs,
-    /// Serve GraphiQL on GET /graphql.
-    #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub graphiql: bool,
+    /// Serve GraphiQL on GET /graphql. Default: on in development mode,
+    /// off otherwise (its page loads scripts from a CDN).
+    #[arg(long, env = "TRELLIS_GRAPHIQL", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub graphiql: Option<bool>,
     /// Log format on stderr.
     #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

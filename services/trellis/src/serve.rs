@@ -117,7 +117,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         schema,
         verifier,
         GatewayConfig {
-            graphiql: args.graphiql,
+            graphiql: args.graphiql.unwrap_or(args.secret.dev),
             queries: mobile.clone(),
             limiter: mobile,
         },
