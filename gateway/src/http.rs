@@ -217,7 +217,7 @@ async fn graphql(
         .and_then(|h| h.get(7..))
         .map(|t| BearerToken(t.trim().to_owned()));
     let tenant = caller.tenant.to_string();
-    if !state.config.limiter.allow(&tenant).await {
+    if !state.config.limiter.allow(&tenant, &caller.subject).await {
         record_request(
             &tenant,
             "graphql",
@@ -226,7 +226,7 @@ async fn graphql(
         );
         let body = error_body(
             ErrorCode::RateLimited,
-            "this clinic network has used its request budget for this minute; retry shortly",
+            "the request budget for this minute is used (the clinic network's or this caller's); retry shortly",
         );
         return (
             StatusCode::TOO_MANY_REQUESTS,

@@ -26,11 +26,18 @@ pub trait QueryCache: Send + Sync + 'static {
     async fn put(&self, tenant: &str, hash: &str, query: &str);
 }
 
-/// Counts requests per tenant per minute.
+/// Counts requests per tenant and per caller, per minute: one noisy app
+/// or person cannot spend a whole clinic network's budget.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
-    /// True while `tenant` is within its budget for the current minute.
-    async fn allow(&self, tenant: &str) -> bool;
+    /// True while `tenant`, and `subject` within it, are within their
+    /// budgets for the current minute.
+    async fn allow(&self, tenant: &str, subject: &str) -> bool;
+}
+
+/// Within budget: a limit of 0 means none.
+fn within(count: u64, limit: u64) -> bool {
+    limit == 0 || count <= limit
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -50,8 +57,10 @@ fn current_minute() -> u64 {
 #[derive(Debug)]
 pub struct MemoryMobile {
     queries: Mutex<HashMap<(String, String), String>>,
-    counts: Mutex<HashMap<String, (u64, u64)>>,
+    /// (minute, count) per tenant, and per tenant and subject.
+    counts: Mutex<HashMap<(String, String), (u64, u64)>>,
     per_minute: u64,
+    per_subject: u64,
 }
 
 impl MemoryMobile {
@@ -61,7 +70,15 @@ impl MemoryMobile {
             queries: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
             per_minute,
+            per_subject: 0,
         }
+    }
+
+    /// And at most `per_minute` per caller (token subject); 0: no limit.
+    #[must_use]
+    pub fn per_subject(mut self, per_minute: u64) -> Self {
+        self.per_subject = per_minute;
+        self
     }
 }
 
@@ -86,18 +103,28 @@ impl QueryCache for MemoryMobile {
 
 #[async_trait]
 impl RateLimiter for MemoryMobile {
-    async fn allow(&self, tenant: &str) -> bool {
-        if self.per_minute == 0 {
+    async fn allow(&self, tenant: &str, subject: &str) -> bool {
+        if self.per_minute == 0 && self.per_subject == 0 {
             return true;
         }
         let minute = current_minute();
         let mut counts = self.counts.lock().expect("rate counts poisoned");
-        let entry = counts.entry(tenant.to_owned()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
+        // Counts of past minutes are dead weight: the map stays as small
+        // as the callers of the current minute.
+        if counts.len() > MEMORY_QUERIES {
+            counts.retain(|_, (m, _)| *m == minute);
         }
-        entry.1 += 1;
-        entry.1 <= self.per_minute
+        let mut count = |key: (String, String)| {
+            let entry = counts.entry(key).or_insert((minute, 0));
+            if entry.0 != minute {
+                *entry = (minute, 0);
+            }
+            entry.1 += 1;
+            entry.1
+        };
+        let tenant_count = count((tenant.to_owned(), String::new()));
+        let subject_count = count((tenant.to_owned(), subject.to_owned()));
+        within(tenant_count, self.per_minute) && within(subject_count, self.per_subject)
     }
 }
 
@@ -106,6 +133,7 @@ impl RateLimiter for MemoryMobile {
 pub struct RedisMobile {
     redis: ConnectionManager,
     per_minute: u64,
+    per_subject: u64,
 }
 
 impl std::fmt::Debug for RedisMobile {
@@ -119,7 +147,18 @@ impl std::fmt::Debug for RedisMobile {
 impl RedisMobile {
     pub async fn connect(url: &str, per_minute: u64) -> Result<Self, redis::RedisError> {
         let redis = ConnectionManager::new(redis::Client::open(url)?).await?;
-        Ok(Self { redis, per_minute })
+        Ok(Self {
+            redis,
+            per_minute,
+            per_subject: 0,
+        })
+    }
+
+    /// And at most `per_minute` per caller (token subject); 0: no limit.
+    #[must_use]
+    pub fn per_subject(mut self, per_minute: u64) -> Self {
+        self.per_subject = per_minute;
+        self
     }
 }
 
@@ -153,20 +192,30 @@ impl QueryCache for RedisMobile {
 
 #[async_trait]
 impl RateLimiter for RedisMobile {
-    async fn allow(&self, tenant: &str) -> bool {
-        if self.per_minute == 0 {
+    async fn allow(&self, tenant: &str, subject: &str) -> bool {
+        if self.per_minute == 0 && self.per_subject == 0 {
             return true;
         }
-        let key = format!("{tenant}:trellis:rate:{}", current_minute());
+        let minute = current_minute();
+        let key = format!("{tenant}:trellis:rate:{minute}");
+        // The subject is hashed into the key: ids stay out of Redis keys.
+        let subject_key = format!(
+            "{tenant}:trellis:rate:{minute}:{}",
+            &sha256_hex(subject)[..16]
+        );
         let mut redis = self.redis.clone();
-        let counted: Result<(u64, ()), _> = redis::pipe()
+        let counted: Result<(u64, (), u64, ()), _> = redis::pipe()
             .atomic()
             .incr(&key, 1)
             .expire(&key, 120)
+            .incr(&subject_key, 1)
+            .expire(&subject_key, 120)
             .query_async(&mut redis)
             .await;
         match counted {
-            Ok((count, ())) => count <= self.per_minute,
+            Ok((count, (), subject_count, ())) => {
+                within(count, self.per_minute) && within(subject_count, self.per_subject)
+            }
             Err(e) => {
                 // Fail open: an unavailable limiter must not stop care.
                 tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
@@ -183,14 +232,32 @@ mod tests {
     #[tokio::test]
     async fn the_budget_is_per_tenant_and_per_minute() {
         let limiter = MemoryMobile::new(2);
-        assert!(limiter.allow("a").await);
-        assert!(limiter.allow("a").await);
-        assert!(!limiter.allow("a").await, "third request in the minute");
+        assert!(limiter.allow("a", "x").await);
+        assert!(limiter.allow("a", "y").await);
         assert!(
-            limiter.allow("b").await,
+            !limiter.allow("a", "z").await,
+            "third request in the minute"
+        );
+        assert!(
+            limiter.allow("b", "x").await,
             "another tenant has its own budget"
         );
-        assert!(MemoryMobile::new(0).allow("a").await, "0 means no limit");
+        assert!(
+            MemoryMobile::new(0).allow("a", "x").await,
+            "0 means no limit"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_caller_cannot_spend_the_tenants_budget() {
+        let limiter = MemoryMobile::new(100).per_subject(2);
+        assert!(limiter.allow("a", "phone-1").await);
+        assert!(limiter.allow("a", "phone-1").await);
+        assert!(!limiter.allow("a", "phone-1").await, "over its own budget");
+        assert!(
+            limiter.allow("a", "clin-3").await,
+            "others of the tenant go on"
+        );
     }
 
     #[tokio::test]

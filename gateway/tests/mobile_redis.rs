@@ -23,11 +23,11 @@ async fn instances_share_persisted_queries_and_the_budget() {
     );
     assert_eq!(two.get("someone-else", "abc").await, None);
 
-    assert!(one.allow(&tenant).await);
-    assert!(two.allow(&tenant).await);
-    assert!(one.allow(&tenant).await);
+    assert!(one.allow(&tenant, "clin-1").await);
+    assert!(two.allow(&tenant, "clin-1").await);
+    assert!(one.allow(&tenant, "clin-1").await);
     assert!(
-        !two.allow(&tenant).await,
+        !two.allow(&tenant, "clin-1").await,
         "the fourth request, on any instance, is over budget"
     );
 }

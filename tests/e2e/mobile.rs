@@ -3,6 +3,7 @@
 use std::process::Stdio;
 
 use serde_json::{Value, json};
+use trellis_auth::Role;
 
 use crate::harness::*;
 
@@ -87,4 +88,28 @@ async fn a_tenant_over_its_budget_is_told_to_slow_down() {
     let calm = clinician_token(&fresh_tenant());
     let (status, _) = post(&server, &calm, query).await;
     assert_eq!(status, 200, "another clinic network is not affected");
+}
+
+#[tokio::test]
+async fn one_caller_over_its_budget_does_not_stop_its_colleagues() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        data.path(),
+        &[("TRELLIS_RATE_LIMIT_PER_SUBJECT", "2")],
+        Stdio::inherit(),
+    )
+    .await;
+    let tenant = fresh_tenant();
+    let noisy = token(&tenant, "client-7", &[Role::Client]);
+    let query = json!({ "query": "{ plans { edges { cursor } } }" });
+    for _ in 0..2 {
+        let (status, _) = post(&server, &noisy, query.clone()).await;
+        assert_eq!(status, 200);
+    }
+    let (status, limited) = post(&server, &noisy, query.clone()).await;
+    assert_eq!(status, 429);
+    assert_eq!(limited["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    let colleague = clinician_token(&tenant);
+    let (status, _) = post(&server, &colleague, query).await;
+    assert_eq!(status, 200, "the same clinic network's others go on");
 }

@@ -37,8 +37,11 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub audit: AuditArgs,
     /// GraphQL requests per tenant per minute; 0 means no limit.
-    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 12_000)]
     pub rate_limit_per_minute: u64,
+    /// GraphQL requests per caller (token subject) per minute; 0: no limit.
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_SUBJECT", default_value_t = 1_200)]
+    pub rate_limit_per_subject: u64,
 }
 
 #[derive(Debug, clap::Args)]

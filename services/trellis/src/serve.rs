@@ -101,9 +101,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&events),
         args.audit.digest_interval_secs,
     ));
-    let mobile = Arc::new(trellis_gateway::mobile::MemoryMobile::new(
-        args.rate_limit_per_minute,
-    ));
+    let mobile = Arc::new(
+        trellis_gateway::mobile::MemoryMobile::new(args.rate_limit_per_minute)
+            .per_subject(args.rate_limit_per_subject),
+    );
     // GraphQL mutations go through the gRPC API like any other client's.
     let plans_client = plans_client(&format!("http://{grpc_addr}"))?;
     let schema = trellis_gateway::build_schema(

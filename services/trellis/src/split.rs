@@ -112,6 +112,9 @@ pub struct GatewayArgs {
     /// gateway instances; 0 means no limit.
     #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 12_000)]
     rate_limit_per_minute: u64,
+    /// GraphQL requests per caller (token subject) per minute; 0: no limit.
+    #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_SUBJECT", default_value_t = 1_200)]
+    rate_limit_per_subject: u64,
     #[command(flatten)]
     secret: SecretArgs,
     #[command(flatten)]
@@ -275,7 +278,8 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 args.rate_limit_per_minute,
             )
             .await
-            .context("cannot reach Redis")?,
+            .context("cannot reach Redis")?
+            .per_subject(args.rate_limit_per_subject),
         );
         // Every gateway hears every change through Redis pub/sub.
         let changes = LocalChanges::default();
