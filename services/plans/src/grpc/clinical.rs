@@ -146,28 +146,24 @@ pub(super) fn record_clinical_context(
     r: &pb::RecordClinicalContextRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    let supports: Vec<Option<Support>> = r
-        .supports
-        .iter()
-        .map(|s| {
-            f.choice("supports.kind", support_kind(s.kind))
-                .map(|kind| Support {
-                    kind,
-                    involvement: s.involvement.clone(),
-                })
-        })
-        .collect();
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::RecordClinicalContext(RecordClinicalContext {
+    f.plan_wide(&r.command_id, &r.plan_id, |f| {
+        let supports: Vec<Option<Support>> = r
+            .supports
+            .iter()
+            .map(|s| {
+                f.choice("supports.kind", support_kind(s.kind))
+                    .map(|kind| Support {
+                        kind,
+                        involvement: s.involvement.clone(),
+                    })
+            })
+            .collect();
+        Some(PlanCommand::RecordClinicalContext(RecordClinicalContext {
             strengths: r.strengths.clone(),
             barriers: r.barriers.clone(),
             supports: supports.into_iter().collect::<Option<Vec<_>>>()?,
-        }),
-    ))
+        }))
+    })
 }
 
 pub(super) fn add_referral(
@@ -219,12 +215,8 @@ pub(super) fn record_service_plan(
     r: &pb::RecordServicePlanRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::RecordServicePlan(RecordServicePlan {
+    f.plan_wide(&r.command_id, &r.plan_id, |_| {
+        Some(PlanCommand::RecordServicePlan(RecordServicePlan {
             session_type: r.session_type.clone(),
             minutes: r.minutes,
             frequency: r.frequency.clone(),
@@ -233,6 +225,6 @@ pub(super) fn record_service_plan(
             focus: r.focus.clone(),
             maintenance: r.maintenance.clone(),
             monitoring: r.monitoring.clone(),
-        }),
-    ))
+        }))
+    })
 }

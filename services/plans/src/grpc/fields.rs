@@ -36,6 +36,21 @@ impl Mapped {
 pub(super) struct Fields(pub(super) Vec<FieldViolation>);
 
 impl Fields {
+    /// A command on the plan as a whole: its command id and plan id are
+    /// read first (their violations come first, and all are collected),
+    /// then the rest of the command from `command`.
+    pub(super) fn plan_wide(
+        &mut self,
+        command_id: &str,
+        plan_id: &str,
+        command: impl FnOnce(&mut Self) -> Option<PlanCommand>,
+    ) -> Option<Mapped> {
+        let command_id = self.command_id(command_id);
+        let plan_id = self.plan_id(plan_id);
+        let command = command(self);
+        Some(Mapped::plan_wide(plan_id?, command_id?, command?))
+    }
+
     pub(super) fn violation(&mut self, field: &'static str, description: &str) {
         self.0.push(FieldViolation::new(field, description));
     }

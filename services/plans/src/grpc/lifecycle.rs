@@ -61,15 +61,11 @@ pub(super) fn put_plan_on_hold(
     r: &pb::PutPlanOnHoldRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::PutPlanOnHold(PutPlanOnHold {
+    f.plan_wide(&r.command_id, &r.plan_id, |_| {
+        Some(PlanCommand::PutPlanOnHold(PutPlanOnHold {
             reason: r.reason.clone(),
-        }),
-    ))
+        }))
+    })
 }
 
 pub(super) fn resume_plan(
@@ -77,13 +73,9 @@ pub(super) fn resume_plan(
     r: &pb::ResumePlanRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::ResumePlan(ResumePlan),
-    ))
+    f.plan_wide(&r.command_id, &r.plan_id, |_| {
+        Some(PlanCommand::ResumePlan(ResumePlan))
+    })
 }
 
 pub(super) fn close_plan(
@@ -91,17 +83,13 @@ pub(super) fn close_plan(
     r: &pb::ClosePlanRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    let closure = f.choice("closure", plan_closure(r.closure));
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::ClosePlan(ClosePlan {
+    f.plan_wide(&r.command_id, &r.plan_id, |f| {
+        let closure = f.choice("closure", plan_closure(r.closure));
+        Some(PlanCommand::ClosePlan(ClosePlan {
             closure: closure?,
             reason: r.reason.clone(),
-        }),
-    ))
+        }))
+    })
 }
 
 pub(super) fn record_consent(
@@ -109,19 +97,15 @@ pub(super) fn record_consent(
     r: &pb::RecordConsentRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    let kind = f.choice("kind", consent_kind(r.kind));
-    let given_on = f.date("given_on", &r.given_on);
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::RecordConsent(RecordConsent {
+    f.plan_wide(&r.command_id, &r.plan_id, |f| {
+        let kind = f.choice("kind", consent_kind(r.kind));
+        let given_on = f.date("given_on", &r.given_on);
+        Some(PlanCommand::RecordConsent(RecordConsent {
             kind: kind?,
             given_on: given_on?,
             note: r.note.clone(),
-        }),
-    ))
+        }))
+    })
 }
 
 pub(super) fn sign_plan(
@@ -129,18 +113,14 @@ pub(super) fn sign_plan(
     r: &pb::SignPlanRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    let role = f.choice("role", signer_role(r.role));
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::SignPlan(SignPlan {
+    f.plan_wide(&r.command_id, &r.plan_id, |f| {
+        let role = f.choice("role", signer_role(r.role));
+        Some(PlanCommand::SignPlan(SignPlan {
             role: role?,
             // One signs as oneself, never on another's behalf.
             signer_id: caller.subject.clone(),
-        }),
-    ))
+        }))
+    })
 }
 
 pub(super) fn assign_care_team(
@@ -148,16 +128,12 @@ pub(super) fn assign_care_team(
     r: &pb::AssignCareTeamRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::AssignCareTeam(AssignCareTeam {
+    f.plan_wide(&r.command_id, &r.plan_id, |_| {
+        Some(PlanCommand::AssignCareTeam(AssignCareTeam {
             primary_clinician_id: r.primary_clinician_id.clone(),
             members: r.members.clone(),
-        }),
-    ))
+        }))
+    })
 }
 
 /// The command id and plan of a `CreatePlanRequest`, alone or inside

@@ -82,15 +82,11 @@ pub(super) fn schedule_measure(
     r: &pb::ScheduleMeasureRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let command_id = f.command_id(&r.command_id);
-    let plan_id = f.plan_id(&r.plan_id);
-    let instrument = f.choice("instrument", instrument(r.instrument));
-    Some(Mapped::plan_wide(
-        plan_id?,
-        command_id?,
-        PlanCommand::ScheduleMeasure(ScheduleMeasure {
+    f.plan_wide(&r.command_id, &r.plan_id, |f| {
+        let instrument = f.choice("instrument", instrument(r.instrument));
+        Some(PlanCommand::ScheduleMeasure(ScheduleMeasure {
             instrument: instrument?,
             interval_days: r.interval_days,
-        }),
-    ))
+        }))
+    })
 }
