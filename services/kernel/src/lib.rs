@@ -10,6 +10,7 @@ mod chain;
 mod envelope;
 pub mod group_commit;
 mod ids;
+mod snapshot;
 mod store;
 mod subscription;
 
@@ -17,6 +18,7 @@ pub use access::{AccessLog, AccessQuery, AccessRecord, LoggedAccess};
 pub use chain::{ChainInput, EventHash, chain_hash, from_hex, metadata_bytes, sha256, to_hex};
 pub use envelope::{Actor, EventMetadata, NewEvent, RecordedEvent};
 pub use ids::{IdError, StreamName, TenantId};
+pub use snapshot::{MemorySnapshots, Snapshot, SnapshotStore};
 pub use store::{
     AppendOutcome, EventStore, ExpectedRevision, ReadDirection, StoreError, StoredAt, StreamHead,
     SubscriptionMessage, SubscriptionStream, recognise_retry,

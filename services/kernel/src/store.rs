@@ -149,6 +149,21 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Cheap liveness probe of the backing engine.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Proves the store takes writes now, with a tiny committed write that
+    /// takes the path appends take, outside the event streams: no event, no
+    /// global position, no hash chain, no access record. Readiness calls
+    /// it. The default only pings, for a store with no such place to write.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        self.ping().await
+    }
+
+    /// The global position of the last committed event (0 when empty), for
+    /// a store whose positions count events and that can tell cheaply;
+    /// `None` otherwise (readiness then cannot measure projection lag).
+    async fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Where an event id is already stored: stream name, revision, position.

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use trellis_kernel::{
-    Actor, EventMetadata, EventStore, NewEvent, RecordedEvent, StreamName, TenantId,
+    Actor, EventMetadata, EventStore, NewEvent, RecordedEvent, Snapshot, SnapshotStore, StreamName,
+    TenantId,
 };
 use uuid::Uuid;
 
@@ -39,8 +40,23 @@ pub fn sample_event(seq: u64) -> NewEvent {
     }
 }
 
+/// A snapshot whose payload is binary (a zero byte, bytes no UTF-8 text
+/// holds) and names it by `tag`.
+pub fn sample_snapshot(revision: u64, schema_version: u32, tag: &str) -> Snapshot {
+    let mut payload = vec![0x00, 0xff, 0xfe];
+    payload.extend_from_slice(tag.as_bytes());
+    Snapshot {
+        revision,
+        schema_version,
+        payload,
+    }
+}
+
 /// The store under test.
 pub(crate) type Store = Arc<dyn EventStore>;
+
+/// The same store's snapshots.
+pub(crate) type Snapshots = Arc<dyn SnapshotStore>;
 
 /// The `seq` of each event, in order.
 pub(crate) fn seqs(events: &[RecordedEvent]) -> Vec<u64> {

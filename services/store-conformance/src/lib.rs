@@ -10,11 +10,23 @@
 //! Each check works on its own tenant and only looks at that tenant's
 //! events, so backends that share one database between tests (PostgreSQL,
 //! KurrentDB) run it as well as a fresh file per test.
+//!
+//! A backend that also keeps snapshots runs their checks through
+//! [`snapshot_conformance_tests!`], with a factory that hands out both
+//! views of one store:
+//!
+//! ```text
+//! async fn fresh_stores() -> (Arc<dyn EventStore>, Arc<dyn SnapshotStore>) { … }
+//! trellis_store_conformance::snapshot_conformance_tests!(fresh_stores);
+//! ```
+//!
+//! and [`checks::a_saved_snapshot_survives_reopen`] with a function that
+//! opens the same store again.
 
 pub mod checks;
 mod fixtures;
 
-pub use fixtures::{fresh_tenant, plan_stream, sample_event};
+pub use fixtures::{fresh_tenant, plan_stream, sample_event, sample_snapshot};
 
 /// Generates one `#[tokio::test]` per conformance check. `$make` is an
 /// async fn returning `Arc<dyn EventStore>`.
@@ -52,7 +64,8 @@ macro_rules! conformance_tests {
             a_subscription_catches_up_then_goes_live,
             a_subscription_resumes_after_a_checkpoint,
             streams_are_hash_chained,
-            stream_heads_name_every_stream_of_a_tenant
+            stream_heads_name_every_stream_of_a_tenant,
+            a_write_probe_appends_nothing
         );
     };
     (@store_wide_ids $make:path; $attr:meta) => {
@@ -68,6 +81,33 @@ macro_rules! conformance_tests {
             async fn $check() {
                 let store = $make().await;
                 $crate::checks::$check(store).await;
+            }
+        )*
+    };
+}
+
+/// Generates one `#[tokio::test]` per snapshot check. `$make` is an async
+/// fn returning `(Arc<dyn EventStore>, Arc<dyn SnapshotStore>)`, both
+/// views of one store.
+#[macro_export]
+macro_rules! snapshot_conformance_tests {
+    ($make:path) => {
+        $crate::snapshot_conformance_tests!(@each $make;
+            a_stream_has_no_snapshot_at_first,
+            a_saved_snapshot_loads_back,
+            an_older_snapshot_does_not_replace_a_newer,
+            the_same_revision_does_not_replace,
+            snapshots_are_kept_per_stream_and_per_tenant,
+            concurrent_saves_keep_the_latest,
+            snapshots_stay_out_of_the_record
+        );
+    };
+    (@each $make:path; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (events, snapshots) = $make().await;
+                $crate::checks::$check(events, snapshots).await;
             }
         )*
     };

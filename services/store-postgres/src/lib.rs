@@ -20,9 +20,13 @@
 //! **Subscriptions** wait on `LISTEN trellis_events` (the writer notifies
 //! at commit) instead of polling, with a slow poll as a safety net for a
 //! notification lost while the listener reconnected.
+//!
+//! **Snapshots** ([`SnapshotStore`]) live in `trellis_snapshots`, saved
+//! and read on the pool, never through the writer (see `snapshots.rs`).
 
 mod error;
 mod schema;
+mod snapshots;
 mod writer;
 
 use std::sync::Arc;
@@ -33,11 +37,11 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::mpsc;
 use trellis_kernel::{
     AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
-    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
-    StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
+    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, Snapshot,
+    SnapshotStore, StoreError, StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
-use trellis_kernel::group_commit::{WriteRequest, writer_stopped};
+use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, writer_stopped};
 
 use crate::error::unavailable;
 use crate::schema::CHANNEL;
@@ -57,6 +61,7 @@ pub struct PostgresEventStore {
 struct Inner {
     pool: PgPool,
     writes: mpsc::Sender<WriteRequest>,
+    probes: ProbeGate,
 }
 
 impl PostgresEventStore {
@@ -72,7 +77,11 @@ impl PostgresEventStore {
         let (writes, requests) = mpsc::channel(4096);
         tokio::spawn(writer::run(pool.clone(), requests));
         Ok(Self {
-            inner: Arc::new(Inner { pool, writes }),
+            inner: Arc::new(Inner {
+                pool,
+                writes,
+                probes: ProbeGate::default(),
+            }),
         })
     }
 
@@ -161,6 +170,20 @@ impl EventStore for PostgresEventStore {
             .map(|_| ())
             .map_err(|e| unavailable(&e))
     }
+
+    /// Queues behind the appends and commits with them (the writer
+    /// rewrites the one row of `trellis_write_probe`), so the answer is
+    /// whether this process's writes reach the database now: pool, writer,
+    /// append lock, commit. A read-only standby or a full disk fails it.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let (request, acknowledged) = self.inner.probes.request().ok_or_else(probe_unanswered)?;
+        self.write(request).await?;
+        acknowledged.wait().await
+    }
+
+    async fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        schema::last_position(&self.inner.pool).await.map(Some)
+    }
 }
 
 #[async_trait]
@@ -182,6 +205,21 @@ impl AccessLog for PostgresEventStore {
         limit: usize,
     ) -> Result<Vec<LoggedAccess>, StoreError> {
         schema::query_access(&self.inner.pool, tenant, query, after.unwrap_or(0), limit).await
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for PostgresEventStore {
+    async fn load_snapshot(&self, stream: &StreamName) -> Result<Option<Snapshot>, StoreError> {
+        snapshots::load(&self.inner.pool, stream).await
+    }
+
+    async fn save_snapshot(
+        &self,
+        stream: &StreamName,
+        snapshot: Snapshot,
+    ) -> Result<(), StoreError> {
+        snapshots::save(&self.inner.pool, stream, &snapshot).await
     }
 }
 

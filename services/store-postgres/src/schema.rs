@@ -56,6 +56,17 @@ const SCHEMA: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS trellis_access_by_plan ON trellis_access_log (tenant, plan_id, id)",
     "CREATE INDEX IF NOT EXISTS trellis_access_by_subject ON trellis_access_log (tenant, subject, id)",
+    "CREATE TABLE IF NOT EXISTS trellis_write_probe (
+        id        SMALLINT    PRIMARY KEY CHECK (id = 1),
+        probed_at TIMESTAMPTZ NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS trellis_snapshots (
+        stream          TEXT   PRIMARY KEY,
+        revision        BIGINT NOT NULL,
+        schema_version  BIGINT NOT NULL,
+        payload         BYTEA  NOT NULL,
+        saved_at_us     BIGINT NOT NULL
+    )",
 ];
 
 /// The event columns, as a literal so queries stay `&'static str` (sqlx
@@ -313,6 +324,29 @@ pub(crate) async fn insert_event(
     .await
     .map_err(|e| unavailable(&e))?;
     Ok(position.map(|p| (to_u64(p), hash)))
+}
+
+/// Rewrites the one row of `trellis_write_probe`: readiness's write, which
+/// touches no event, position, chain or access record.
+pub(crate) async fn touch_write_probe(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO trellis_write_probe (id, probed_at) VALUES (1, clock_timestamp())
+            ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| unavailable(&e))?;
+    Ok(())
+}
+
+/// The position of the last committed event (0 when empty). Positions
+/// count events, give or take the few a rolled-back group drew.
+pub(crate) async fn last_position(pool: &PgPool) -> Result<u64, StoreError> {
+    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(global_position), 0) FROM trellis_events")
+        .fetch_one(pool)
+        .await
+        .map(to_u64)
+        .map_err(|e| unavailable(&e))
 }
 
 pub(crate) async fn insert_access(

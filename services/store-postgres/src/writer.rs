@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
 use tokio::sync::mpsc;
 use trellis_kernel::group_commit::{
-    AppendRequest, WriteRequest, WriteResult, answer_all, fail_all,
+    AppendRequest, WriteRequest, WriteResult, answer_all, fail_all, only_probes,
 };
 use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
 
@@ -26,6 +26,11 @@ pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>
         }
         let results = match commit_group(&pool, &group).await {
             Ok(results) => results,
+            Err(e) if only_probes(&group) => {
+                // Readiness logs what its probes find, once per change.
+                tracing::debug!(error = %e, "write probe commit failed");
+                fail_all(&group)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "event store commit failed");
                 fail_all(&group)
@@ -67,6 +72,16 @@ async fn commit_group(
                 }
                 WriteResult::Access(Ok(()))
             }
+            WriteRequest::Probe(_) => {
+                schema::touch_write_probe(&mut tx).await?;
+                WriteResult::Probe(Ok(()))
+            }
+            // This store saves snapshots on its pool (`snapshots.rs`):
+            // never in the locked transaction, where a failure would abort
+            // the group. One sent here is refused alone.
+            WriteRequest::Snapshot(_) => WriteResult::Snapshot(Err(StoreError::Unavailable(
+                "this writer takes no snapshots: they are saved on the pool".into(),
+            ))),
         });
     }
     if let Some(position) = last_position {

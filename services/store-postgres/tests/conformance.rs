@@ -3,6 +3,22 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use support::fresh_store;
+use trellis_kernel::{EventStore, SnapshotStore};
+
+async fn fresh_stores() -> (Arc<dyn EventStore>, Arc<dyn SnapshotStore>) {
+    let store = support::connect().await;
+    (Arc::new(store.clone()), Arc::new(store))
+}
 
 trellis_store_conformance::conformance_tests!(fresh_store);
+trellis_store_conformance::snapshot_conformance_tests!(fresh_stores);
+
+/// Reopening is connecting again: a new pool and writer on the same
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_snapshot_survives_reopen() {
+    trellis_store_conformance::checks::a_saved_snapshot_survives_reopen(fresh_stores).await;
+}

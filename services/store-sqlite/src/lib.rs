@@ -8,8 +8,13 @@
 //! fsync cost is shared by every append that arrived meanwhile (group commit).
 //!
 //! Readers use their own read-only connections and never block the writer.
+//!
+//! Snapshots ([`SnapshotStore`]) live in a `snapshots` table beside the
+//! events: saved through the same writer (after the record's commit, in a
+//! transaction of their own that waits for no fsync), read by the readers.
 
 mod schema;
+mod snapshots;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,11 +25,11 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::watch;
 use trellis_kernel::{
     AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
-    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, StoreError,
-    StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
+    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, Snapshot,
+    SnapshotStore, StoreError, StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
 
-use trellis_kernel::group_commit::{WriteRequest, writer_stopped};
+use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, writer_stopped};
 
 /// How many events one subscription read fetches at a time.
 const SUBSCRIPTION_PAGE: usize = 512;
@@ -57,6 +62,7 @@ struct Inner {
     path: PathBuf,
     writes: Mutex<mpsc::Sender<WriteRequest>>,
     readers: Mutex<Vec<Connection>>,
+    probes: ProbeGate,
     /// Global position of the last committed event (0 when empty).
     head: watch::Receiver<u64>,
 }
@@ -83,6 +89,7 @@ impl SqliteEventStore {
                 path,
                 writes: Mutex::new(tx),
                 readers: Mutex::new(Vec::new()),
+                probes: ProbeGate::default(),
                 head: head_rx,
             }),
         })
@@ -169,6 +176,27 @@ impl AccessLog for SqliteEventStore {
     }
 }
 
+/// Snapshots are saved through the writer, so they never wait on
+/// SQLite's lock against it, and read by the pooled readers.
+#[async_trait]
+impl SnapshotStore for SqliteEventStore {
+    async fn load_snapshot(&self, stream: &StreamName) -> Result<Option<Snapshot>, StoreError> {
+        let stream = stream.clone();
+        self.with_reader(move |conn| snapshots::load(conn, &stream))
+            .await
+    }
+
+    async fn save_snapshot(
+        &self,
+        stream: &StreamName,
+        snapshot: Snapshot,
+    ) -> Result<(), StoreError> {
+        let (request, acknowledged) = WriteRequest::snapshot(stream.clone(), snapshot);
+        self.write(request)?;
+        acknowledged.wait().await
+    }
+}
+
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -242,5 +270,20 @@ impl EventStore for SqliteEventStore {
                 .map_err(schema::unavailable)
         })
         .await
+    }
+
+    /// Queues behind the appends and commits with them: the writer rewrites
+    /// the one row of `write_probe`, so the answer is whether a commit
+    /// reached the WAL and its fsync just now. (A rolled-back write would
+    /// prove nothing: it never leaves the page cache, so a full disk or a
+    /// failing fsync would not show.)
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let (request, acknowledged) = self.inner.probes.request().ok_or_else(probe_unanswered)?;
+        self.write(request)?;
+        acknowledged.wait().await
+    }
+
+    async fn last_position(&self) -> Result<Option<u64>, StoreError> {
+        Ok(Some(self.head_position()))
     }
 }

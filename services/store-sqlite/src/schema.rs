@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS access_log (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS access_by_plan ON access_log (tenant, plan_id, id);
 CREATE INDEX IF NOT EXISTS access_by_subject ON access_log (tenant, subject, id);
+CREATE TABLE IF NOT EXISTS write_probe (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    probed_at_us INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream          TEXT    PRIMARY KEY,
+    revision        INTEGER NOT NULL,
+    schema_version  INTEGER NOT NULL,
+    payload         BLOB    NOT NULL,
+    saved_at_us     INTEGER NOT NULL
+) STRICT;
 ";
 
 const COLUMNS: &str = "global_position, event_id, stream, revision, event_type, schema_version, \
@@ -72,6 +83,18 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     Ok(conn)
+}
+
+/// Rewrites the one row of `write_probe`: readiness's write, which touches
+/// no event, position, chain or access record.
+pub(crate) fn touch_write_probe(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO write_probe (id, probed_at_us) VALUES (1, ?1) \
+         ON CONFLICT (id) DO UPDATE SET probed_at_us = excluded.probed_at_us",
+    )
+    .and_then(|mut stmt| stmt.execute([Utc::now().timestamp_micros()]))
+    .map(|_| ())
+    .map_err(unavailable)
 }
 
 pub(crate) fn head_position(conn: &Connection) -> Result<u64, StoreError> {

@@ -1,4 +1,10 @@
 //! The single writer thread and its group commit.
+//!
+//! Snapshots queue with the record's writes but are not committed with
+//! them: the record's requests commit first (one fsync) and are answered,
+//! then the group's snapshots commit in a transaction of their own without
+//! an fsync. A snapshot can so never fail or delay an append, and the
+//! next fsync of the record makes it durable as a side effect.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -7,19 +13,19 @@ use chrono::Utc;
 use rusqlite::Connection;
 use tokio::sync::watch;
 use trellis_kernel::group_commit::{
-    AccessRequest, AppendRequest, WriteRequest, WriteResult, answer_all, fail_all,
+    AccessRequest, AppendRequest, WriteRequest, WriteResult, answer_all, fail_all, only_probes,
 };
 use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
 
-use crate::schema;
+use crate::{schema, snapshots};
 
 pub(crate) fn run(
-    mut conn: Connection,
+    conn: Connection,
     requests: mpsc::Receiver<WriteRequest>,
     head: watch::Sender<u64>,
     max_group: usize,
 ) {
-    let mut heads = StreamHeads::default();
+    let mut writer = Writer::new(conn);
     while let Ok(first) = requests.recv() {
         // Everything that queued while the last commit was syncing goes
         // into this one, up to a bound that keeps one commit's latency low.
@@ -30,13 +36,77 @@ pub(crate) fn run(
                 Err(_) => break,
             }
         }
-        let (results, last_position) = commit_group(&mut conn, &mut heads, &group);
-        if let Some(position) = last_position {
-            head.send_replace(position);
-        }
-        answer_all(group, results);
+        writer.write(group, &head);
     }
     tracing::debug!("store writer stopped: every handle was dropped");
+}
+
+/// The only write connection and what the writer remembers about it.
+struct Writer {
+    conn: Connection,
+    heads: StreamHeads,
+    sync: SyncLevel,
+}
+
+impl Writer {
+    /// `conn` as `schema::open_writer` left it: `synchronous=FULL`.
+    fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            heads: StreamHeads::default(),
+            sync: SyncLevel::Full,
+        }
+    }
+
+    /// Commits one group and answers each of its callers: the record's
+    /// requests first, then the snapshots.
+    fn write(&mut self, group: Vec<WriteRequest>, head: &watch::Sender<u64>) {
+        let (saves, record): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .partition(|request| matches!(request, WriteRequest::Snapshot(_)));
+        if !record.is_empty() {
+            let (results, last_position) = match self.sync.set(&self.conn, SyncLevel::Full) {
+                Ok(()) => commit_group(&mut self.conn, &mut self.heads, &record),
+                Err(e) => (failed_group(&record, &e), None),
+            };
+            if let Some(position) = last_position {
+                head.send_replace(position);
+            }
+            answer_all(record, results);
+        }
+        if !saves.is_empty() {
+            // A cache need not reach the disk at commit. Should lowering
+            // the level fail, the snapshots just commit with an fsync.
+            let _ = self.sync.set(&self.conn, SyncLevel::Normal);
+            let results = snapshots::save_all(&mut self.conn, &saves);
+            answer_all(saves, results);
+        }
+    }
+}
+
+/// The writer connection's `synchronous` level. The record only ever
+/// commits at `Full` (an fsync of the WAL per commit): if raising it
+/// again fails, the record's writes fail rather than commit without one.
+/// `Normal` (in WAL mode: no fsync at commit, the database still
+/// consistent) is for snapshots only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SyncLevel {
+    Full,
+    Normal,
+}
+
+impl SyncLevel {
+    fn set(&mut self, conn: &Connection, level: Self) -> Result<(), rusqlite::Error> {
+        if *self != level {
+            let name = match level {
+                Self::Full => "FULL",
+                Self::Normal => "NORMAL",
+            };
+            conn.pragma_update(None, "synchronous", name)?;
+            *self = level;
+        }
+        Ok(())
+    }
 }
 
 /// The last revision of recently written streams, so the hot path does not
@@ -108,6 +178,9 @@ fn commit_group(
                 WriteResult::Append(result)
             }
             WriteRequest::Access(request) => WriteResult::Access(record_access(&mut tx, request)),
+            // One statement is atomic on its own; a failure fails it alone.
+            WriteRequest::Probe(_) => WriteResult::Probe(schema::touch_write_probe(&tx)),
+            WriteRequest::Snapshot(_) => unreachable!("snapshots commit apart from the record"),
         };
         results.push(result);
     }
@@ -165,7 +238,12 @@ fn record_access(
 }
 
 fn failed_group(group: &[WriteRequest], e: &rusqlite::Error) -> Vec<WriteResult> {
-    tracing::error!(error = %e, "event store commit failed");
+    if only_probes(group) {
+        // Readiness logs what its probes find, once per change.
+        tracing::debug!(error = %e, "write probe commit failed");
+    } else {
+        tracing::error!(error = %e, "event store commit failed");
+    }
     fail_all(group)
 }
 
@@ -252,4 +330,80 @@ fn already_stored(
         }
     }
     recognise_retry(stream, events, &located)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use trellis_kernel::ExpectedRevision;
+    use trellis_store_conformance::{fresh_tenant, plan_stream, sample_event, sample_snapshot};
+
+    use super::*;
+
+    fn synchronous(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap()
+    }
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = schema::open_writer(&dir.path().join("events.db")).unwrap();
+        (dir, Writer::new(conn))
+    }
+
+    #[test]
+    fn the_record_commits_with_an_fsync_and_snapshots_without() {
+        let (_dir, mut writer) = writer();
+        let (head, position) = watch::channel(0);
+        let stream = plan_stream(&fresh_tenant(), "p-1");
+        assert_eq!(synchronous(&writer.conn), 2, "FULL from the start");
+        let (save, saved) = WriteRequest::snapshot(stream.clone(), sample_snapshot(0, 1, "s"));
+        let (append, appended) = WriteRequest::append(
+            stream.clone(),
+            ExpectedRevision::NoStream,
+            vec![sample_event(0)],
+        );
+        writer.write(vec![save, append], &head);
+        assert_eq!(block_on(appended.wait()).unwrap().last_position, 1);
+        block_on(saved.wait()).unwrap();
+        assert_eq!(*position.borrow(), 1, "the snapshot moved no position");
+        assert_eq!(synchronous(&writer.conn), 1, "snapshots commit at NORMAL");
+
+        let (append, appended) =
+            WriteRequest::append(stream, ExpectedRevision::Exact(0), vec![sample_event(1)]);
+        writer.write(vec![append], &head);
+        assert_eq!(block_on(appended.wait()).unwrap().last_revision, 1);
+        assert_eq!(synchronous(&writer.conn), 2, "the record commits at FULL");
+    }
+
+    #[test]
+    fn a_failed_snapshot_fails_only_its_caller() {
+        let (_dir, mut writer) = writer();
+        let (head, _) = watch::channel(0);
+        writer
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON snapshots
+                 WHEN NEW.stream LIKE '%refused%' BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+        let tenant = fresh_tenant();
+        let (refused, kept) = (
+            plan_stream(&tenant, "refused"),
+            plan_stream(&tenant, "kept"),
+        );
+        let (bad, bad_saved) = WriteRequest::snapshot(refused.clone(), sample_snapshot(0, 1, "x"));
+        let (append, appended) =
+            WriteRequest::append(refused, ExpectedRevision::NoStream, vec![sample_event(0)]);
+        let (good, good_saved) = WriteRequest::snapshot(kept.clone(), sample_snapshot(4, 1, "k"));
+        let (access, logged) = WriteRequest::access(Vec::new());
+        writer.write(vec![bad, append, good, access], &head);
+        assert!(block_on(bad_saved.wait()).is_err());
+        assert_eq!(block_on(appended.wait()).unwrap().last_revision, 0);
+        block_on(good_saved.wait()).expect("its neighbour's failure is not its own");
+        block_on(logged.wait()).unwrap();
+        let stored = snapshots::load(&writer.conn, &kept).unwrap();
+        assert_eq!(stored, Some(sample_snapshot(4, 1, "k")));
+        assert_eq!(schema::head_position(&writer.conn).unwrap(), 1);
+    }
 }

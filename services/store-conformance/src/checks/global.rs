@@ -314,3 +314,32 @@ pub async fn stream_heads_name_every_stream_of_a_tenant(store: Store) {
         assert_eq!((head.revision, head.hash), (last.revision, last.hash));
     }
 }
+
+/// A write probe succeeds on a healthy store and writes no event: the
+/// tenant's streams and history are as they were, and the last position
+/// (where the store gives one) still covers the last append.
+pub async fn a_write_probe_appends_nothing(store: Store) {
+    let tenant = fresh_tenant();
+    let stream = plan_stream(&tenant, "probed");
+    let appended = store
+        .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0)])
+        .await
+        .unwrap();
+    let heads = store.stream_heads(&tenant).await.unwrap();
+    for _ in 0..3 {
+        store
+            .probe_write()
+            .await
+            .expect("a healthy store takes a write probe");
+    }
+    assert_eq!(store.stream_heads(&tenant).await.unwrap(), heads);
+    assert_eq!(seqs(&tenant_events(&store, &tenant).await), [0]);
+    if let Some(last) = store.last_position().await.unwrap() {
+        assert!(last >= appended.last_position, "{last} < {appended:?}");
+    }
+    let next = store
+        .append(&stream, ExpectedRevision::Exact(0), vec![sample_event(1)])
+        .await
+        .unwrap();
+    assert_eq!(next.last_revision, 1, "the probe took no revision");
+}

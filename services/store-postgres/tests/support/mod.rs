@@ -7,7 +7,7 @@ use trellis_store_postgres::PostgresEventStore;
 
 /// `TRELLIS_TEST_POSTGRES_URL` names the database (default: the local
 /// server's `trellis_test`, created if missing).
-pub async fn fresh_store() -> Arc<dyn EventStore> {
+pub async fn connect() -> PostgresEventStore {
     let url = match std::env::var("TRELLIS_TEST_POSTGRES_URL") {
         Ok(url) => url,
         Err(_) => trellis_store_postgres::ensure_database(
@@ -17,9 +17,11 @@ pub async fn fresh_store() -> Arc<dyn EventStore> {
         .await
         .expect("PostgreSQL reachable (./scripts/services-up starts it)"),
     };
-    Arc::new(
-        PostgresEventStore::connect(&url)
-            .await
-            .expect("PostgreSQL reachable (./scripts/services-up starts it)"),
-    )
+    PostgresEventStore::connect(&url)
+        .await
+        .expect("PostgreSQL reachable (./scripts/services-up starts it)")
+}
+
+pub async fn fresh_store() -> Arc<dyn EventStore> {
+    Arc::new(connect().await)
 }
