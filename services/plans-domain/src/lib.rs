@@ -32,7 +32,10 @@ pub use ids::{
     child_id, derive_id,
 };
 pub use measure::{Instrument, SeverityBand};
-pub use plan::{CareAssignment, MAX_REVIEW_INTERVAL_DAYS, Plan, target_score};
+pub use plan::{
+    CareAssignment, MAX_REVIEW_INTERVAL_DAYS, PLAN_STATE_VERSION, Plan, StateUnreadable,
+    target_score,
+};
 pub use service_plan::checked_service_plan;
 pub use status::PlanStatus;
 

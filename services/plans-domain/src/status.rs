@@ -2,7 +2,7 @@
 
 use crate::event::PlanClosure;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PlanStatus {
     /// No `PlanCreated` yet: the stream is empty.
     New,

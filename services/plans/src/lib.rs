@@ -4,12 +4,16 @@
 //! errors.
 //!
 //! Architecture invariant: the aggregate stays pure; this crate does the
-//! I/O (load history, append) through the `EventStore` trait and never
-//! names a concrete store backend.
+//! I/O (load history, append) through the `EventStore` and `SnapshotStore`
+//! traits and never names a concrete store backend. Hot plans are held in
+//! memory at their revision; commands on one plan are decided one after
+//! another, batched into one append (`commands/cache.rs`, `batch.rs`).
 
 mod commands;
 pub mod grpc;
 
-pub use commands::{CommandContext, CommandError, CommandOutcome, PlanCommands};
+pub use commands::{
+    CommandContext, CommandError, CommandOutcome, DEFAULT_CACHE_BYTES, PlanCommands, SNAPSHOT_EVERY,
+};
 // A command error carries it, so callers of this crate can match on it.
 pub use trellis_access::AccessDenied;

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::command::PlanCommand;
 use crate::error::PlanError;
@@ -18,15 +19,18 @@ mod goals;
 mod lifecycle;
 mod measures;
 mod reviews;
+mod state;
 mod templates;
 
 pub use lifecycle::MAX_REVIEW_INTERVAL_DAYS;
 pub use measures::target_score;
+pub use state::{PLAN_STATE_VERSION, StateUnreadable};
 
 const MAX_PARTICIPANTS: usize = 20;
 
 /// The people a plan belongs to, by their opaque ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CareAssignment {
     pub client_id: String,
     pub primary_clinician_id: String,
@@ -42,12 +46,14 @@ impl CareAssignment {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GoalState {
     open: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ObjectiveState {
     /// `Some(true)` met, `Some(false)` closed as not met.
     outcome: Option<bool>,
@@ -57,7 +63,8 @@ struct ObjectiveState {
     target: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ReviewState {
     held: bool,
     origin: ReviewOrigin,
@@ -65,7 +72,11 @@ struct ReviewState {
 
 /// What the plan must remember to decide the next command: identities and
 /// statuses, not the clinical text (that lives in the events and read models).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializable so a service can keep it as a snapshot (a cache, never the
+/// record): see [`PLAN_STATE_VERSION`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     id: Option<PlanId>,
     status: PlanStatus,

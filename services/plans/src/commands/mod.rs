@@ -6,16 +6,13 @@ use std::time::Instant;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram};
-use tracing::Instrument;
 
 use chrono::{NaiveDate, Utc};
-use trellis_access::{
-    AccessDenied, authorize_command, authorize_settings_change, authorize_settings_read,
-};
+use trellis_access::{authorize_settings_change, authorize_settings_read};
 use trellis_auth::Caller;
 use trellis_kernel::{
     Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
-    StoreError, StreamName, TenantId,
+    SnapshotStore, StoreError, StreamName, TenantId,
 };
 use trellis_plans_domain::review_rules::{
     REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleEvent, ReviewRules,
@@ -24,63 +21,38 @@ use trellis_plans_domain::template::{
     ListedTemplate, PlanTemplate, TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID, TemplateEvent,
     TemplateLibrary,
 };
-use trellis_plans_domain::{
-    PLAN_CATEGORY, Plan, PlanCommand, PlanError, PlanEvent, PlanId, derive_id,
-};
+use trellis_plans_domain::{PLAN_CATEGORY, Plan, PlanCommand, PlanEvent, PlanId, derive_id};
 use uuid::Uuid;
 
+mod batch;
+mod cache;
+mod outcome;
 mod settings;
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+use cache::{AggregateCache, Queued};
+pub use outcome::{CommandContext, CommandError, CommandOutcome};
+pub use snapshot::SNAPSHOT_EVERY;
 
 /// How often a command is re-decided after losing an optimistic-concurrency
 /// race before the caller is told to retry.
 const MAX_ATTEMPTS: usize = 5;
 const READ_PAGE: usize = 1000;
 
-/// Request-level facts that go into every event's envelope.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    pub caller: Caller,
-    /// Client-chosen; a retried command with the same id appends nothing.
-    pub command_id: Uuid,
-    pub correlation_id: Uuid,
-    pub request_id: String,
-    pub trace_id: String,
-    pub span_id: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommandOutcome {
-    pub plan_id: PlanId,
-    /// The plan's stream revision after the command.
-    pub revision: u64,
-    /// The command id had been applied before: nothing new was written.
-    pub duplicate: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error(transparent)]
-    Rejected(#[from] PlanError),
-    #[error(transparent)]
-    Denied(#[from] AccessDenied),
-    #[error("the plan changed concurrently too often; retry the command")]
-    Contended,
-    /// The command id was used before for a different command (on another
-    /// plan or settings stream): a mistake of the client, never retried.
-    #[error("command_id was already used for another command")]
-    CommandIdReused,
-    #[error("event store: {0}")]
-    Store(#[from] StoreError),
-    #[error("stored plan event cannot be read: {0}")]
-    Corrupt(String),
-}
-
-/// Handles plan commands against an event store.
+/// Handles plan commands against an event store, with each hot plan held
+/// in memory at its revision (see `cache.rs`).
 #[derive(Clone)]
 pub struct PlanCommands {
     store: Arc<dyn EventStore>,
+    snapshots: Option<snapshot::Snapshots>,
+    cache: Arc<AggregateCache<Queued>>,
     today: fn() -> NaiveDate,
 }
+
+/// Bytes of plan state kept in memory unless configured otherwise.
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 impl std::fmt::Debug for PlanCommands {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,8 +64,56 @@ impl PlanCommands {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
             store,
+            snapshots: None,
+            cache: Arc::new(AggregateCache::new(DEFAULT_CACHE_BYTES)),
             today: || Utc::now().date_naive(),
         }
+    }
+
+    /// Keeps a snapshot of each plan every `every` events in `store`, and
+    /// loads cold plans from them.
+    #[must_use]
+    pub fn with_snapshots(mut self, store: Arc<dyn SnapshotStore>, every: u64) -> Self {
+        self.snapshots = Some(snapshot::Snapshots::new(store, every));
+        self
+    }
+
+    /// Holds at most about `bytes` of plan state in memory.
+    #[must_use]
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache = Arc::new(AggregateCache::new(bytes));
+        self
+    }
+
+    /// Plans held in memory and their approximate bytes.
+    pub fn cached(&self) -> (usize, usize) {
+        (self.cache.len(), self.cache.weight())
+    }
+
+    /// Queues the command behind the plan's others and waits for its
+    /// answer; the deciding runs in its own task (see `batch.rs`).
+    async fn submit(
+        &self,
+        ctx: &CommandContext,
+        plan_id: PlanId,
+        command: &PlanCommand,
+    ) -> Result<CommandOutcome, CommandError> {
+        let stream = Self::plan_stream(&ctx.caller.tenant, plan_id);
+        let slot = self.cache.slot(&stream);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        slot.queue.lock().expect("queue poisoned").push(Queued {
+            ctx: ctx.clone(),
+            plan_id,
+            command: command.clone(),
+            reply,
+            span: tracing::Span::current(),
+        });
+        tokio::spawn(self.clone().drain(stream, slot));
+        answer.await.unwrap_or_else(|_| {
+            Err(CommandError::Store(StoreError::Unavailable(
+                "the command was dropped before it was decided".into(),
+            )))
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -124,7 +144,7 @@ impl PlanCommands {
         command: &PlanCommand,
     ) -> Result<CommandOutcome, CommandError> {
         let started = Instant::now();
-        let result = self.decide_and_append(ctx, plan_id, command).await;
+        let result = self.submit(ctx, plan_id, command).await;
         let outcome = match &result {
             Ok(o) if o.duplicate => "duplicate",
             Ok(_) => "accepted",
@@ -146,82 +166,10 @@ impl PlanCommands {
         result
     }
 
-    async fn decide_and_append(
-        &self,
-        ctx: &CommandContext,
-        plan_id: PlanId,
-        command: &PlanCommand,
-    ) -> Result<CommandOutcome, CommandError> {
-        let stream = Self::plan_stream(&ctx.caller.tenant, plan_id);
-        for _ in 0..MAX_ATTEMPTS {
-            let history = self.load(&stream).await?;
-            let mut plan = Plan::default();
-            for recorded in &history {
-                plan.evolve(&decode(recorded)?);
-            }
-            // Authorization comes before recognising a retry: a caller who
-            // may not act on the plan learns nothing from a replayed id.
-            let role = authorize_command(&ctx.caller, command, plan.care())?;
-            if let Some(prior) = history
-                .iter()
-                .rev()
-                .find(|e| e.metadata.causation_id == ctx.command_id)
-            {
-                return Ok(CommandOutcome {
-                    plan_id,
-                    revision: prior.revision,
-                    duplicate: true,
-                });
-            }
-            let command = self.resolve(&ctx.caller.tenant, &plan, command).await?;
-            let decided = plan.decide(&command, (self.today)())?;
-            let events = self.envelope(ctx, role, command.reason(), &decided);
-            let count = events.len() as u64;
-            let append_started = Instant::now();
-            let appended = self
-                .store
-                .append(
-                    &stream,
-                    ExpectedRevision::after(history.len() as u64),
-                    events,
-                )
-                .instrument(tracing::info_span!("store.append", events = count))
-                .await;
-            let i = instruments();
-            i.append_duration.record(
-                append_started.elapsed().as_secs_f64(),
-                &[KeyValue::new("ok", appended.is_ok())],
-            );
-            if let Ok(o) = &appended
-                && !o.deduplicated
-            {
-                i.events_appended.add(
-                    count,
-                    &[KeyValue::new("tenant", ctx.caller.tenant.to_string())],
-                );
-            }
-            match appended {
-                Ok(outcome) => {
-                    return Ok(CommandOutcome {
-                        plan_id,
-                        revision: outcome.last_revision,
-                        duplicate: outcome.deduplicated,
-                    });
-                }
-                Err(StoreError::WrongExpectedRevision { .. }) => {
-                    tracing::debug!("lost a concurrency race; deciding again");
-                }
-                Err(StoreError::DuplicateEventId(_)) => return Err(CommandError::CommandIdReused),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CommandError::Contended)
-    }
-
     /// Fills in what the aggregate must not look up itself: the tenant's
     /// review interval for the plan's payer, and the template a plan is
     /// made from.
-    async fn resolve<'c>(
+    pub(super) async fn resolve<'c>(
         &self,
         tenant: &TenantId,
         plan: &Plan,
@@ -270,7 +218,7 @@ impl PlanCommands {
         }
     }
 
-    fn envelope(
+    pub(super) fn envelope(
         &self,
         ctx: &CommandContext,
         role: trellis_auth::Role,
@@ -323,13 +271,13 @@ impl PlanCommands {
     }
 }
 
-struct Instruments {
+pub(super) struct Instruments {
     command_duration: Histogram<f64>,
-    append_duration: Histogram<f64>,
-    events_appended: Counter<u64>,
+    pub append_duration: Histogram<f64>,
+    pub events_appended: Counter<u64>,
 }
 
-fn instruments() -> &'static Instruments {
+pub(super) fn instruments() -> &'static Instruments {
     static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
     INSTRUMENTS.get_or_init(|| {
         let meter = opentelemetry::global::meter("trellis");
@@ -360,7 +308,7 @@ fn corrupt(recorded: &RecordedEvent) -> CommandError {
     ))
 }
 
-fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
+pub(super) fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
     PlanEvent::decode(
         &recorded.event_type,
         recorded.schema_version,
