@@ -30,6 +30,9 @@ pub enum ErrorCode {
     RateLimited,
     /// An automatic persisted query's hash is unknown; send the query text.
     PersistedQueryNotFound,
+    /// The WebSocket connection holds as many subscriptions as it may;
+    /// stop one first (the others keep running).
+    TooManySubscriptions,
     /// A fault of the server; details are only in its log.
     Internal,
 }
@@ -46,6 +49,7 @@ impl ErrorCode {
         Self::Unavailable,
         Self::RateLimited,
         Self::PersistedQueryNotFound,
+        Self::TooManySubscriptions,
         Self::Internal,
     ];
 
@@ -61,6 +65,7 @@ impl ErrorCode {
             Self::Unavailable => "UNAVAILABLE",
             Self::RateLimited => "RATE_LIMITED",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
             Self::Internal => "INTERNAL",
         }
     }

@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse};
 use axum::extract::WebSocketUpgrade;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -20,6 +18,7 @@ use tracing::Instrument;
 use trellis_grpc_edge::metrics::record_request;
 use trellis_grpc_edge::tracing_context::continue_from;
 
+use crate::edge::EdgeConfig;
 use crate::error::ErrorCode;
 use crate::mobile::{QueryCache, RateLimiter};
 use crate::plans_client::BearerToken;
@@ -36,12 +35,15 @@ pub struct GatewayConfig {
     pub queries: Arc<dyn QueryCache>,
     /// The per-tenant request budget.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Introspection policy, trusted proxies, WebSocket limits.
+    pub edge: EdgeConfig,
 }
 
 impl std::fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayConfig")
             .field("graphiql", &self.graphiql)
+            .field("edge", &self.edge)
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +108,8 @@ struct GatewayState {
 }
 
 /// The gateway's routes: `/graphql` (POST; GET serves GraphiQL if
-/// enabled) and `/graphql/ws` (subscriptions over WebSocket).
+/// enabled, with its files under `/graphql/assets/`) and `/graphql/ws`
+/// (subscriptions over WebSocket).
 pub fn router(
     schema: TrellisSchema,
     verifier: Arc<TokenVerifier>,
@@ -115,6 +118,10 @@ pub fn router(
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
+        .route(
+            &format!("{}/{{hash}}/{{name}}", crate::graphiql::ASSETS),
+            get(graphiql_asset),
+        )
         // The GraphQL extractor reads the body itself, so the limit is a
         // tower layer rather than axum's DefaultBodyLimit.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
@@ -127,16 +134,20 @@ pub fn router(
 }
 
 /// Headers every answer carries: no MIME sniffing, never framed, no
-/// referrer leaves. JSON answers also get a CSP that allows nothing at
-/// all; the GraphiQL page (development) keeps only `frame-ancestors`,
-/// since it loads its scripts from elsewhere.
+/// referrer leaves, and a CSP that allows nothing at all — unless the
+/// answer brought its own (the GraphiQL page: scripts, styles and
+/// requests from this origin only).
 async fn security_headers(mut response: Response) -> Response {
-    let html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
+    // The body was left unread: the connection cannot carry another
+    // request, and a client that reused it would see it reset.
+    let unread = response.status() == StatusCode::PAYLOAD_TOO_LARGE;
     let headers = response.headers_mut();
+    if unread {
+        headers.insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),
@@ -149,15 +160,42 @@ async fn security_headers(mut response: Response) -> Response {
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(if html {
-            "frame-ancestors 'none'"
-        } else {
-            "default-src 'none'; frame-ancestors 'none'"
-        }),
-    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     response
+}
+
+/// A body that is not a GraphQL request. async-graphql's own answer
+/// quotes the JSON parser's message, which quotes the client's values.
+#[derive(Debug)]
+pub struct NotAGraphqlRequest(async_graphql::ParseRequestError);
+
+impl From<async_graphql::ParseRequestError> for NotAGraphqlRequest {
+    fn from(error: async_graphql::ParseRequestError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for NotAGraphqlRequest {
+    fn into_response(self) -> Response {
+        match self.0 {
+            async_graphql::ParseRequestError::PayloadTooLarge => {
+                let body = error_body(ErrorCode::BadUserInput, "the request is over 64 KiB");
+                (StatusCode::PAYLOAD_TOO_LARGE, body).into_response()
+            }
+            _ => {
+                let body = error_body(
+                    ErrorCode::BadUserInput,
+                    "the body is not a GraphQL request: a JSON object with a string `query`, \
+                     optionally `variables` (an object) and `operationName` (a string)",
+                );
+                (StatusCode::BAD_REQUEST, body).into_response()
+            }
+        }
+    }
 }
 
 /// A GraphQL POST must say it is JSON: other content types (forms,
@@ -182,7 +220,7 @@ async fn graphql(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: GraphQLRequest<NotAGraphqlRequest>,
 ) -> Response {
     if !is_json(&headers) {
         let body = error_body(
@@ -208,7 +246,11 @@ async fn graphql(
         }
     };
     let meta = RequestMeta {
-        address: peer.to_string(),
+        address: state
+            .config
+            .edge
+            .trusted_proxies
+            .client_address(peer, &headers),
         request_id: trellis_grpc_edge::request_id(
             headers.get("x-request-id").and_then(|v| v.to_str().ok()),
         ),
@@ -252,7 +294,10 @@ async fn graphql(
         graphql.operation = %operation,
     );
     continue_from(&headers, &span);
-    request = request.data(caller).data(meta);
+    request = request
+        .data(caller)
+        .data(meta)
+        .data(state.config.edge.introspection);
     if let Some(token) = token {
         request = request.data(token);
     }
@@ -270,45 +315,27 @@ async fn graphql(
     GraphQLResponse::from(response).into_response()
 }
 
-/// Subscriptions: graphql-ws or graphql-transport-ws. The bearer token
-/// comes in the `connection_init` payload as `{"authorization": "Bearer …"}`
-/// (browsers cannot set headers on a WebSocket).
+/// Subscriptions: graphql-ws or graphql-transport-ws (see `crate::ws`).
 async fn graphql_ws(
     State(state): State<GatewayState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let (schema, verifier) = (state.schema.clone(), Arc::clone(&state.verifier));
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = ["authorization", "Authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()));
-                    let caller = verifier.verify_header(header).map_err(|e| {
-                        record_request(
-                            "",
-                            "graphql",
-                            "authenticate",
-                            Some(ErrorCode::Unauthenticated.as_str()),
-                        );
-                        async_graphql::Error::new(e.to_string())
-                    })?;
-                    record_request(caller.tenant.as_str(), "graphql", "subscription", None);
-                    let mut data = async_graphql::Data::default();
-                    data.insert(caller);
-                    data.insert(RequestMeta {
-                        address: peer.to_string(),
-                        request_id: uuid::Uuid::new_v4().to_string(),
-                    });
-                    Ok(data)
-                })
-                .serve()
-        })
-        .into_response()
+    let edge = &state.config.edge;
+    let setup = crate::ws::SocketSetup {
+        address: edge.trusted_proxies.client_address(peer, &headers),
+        introspection: edge.introspection,
+        limits: edge.websocket,
+    };
+    crate::ws::upgrade(
+        upgrade,
+        protocol,
+        state.schema.clone(),
+        Arc::clone(&state.verifier),
+        setup,
+    )
 }
 
 /// The operation's name: the one asked for, or the document's only named
@@ -330,7 +357,7 @@ fn operation_name(request: &mut async_graphql::Request) -> String {
     }
 }
 
-async fn graphiql(State(state): State<GatewayState>) -> Response {
+async fn graphiql(State(state): State<GatewayState>, headers: HeaderMap) -> Response {
     if !state.config.graphiql {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -338,5 +365,16 @@ async fn graphiql(State(state): State<GatewayState>) -> Response {
         )
             .into_response();
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+    crate::graphiql::page(&headers)
+}
+
+async fn graphiql_asset(
+    State(state): State<GatewayState>,
+    Path((hash, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.config.graphiql {
+        return (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response();
+    }
+    crate::graphiql::asset(&hash, &name, &headers)
 }

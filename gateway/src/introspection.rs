@@ -1,8 +1,11 @@
-//! Who may ask for the schema: staff roles (clinicians, supervisors,
-//! auditors, admins) may introspect, as code generators and GraphiQL do;
-//! a client's token may not. The published contract is
-//! `docs/schema.graphql`, so apps never need to ask at run time.
+//! Who may ask for the schema. By default staff roles (clinicians,
+//! supervisors, auditors, admins) may introspect, as code generators and
+//! GraphiQL do, and a client's token may not; the operator can open it to
+//! every valid token or close it to all (`TRELLIS_INTROSPECTION`). The
+//! published contract is `docs/schema.graphql`, so apps never need to ask
+//! at run time.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
@@ -12,12 +15,67 @@ use trellis_auth::{Caller, Role};
 
 use crate::error::ErrorCode;
 
-/// The schema extension that refuses introspection to callers holding no
-/// staff role.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StaffIntrospection;
+/// Who may introspect the schema. The HTTP and WebSocket edges put the
+/// configured policy into each request's data; without one, `Staff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntrospectionPolicy {
+    /// Callers holding a staff role (anything but `client`).
+    #[default]
+    Staff,
+    /// Every caller with a valid token (the endpoint needs one anyway).
+    Everyone,
+    /// Nobody: the published SDL is the only description of the API.
+    Nobody,
+}
 
-impl ExtensionFactory for StaffIntrospection {
+impl IntrospectionPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Everyone => "everyone",
+            Self::Nobody => "nobody",
+        }
+    }
+
+    /// Whether `caller` (none: not authenticated) may introspect.
+    pub fn allows(self, caller: Option<&Caller>) -> bool {
+        match self {
+            Self::Staff => caller.is_some_and(may_introspect),
+            Self::Everyone => caller.is_some(),
+            Self::Nobody => false,
+        }
+    }
+
+    /// The refusal's message: the rule, and where the schema is instead.
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Nobody => {
+                "introspection is turned off on this server; the schema is published as docs/schema.graphql"
+            }
+            Self::Staff | Self::Everyone => {
+                "introspection is for staff roles; the schema is published as docs/schema.graphql"
+            }
+        }
+    }
+}
+
+impl FromStr for IntrospectionPolicy {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        [Self::Staff, Self::Everyone, Self::Nobody]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| "the introspection policy is one of staff, everyone, nobody".to_owned())
+    }
+}
+
+/// The schema extension that refuses introspection to callers the
+/// request's [`IntrospectionPolicy`] does not admit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntrospectionGuard;
+
+impl ExtensionFactory for IntrospectionGuard {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(*self)
     }
@@ -50,7 +108,7 @@ pub fn may_introspect(caller: &Caller) -> bool {
 }
 
 #[async_trait::async_trait]
-impl Extension for StaffIntrospection {
+impl Extension for IntrospectionGuard {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -63,12 +121,12 @@ impl Extension for StaffIntrospection {
             .operations
             .iter()
             .any(|(_, op)| introspects(&op.node.selection_set.node, &document, 0));
-        let allowed = ctx.data_opt::<Caller>().is_some_and(may_introspect);
-        if asks && !allowed {
-            let mut error = ServerError::new(
-                "introspection is for staff roles; the schema is published as docs/schema.graphql",
-                None,
-            );
+        let policy = ctx
+            .data_opt::<IntrospectionPolicy>()
+            .copied()
+            .unwrap_or_default();
+        if asks && !policy.allows(ctx.data_opt::<Caller>()) {
+            let mut error = ServerError::new(policy.refusal(), None);
             let mut extensions = ErrorExtensionValues::default();
             extensions.set("code", ErrorCode::Forbidden.as_str());
             error.extensions = Some(extensions);
@@ -117,5 +175,31 @@ mod tests {
         assert!(may_introspect(&caller(vec![Role::Clinician])));
         assert!(may_introspect(&caller(vec![Role::Auditor])));
         assert!(!may_introspect(&caller(vec![Role::Client])));
+    }
+
+    #[test]
+    fn the_policy_decides_who_may_introspect() {
+        let caller = |roles: Vec<Role>| Caller {
+            tenant: TenantId::parse("northside").unwrap(),
+            subject: "someone".into(),
+            roles,
+            clinics: vec![],
+        };
+        let (staff, client) = (caller(vec![Role::Supervisor]), caller(vec![Role::Client]));
+        let staff_only = IntrospectionPolicy::default();
+        assert_eq!(staff_only, IntrospectionPolicy::Staff);
+        assert!(staff_only.allows(Some(&staff)));
+        assert!(!staff_only.allows(Some(&client)));
+        assert!(!staff_only.allows(None));
+        assert!(IntrospectionPolicy::Everyone.allows(Some(&client)));
+        assert!(!IntrospectionPolicy::Everyone.allows(None));
+        assert!(!IntrospectionPolicy::Nobody.allows(Some(&staff)));
+        assert_eq!("Nobody".parse(), Ok(IntrospectionPolicy::Nobody));
+        assert_eq!(" everyone ".parse(), Ok(IntrospectionPolicy::Everyone));
+        let refused = "all".parse::<IntrospectionPolicy>().unwrap_err();
+        assert!(
+            !refused.contains("all"),
+            "the rule, not the value: {refused}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The GraphQL gateway: plan queries over the read models, served at
-//! `/graphql` (GraphiQL on GET when enabled).
+//! `/graphql` (GraphiQL on GET when enabled, its files embedded).
 //!
 //! Every read of a plan's clinical content is written to the access log
 //! before it is answered; if the record cannot be written, the read fails.
@@ -17,9 +17,12 @@ mod compliance;
 mod context;
 mod contract;
 mod cost;
+mod edge;
 mod entered;
 mod error;
+mod forwarded;
 mod goals;
+mod graphiql;
 mod http;
 mod introspection;
 mod lifecycle;
@@ -28,15 +31,21 @@ pub mod mobile;
 mod plan;
 pub mod plan_json;
 mod plans_client;
+mod redact;
 mod reviews;
 mod schema;
 mod settings;
 mod subscription;
 mod templates;
+mod ws;
 
 pub use audit::{AuditBackend, RemoteAudit};
 pub use context::RequestMeta;
 pub use cost::{CostLimits, QueryCost};
+pub use edge::EdgeConfig;
 pub use error::ErrorCode;
+pub use forwarded::TrustedProxies;
 pub use http::{GatewayConfig, router};
+pub use introspection::IntrospectionPolicy;
 pub use schema::{TrellisSchema, build_schema};
+pub use ws::WebSocketLimits;

@@ -58,7 +58,8 @@ pub fn build_schema(
     // validation; async-graphql's own limits stay as a second line.
     builder
         .extension(crate::cost::QueryCost::default())
-        .extension(crate::introspection::StaffIntrospection)
+        .extension(crate::introspection::IntrospectionGuard)
+        .extension(crate::redact::ValueFreeErrors)
         .limit_depth(16)
         .limit_complexity(2_000)
         .finish()

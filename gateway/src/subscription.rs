@@ -1,6 +1,6 @@
 //! Live updates over GraphQL subscriptions (graphql-ws /
 //! graphql-transport-ws on `/graphql/ws`), tenant-scoped and role-checked
-//! like queries.
+//! like queries; each holds one of its connection's subscription slots.
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
 use crate::context::caller;
 use crate::error::{ErrorCode, error};
 use crate::plan::{Plan, load_plan_for_caller};
+use crate::ws::{Held, claim_slot};
 
 /// A plan reached a new version.
 #[derive(Debug)]
@@ -66,6 +67,7 @@ impl SubscriptionRoot {
         id: ID,
     ) -> async_graphql::Result<impl Stream<Item = PlanChange> + use<>> {
         let caller = caller(ctx)?.clone();
+        let slot = claim_slot(ctx)?;
         let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
         let view = read_models
             .plan(&caller.tenant, id.as_str())
@@ -90,13 +92,14 @@ impl SubscriptionRoot {
             .subscribe();
         let tenant = caller.tenant.to_string();
         let plan_id = id.to_string();
-        Ok(BroadcastStream::new(changes).filter_map(move |change| {
+        let stream = BroadcastStream::new(changes).filter_map(move |change| {
             let wanted = match change {
                 Ok(c) if c.tenant == tenant && c.plan_id == plan_id => Some(PlanChange(c)),
                 _ => None,
             };
             async move { wanted }
-        }))
+        });
+        Ok(Held::new(stream, slot))
     }
 
     /// Safety flags raised on any plan the caller treats or supervises,
@@ -112,6 +115,7 @@ impl SubscriptionRoot {
                 "safety alerts go to the care team",
             ));
         }
+        let slot = claim_slot(ctx)?;
         let changes = ctx
             .data::<LocalChanges>()
             .map_err(|_| {
@@ -122,7 +126,7 @@ impl SubscriptionRoot {
             })?
             .subscribe();
         let read_models = Arc::clone(ctx.data_unchecked::<Arc<dyn ReadModelStore>>());
-        Ok(BroadcastStream::new(changes)
+        let stream = BroadcastStream::new(changes)
             .filter_map(move |change| {
                 let caller = caller.clone();
                 let read_models = Arc::clone(&read_models);
@@ -147,6 +151,7 @@ impl SubscriptionRoot {
                     })
                 }
             })
-            .flatten())
+            .flatten();
+        Ok(Held::new(stream, slot))
     }
 }

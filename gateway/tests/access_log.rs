@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use trellis_audit::{Audit, DigestKey};
 use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessQuery, AccessRecord, LoggedAccess, StoreError, TenantId};
-use trellis_projector::{PlanView, ReadModelStore, SqliteReadModels};
+use trellis_projector::{ReadModelStore, SqliteReadModels};
 use trellis_store_sqlite::SqliteEventStore;
+
+mod common;
 
 struct BrokenAccessLog;
 
@@ -27,26 +29,10 @@ impl AccessLog for BrokenAccessLog {
     }
 }
 
-fn view() -> PlanView {
-    PlanView {
-        tenant: "north".into(),
-        plan_id: "5f0c0000-0000-0000-0000-000000000001".into(),
-        client_id: "client-1".into(),
-        primary_clinician_id: "clin-1".into(),
-        clinic_id: "clinic-a".into(),
-        title: "Plan".into(),
-        created_on: "2026-11-29".parse().unwrap(),
-        version: 0,
-        updated_at: chrono::Utc::now(),
-        plan_version: 1,
-        ..PlanView::default()
-    }
-}
-
 async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
     let dir = tempfile::tempdir().unwrap();
     let read_models = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
-    read_models.save(vec![view()], 1).await.unwrap();
+    read_models.save(vec![common::plan()], 1).await.unwrap();
     let store = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
     let key = DigestKey::development();
     let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
@@ -65,7 +51,7 @@ async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
     };
     let request = async_graphql::Request::new(format!(
         "{{ plan(id: \"{}\") {{ title }} }}",
-        view().plan_id
+        common::plan().plan_id
     ))
     .data(caller);
     schema.execute(request).await
@@ -98,7 +84,7 @@ async fn a_recorded_read_returns_the_plan() {
     let logged = log
         .query(
             &TenantId::parse("north").unwrap(),
-            &AccessQuery::Plan(view().plan_id),
+            &AccessQuery::Plan(common::plan().plan_id),
             None,
             10,
         )

@@ -1,0 +1,107 @@
+//! Errors state rules, never values: the few messages of async-graphql
+//! that quote what the client sent are rewritten before they leave. A
+//! value typed into the wrong field may be PHI, and answers are logged by
+//! proxies and clients alike.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
+use async_graphql::{Response, ServerError};
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+
+/// The schema extension that takes values out of every error message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValueFreeErrors;
+
+impl ExtensionFactory for ValueFreeErrors {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ValueFreeErrors {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        without_values(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(without_values).boxed()
+    }
+}
+
+fn without_values(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        redact(error);
+    }
+    response
+}
+
+fn redact(error: &mut ServerError) {
+    if let Some(message) = rule_of(&error.message) {
+        error.message = message;
+    }
+}
+
+/// The message with the quoted value replaced by what was wrong with it;
+/// `None` when the message quotes nothing the client sent.
+pub fn rule_of(message: &str) -> Option<String> {
+    // `enumeration type "Term" does not contain the value "<value>"`
+    const NOT_IN_ENUM: &str = "does not contain the value";
+    // `Expected input type "Int", found <value>.`
+    const WRONG_TYPE: &str = ", found ";
+    if let Some(at) = message.find(NOT_IN_ENUM) {
+        return Some(format!("{}does not contain the value sent", &message[..at]));
+    }
+    if let Some(at) = message.find(WRONG_TYPE)
+        && message[..at].contains("Expected input type")
+    {
+        return Some(format!(
+            "{}, found a value of another type.",
+            &message[..at]
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_in_messages_are_replaced_by_the_rule() {
+        assert_eq!(
+            rule_of(
+                r#"Invalid value for argument "input.term", enumeration type "GoalTerm" does not contain the value "F41.1 panic""#
+            )
+            .as_deref(),
+            Some(r#"Invalid value for argument "input.term", enumeration type "GoalTerm" does not contain the value sent"#)
+        );
+        assert_eq!(
+            rule_of(r#"Failed to parse "Int": Expected input type "Int", found "Mr Smith"."#)
+                .as_deref(),
+            Some(
+                r#"Failed to parse "Int": Expected input type "Int", found a value of another type."#
+            )
+        );
+    }
+
+    #[test]
+    fn messages_without_values_stay() {
+        for message in [
+            r#"Unknown field "titel" on type "Plan". Did you mean "title"?"#,
+            r#"Invalid value for argument "id", expected type "ID""#,
+            "the query is not valid GraphQL",
+        ] {
+            assert_eq!(rule_of(message), None, "{message}");
+        }
+    }
+}
