@@ -22,8 +22,8 @@ pub struct ServeArgs {
     pub http_addr: SocketAddr,
     #[command(flatten)]
     pub secret: SecretArgs,
-    /// Serve GraphiQL on GET /graphql. Default: on in development mode,
-    /// off otherwise (its page loads scripts from a CDN).
+    /// Serve GraphiQL on GET /graphql (its files are embedded). Default: on
+    /// in development mode, off otherwise.
     #[arg(long, env = "TRELLIS_GRAPHIQL", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
     /// Log format on stderr.
@@ -42,6 +42,44 @@ pub struct ServeArgs {
     /// GraphQL requests per caller (token subject) per minute; 0: no limit.
     #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_SUBJECT", default_value_t = 1_200)]
     pub rate_limit_per_subject: u64,
+    #[command(flatten)]
+    pub connections: crate::listen::ConnectionArgs,
+    #[command(flatten)]
+    pub readiness: crate::health::ReadinessArgs,
+    #[command(flatten)]
+    pub edge: crate::edge_args::EdgeArgs,
+    #[command(flatten)]
+    pub commands: CommandArgs,
+}
+
+/// How plan commands keep plans in memory and in snapshots.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommandArgs {
+    /// Bytes of plan state held in memory (about); cold plans are evicted.
+    #[arg(long, env = "TRELLIS_PLAN_CACHE_BYTES", default_value_t = trellis_plans::DEFAULT_CACHE_BYTES)]
+    pub plan_cache_bytes: usize,
+    /// Events between two snapshots of a plan; 0 turns snapshots off.
+    #[arg(long, env = "TRELLIS_SNAPSHOT_EVERY", default_value_t = trellis_plans::SNAPSHOT_EVERY)]
+    pub snapshot_every: u64,
+}
+
+impl CommandArgs {
+    /// The command handler over `events`, snapshotting into `snapshots`
+    /// where the store keeps them.
+    pub fn plan_commands(
+        &self,
+        events: std::sync::Arc<dyn trellis_kernel::EventStore>,
+        snapshots: Option<std::sync::Arc<dyn trellis_kernel::SnapshotStore>>,
+    ) -> trellis_plans::PlanCommands {
+        let commands =
+            trellis_plans::PlanCommands::new(events).with_cache_bytes(self.plan_cache_bytes);
+        match snapshots {
+            Some(store) if self.snapshot_every > 0 => {
+                commands.with_snapshots(store, self.snapshot_every)
+            }
+            _ => commands,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -20,6 +20,9 @@ macro_rules! say {
 mod args;
 mod audit_cli;
 mod demo;
+mod edge_args;
+mod health;
+mod listen;
 mod serve;
 mod split;
 mod telemetry;

@@ -5,11 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use trellis_audit::grpc::AuditGrpc;
 use trellis_audit::integrity::DIGEST_CATEGORY;
 use trellis_audit::{Audit, DigestKey};
@@ -26,6 +22,8 @@ use trellis_store_sqlite::SqliteEventStore;
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::args::{AuditArgs, ServeArgs};
+use crate::health::{Check, Readiness, health_routes};
+use crate::listen::{Limits, Listener};
 
 /// Longest a request may take, on gRPC and HTTP alike.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
@@ -45,6 +43,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Configuration first: a server that could not check tokens opens
     // nothing and writes nothing.
     let verifier = Arc::new(args.secret.verifier()?);
+    let limits = args.connections.limits();
+    crate::listen::raise_file_limit(&limits, 2);
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
     let store = Arc::new(
@@ -53,6 +53,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let events: Arc<dyn EventStore> = store.clone();
     let access_log: Arc<dyn AccessLog> = store.clone();
+    let snapshots: Arc<dyn trellis_kernel::SnapshotStore> = store.clone();
     let key = install_key(&args.audit, &args.data_dir)?;
     let audit = audit_service(
         &args.audit,
@@ -81,20 +82,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             observer.observe(lag, &[]);
         })
         .build();
+    let readiness = Readiness::new(
+        &args.readiness,
+        [
+            Check::store_writes(Arc::clone(&events)),
+            Check::read_models(Arc::clone(&read_models)),
+            Check::projection_lag(Arc::clone(&events), projector.position()),
+        ],
+    );
     let projection = tokio::spawn(keep_projecting(projector));
 
-    let grpc_listener = TcpListener::bind(args.grpc_addr)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
-    let http_listener = TcpListener::bind(args.http_addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let grpc_listener = Listener::grpc(args.grpc_addr, limits).await?;
+    let http_listener = Listener::http(args.http_addr, "HTTP", limits).await?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let grpc = grpc_services(Arc::clone(&events), audit.clone(), Arc::clone(&verifier))
-        .await?
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
+    let commands = args
+        .commands
+        .plan_commands(Arc::clone(&events), Some(snapshots));
+    let grpc = grpc_services(
+        commands,
+        audit.clone(),
+        Arc::clone(&verifier),
+        &limits,
+        &readiness,
+    )
+    .await?
+    .serve_with_incoming_shutdown(grpc_listener.incoming(), shutdown_signal());
 
     let digests = tokio::spawn(periodic_digests(
         audit.clone(),
@@ -103,7 +117,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let mobile = Arc::new(
         trellis_gateway::mobile::MemoryMobile::new(args.rate_limit_per_minute)
-            .per_subject(args.rate_limit_per_subject),
+            .per_subject(args.rate_limit_per_subject)
+            .query_cache_bytes(args.edge.persisted_query_cache_bytes),
     );
     // GraphQL mutations go through the gRPC API like any other client's.
     let plans_client = plans_client(&format!("http://{grpc_addr}"))?;
@@ -121,12 +136,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             graphiql: args.graphiql.unwrap_or(args.secret.dev),
             queries: mobile.clone(),
             limiter: mobile,
+            edge: args.edge.config(),
         },
     )
-    .merge(health_routes(Probes {
-        events: Some(events),
-        read_models: Some(read_models),
-    }));
+    .merge(health_routes(readiness));
     let http = serve_http(http_listener, app);
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %args.data_dir.display(), "trellis serving");
@@ -143,17 +156,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The gRPC services every plans-service process hosts: plans, audit,
-/// health and reflection, with deadlines and trace continuation.
+/// health and reflection, with deadlines, trace continuation and the
+/// connection limits.
 pub(crate) async fn grpc_services(
-    events: Arc<dyn EventStore>,
+    commands: PlanCommands,
     audit: Audit,
     verifier: Arc<TokenVerifier>,
-) -> anyhow::Result<tonic::transport::server::Router> {
-    let plans = PlanGrpc::new(PlanCommands::new(events)).into_server(Arc::clone(&verifier));
+    limits: &Limits,
+    readiness: &Readiness,
+) -> anyhow::Result<crate::listen::GrpcRouter> {
+    let plans = PlanGrpc::new(commands).into_server(Arc::clone(&verifier));
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<trellis_plans::grpc::PlanServiceServer<PlanGrpc>>()
-        .await;
+    // NOT_SERVING whenever /readyz would answer 503, SERVING again after.
+    crate::health::report_to_grpc(
+        readiness.clone(),
+        health,
+        <trellis_plans::grpc::PlanServiceServer<PlanGrpc> as tonic::server::NamedService>::NAME,
+    )
+    .await;
     // Both reflection versions: grpcurl asks v1, older grpcurl and Python's
     // grpcio-reflection still ask v1alpha.
     let reflection = || {
@@ -169,7 +189,7 @@ pub(crate) async fn grpc_services(
     let renderer =
         trellis_gateway::plan_json::GraphqlPlanRenderer::new().context("plan renderer")?;
     let audit_grpc = AuditGrpc::new(audit, Arc::new(renderer)).into_server(verifier);
-    Ok(tonic::transport::Server::builder()
+    Ok(crate::listen::grpc_server(limits)
         .timeout(REQUEST_DEADLINE)
         .trace_fn(trellis_grpc_edge::tracing_context::server_span)
         .add_service(health_service)
@@ -191,22 +211,17 @@ pub(crate) fn plans_client(
     ))
 }
 
-/// Serves `app` with peer addresses (for the access log), a deadline, and
-/// graceful shutdown.
+/// Serves `app` with peer addresses (for the access log), a deadline, the
+/// listener's connection limits, and graceful shutdown.
 pub(crate) fn serve_http(
-    listener: TcpListener,
+    listener: Listener,
     app: Router,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
     let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
         StatusCode::GATEWAY_TIMEOUT,
         REQUEST_DEADLINE,
     ));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .into_future()
+    crate::listen::serve_http(listener, app, shutdown_signal())
 }
 
 /// Runs the projection, restarting it a second after any failure (the
@@ -338,34 +353,4 @@ pub(crate) async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-}
-
-/// What `/readyz` checks; absent parts are not this process's concern.
-#[derive(Clone)]
-pub(crate) struct Probes {
-    pub events: Option<Arc<dyn EventStore>>,
-    pub read_models: Option<Arc<dyn ReadModelStore>>,
-}
-
-pub(crate) fn health_routes(probes: Probes) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .with_state(probes)
-}
-
-async fn ready(State(probes): State<Probes>) -> (StatusCode, &'static str) {
-    if let Some(events) = &probes.events
-        && let Err(e) = events.ping().await
-    {
-        tracing::warn!(error = %e, "not ready: event store");
-        return (StatusCode::SERVICE_UNAVAILABLE, "event store unavailable");
-    }
-    if let Some(read_models) = &probes.read_models
-        && let Err(e) = read_models.ping().await
-    {
-        tracing::warn!(error = %e, "not ready: read models");
-        return (StatusCode::SERVICE_UNAVAILABLE, "read models unavailable");
-    }
-    (StatusCode::OK, "ready")
 }

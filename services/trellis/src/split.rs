@@ -6,18 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use trellis_gateway::GatewayConfig;
-use trellis_kernel::{AccessLog, EventStore};
+use trellis_kernel::{AccessLog, EventStore, SnapshotStore};
 use trellis_projector::{LocalChanges, Projector, ReadModelStore, RedisChanges, RedisReadModels};
 use trellis_store_postgres::PostgresEventStore;
 use trellis_store_sqlite::SqliteEventStore;
 
 use crate::args::{AuditArgs, SecretArgs};
+use crate::health::{Check, Readiness, ReadinessArgs, health_routes};
+use crate::listen::{ConnectionArgs, Listener};
 use crate::serve::{
-    Probes, audit_service, grpc_services, health_routes, keep_projecting, periodic_digests,
-    plans_client, serve_http, shutdown_signal,
+    audit_service, grpc_services, keep_projecting, periodic_digests, plans_client, serve_http,
+    shutdown_signal,
 };
 use crate::telemetry::LogFormat;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
@@ -58,6 +58,12 @@ pub struct PlansServiceArgs {
     audit: AuditArgs,
     #[command(flatten)]
     telemetry: Telemetry,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+    #[command(flatten)]
+    readiness: ReadinessArgs,
+    #[command(flatten)]
+    commands: crate::args::CommandArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +84,10 @@ pub struct ProjectorArgs {
     http_addr: SocketAddr,
     #[command(flatten)]
     telemetry: Telemetry,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+    #[command(flatten)]
+    readiness: ReadinessArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,9 +126,15 @@ pub struct GatewayArgs {
     #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_SUBJECT", default_value_t = 1_200)]
     rate_limit_per_subject: u64,
     #[command(flatten)]
+    edge: crate::edge_args::EdgeArgs,
+    #[command(flatten)]
     secret: SecretArgs,
     #[command(flatten)]
     telemetry: Telemetry,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+    #[command(flatten)]
+    readiness: ReadinessArgs,
 }
 
 async fn postgres(url: &str) -> anyhow::Result<Arc<PostgresEventStore>> {
@@ -129,8 +145,16 @@ async fn postgres(url: &str) -> anyhow::Result<Arc<PostgresEventStore>> {
     ))
 }
 
+/// A store as the configuration names it: events, the access log, and
+/// plan snapshots where the backend keeps them.
+struct Opened {
+    events: Arc<dyn EventStore>,
+    access_log: Arc<dyn AccessLog>,
+    snapshots: Option<Arc<dyn SnapshotStore>>,
+}
+
 /// Opens the event store (and its access log) the configuration names.
-async fn open_store(store: &Store) -> anyhow::Result<(Arc<dyn EventStore>, Arc<dyn AccessLog>)> {
+async fn open_store(store: &Store) -> anyhow::Result<Opened> {
     let url = store.store_url.as_str();
     if url.starts_with("kurrentdb://")
         || url.starts_with("esdb://")
@@ -141,15 +165,28 @@ async fn open_store(store: &Store) -> anyhow::Result<(Arc<dyn EventStore>, Arc<d
             "a KurrentDB store keeps events only: set TRELLIS_ACCESS_LOG_URL (postgres://) for the access log",
         )?;
         let access_log: Arc<dyn AccessLog> = postgres(access_url).await?;
-        return Ok((events, access_log));
+        // KurrentDB keeps no snapshot table: plans fold from their events.
+        return Ok(Opened {
+            events,
+            access_log,
+            snapshots: None,
+        });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = postgres(url).await?;
-        return Ok((store.clone(), store));
+        return Ok(Opened {
+            events: store.clone(),
+            access_log: store.clone(),
+            snapshots: Some(store),
+        });
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         let store = Arc::new(SqliteEventStore::open(path).context("cannot open the event store")?);
-        return Ok((store.clone(), store));
+        return Ok(Opened {
+            events: store.clone(),
+            access_log: store.clone(),
+            snapshots: Some(store),
+        });
     }
     bail!("TRELLIS_STORE_URL must start with postgres://, kurrentdb:// or sqlite:")
 }
@@ -168,10 +205,12 @@ fn open_kurrentdb(_url: &str) -> anyhow::Result<Arc<dyn EventStore>> {
     )
 }
 
-async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for {what} on {addr}"))
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    connections: &ConnectionArgs,
+) -> anyhow::Result<Listener> {
+    Listener::http(addr, what, connections.limits()).await
 }
 
 async fn with_telemetry<F>(telemetry: &Telemetry, run: F) -> anyhow::Result<()>
@@ -186,28 +225,30 @@ where
 
 pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, access_log) = open_store(&args.store).await?;
+        let limits = args.connections.limits();
+        crate::listen::raise_file_limit(&limits, 2);
+        let Opened {
+            events,
+            access_log,
+            snapshots,
+        } = open_store(&args.store).await?;
         let key = split_key(&args.audit, args.secret.dev)?;
         let audit = audit_service(&args.audit, key, Arc::clone(&events), access_log)?;
         let verifier = Arc::new(args.secret.verifier()?);
-        let grpc_listener = bind(args.grpc_addr, "gRPC").await?;
-        let http_listener = bind(args.http_addr, "health").await?;
+        let grpc_listener = Listener::grpc(args.grpc_addr, limits).await?;
+        let http_listener = bind(args.http_addr, "health", &args.connections).await?;
         let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
         let digests = tokio::spawn(periodic_digests(
             audit.clone(),
             Arc::clone(&events),
             args.audit.digest_interval_secs,
         ));
-        let grpc = grpc_services(Arc::clone(&events), audit, verifier)
+        let readiness = Readiness::new(&args.readiness, [Check::store_writes(Arc::clone(&events))]);
+        let commands = args.commands.plan_commands(Arc::clone(&events), snapshots);
+        let grpc = grpc_services(commands, audit, verifier, &limits, &readiness)
             .await?
-            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), shutdown_signal());
-        let health = serve_http(
-            http_listener,
-            health_routes(Probes {
-                events: Some(events),
-                read_models: None,
-            }),
-        );
+            .serve_with_incoming_shutdown(grpc_listener.incoming(), shutdown_signal());
+        let health = serve_http(http_listener, health_routes(readiness));
         tracing::info!(%grpc_addr, %http_addr, "plans service serving");
         println!("trellis ready grpc={grpc_addr} http={http_addr}");
         let (grpc, health) = tokio::join!(grpc, health);
@@ -221,27 +262,30 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
 
 pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, _) = open_store(&args.store).await?;
+        crate::listen::raise_file_limit(&args.connections.limits(), 1);
+        let events = open_store(&args.store).await?.events;
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
                 .context("cannot reach Redis")?,
         );
-        let http_listener = bind(args.http_addr, "health").await?;
+        let http_listener = bind(args.http_addr, "health", &args.connections).await?;
         let http_addr = http_listener.local_addr()?;
         let announcements = RedisChanges::connect(&args.redis_url)
             .await
             .context("cannot reach Redis")?;
         let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
             .announcing_to(Arc::new(announcements));
-        let projection = tokio::spawn(keep_projecting(projector));
-        let health = serve_http(
-            http_listener,
-            health_routes(Probes {
-                events: Some(events),
-                read_models: Some(read_models),
-            }),
+        let readiness = Readiness::new(
+            &args.readiness,
+            [
+                Check::store_answers(Arc::clone(&events)),
+                Check::read_models(read_models),
+                Check::projection_lag(events, projector.position()),
+            ],
         );
+        let projection = tokio::spawn(keep_projecting(projector));
+        let health = serve_http(http_listener, health_routes(readiness));
         tracing::info!(%http_addr, namespace = %args.namespace, "projector running");
         println!("trellis ready http={http_addr}");
         let stopped = health.await;
@@ -254,7 +298,10 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
 
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, async {
-        let (events, access_log) = open_store(&args.store).await?;
+        crate::listen::raise_file_limit(&args.connections.limits(), 1);
+        let Opened {
+            events, access_log, ..
+        } = open_store(&args.store).await?;
         // The auditor's queries go to the audit service over gRPC, which
         // logs them as it answers.
         let audit_url = args.audit_url.as_deref().unwrap_or(&args.plans_url);
@@ -301,13 +348,14 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 graphiql: args.graphiql,
                 queries: mobile.clone(),
                 limiter: mobile,
+                edge: args.edge.config(),
             },
         )
-        .merge(health_routes(Probes {
-            events: Some(events),
-            read_models: Some(read_models),
-        }));
-        let http_listener = bind(args.http_addr, "HTTP").await?;
+        .merge(health_routes(Readiness::new(
+            &args.readiness,
+            [Check::store_writes(events), Check::read_models(read_models)],
+        )));
+        let http_listener = bind(args.http_addr, "HTTP", &args.connections).await?;
         let http_addr = http_listener.local_addr()?;
         tracing::info!(%http_addr, plans = %args.plans_url, "gateway serving");
         println!("trellis ready http={http_addr}");
