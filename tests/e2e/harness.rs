@@ -456,3 +456,62 @@ pub async fn next_payload(socket: &mut Socket) -> Value {
         }
     }
 }
+
+/// A Redis of a test's own (append-only file, fsync always), so it can be
+/// killed, stopped and restarted without disturbing anything else.
+pub struct PrivateRedis {
+    pub child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = Self::spawn(port, dir.path()).await;
+        Self { child, port, dir }
+    }
+
+    async fn spawn(port: u16, dir: &std::path::Path) -> Child {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server on PATH");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        child
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn kill_and_restart(&mut self) {
+        self.child.kill().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.child = Self::spawn(self.port, self.dir.path()).await;
+    }
+}

@@ -7,11 +7,14 @@ mod harness;
 
 mod audit;
 mod care;
+mod connections;
 mod crash;
 mod defaults;
+mod hostile;
 mod jwks;
 mod mobile;
 mod plans;
+mod readiness;
 mod restart;
 mod roles;
 mod split;

@@ -3,73 +3,13 @@
 //! reading Redis. Redis is killed and restarted mid-stream; the projector
 //! resumes with nothing applied twice and nothing missed.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::harness::*;
-
-/// A Redis of this test's own (append-only file, fsync always), so it can
-/// be killed and restarted without disturbing anything else.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl PrivateRedis {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let child = Self::spawn(port, dir.path()).await;
-        Self { child, port, dir }
-    }
-
-    async fn spawn(port: u16, dir: &std::path::Path) -> Child {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server on PATH");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        child
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn kill_and_restart(&mut self) {
-        self.child.kill().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.child = Self::spawn(self.port, self.dir.path()).await;
-    }
-}
 
 async fn graphql(gateway: &str, token: &str, query: &str, variables: Value) -> Value {
     let body: Value = reqwest::Client::new()
