@@ -137,7 +137,7 @@ pub fn router(
 /// referrer leaves, and a CSP that allows nothing at all — unless the
 /// answer brought its own (the GraphiQL page: scripts, styles and
 /// requests from this origin only).
-async fn security_headers(mut response: Response) -> Response {
+pub async fn security_headers(mut response: Response) -> Response {
     // The body was left unread: the connection cannot carry another
     // request, and a client that reused it would see it reset.
     let unread = response.status() == StatusCode::PAYLOAD_TOO_LARGE;

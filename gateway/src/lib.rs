@@ -45,7 +45,7 @@ pub use cost::{CostLimits, QueryCost};
 pub use edge::EdgeConfig;
 pub use error::ErrorCode;
 pub use forwarded::TrustedProxies;
-pub use http::{GatewayConfig, router};
+pub use http::{GatewayConfig, MAX_REQUEST_BYTES, router, security_headers};
 pub use introspection::IntrospectionPolicy;
 pub use schema::{TrellisSchema, build_schema};
 pub use ws::WebSocketLimits;

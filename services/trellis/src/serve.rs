@@ -181,10 +181,18 @@ pub(crate) async fn grpc_services(
             .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1().context("gRPC reflection")?;
+    // Health and reflection requests are tiny; the same 64 KiB bound as
+    // every other service keeps a hostile body from being buffered.
+    let bound = trellis_plans::grpc::MAX_REQUEST_BYTES;
+    let health_service = health_service.max_decoding_message_size(bound);
+    let reflection_v1 = reflection()
+        .build_v1()
+        .context("gRPC reflection")?
+        .max_decoding_message_size(bound);
     let reflection_v1alpha = reflection()
         .build_v1alpha()
-        .context("gRPC reflection (v1alpha)")?;
+        .context("gRPC reflection (v1alpha)")?
+        .max_decoding_message_size(bound);
     // Plans leave the audit service in the gateway's GraphQL shape.
     let renderer =
         trellis_gateway::plan_json::GraphqlPlanRenderer::new().context("plan renderer")?;
@@ -217,10 +225,20 @@ pub(crate) fn serve_http(
     listener: Listener,
     app: Router,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
-    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::GATEWAY_TIMEOUT,
-        REQUEST_DEADLINE,
-    ));
+    // Every route, health and assets included, refuses bodies over the
+    // gateway's bound, and every answer (these refusals too) carries the
+    // security headers.
+    let app = app
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            trellis_gateway::MAX_REQUEST_BYTES,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            REQUEST_DEADLINE,
+        ))
+        .layer(axum::middleware::map_response(
+            trellis_gateway::security_headers,
+        ));
     crate::listen::serve_http(listener, app, shutdown_signal())
 }
 

@@ -488,3 +488,53 @@ async fn browsers_and_clients_get_only_what_they_should() {
         assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
     }
 }
+
+/// Point 5: no service and no route buffers more than 64 KiB of a body.
+#[tokio::test]
+async fn every_service_and_route_refuses_bodies_over_64_kib() {
+    let server = LoggedServer::start(&[]).await;
+    let token = staff_token(&harness::fresh_tenant());
+    let channel = server.channel().await;
+    // A valid encoding of a 100 KiB string field 1: what a decoder would
+    // have to hold.
+    let mut big = vec![0x0a, 0x80, 0x80, 0x06];
+    big.resize(4 + 100 * 1024, b'x');
+    let big = bytes::Bytes::from(big);
+    for path in [
+        "/trellis.plans.v1.PlanService/AddGoal",
+        "/trellis.audit.v1.AuditService/GetAccessLog",
+        "/grpc.health.v1.Health/Check",
+    ] {
+        let status = wire::call(&channel, path, &token, big.clone()).await;
+        assert_eq!(status.code(), tonic::Code::OutOfRange, "{path}: {status:?}");
+    }
+    for path in [
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        // The reflection service ends its stream quietly when a request
+        // cannot be decoded: what counts is that it never read one.
+        let (answers, status) = wire::call_streaming(&channel, path, big.clone()).await;
+        assert_eq!(answers, 0, "{path} decoded a 100 KiB request");
+        assert!(
+            matches!(status.code(), tonic::Code::Ok | tonic::Code::OutOfRange),
+            "{path}: {status:?}"
+        );
+        // A small request on the same service is answered.
+        let list = bytes::Bytes::from_static(&[0x3a, 0x01, b'*']);
+        let (answers, _) = wire::call_streaming(&channel, path, list).await;
+        assert_eq!(answers, 1, "{path} answers a small request");
+    }
+    let http = reqwest::Client::new();
+    for route in ["/graphql", "/readyz", "/healthz", "/graphql/ws"] {
+        let response = http
+            .post(format!("{}{route}", server.server.http))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 100 * 1024])
+            .send()
+            .await
+            .expect(route);
+        assert_eq!(response.status(), 413, "{route}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+}

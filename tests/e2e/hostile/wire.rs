@@ -44,6 +44,30 @@ pub async fn call(channel: &Channel, path: &str, token: &str, body: Bytes) -> to
     }
 }
 
+/// Sends `body` as the one request message of the streaming rpc `path`;
+/// how many messages came back, and the status the answers ended with.
+pub async fn call_streaming(channel: &Channel, path: &str, body: Bytes) -> (usize, tonic::Status) {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("channel ready");
+    let request = tonic::Request::new(futures::stream::once(async move { body }));
+    let path = tonic::codegen::http::uri::PathAndQuery::try_from(path).expect("path");
+    let mut answers = match grpc
+        .streaming::<_, Bytes, Bytes, _>(request, path, RawCodec)
+        .await
+    {
+        Ok(response) => response.into_inner(),
+        Err(status) => return (0, status),
+    };
+    let mut count = 0;
+    loop {
+        match answers.message().await {
+            Ok(Some(_)) => count += 1,
+            Ok(None) => return (count, tonic::Status::ok("")),
+            Err(status) => return (count, status),
+        }
+    }
+}
+
 /// Everything a status shows a client, as text: message and details.
 pub fn shown(status: &tonic::Status) -> String {
     format!(
