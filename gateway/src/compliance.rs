@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, SimpleObject};
 use trellis_access::reading_role;
 use trellis_auth::Role;
-use trellis_projector::compliance::{self, PlanSummary, ReviewStanding};
+use trellis_projector::compliance::{self, IndexedList, PlanSummary, ReviewStanding};
 use trellis_projector::{LifecycleView, PlanFilter, PlanView, ReadModelStore};
 use trellis_proto::plans::v1 as pb;
 
@@ -110,18 +110,23 @@ fn share(part: u32, whole: u32) -> f64 {
     }
 }
 
+/// The caller's scope within `requested`: what the store pre-filters by.
+fn scope(ctx: &Context<'_>, requested: PlanFilter) -> async_graphql::Result<PlanFilter> {
+    scope_filter(caller(ctx)?, requested).ok_or_else(|| {
+        error(
+            ErrorCode::Forbidden,
+            "your role may not read clinical content",
+        )
+    })
+}
+
 /// Summaries of every plan the caller may read within `requested`.
 async fn summaries_in_scope(
     ctx: &Context<'_>,
     requested: PlanFilter,
 ) -> async_graphql::Result<Vec<(PlanSummary, Role)>> {
     let caller = caller(ctx)?;
-    let Some(filter) = scope_filter(caller, requested) else {
-        return Err(error(
-            ErrorCode::Forbidden,
-            "your role may not read clinical content",
-        ));
-    };
+    let filter = scope(ctx, requested)?;
     let summaries = ctx
         .data_unchecked::<Arc<dyn ReadModelStore>>()
         .summaries(&caller.tenant, &filter)
@@ -131,6 +136,61 @@ async fn summaries_in_scope(
         .into_iter()
         .filter_map(|s| reading_role(caller, &s).map(|r| (s, r)))
         .collect())
+}
+
+/// The first `first` plans of a list the store keeps an index for, that
+/// the caller may read and that are still on the list (`still`), in the
+/// store's order. The store answers within the caller's scope; each plan
+/// is checked again like every summary (`reading_role`) and its document
+/// like every pick ([`documents`]). A plan those checks drop is replaced
+/// by asking the store for more, so the caller never gets fewer plans than
+/// the list has; documents are read only for as many plans as are wanted.
+async fn first_listed(
+    ctx: &Context<'_>,
+    requested: &PlanFilter,
+    list: IndexedList,
+    first: usize,
+    still: impl Fn(&PlanView) -> bool,
+) -> async_graphql::Result<Vec<(PlanView, Role)>> {
+    let caller = caller(ctx)?;
+    let filter = scope(ctx, requested.clone())?;
+    let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+    let mut accepted = Vec::with_capacity(first);
+    let mut seen = std::collections::HashSet::new();
+    // A little more than asked, so a dropped plan rarely costs a request.
+    let mut limit = first + first / 4 + 8;
+    while accepted.len() < first {
+        let listed = match list {
+            IndexedList::ReviewsDue(due_by) => {
+                read_models
+                    .reviews_due(&caller.tenant, &filter, due_by, limit)
+                    .await
+            }
+            IndexedList::Unsigned => {
+                read_models
+                    .unsigned_plans(&caller.tenant, &filter, limit)
+                    .await
+            }
+        }
+        .map_err(|e| internal(&e))?;
+        let exhausted = listed.len() < limit;
+        let mut fresh = listed
+            .into_iter()
+            .filter(|s| seen.insert(s.plan_id.clone()))
+            .filter_map(|s| reading_role(caller, &s).map(|r| (s, r)));
+        while accepted.len() < first {
+            let picked: Vec<_> = fresh.by_ref().take(first - accepted.len()).collect();
+            if picked.is_empty() {
+                break;
+            }
+            accepted.extend(documents(ctx, requested, picked, &still).await?);
+        }
+        if exhausted {
+            break;
+        }
+        limit = limit.saturating_mul(2);
+    }
+    Ok(accepted)
 }
 
 /// The whole documents of the plans a summary query picked. Each is
@@ -215,26 +275,28 @@ impl ComplianceQuery {
             ));
         }
         let horizon = today() + chrono::Days::new(u64::from(within_days));
-        let requested = filter(clinic_id, clinician_id);
-        let mut picked: Vec<(PlanSummary, Role)> = summaries_in_scope(ctx, requested.clone())
-            .await?
+        let due_by_horizon =
+            |plan: &PlanView| compliance::next_review(plan).is_some_and(|r| r.due_on <= horizon);
+        let plans = first_listed(
+            ctx,
+            &filter(clinic_id, clinician_id),
+            IndexedList::ReviewsDue(horizon),
+            first,
+            |p| !p.status.is_closed() && due_by_horizon(p),
+        )
+        .await?;
+        let mut due: Vec<(ReviewDue, Role)> = plans
             .into_iter()
-            .filter(|(s, _)| {
-                !s.status.is_closed() && s.next_review_due.is_some_and(|due| due <= horizon)
+            .filter_map(|(plan, role)| {
+                let review = compliance::next_review(&plan)?.clone();
+                Some((ReviewDue { plan, review }, role))
             })
             .collect();
-        picked.sort_by_key(|(s, _)| s.next_review_due);
-        picked.truncate(first);
-        let mut due: Vec<(ReviewDue, Role)> =
-            documents(ctx, &requested, picked, |p| !p.status.is_closed())
-                .await?
-                .into_iter()
-                .filter_map(|(plan, role)| {
-                    let review = compliance::next_review(&plan)?.clone();
-                    (review.due_on <= horizon).then_some((ReviewDue { plan, review }, role))
-                })
-                .collect();
-        due.sort_by_key(|(d, _)| d.review.due_on);
+        // Soonest first, ties in plan-id order: the index's order, kept
+        // even if a plan's review moved since the index was read.
+        due.sort_by(|(a, _), (b, _)| {
+            (a.review.due_on, &a.plan.plan_id).cmp(&(b.review.due_on, &b.plan.plan_id))
+        });
         let reads: Vec<(&PlanView, Role)> = due.iter().map(|(d, r)| (&d.plan, *r)).collect();
         record_reads(ctx, "graphql:reviewsDue", &reads, &plan_fields(ctx, "plan")).await?;
         Ok(due.into_iter().map(|(d, _)| d).collect())
@@ -251,17 +313,15 @@ impl ComplianceQuery {
         first: Option<u32>,
     ) -> async_graphql::Result<Vec<Plan>> {
         let first = list_length(first)?;
-        let requested = filter(clinic_id, clinician_id);
-        let picked = summaries_in_scope(ctx, requested.clone())
-            .await?
-            .into_iter()
-            .filter(|(s, _)| !s.status.is_closed() && !s.pending_signatures.is_empty())
-            .take(first)
-            .collect();
-        let plans = documents(ctx, &requested, picked, |p| {
-            !p.status.is_closed() && !compliance::pending_signatures(p).is_empty()
-        })
+        let mut plans = first_listed(
+            ctx,
+            &filter(clinic_id, clinician_id),
+            IndexedList::Unsigned,
+            first,
+            |p| !p.status.is_closed() && !compliance::pending_signatures(p).is_empty(),
+        )
         .await?;
+        plans.sort_by(|(a, _), (b, _)| a.plan_id.cmp(&b.plan_id));
         let reads: Vec<(&PlanView, Role)> = plans.iter().map(|(p, r)| (p, *r)).collect();
         record_reads(ctx, "graphql:unsignedPlans", &reads, &selected(ctx.field())).await?;
         Ok(plans.into_iter().map(|(p, _)| Plan(p)).collect())
@@ -386,5 +446,130 @@ impl ComplianceQuery {
         )
         .await?;
         Ok(review_rules(reply))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use async_trait::async_trait;
+    use chrono::{Days, NaiveDate};
+    use serde_json::json;
+    use trellis_audit::{Audit, DigestKey};
+    use trellis_auth::Caller;
+    use trellis_kernel::TenantId;
+    use trellis_projector::{PlanPage, ReadModelError, SqliteReadModels};
+    use trellis_store_sqlite::SqliteEventStore;
+
+    use super::*;
+
+    /// Read models whose lists still name plans that have closed since:
+    /// their documents say so.
+    struct ClosedSinceListed {
+        inner: SqliteReadModels,
+        closed: HashSet<String>,
+    }
+
+    #[async_trait]
+    impl ReadModelStore for ClosedSinceListed {
+        async fn plan(&self, t: &TenantId, id: &str) -> Result<Option<PlanView>, ReadModelError> {
+            let mut plan = self.inner.plan(t, id).await?;
+            if let Some(p) = plan.as_mut().filter(|p| self.closed.contains(&p.plan_id)) {
+                p.status = LifecycleView::Discharged;
+            }
+            Ok(plan)
+        }
+        async fn plans(
+            &self,
+            t: &TenantId,
+            f: &PlanFilter,
+            after: Option<&str>,
+            first: usize,
+        ) -> Result<PlanPage, ReadModelError> {
+            self.inner.plans(t, f, after, first).await
+        }
+        async fn reviews_due(
+            &self,
+            t: &TenantId,
+            f: &PlanFilter,
+            due_by: NaiveDate,
+            limit: usize,
+        ) -> Result<Vec<PlanSummary>, ReadModelError> {
+            self.inner.reviews_due(t, f, due_by, limit).await
+        }
+        async fn unsigned_plans(
+            &self,
+            t: &TenantId,
+            f: &PlanFilter,
+            limit: usize,
+        ) -> Result<Vec<PlanSummary>, ReadModelError> {
+            self.inner.unsigned_plans(t, f, limit).await
+        }
+        async fn save(&self, views: Vec<PlanView>, at: u64) -> Result<(), ReadModelError> {
+            self.inner.save(views, at).await
+        }
+        async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError> {
+            self.inner.checkpoint().await
+        }
+        async fn ping(&self) -> Result<(), ReadModelError> {
+            self.inner.ping().await
+        }
+    }
+
+    /// Twenty open, unsigned plans with reviews due in plan-id order.
+    fn plan(n: u64) -> PlanView {
+        serde_json::from_value(json!({
+            "tenant": "north", "plan_id": format!("plan-{n:03}"), "client_id": "client-1",
+            "primary_clinician_id": "clin-1", "clinic_id": "clinic-a", "title": "t",
+            "created_on": "2026-10-01", "version": 1, "status": "active",
+            "updated_at": "2026-10-01T00:00:00Z", "goals": [],
+            "reviews": [{ "review_id": "r", "due_on": today() + Days::new(n), "held_on": null,
+                "participants": [], "summary": null, "decision": null,
+                "entered_in_error": null, "origin": "rule" }]
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_list_asks_for_more_when_plans_it_was_given_no_longer_qualify() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+        inner.save((0..20).map(plan).collect(), 1).await.unwrap();
+        // More plans closed than the first request's slack covers.
+        let closed = (0..12).map(|n| format!("plan-{n:03}")).collect();
+        let store = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
+        let key = DigestKey::development();
+        let audit = Audit::new(store.clone(), store.clone(), key.clone(), key.public_key());
+        let schema = crate::build_schema(
+            Arc::new(ClosedSinceListed { inner, closed }),
+            store,
+            crate::AuditBackend::Local(Box::new(audit)),
+            None,
+            None,
+        );
+        let supervisor = Caller {
+            tenant: TenantId::parse("north").unwrap(),
+            subject: "sup-1".into(),
+            roles: vec![Role::Supervisor],
+            clinics: vec!["clinic-a".into()],
+        };
+        let response = schema
+            .execute(
+                async_graphql::Request::new(
+                    "{ unsignedPlans(first: 3) { id }
+                       reviewsDue(withinDays: 366, first: 2) { plan { id } } }",
+                )
+                .data(supervisor),
+            )
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        assert_eq!(
+            response.data.into_json().unwrap(),
+            json!({
+                "unsignedPlans": [{ "id": "plan-012" }, { "id": "plan-013" }, { "id": "plan-014" }],
+                "reviewsDue": [{ "plan": { "id": "plan-012" } }, { "plan": { "id": "plan-013" } }],
+            })
+        );
     }
 }

@@ -98,6 +98,29 @@ impl ReadModelStore for CachedReadModels {
         self.inner.summaries(tenant, filter).await
     }
 
+    async fn reviews_due(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        due_by: chrono::NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<crate::compliance::PlanSummary>, ReadModelError> {
+        self.inner.reviews_due(tenant, filter, due_by, limit).await
+    }
+
+    async fn unsigned_plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        limit: usize,
+    ) -> Result<Vec<crate::compliance::PlanSummary>, ReadModelError> {
+        self.inner.unsigned_plans(tenant, filter, limit).await
+    }
+
+    async fn prepare(&self) -> Result<(), ReadModelError> {
+        self.inner.prepare().await
+    }
+
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         self.inner.save(views.clone(), checkpoint).await?;
         let mut plans = self.plans.lock().expect("cache poisoned");

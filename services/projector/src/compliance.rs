@@ -236,6 +236,79 @@ impl PlanSummary {
     pub fn review_standing(&self, today: NaiveDate) -> ReviewStanding {
         standing_of(self.next_review_due, today)
     }
+
+    /// The due date `reviewsDue` lists and orders this plan by: its next
+    /// review's, while the plan is open.
+    pub fn open_review_due(&self) -> Option<NaiveDate> {
+        self.next_review_due.filter(|_| !self.status.is_closed())
+    }
+
+    /// Whether `unsignedPlans` lists this plan: it is open and its current
+    /// version lacks a required signature.
+    pub fn is_unsigned(&self) -> bool {
+        !self.status.is_closed() && !self.pending_signatures.is_empty()
+    }
+}
+
+/// A compliance list that stores answer from an index of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexedList {
+    /// `reviewsDue`: open plans whose next review is due by this day.
+    ReviewsDue(NaiveDate),
+    /// `unsignedPlans`.
+    Unsigned,
+}
+
+impl IndexedList {
+    /// Whether the list has this plan.
+    pub fn lists(self, plan: &PlanSummary) -> bool {
+        match self {
+            Self::ReviewsDue(due_by) => plan.open_review_due().is_some_and(|d| d <= due_by),
+            Self::Unsigned => plan.is_unsigned(),
+        }
+    }
+
+    /// The first `limit` of these plans the list has, in its order.
+    pub fn pick(
+        self,
+        plans: impl IntoIterator<Item = PlanSummary>,
+        limit: usize,
+    ) -> Vec<PlanSummary> {
+        match self {
+            Self::ReviewsDue(due_by) => pick_reviews_due(plans, due_by, limit),
+            Self::Unsigned => pick_unsigned(plans, limit),
+        }
+    }
+}
+
+/// What `reviewsDue` lists of these plans: open ones whose next review is
+/// due by `due_by`, soonest (most overdue) first, ties in plan-id order; at
+/// most `limit`. The reference every store's index must answer alike.
+pub fn pick_reviews_due(
+    plans: impl IntoIterator<Item = PlanSummary>,
+    due_by: NaiveDate,
+    limit: usize,
+) -> Vec<PlanSummary> {
+    let mut due: Vec<(NaiveDate, PlanSummary)> = plans
+        .into_iter()
+        .filter_map(|p| Some((p.open_review_due().filter(|d| *d <= due_by)?, p)))
+        .collect();
+    due.sort_by(|(a, p), (b, q)| a.cmp(b).then_with(|| p.plan_id.cmp(&q.plan_id)));
+    due.truncate(limit);
+    due.into_iter().map(|(_, p)| p).collect()
+}
+
+/// What `unsignedPlans` lists of these plans: the unsigned ones in plan-id
+/// order; at most `limit`.
+pub fn pick_unsigned(
+    plans: impl IntoIterator<Item = PlanSummary>,
+    limit: usize,
+) -> Vec<PlanSummary> {
+    let mut unsigned: Vec<PlanSummary> =
+        plans.into_iter().filter(PlanSummary::is_unsigned).collect();
+    unsigned.sort_by(|p, q| p.plan_id.cmp(&q.plan_id));
+    unsigned.truncate(limit);
+    unsigned
 }
 
 /// A tenant's outcome figures over a set of plans.

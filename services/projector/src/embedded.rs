@@ -1,33 +1,22 @@
 //! Read models in a SQLite file beside the event store (embedded mode).
+//! The tables and their indexes are in [`schema`]; the compliance lists
+//! answered from those indexes in [`indexed`].
+
+mod indexed;
+mod rows;
+mod schema;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, named_params, params};
 use trellis_kernel::TenantId;
 
-use crate::compliance::PlanSummary;
+use crate::compliance::{IndexedList, PlanSummary};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS plan_views (
-    tenant               TEXT    NOT NULL,
-    plan_id              TEXT    NOT NULL,
-    client_id            TEXT    NOT NULL,
-    primary_clinician_id TEXT    NOT NULL,
-    clinic_id            TEXT    NOT NULL,
-    version              INTEGER NOT NULL,
-    document             TEXT    NOT NULL,
-    PRIMARY KEY (tenant, plan_id)
-) STRICT;
-CREATE INDEX IF NOT EXISTS plan_views_by_client ON plan_views (tenant, client_id, plan_id);
-CREATE INDEX IF NOT EXISTS plan_views_by_clinician ON plan_views (tenant, primary_clinician_id, plan_id);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    projection TEXT PRIMARY KEY,
-    position   INTEGER NOT NULL
-) STRICT;
-";
+use rows::{decode, index_values, summary_of, unavailable};
 
 const PROJECTION: &str = "plans";
 
@@ -37,13 +26,11 @@ pub struct SqliteReadModels {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn unavailable(e: rusqlite::Error) -> ReadModelError {
-    ReadModelError::Unavailable(e.to_string())
-}
-
 impl SqliteReadModels {
+    /// Opens (or creates) the file, bringing what an earlier release
+    /// wrote up to this one's tables and indexes ([`schema::prepare`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadModelError> {
-        let conn = Connection::open(path).map_err(unavailable)?;
+        let mut conn = Connection::open(path).map_err(unavailable)?;
         // Read models are rebuilt from events, so NORMAL (no fsync per
         // commit) is enough: a crash can only lose a suffix, and the
         // checkpoint in the same transaction is lost with it.
@@ -51,21 +38,7 @@ impl SqliteReadModels {
             .map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        // Read models written before summaries existed get the column;
-        // their rows answer from the document until rewritten.
-        let has_summary: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('plan_views') WHERE name = 'summary'",
-                [],
-                |row| row.get::<_, i64>(0),
-            )
-            .map_err(unavailable)?
-            > 0;
-        if !has_summary {
-            conn.execute_batch("ALTER TABLE plan_views ADD COLUMN summary TEXT")
-                .map_err(unavailable)?;
-        }
+        schema::prepare(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -86,14 +59,14 @@ impl SqliteReadModels {
     }
 }
 
-/// The `PlanFilter` as SQL over `:client`, `:clinician` (any of the care
-/// team) and `:clinics` (a JSON array), shared by listings and summaries.
+/// The `PlanFilter` as SQL over `:tenant`, `:client`, `:clinician` (the
+/// primary clinician or any of the care team, from `plan_clinicians`) and
+/// `:clinics` (a JSON array), shared by listings and summaries.
 macro_rules! plan_filter {
     () => {
         "(:client IS NULL OR client_id = :client)
-         AND (:clinician IS NULL OR primary_clinician_id = :clinician
-              OR EXISTS (SELECT 1 FROM json_each(document, '$.care_team')
-                         WHERE value = :clinician))
+         AND (:clinician IS NULL OR plan_id IN (SELECT plan_id FROM plan_clinicians
+                                                WHERE tenant = :tenant AND clinician_id = :clinician))
          AND (:clinics IS NULL OR clinic_id IN (SELECT value FROM json_each(:clinics)))"
     };
 }
@@ -104,11 +77,6 @@ fn clinics_json(filter: &PlanFilter) -> Option<String> {
         .clinic_ids
         .as_ref()
         .map(|c| serde_json::to_string(c).expect("strings serialize"))
-}
-
-fn decode(document: &str) -> Result<PlanView, ReadModelError> {
-    serde_json::from_str(document)
-        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
 }
 
 #[async_trait]
@@ -223,17 +191,39 @@ impl ReadModelStore for SqliteReadModels {
                 .map_err(unavailable)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unavailable)?;
+            // A document comes back when the summary is missing or was
+            // written by another version of `PlanSummary::of`.
             rows.into_iter()
-                // A document comes back when the summary is missing or was
-                // written by another version of `PlanSummary::of`.
-                .map(|(summary, document)| match (summary, document) {
-                    (_, Some(document)) => decode(&document).map(|v| PlanSummary::of(&v)),
-                    (Some(summary), None) => serde_json::from_str(&summary)
-                        .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into())),
-                    (None, None) => Err(ReadModelError::Corrupt("plan without document".into())),
-                })
+                .map(|(summary, document)| summary_of(summary, document))
                 .collect()
         })
+        .await
+    }
+
+    async fn reviews_due(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        due_by: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let list = IndexedList::ReviewsDue(due_by);
+        self.first_listed(list, tenant.to_string(), filter.clone(), limit)
+            .await
+    }
+
+    async fn unsigned_plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        self.first_listed(
+            IndexedList::Unsigned,
+            tenant.to_string(),
+            filter.clone(),
+            limit,
+        )
         .await
     }
 
@@ -243,31 +233,45 @@ impl ReadModelStore for SqliteReadModels {
             for view in &views {
                 let document = serde_json::to_string(view)
                     .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
-                let summary = serde_json::to_string(&PlanSummary::of(view))
+                let summary = PlanSummary::of(view);
+                let (review_due, unsigned) = index_values(&summary);
+                let summary_text = serde_json::to_string(&summary)
                     .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
-                tx.execute(
-                    "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id, clinic_id, version, document, summary)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                     ON CONFLICT (tenant, plan_id) DO UPDATE SET
-                        client_id = excluded.client_id,
-                        primary_clinician_id = excluded.primary_clinician_id,
-                        clinic_id = excluded.clinic_id,
-                        version = excluded.version,
-                        document = excluded.document,
-                        summary = excluded.summary
-                     WHERE excluded.version > plan_views.version",
-                    params![
-                        view.tenant,
-                        view.plan_id,
-                        view.client_id,
-                        view.primary_clinician_id,
-                        view.clinic_id,
-                        i64::try_from(view.version).unwrap_or(i64::MAX),
-                        document,
-                        summary
-                    ],
-                )
-                .map_err(unavailable)?;
+                let written = tx
+                    .prepare_cached(
+                        "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id,
+                             clinic_id, version, review_due, unsigned, summary, document)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (tenant, plan_id) DO UPDATE SET
+                            client_id = excluded.client_id,
+                            primary_clinician_id = excluded.primary_clinician_id,
+                            clinic_id = excluded.clinic_id,
+                            version = excluded.version,
+                            review_due = excluded.review_due,
+                            unsigned = excluded.unsigned,
+                            summary = excluded.summary,
+                            document = excluded.document
+                         WHERE excluded.version > plan_views.version",
+                    )
+                    .and_then(|mut insert| {
+                        insert.execute(params![
+                            view.tenant,
+                            view.plan_id,
+                            view.client_id,
+                            view.primary_clinician_id,
+                            view.clinic_id,
+                            i64::try_from(view.version).unwrap_or(i64::MAX),
+                            review_due,
+                            unsigned,
+                            summary_text,
+                            document
+                        ])
+                    })
+                    .map_err(unavailable)?;
+                // Only a newer version replaces what the plan is indexed by.
+                if written > 0 {
+                    schema::set_clinicians(&tx, &summary)?;
+                }
             }
             tx.execute(
                 "INSERT INTO checkpoints (projection, position) VALUES (?1, ?2)

@@ -9,35 +9,90 @@
 //! `<tenant>:<ns>:plans[:clinician:<id>|:client:<id>|:clinic:<id>]`
 //! (sorted sets of plan ids, for listings in id order; a clinician's set
 //! holds every plan whose care team ever had them, and listings check the
-//! document). The checkpoint is
-//! `trellis:checkpoint:<ns>`. A batch of documents and its checkpoint are
-//! written in one MULTI/EXEC; each document only if its version is newer
-//! than the stored one, so replaying a batch changes nothing.
+//! document), and the compliance lists' indexes
+//! `<tenant>:<ns>:reviews-due[:clinic:<id>]` (open plans by the due date of
+//! their next review, as days since 1970) and
+//! `<tenant>:<ns>:unsigned[:clinic:<id>]` (unsigned open plans, by id; see
+//! [`indexes`]). The checkpoint is `trellis:checkpoint:<ns>`, and
+//! `trellis:indexes:<ns>` says which version of the compliance indexes
+//! holds every plan of the namespace ([`backfill`]). A batch of documents
+//! and its checkpoint are written in one MULTI/EXEC; each document only if
+//! its version is newer than the stored one, so replaying a batch changes
+//! nothing.
+
+mod backfill;
+mod indexes;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use trellis_kernel::TenantId;
 
-use crate::compliance::PlanSummary;
+use crate::compliance::{IndexedList, PlanSummary};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
 
+/// Sets a plan's entries in the compliance indexes (KEYS 1–4: reviews due
+/// of the tenant and of the clinic, unsigned of the tenant and of the
+/// clinic) from ARGV 1 (plan id), 3 (due date score, empty for none) and 4
+/// (`1` when unsigned): a changed due date moves the entry, a plan that
+/// leaves a list leaves its index.
+macro_rules! index_entries {
+    () => {
+        r"
+for i = 1, 2 do
+  if ARGV[3] == '' then redis.call('ZREM', KEYS[i], ARGV[1])
+  else redis.call('ZADD', KEYS[i], ARGV[3], ARGV[1]) end
+end
+for i = 3, 4 do
+  if ARGV[4] == '1' then redis.call('ZADD', KEYS[i], 0, ARGV[1])
+  else redis.call('ZREM', KEYS[i], ARGV[1]) end
+end
+"
+    };
+}
+
 /// Writes a document, its version, its summary and its index entries only
-/// if the version is newer than the stored one.
-const SAVE_VIEW: &str = r"
-local current = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+/// if the version is newer than the stored one. KEYS 1–4 as
+/// `index_entries!`, 5 the versions, 6 the document, 7 the summary, 8… the
+/// listing indexes; ARGV 1–4 as `index_entries!` (2: the version), 5 the
+/// document, 6 the summary.
+const SAVE_VIEW: &str = concat!(
+    r"
+local current = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > current then
-  redis.call('SET', KEYS[1], ARGV[3])
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('SET', KEYS[3], ARGV[4])
-  for i = 4, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+  redis.call('SET', KEYS[6], ARGV[5])
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
+  redis.call('SET', KEYS[7], ARGV[6])
+  for i = 8, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[1]) end
+",
+    index_entries!(),
+    r"
   return 1
 end
 return 0
-";
+"
+);
+
+/// Sets a plan's compliance index entries computed from version ARGV 2,
+/// only if that is still the stored version (KEYS 5): a newer save has
+/// written its own.
+const INDEX_PLAN: &str = concat!(
+    r"
+if tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '-1') == tonumber(ARGV[2]) then
+",
+    index_entries!(),
+    r"
+  return 1
+end
+return 0
+"
+);
 
 /// Moves the checkpoint forward, never back.
 const SAVE_CHECKPOINT: &str = r"
@@ -52,7 +107,13 @@ pub struct RedisReadModels {
     redis: ConnectionManager,
     namespace: String,
     checkpoint_key: String,
+    /// `trellis:indexes:<ns>`: the version of the compliance indexes that
+    /// holds every plan.
+    indexes_key: String,
+    /// Seen `indexes_key` at this version (it never goes back).
+    indexes_ready: Arc<AtomicBool>,
     save_view: Script,
+    index_plan: Script,
     save_checkpoint: Script,
 }
 
@@ -113,6 +174,29 @@ impl RedisReadModels {
         .await
     }
 
+    /// The compliance index of `list` for the tenant or one of its clinics.
+    fn list_key(&self, tenant: &str, list: IndexedList, clinic: Option<&str>) -> String {
+        let name = match list {
+            IndexedList::ReviewsDue(_) => "reviews-due",
+            IndexedList::Unsigned => "unsigned",
+        };
+        match clinic {
+            None => format!("{tenant}:{}:{name}", self.namespace),
+            Some(clinic) => format!("{tenant}:{}:{name}:clinic:{clinic}", self.namespace),
+        }
+    }
+
+    /// KEYS 1–4 of `index_entries!` for a plan of this tenant and clinic.
+    fn entry_keys(&self, tenant: &str, clinic: &str) -> [String; 4] {
+        let due = IndexedList::ReviewsDue(NaiveDate::MIN);
+        [
+            self.list_key(tenant, due, None),
+            self.list_key(tenant, due, Some(clinic)),
+            self.list_key(tenant, IndexedList::Unsigned, None),
+            self.list_key(tenant, IndexedList::Unsigned, Some(clinic)),
+        ]
+    }
+
     fn versions_key(&self, tenant: &str) -> String {
         format!("{tenant}:{}:plan-versions", self.namespace)
     }
@@ -137,7 +221,10 @@ impl RedisReadModels {
             redis,
             namespace: namespace.to_owned(),
             checkpoint_key: format!("trellis:checkpoint:{namespace}"),
+            indexes_key: format!("trellis:indexes:{namespace}"),
+            indexes_ready: Arc::new(AtomicBool::new(false)),
             save_view: Script::new(SAVE_VIEW),
+            index_plan: Script::new(INDEX_PLAN),
             save_checkpoint: Script::new(SAVE_CHECKPOINT),
         })
     }
@@ -180,6 +267,60 @@ impl RedisReadModels {
 fn decode(document: &str) -> Result<PlanView, ReadModelError> {
     serde_json::from_str(document)
         .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
+}
+
+/// A due date as a compliance index scores it: days since 1970-01-01.
+fn due_score(date: NaiveDate) -> i64 {
+    (date - NaiveDate::default()).num_days()
+}
+
+/// ARGV 3 and 4 of `index_entries!` for a plan with this summary.
+fn entry_args(summary: &PlanSummary) -> (String, &'static str) {
+    (
+        summary
+            .open_review_due()
+            .map_or_else(String::new, |d| due_score(d).to_string()),
+        if summary.is_unsigned() { "1" } else { "0" },
+    )
+}
+
+impl RedisReadModels {
+    /// The summaries of these plans (skipping any not stored), from their
+    /// own keys; a plan saved before summaries existed, or whose summary
+    /// another version of `PlanSummary::of` wrote, from its document.
+    async fn summaries_of(
+        &self,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let t = tenant.as_str();
+        let keys: Vec<String> = ids.iter().map(|id| self.summary_key(t, id)).collect();
+        let found = self.documents(&keys).await?;
+        let missing: Vec<String> = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, s)| s.is_none())
+            .map(|(id, _)| self.doc_key(t, id))
+            .collect();
+        let mut documents = self.documents(&missing).await?.into_iter();
+        let mut summaries = Vec::with_capacity(ids.len());
+        for (id, summary) in ids.iter().zip(found) {
+            let summary = match summary {
+                Some(s) => serde_json::from_str::<PlanSummary>(&s)
+                    .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
+                None => match documents.next().flatten() {
+                    Some(document) => PlanSummary::of(&decode(&document)?),
+                    None => continue,
+                },
+            };
+            if summary.schema == PlanSummary::SCHEMA {
+                summaries.push(summary);
+            } else if let Some(view) = self.plan(tenant, id).await? {
+                summaries.push(PlanSummary::of(&view));
+            }
+        }
+        Ok(summaries)
+    }
 }
 
 #[async_trait]
@@ -252,44 +393,41 @@ impl ReadModelStore for RedisReadModels {
             if let Some(last) = ids.last() {
                 cursor = format!("({last}");
             }
-            let keys: Vec<String> = ids.iter().map(|id| self.summary_key(t, id)).collect();
-            let found = self.documents(&keys).await?;
-            // Plans saved before summaries existed answer from the document.
-            let missing: Vec<String> = ids
-                .iter()
-                .zip(&found)
-                .filter(|(_, s)| s.is_none())
-                .map(|(id, _)| self.doc_key(t, id))
-                .collect();
-            let mut documents = self.documents(&missing).await?.into_iter();
-            for (id, summary) in ids.iter().zip(found) {
-                let summary = match summary {
-                    Some(s) => serde_json::from_str::<PlanSummary>(&s)
-                        .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
-                    None => match documents.next().flatten() {
-                        Some(document) => PlanSummary::of(&decode(&document)?),
-                        None => continue,
-                    },
-                };
-                // Written by another version of `PlanSummary::of`: recompute.
-                let summary = if summary.schema == PlanSummary::SCHEMA {
-                    summary
-                } else {
-                    match self.plan(tenant, id).await? {
-                        Some(view) => PlanSummary::of(&view),
-                        None => continue,
-                    }
-                };
-                if filter.admits(&summary.client_id, &summary.clinic_id, |c| {
-                    summary.treated_by(c)
-                }) {
-                    summaries.push(summary);
-                }
-            }
+            summaries.extend(
+                self.summaries_of(tenant, &ids)
+                    .await?
+                    .into_iter()
+                    .filter(|s| filter.admits(&s.client_id, &s.clinic_id, |c| s.treated_by(c))),
+            );
             if ids.len() < CHUNK {
                 return Ok(summaries);
             }
         }
+    }
+
+    async fn reviews_due(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        due_by: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        self.first_listed(tenant, filter, IndexedList::ReviewsDue(due_by), limit)
+            .await
+    }
+
+    async fn unsigned_plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        self.first_listed(tenant, filter, IndexedList::Unsigned, limit)
+            .await
+    }
+
+    async fn prepare(&self) -> Result<(), ReadModelError> {
+        self.backfill_indexes().await
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
@@ -299,12 +437,17 @@ impl ReadModelStore for RedisReadModels {
             let t = view.tenant.as_str();
             let document = serde_json::to_string(view)
                 .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
-            let summary = serde_json::to_string(&PlanSummary::of(view))
+            let summary = PlanSummary::of(view);
+            let (due, unsigned) = entry_args(&summary);
+            let summary = serde_json::to_string(&summary)
                 .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
             let mut invocation = self.save_view.prepare_invoke();
+            for key in self.entry_keys(t, &view.clinic_id) {
+                invocation.key(key);
+            }
             invocation
-                .key(self.doc_key(t, &view.plan_id))
                 .key(self.versions_key(t))
+                .key(self.doc_key(t, &view.plan_id))
                 .key(self.summary_key(t, &view.plan_id))
                 .key(self.index_key(t, None))
                 .key(self.index_key(t, Some(("clinician", &view.primary_clinician_id))))
@@ -318,6 +461,8 @@ impl ReadModelStore for RedisReadModels {
             invocation
                 .arg(&view.plan_id)
                 .arg(view.version)
+                .arg(due)
+                .arg(unsigned)
                 .arg(document)
                 .arg(summary);
             pipe.invoke_script(&invocation).ignore();

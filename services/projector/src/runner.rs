@@ -66,8 +66,10 @@ impl Projector {
         self.position.subscribe()
     }
 
-    /// Runs until the feed fails. Resumes after the saved checkpoint.
+    /// Runs until the feed fails. Resumes after the saved checkpoint, once
+    /// the store has brought its indexes up to date.
     pub async fn run(&self) -> Result<(), ProjectorError> {
+        self.read_models.prepare().await?;
         let checkpoint = self.read_models.checkpoint().await?;
         self.position.send_replace(checkpoint.unwrap_or(0));
         tracing::info!(checkpoint = ?checkpoint, "projection starting");

@@ -2,9 +2,10 @@
 //! implements, with the filter, page and error it speaks in.
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use trellis_kernel::TenantId;
 
-use crate::compliance::PlanSummary;
+use crate::compliance::{IndexedList, PlanSummary};
 use crate::view::PlanView;
 
 /// Which plans a listing returns; every set field must match.
@@ -90,6 +91,44 @@ pub trait ReadModelStore: Send + Sync + 'static {
                 return Ok(summaries);
             }
         }
+    }
+
+    /// The plans `reviewsDue` lists among those matching `filter`: open,
+    /// next review due by `due_by`, soonest first (ties in plan-id order),
+    /// at most `limit` ([`crate::compliance::pick_reviews_due`]). The
+    /// default scans every summary in scope; stores with an index on the
+    /// due date answer from it, reading only the plans they return.
+    async fn reviews_due(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        due_by: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let plans = self.summaries(tenant, filter).await?;
+        Ok(IndexedList::ReviewsDue(due_by).pick(plans, limit))
+    }
+
+    /// The plans `unsignedPlans` lists among those matching `filter`: open,
+    /// current version lacking a required signature, in plan-id order, at
+    /// most `limit` ([`crate::compliance::pick_unsigned`]). The default
+    /// scans like [`ReadModelStore::reviews_due`]'s.
+    async fn unsigned_plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        limit: usize,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let plans = self.summaries(tenant, filter).await?;
+        Ok(IndexedList::Unsigned.pick(plans, limit))
+    }
+
+    /// Brings what the store keeps beside the documents (summaries,
+    /// indexes) up to date for read models an earlier release wrote. The
+    /// projector calls it before it follows the feed; stores that do this
+    /// on open need nothing here.
+    async fn prepare(&self) -> Result<(), ReadModelError> {
+        Ok(())
     }
 
     /// Writes the views and the feed position they include, atomically.
