@@ -24,6 +24,7 @@
 //! **Snapshots** ([`SnapshotStore`]) live in `trellis_snapshots`, saved
 //! and read on the pool, never through the writer (see `snapshots.rs`).
 
+mod batch;
 mod error;
 mod schema;
 mod snapshots;

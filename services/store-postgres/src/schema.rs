@@ -4,8 +4,8 @@ use chrono::DateTime;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Row};
 use trellis_kernel::{
-    AccessQuery, AccessRecord, Actor, ChainInput, EventHash, EventMetadata, LoggedAccess, NewEvent,
-    ReadDirection, RecordedEvent, StoreError, StreamHead, StreamName, TenantId, chain_hash,
+    AccessQuery, AccessRecord, Actor, EventHash, EventMetadata, LoggedAccess, ReadDirection,
+    RecordedEvent, StoreError, StreamHead, StreamName, TenantId,
 };
 use uuid::Uuid;
 
@@ -95,25 +95,25 @@ pub(crate) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     tx.commit().await.map_err(|e| unavailable(&e))
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn to_u64(v: i64) -> u64 {
+pub(crate) fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("malformed {what}"))
 }
 
-fn decode_hash(bytes: &[u8]) -> Result<EventHash, StoreError> {
+pub(crate) fn decode_hash(bytes: &[u8]) -> Result<EventHash, StoreError> {
     <[u8; 32]>::try_from(bytes)
         .map(EventHash)
         .map_err(|_| corrupt("event hash"))
 }
 
-fn decode_uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
+pub(crate) fn decode_uuid(bytes: &[u8]) -> Result<Uuid, StoreError> {
     Uuid::from_slice(bytes).map_err(|_| corrupt("uuid"))
 }
 
@@ -231,101 +231,6 @@ pub(crate) async fn stream_heads(
         .collect()
 }
 
-/// The last revision of a stream and its hash.
-pub(crate) async fn stream_head(
-    conn: &mut PgConnection,
-    stream: &str,
-) -> Result<Option<(u64, EventHash)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT revision, hash FROM trellis_events WHERE stream = $1 ORDER BY revision DESC LIMIT 1",
-    )
-    .bind(stream)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    row.map(|row| {
-        let get = |e: sqlx::Error| unavailable(&e);
-        Ok((
-            to_u64(row.try_get("revision").map_err(get)?),
-            decode_hash(row.try_get("hash").map_err(get)?)?,
-        ))
-    })
-    .transpose()
-}
-
-/// Where an event id is stored: (stream, revision, global position).
-pub(crate) async fn locate_event(
-    conn: &mut PgConnection,
-    event_id: Uuid,
-) -> Result<Option<(String, u64, u64)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT stream, revision, global_position FROM trellis_events WHERE event_id = $1",
-    )
-    .bind(event_id.as_bytes().as_slice())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    row.map(|row| {
-        let get = |e: sqlx::Error| unavailable(&e);
-        Ok((
-            row.try_get("stream").map_err(get)?,
-            to_u64(row.try_get("revision").map_err(get)?),
-            to_u64(row.try_get("global_position").map_err(get)?),
-        ))
-    })
-    .transpose()
-}
-
-/// Inserts one event chained to `previous`; returns position and hash,
-/// or `None` when the event id is already stored (nothing is written and
-/// the transaction stays usable).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_event(
-    conn: &mut PgConnection,
-    stream: &StreamName,
-    stream_text: &str,
-    revision: u64,
-    event: &NewEvent,
-    recorded_at_us: i64,
-    previous: &EventHash,
-) -> Result<Option<(u64, EventHash)>, StoreError> {
-    let hash = chain_hash(
-        previous,
-        &ChainInput::new_event(stream, revision, event, recorded_at_us),
-    );
-    let m = &event.metadata;
-    let position: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO trellis_events (global_position, event_id, tenant, stream, revision, event_type,
-            schema_version, payload, actor_subject, actor_role, correlation_id, causation_id,
-            request_id, trace_id, span_id, reason, recorded_at_us, hash)
-         VALUES (nextval('trellis_global_position'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-            $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING global_position",
-    )
-    .bind(event.event_id.as_bytes().as_slice())
-    .bind(stream.tenant().as_str())
-    .bind(stream_text)
-    .bind(to_i64(revision))
-    .bind(&event.event_type)
-    .bind(i32::try_from(event.schema_version).unwrap_or(i32::MAX))
-    .bind(&event.payload)
-    .bind(&m.actor.subject)
-    .bind(&m.actor.role)
-    .bind(m.correlation_id.as_bytes().as_slice())
-    .bind(m.causation_id.as_bytes().as_slice())
-    .bind(&m.request_id)
-    .bind(&m.trace_id)
-    .bind(&m.span_id)
-    .bind(&m.reason)
-    .bind(recorded_at_us)
-    .bind(hash.0.as_slice())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    Ok(position.map(|p| (to_u64(p), hash)))
-}
-
 /// Rewrites the one row of `trellis_write_probe`: readiness's write, which
 /// touches no event, position, chain or access record.
 pub(crate) async fn touch_write_probe(conn: &mut PgConnection) -> Result<(), StoreError> {
@@ -347,30 +252,6 @@ pub(crate) async fn last_position(pool: &PgPool) -> Result<u64, StoreError> {
         .await
         .map(to_u64)
         .map_err(|e| unavailable(&e))
-}
-
-pub(crate) async fn insert_access(
-    conn: &mut PgConnection,
-    record: &AccessRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO trellis_access_log (tenant, subject, role, plan_id, operation, fields, api,
-            address, request_id, at_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(record.tenant.as_str())
-    .bind(&record.subject)
-    .bind(&record.role)
-    .bind(&record.plan_id)
-    .bind(&record.operation)
-    .bind(serde_json::to_string(&record.fields).expect("strings serialize"))
-    .bind(&record.api)
-    .bind(&record.address)
-    .bind(&record.request_id)
-    .bind(record.at.timestamp_micros())
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| unavailable(&e))?;
-    Ok(())
 }
 
 pub(crate) async fn query_access(

@@ -1,4 +1,11 @@
-//! The writer task: every waiting write in one locked transaction.
+//! The writer task: every waiting write in one locked transaction, with a
+//! round trip per kind of work rather than per append (see `batch.rs`).
+
+pub(crate) mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
 
 use chrono::Utc;
 use sqlx::PgConnection;
@@ -7,21 +14,36 @@ use tokio::sync::mpsc;
 use trellis_kernel::group_commit::{
     AppendRequest, WriteRequest, WriteResult, answer_all, fail_all, only_probes,
 };
-use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
+use trellis_kernel::{AccessRecord, AppendOutcome, StoreError};
 
+use crate::batch;
 use crate::error::unavailable;
-use crate::schema::{self, APPEND_LOCK, CHANNEL};
+use crate::schema::{self, APPEND_LOCK};
+use plan::Plan;
 
 /// Writes committed together at most.
 const MAX_GROUP: usize = 512;
+/// Scheduling turns a group waits at most for more writes to join it.
+const GATHER_TURNS: usize = 8;
 
 pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>) {
     while let Some(first) = requests.recv().await {
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match requests.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+        // The callers the last group answered may be about to write again:
+        // let them run first, so they join this group instead of waiting a
+        // whole commit for the next one. Scheduling turns while each brings
+        // more writes (a few at most), no timer.
+        for _ in 0..GATHER_TURNS {
+            let before = group.len();
+            tokio::task::yield_now().await;
+            while group.len() < MAX_GROUP {
+                match requests.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            if group.len() == before || group.len() == MAX_GROUP {
+                break;
             }
         }
         let results = match commit_group(&pool, &group).await {
@@ -40,165 +62,105 @@ pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>
     }
 }
 
-/// One transaction for the whole group: lock, every check before its
-/// inserts, notify, commit. A refused append leaves nothing behind; an
-/// unexpected database error fails the whole group (nothing committed).
-async fn commit_group(
+/// One transaction for the whole group: lock; read the heads and stored
+/// ids the appends need (one query); decide every append in Rust; one
+/// insert (which notifies) for the accepted events, one for the access
+/// records; commit. A refused append leaves nothing behind; an unexpected
+/// database error fails the whole group (nothing committed).
+pub(crate) async fn commit_group(
     pool: &PgPool,
     group: &[WriteRequest],
 ) -> Result<Vec<WriteResult>, StoreError> {
     let mut tx = pool.begin().await.map_err(|e| unavailable(&e))?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    // The group's statements are prepared once per connection, and are
+    // planned once too: their generic plans suit groups of any size, and
+    // the custom plans PostgreSQL would otherwise make at every execution
+    // cost about as much as running them. Their reads go by key (a
+    // stream's last revision, an event id); planned while the table is
+    // nearly empty, a sequential scan looks cheapest and would stay in the
+    // cached plan as the table grows, so sequential scans are off. Both
+    // settings hold for this transaction only.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1), set_config('plan_cache_mode', 'force_generic_plan', true),
+            set_config('enable_seqscan', 'off', true)",
+    )
         .bind(APPEND_LOCK)
         .execute(&mut *tx)
         .await
         .map_err(|e| unavailable(&e))?;
-    let mut results = Vec::with_capacity(group.len());
-    let mut last_position = None;
-    for request in group {
-        results.push(match request {
-            WriteRequest::Append(request) => {
-                let result = append(&mut tx, request).await?;
-                if let Ok(outcome) = &result
-                    && !outcome.deduplicated
-                {
-                    last_position = Some(outcome.last_position);
-                }
-                WriteResult::Append(result)
-            }
-            WriteRequest::Access(request) => {
-                for record in &request.records {
-                    schema::insert_access(&mut tx, record).await?;
-                }
-                WriteResult::Access(Ok(()))
-            }
-            WriteRequest::Probe(_) => {
-                schema::touch_write_probe(&mut tx).await?;
-                WriteResult::Probe(Ok(()))
-            }
+    let appends: Vec<&AppendRequest> = group
+        .iter()
+        .filter_map(|request| match request {
+            WriteRequest::Append(append) => Some(append),
+            _ => None,
+        })
+        .collect();
+    let outcomes = append_all(&mut tx, &appends).await?;
+    let records: Vec<&AccessRecord> = group
+        .iter()
+        .filter_map(|request| match request {
+            WriteRequest::Access(access) => Some(&access.records),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if !records.is_empty() {
+        batch::insert_access(&mut tx, &records).await?;
+    }
+    if group.iter().any(|r| matches!(r, WriteRequest::Probe(_))) {
+        // One rewrite of the probe row answers every probe of the group.
+        schema::touch_write_probe(&mut tx).await?;
+    }
+    tx.commit().await.map_err(|e| unavailable(&e))?;
+    let mut outcomes = outcomes.into_iter();
+    Ok(group
+        .iter()
+        .map(|request| match request {
+            WriteRequest::Append(_) => WriteResult::Append(
+                outcomes
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::Unavailable("commit failed".into()))),
+            ),
+            WriteRequest::Access(_) => WriteResult::Access(Ok(())),
+            WriteRequest::Probe(_) => WriteResult::Probe(Ok(())),
             // This store saves snapshots on its pool (`snapshots.rs`):
             // never in the locked transaction, where a failure would abort
             // the group. One sent here is refused alone.
             WriteRequest::Snapshot(_) => WriteResult::Snapshot(Err(StoreError::Unavailable(
                 "this writer takes no snapshots: they are saved on the pool".into(),
             ))),
-        });
-    }
-    if let Some(position) = last_position {
-        // Delivered to listeners when (and only if) the transaction commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(position.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    }
-    tx.commit().await.map_err(|e| unavailable(&e))?;
-    Ok(results)
+        })
+        .collect())
 }
 
-/// The outer `Result` is a database failure (fails the group); the inner
-/// one is this append's answer.
-async fn append(
+/// Decides and writes the group's appends (notifying listeners if any
+/// event was written): each one's answer, in order.
+async fn append_all(
     conn: &mut PgConnection,
-    request: &AppendRequest,
-) -> Result<Result<AppendOutcome, StoreError>, StoreError> {
-    let stream_text = request.stream.to_string();
-    let head = schema::stream_head(conn, &stream_text).await?;
-    let actual = head.map(|(revision, _)| revision);
-    if !request.expected.admits(actual) {
-        let refused = StoreError::WrongExpectedRevision {
-            stream: request.stream.clone(),
-            expected: request.expected,
-            actual,
-        };
-        return retry_or(
-            already_stored(conn, &stream_text, &request.events).await,
-            refused,
-        );
+    appends: &[&AppendRequest],
+) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+    if appends.is_empty() {
+        return Ok(Vec::new());
     }
-    let multi = request.events.len() > 1;
-    if multi {
-        sqlx::query("SAVEPOINT trellis_append")
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    }
-    let recorded_at_us = Utc::now().timestamp_micros();
-    let mut revision = actual.map_or(0, |r| r + 1);
-    let mut previous = head.map_or(EventHash::GENESIS, |(_, hash)| hash);
-    let mut last_position = 0;
-    for event in &request.events {
-        let inserted = schema::insert_event(
-            conn,
-            &request.stream,
-            &stream_text,
-            revision,
-            event,
-            recorded_at_us,
-            &previous,
-        )
-        .await?;
-        let Some((position, hash)) = inserted else {
-            // The id is stored already: a retry, or a reused id.
-            if multi {
-                sqlx::query("ROLLBACK TO SAVEPOINT trellis_append")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-            }
-            let refused = StoreError::DuplicateEventId(event.event_id);
-            return retry_or(
-                already_stored(conn, &stream_text, &request.events).await,
-                refused,
-            );
-        };
-        last_position = position;
-        previous = hash;
-        revision += 1;
-    }
-    if multi {
-        sqlx::query("RELEASE SAVEPOINT trellis_append")
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| unavailable(&e))?;
-    }
-    Ok(Ok(AppendOutcome {
-        last_revision: revision - 1,
-        last_position,
-        deduplicated: false,
-    }))
-}
-
-/// The append's answer when its ids may be stored already: the earlier
-/// outcome for a retry, a refusal for reused ids, else `refused`.
-fn retry_or(
-    found: Result<Option<AppendOutcome>, StoreError>,
-    refused: StoreError,
-) -> Result<Result<AppendOutcome, StoreError>, StoreError> {
-    match found {
-        Ok(Some(outcome)) => Ok(Ok(outcome)),
-        Ok(None) => Ok(Err(refused)),
-        Err(reused @ StoreError::DuplicateEventId(_)) => Ok(Err(reused)),
-        Err(failure) => Err(failure),
-    }
-}
-
-/// Every event of the append stored consecutively in this stream: a retry.
-/// Stored elsewhere or only partly: the ids were reused.
-async fn already_stored(
-    conn: &mut PgConnection,
-    stream: &str,
-    events: &[NewEvent],
-) -> Result<Option<AppendOutcome>, StoreError> {
-    let mut located = Vec::with_capacity(events.len());
-    for event in events {
-        let at = schema::locate_event(conn, event.event_id).await?;
-        let not_a_retry = located.is_empty() && at.is_none();
-        located.push(at);
-        if not_a_retry {
-            break;
+    let mut streams = Vec::new();
+    let mut seen = HashSet::new();
+    for append in appends {
+        let stream = append.stream.to_string();
+        if seen.insert(stream.clone()) {
+            streams.push(stream);
         }
     }
-    recognise_retry(stream, events, &located)
+    let ids: Vec<&[u8]> = appends
+        .iter()
+        .flat_map(|append| &append.events)
+        .map(|event| event.event_id.as_bytes().as_slice())
+        .collect();
+    let (heads, stored) = batch::read(conn, &streams, &ids).await?;
+    let plan = Plan::decide(appends, heads, stored, || Utc::now().timestamp_micros());
+    let positions = if plan.rows.is_empty() {
+        Vec::new()
+    } else {
+        batch::insert_events(conn, &plan.rows).await?
+    };
+    plan.outcomes(&positions)
 }
