@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::Gauge;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use trellis_kernel::{EventStore, RecordedEvent, StoreError, SubscriptionMessage};
 use trellis_plans_domain::{PLAN_CATEGORY, PlanEvent};
@@ -17,6 +18,8 @@ use crate::{ChangePublisher, PlanChanged, PlanView, ReadModelError, ReadModelSto
 
 /// How many feed messages are folded into one read-model write at most.
 const BATCH: usize = 256;
+/// The longest a batch waits for more events to join it (see `gather`).
+const MAX_GATHER: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
@@ -73,12 +76,9 @@ impl Projector {
         let checkpoint = self.read_models.checkpoint().await?;
         self.position.send_replace(checkpoint.unwrap_or(0));
         tracing::info!(checkpoint = ?checkpoint, "projection starting");
-        let mut feed = self
-            .events
-            .subscribe_all(checkpoint)
-            .await?
-            .ready_chunks(BATCH);
-        while let Some(messages) = feed.next().await {
+        let mut feed = self.events.subscribe_all(checkpoint).await?.fuse();
+        let mut last_apply = Duration::ZERO;
+        while let Some(messages) = gather(&mut feed, last_apply.min(MAX_GATHER)).await {
             let mut events = Vec::with_capacity(messages.len());
             for message in messages {
                 match message? {
@@ -90,9 +90,11 @@ impl Projector {
             }
             if let Some(last) = events.last() {
                 let span = batch_span(&events);
+                let started = Instant::now();
                 self.apply_batch(&events, last.global_position)
                     .instrument(span)
                     .await?;
+                last_apply = started.elapsed();
                 self.position.send_replace(last.global_position);
                 let lag = (chrono::Utc::now() - last.recorded_at).as_seconds_f64();
                 lag_seconds().record(lag.max(0.0), &[]);
@@ -155,6 +157,38 @@ impl Projector {
     }
 }
 
+/// The next batch: the first message, every one already waiting, and then
+/// those arriving within `window` of the first (up to [`BATCH`]); `None`
+/// once the feed ends. The window is as long as the last batch took to
+/// apply: writing a plan's document costs about the same for one event as
+/// for ten, so while applying is cheap nothing waits, and while it is dear
+/// (large documents under steady commands) events arriving together are
+/// written together, the wait never longer than the write it saves.
+async fn gather<S, T>(feed: &mut S, window: Duration) -> Option<Vec<T>>
+where
+    S: futures::Stream<Item = T> + Unpin,
+{
+    let first = feed.next().await?;
+    let deadline = tokio::time::Instant::now() + window;
+    let mut batch = vec![first];
+    while batch.len() < BATCH {
+        let next = match feed.next().now_or_never() {
+            Some(next) => next,
+            None if window.is_zero() => break,
+            None => match tokio::time::timeout_at(deadline, feed.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+        };
+        match next {
+            Some(message) => batch.push(message),
+            // The end shows on the next call.
+            None => break,
+        }
+    }
+    Some(batch)
+}
+
 /// Most links one batch span carries; a long catch-up links its first ones.
 const MAX_LINKS: usize = 128;
 
@@ -191,4 +225,58 @@ fn lag_seconds() -> &'static Gauge<f64> {
             .with_description("Time from an event's append to its projection, for the latest batch")
             .build()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel() -> (
+        tokio::sync::mpsc::UnboundedSender<u32>,
+        impl futures::Stream<Item = u32> + Unpin,
+    ) {
+        let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+        let stream = futures::stream::unfold(receive, |mut receive| async move {
+            receive.recv().await.map(|n| (n, receive))
+        });
+        (send, Box::pin(stream).fuse())
+    }
+
+    #[tokio::test]
+    async fn without_a_window_a_batch_is_what_is_waiting() {
+        let (send, mut feed) = channel();
+        for n in 0..3 {
+            send.send(n).unwrap();
+        }
+        assert_eq!(gather(&mut feed, Duration::ZERO).await, Some(vec![0, 1, 2]));
+    }
+
+    #[tokio::test]
+    async fn a_window_lets_later_events_join_and_no_more() {
+        let (send, mut feed) = channel();
+        send.send(1).unwrap();
+        let late = send.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            late.send(2).unwrap();
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            late.send(3).unwrap();
+        });
+        let batch = gather(&mut feed, Duration::from_millis(200)).await;
+        assert_eq!(batch, Some(vec![1, 2]));
+        assert_eq!(gather(&mut feed, Duration::ZERO).await, Some(vec![3]));
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_limit_and_the_end_shows_next() {
+        let (send, mut feed) = channel();
+        for n in 0..(BATCH as u32 + 5) {
+            send.send(n).unwrap();
+        }
+        drop(send);
+        let first = gather(&mut feed, MAX_GATHER).await.unwrap();
+        assert_eq!(first.len(), BATCH);
+        assert_eq!(gather(&mut feed, MAX_GATHER).await.unwrap().len(), 5);
+        assert_eq!(gather(&mut feed, MAX_GATHER).await, None);
+    }
 }
