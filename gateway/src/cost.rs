@@ -223,16 +223,27 @@ impl Extension for QueryCost {
             error.extensions = Some(extensions);
             error
         };
-        match async_graphql::parser::parse_query(query) {
-            Ok(document) => check(&document, &self.0).map_err(|rule| refuse(rule, None))?,
+        if let Some(document) = crate::parsed::judged(query, &self.0) {
+            // Parsed and judged before: neither again. The steps after
+            // `next` (async-graphql's own parse and recursion check) are
+            // functions of the text alone and passed then too.
+            return Ok((*document).clone());
+        }
+        let document = match async_graphql::parser::parse_query(query) {
+            Ok(document) => {
+                check(&document, &self.0).map_err(|rule| refuse(rule, None))?;
+                document
+            }
             // The parser's own message quotes the text it stumbled on,
             // which may be anything a client typed: say where, not what.
             Err(error) => {
                 let at = error.positions().next();
                 return Err(refuse("the query is not valid GraphQL".to_owned(), at));
             }
-        }
-        next.run(ctx, query, variables).await
+        };
+        let answer = next.run(ctx, query, variables).await?;
+        crate::parsed::keep(query, self.0, document);
+        Ok(answer)
     }
 }
 

@@ -344,8 +344,20 @@ fn operation_name(request: &mut async_graphql::Request) -> String {
     if let Some(name) = &request.operation_name {
         return name.clone();
     }
-    match request.parsed_query().map(|doc| &doc.operations) {
-        Ok(async_graphql::parser::types::DocumentOperations::Multiple(operations))
+    // A query seen before is named from its kept document, not parsed.
+    if let Some(document) = crate::parsed::any(&request.query) {
+        return name_of(&document.operations);
+    }
+    match request.parsed_query() {
+        Ok(document) => name_of(&document.operations),
+        Err(_) => "anonymous".into(),
+    }
+}
+
+/// The name of a document's only operation, else "anonymous".
+fn name_of(operations: &async_graphql::parser::types::DocumentOperations) -> String {
+    match operations {
+        async_graphql::parser::types::DocumentOperations::Multiple(operations)
             if operations.len() == 1 =>
         {
             operations

@@ -55,10 +55,13 @@ pub fn build_schema(
         builder = builder.data(changes);
     }
     // The cost of a request is judged on its expanded form before
-    // validation; async-graphql's own limits stay as a second line.
+    // validation; async-graphql's own limits stay as a second line. The
+    // introspection guard comes first (outermost): it judges the caller,
+    // so it must see every document, also those the cost check answers
+    // from the documents it has already parsed (`parsed.rs`).
     builder
-        .extension(crate::cost::QueryCost::default())
         .extension(crate::introspection::IntrospectionGuard)
+        .extension(crate::cost::QueryCost::default())
         .extension(crate::redact::ValueFreeErrors)
         .limit_depth(16)
         .limit_complexity(2_000)

@@ -181,7 +181,9 @@ async fn staff_may_run_the_standard_introspection_query() {
         let types = body["data"]["__schema"]["types"].as_array().unwrap();
         assert!(types.iter().any(|t| t["name"] == "Plan"));
     }
-    // The client role may not, by default.
+    // The client role may not, by default: the same text, which the
+    // staff's requests left parsed and judged for cost, is still judged
+    // for the caller.
     let client = common::token("client-1", &[Role::Client]);
     let body = post(&gateway.router, &client, STANDARD_INTROSPECTION).await;
     assert!(refused(&body), "{body}");
