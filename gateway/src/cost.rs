@@ -9,7 +9,7 @@
 //! request is refused in microseconds.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
@@ -20,6 +20,7 @@ use async_graphql::{
 };
 
 use crate::error::ErrorCode;
+use crate::parsed::ParsedDocuments;
 
 /// The limits one request must stay within; the defaults fit every query
 /// the console, the demo and the documented examples send many times over.
@@ -193,6 +194,19 @@ pub fn check(document: &ExecutableDocument, limits: &CostLimits) -> Result<(), S
     Ok(())
 }
 
+/// The documents this process has parsed and judged (every schema in it
+/// shares them; each document is found only under the limits it passed).
+fn parsed() -> &'static ParsedDocuments<CostLimits> {
+    static PARSED: OnceLock<ParsedDocuments<CostLimits>> = OnceLock::new();
+    PARSED.get_or_init(ParsedDocuments::default)
+}
+
+/// The kept document of `query`, if any, whatever limits it passed: for
+/// naming the operation without parsing again, never for skipping a check.
+pub(crate) fn kept_document(query: &str) -> Option<Arc<ExecutableDocument>> {
+    parsed().any(query)
+}
+
 /// The schema extension that applies [`check`] to every request right
 /// after parsing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -223,7 +237,7 @@ impl Extension for QueryCost {
             error.extensions = Some(extensions);
             error
         };
-        if let Some(document) = crate::parsed::judged(query, &self.0) {
+        if let Some(document) = parsed().judged(query, &self.0) {
             // Parsed and judged before: neither again. The steps after
             // `next` (async-graphql's own parse and recursion check) are
             // functions of the text alone and passed then too.
@@ -242,7 +256,7 @@ impl Extension for QueryCost {
             }
         };
         let answer = next.run(ctx, query, variables).await?;
-        crate::parsed::keep(query, self.0, document);
+        parsed().keep(query, self.0, document);
         Ok(answer)
     }
 }

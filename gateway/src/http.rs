@@ -345,7 +345,7 @@ fn operation_name(request: &mut async_graphql::Request) -> String {
         return name.clone();
     }
     // A query seen before is named from its kept document, not parsed.
-    if let Some(document) = crate::parsed::any(&request.query) {
+    if let Some(document) = crate::cost::kept_document(&request.query) {
         return name_of(&document.operations);
     }
     match request.parsed_query() {

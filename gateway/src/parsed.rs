@@ -3,18 +3,17 @@
 //! one with async-graphql's parser costs more than answering it from the
 //! plan cache; a document kept here is cloned instead. Only documents that
 //! passed the cost check are kept, each with the limits it passed, so a
-//! schema with other limits judges it again.
+//! schema with other limits judges it again (the process keeps one set,
+//! `cost.rs`).
 //!
 //! Bounded: queries longer than [`MAX_QUERY_BYTES`] are never kept, and
 //! the oldest kept ones go once their text passes [`MAX_TOTAL_BYTES`] in
 //! all. A client sending endless new queries only churns it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;
-
-use crate::cost::CostLimits;
 
 /// Longest query text kept.
 const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -22,56 +21,72 @@ const MAX_QUERY_BYTES: usize = 16 * 1024;
 /// as much).
 const MAX_TOTAL_BYTES: usize = 1024 * 1024;
 
-#[derive(Debug, Default)]
-struct Kept {
-    documents: HashMap<Arc<str>, (CostLimits, Arc<ExecutableDocument>)>,
+/// Kept documents, each with the judgement `J` it passed (the cost
+/// limits, for the cost check).
+#[derive(Debug)]
+pub(crate) struct ParsedDocuments<J> {
+    kept: Mutex<Kept<J>>,
+}
+
+#[derive(Debug)]
+struct Kept<J> {
+    documents: HashMap<Arc<str>, (J, Arc<ExecutableDocument>)>,
     /// Oldest first.
     order: VecDeque<Arc<str>>,
     bytes: usize,
 }
 
-/// The process's documents (shared by every schema in it; see the
-/// module's note on limits).
-fn kept() -> &'static Mutex<Kept> {
-    static KEPT: OnceLock<Mutex<Kept>> = OnceLock::new();
-    KEPT.get_or_init(Mutex::default)
-}
-
-/// The document of `query` if it was kept after passing `limits`.
-pub(crate) fn judged(query: &str, limits: &CostLimits) -> Option<Arc<ExecutableDocument>> {
-    let kept = kept().lock().expect("parsed documents poisoned");
-    match kept.documents.get(query) {
-        Some((passed, document)) if passed == limits => Some(Arc::clone(document)),
-        _ => None,
+impl<J> Default for ParsedDocuments<J> {
+    fn default() -> Self {
+        Self {
+            kept: Mutex::new(Kept {
+                documents: HashMap::new(),
+                order: VecDeque::new(),
+                bytes: 0,
+            }),
+        }
     }
 }
 
-/// The document of `query`, whatever limits it passed (for naming the
-/// operation, never for skipping a check).
-pub(crate) fn any(query: &str) -> Option<Arc<ExecutableDocument>> {
-    let kept = kept().lock().expect("parsed documents poisoned");
-    kept.documents.get(query).map(|(_, d)| Arc::clone(d))
-}
+impl<J: PartialEq + Copy> ParsedDocuments<J> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept<J>> {
+        self.kept.lock().expect("parsed documents poisoned")
+    }
 
-/// Keeps `document`, the parse of `query`, which passed `limits`.
-pub(crate) fn keep(query: &str, limits: CostLimits, document: ExecutableDocument) {
-    if query.len() > MAX_QUERY_BYTES {
-        return;
+    /// The document of `query` if it was kept after passing `judgement`.
+    pub fn judged(&self, query: &str, judgement: &J) -> Option<Arc<ExecutableDocument>> {
+        match self.kept().documents.get(query) {
+            Some((passed, document)) if passed == judgement => Some(Arc::clone(document)),
+            _ => None,
+        }
     }
-    let mut kept = kept().lock().expect("parsed documents poisoned");
-    if kept.documents.contains_key(query) {
-        return;
+
+    /// The document of `query`, whatever it passed (for naming the
+    /// operation, never for skipping a check).
+    pub fn any(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        self.kept().documents.get(query).map(|(_, d)| Arc::clone(d))
     }
-    let text: Arc<str> = Arc::from(query);
-    kept.bytes += text.len();
-    kept.order.push_back(Arc::clone(&text));
-    kept.documents.insert(text, (limits, Arc::new(document)));
-    while kept.bytes > MAX_TOTAL_BYTES {
-        let Some(oldest) = kept.order.pop_front() else {
-            break;
-        };
-        kept.bytes -= oldest.len();
-        kept.documents.remove(&oldest);
+
+    /// Keeps `document`, the parse of `query`, which passed `judgement`.
+    pub fn keep(&self, query: &str, judgement: J, document: ExecutableDocument) {
+        if query.len() > MAX_QUERY_BYTES {
+            return;
+        }
+        let mut kept = self.kept();
+        if kept.documents.contains_key(query) {
+            return;
+        }
+        let text: Arc<str> = Arc::from(query);
+        kept.bytes += text.len();
+        kept.order.push_back(Arc::clone(&text));
+        kept.documents.insert(text, (judgement, Arc::new(document)));
+        while kept.bytes > MAX_TOTAL_BYTES {
+            let Some(oldest) = kept.order.pop_front() else {
+                break;
+            };
+            kept.bytes -= oldest.len();
+            kept.documents.remove(&oldest);
+        }
     }
 }
 
@@ -85,43 +100,42 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_document_is_found_only_under_the_limits_it_passed() {
-        let query = "{ parsedTestOnlyLimits: plans { totalCount } }";
-        let limits = CostLimits::default();
-        keep(query, limits, document(query));
-        assert!(judged(query, &limits).is_some());
-        let stricter = CostLimits {
-            fields: 1,
-            ..limits
-        };
-        assert!(judged(query, &stricter).is_none());
-        assert!(any(query).is_some());
+    fn a_kept_document_is_found_only_under_the_judgement_it_passed() {
+        let parsed = ParsedDocuments::<u8>::default();
+        let query = "{ plans { totalCount } }";
+        parsed.keep(query, 1, document(query));
+        assert!(parsed.judged(query, &1).is_some());
+        assert!(parsed.judged(query, &2).is_none());
+        assert!(parsed.any(query).is_some());
+        assert!(parsed.any("{ other }").is_none());
     }
 
     #[test]
     fn long_queries_are_not_kept_and_old_ones_make_room() {
-        let limits = CostLimits::default();
+        let parsed = ParsedDocuments::<u8>::default();
         let long = format!(
-            "{{ parsedTestOnlyLong: plans {{ totalCount }} }} #{}",
+            "{{ plans {{ totalCount }} }} #{}",
             "x".repeat(MAX_QUERY_BYTES)
         );
-        keep(&long, limits, document(&long));
-        assert!(any(&long).is_none());
+        parsed.keep(&long, 1, document(&long));
+        assert!(parsed.any(&long).is_none());
 
-        let first = "{ parsedTestOnlyFirst: plans { totalCount } }";
-        keep(first, limits, document(first));
+        let first = "{ first: plans { totalCount } }";
+        parsed.keep(first, 1, document(first));
         // Fill the budget with other queries until the first one goes.
         let mut n = 0;
-        while any(first).is_some() {
+        while parsed.any(first).is_some() {
             let query = format!(
-                "{{ parsedTestOnlyFill{n}: plans {{ totalCount }} }} #{}",
+                "{{ fill{n}: plans {{ totalCount }} }} #{}",
                 "y".repeat(8 * 1024)
             );
-            keep(&query, limits, document(&query));
+            parsed.keep(&query, 1, document(&query));
             n += 1;
             assert!(n < 1_000, "the oldest query was never evicted");
         }
-        let total = kept().lock().unwrap().bytes;
+        let total = parsed.kept().bytes;
         assert!(total <= MAX_TOTAL_BYTES, "{total} bytes kept");
+        // Only as much went as had to: the budget is still nearly full.
+        assert!(total > MAX_TOTAL_BYTES - 9 * 1024, "{total} bytes kept");
     }
 }
