@@ -13,6 +13,7 @@
 use clap::{Parser, Subcommand};
 
 mod compliance;
+mod oracle;
 mod raw_sqlite;
 mod reads;
 mod w1;
@@ -45,6 +46,9 @@ enum Cmd {
     /// Workload W3: GraphQL `plan(id)` over HTTP against a `trellis serve`
     /// child, access log on, beside a `/healthz` baseline.
     W3(w3::W3Options),
+    /// Whether a command's answer time tells a plan hidden from the caller
+    /// from a missing one (against a `trellis serve` child).
+    Oracle(oracle::OracleOptions),
     /// Plan-query throughput with and without the access log (in process).
     Reads {
         /// Concurrent readers, comma separated.
@@ -83,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         } => w1::w1_all(&writers, runs, &options),
         Cmd::W2(options) => w2::run(&options),
         Cmd::W3(options) => w3::run(&options),
+        Cmd::Oracle(options) => oracle::run(&options),
         Cmd::Reads {
             concurrency,
             seconds,

@@ -300,9 +300,14 @@ async fn read_side(
 /// A clinician token for the filled plans (their primary clinician, in
 /// their clinic), signed with the development secret `--dev` accepts.
 pub(crate) fn token(tenant: &TenantId) -> anyhow::Result<String> {
+    token_for(tenant, prefill::CLINICIAN)
+}
+
+/// A clinician token for `subject` in the filled plans' clinic.
+pub(crate) fn token_for(tenant: &TenantId, subject: &str) -> anyhow::Result<String> {
     let caller = Caller {
         tenant: tenant.clone(),
-        subject: prefill::CLINICIAN.into(),
+        subject: subject.into(),
         roles: vec![Role::Clinician],
         clinics: vec![prefill::CLINIC.into()],
     };
