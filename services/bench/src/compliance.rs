@@ -297,10 +297,7 @@ pub async fn run(plans: usize, seconds: u64) -> anyhow::Result<Vec<ComplianceRep
             errors += u64::from(!response.errors.is_empty());
         }
         latencies.sort_unstable();
-        let rank = |p: f64| {
-            let i = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
-            latencies[i]
-        };
+        let rank = |p: f64| crate::stats::nearest_rank(&latencies, p);
         reports.push(ComplianceReport::Query {
             workload: "compliance-query",
             query: name,

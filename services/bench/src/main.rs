@@ -16,6 +16,7 @@ mod compliance;
 mod oracle;
 mod raw_sqlite;
 mod reads;
+mod stats;
 mod w1;
 mod w2;
 mod w3;

@@ -46,12 +46,8 @@ struct Times {
 
 fn times(mut samples: Vec<(u64, String)>) -> Times {
     samples.sort_unstable();
-    let rank = |p: f64| {
-        let n = samples.len();
-        samples
-            .get(((p * n as f64).ceil() as usize).clamp(1, n.max(1)) - 1)
-            .map_or(0, |(t, _)| *t)
-    };
+    let sorted: Vec<u64> = samples.iter().map(|(t, _)| *t).collect();
+    let rank = |p: f64| crate::stats::nearest_rank(&sorted, p);
     let mut answers = std::collections::BTreeMap::new();
     for (_, answer) in &samples {
         *answers.entry(answer.clone()).or_default() += 1;

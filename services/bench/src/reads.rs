@@ -141,10 +141,7 @@ pub async fn run(access_log: bool, concurrency: usize, seconds: u64) -> anyhow::
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let rank = |p: f64| {
-        let i = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
-        latencies.get(i).copied().unwrap_or(0)
-    };
+    let rank = |p: f64| crate::stats::nearest_rank(&latencies, p);
     Ok(ReadReport {
         workload: "plan-query",
         access_log,

@@ -20,6 +20,7 @@ use trellis_store_sqlite::{SqliteEventStore, StoreOptions};
 use uuid::Uuid;
 
 use crate::raw_sqlite::RawLog;
+use crate::stats::nearest_rank;
 
 const DESCRIPTION_SOURCE: &str = "Ship the quarterly planning milestone: gather requirements from every team, reconcile conflicting priorities, write the acceptance criteria, estimate effort with the owners, schedule the review, record decisions and open questions, and publish the final plan so that all";
 
@@ -327,13 +328,7 @@ pub(crate) async fn w1_run(writers: usize, options: &W1Options) -> anyhow::Resul
     }
 
     latencies.sort_unstable();
-    let rank = |p: f64| -> u64 {
-        if latencies.is_empty() {
-            return 0;
-        }
-        let idx = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[idx]
-    };
+    let rank = |p: f64| nearest_rank(&latencies, p);
     drop(log);
     if options.store == Backend::Postgres {
         trellis_store_postgres::drop_database(&options.postgres_url, &database).await?;

@@ -31,11 +31,7 @@ pub(crate) struct Lags {
 impl Lags {
     /// Nearest-rank percentile (`p` in 0..=1); 0 without samples.
     pub fn percentile(&self, p: f64) -> u64 {
-        let n = self.lags_us.len();
-        if n == 0 {
-            return 0;
-        }
-        self.lags_us[((p * n as f64).ceil() as usize).clamp(1, n) - 1]
+        crate::stats::nearest_rank(&self.lags_us, p)
     }
 }
 

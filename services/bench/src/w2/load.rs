@@ -157,12 +157,7 @@ impl Phase {
 
     /// Nearest-rank percentile (`p` in 0..=1).
     pub fn percentile(&self, p: f64) -> u64 {
-        let n = self.latencies_us.len();
-        if n == 0 {
-            return 0;
-        }
-        let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
-        self.latencies_us[rank - 1]
+        crate::stats::nearest_rank(&self.latencies_us, p)
     }
 
     pub fn error_count(&self) -> u64 {
