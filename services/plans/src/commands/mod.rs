@@ -271,33 +271,48 @@ impl PlanCommands {
     }
 }
 
+/// Histogram bucket bounds for latencies, in seconds: 100 µs to 10 s in
+/// steps of 2–2.5× (1-2-5), so a collector's percentiles fall within a
+/// bucket of what the benchmarks measure. The SDK's default bounds are
+/// meant for milliseconds (0, 5, 10 … 10,000): in seconds every command
+/// would fall in the first bucket.
+pub const LATENCY_BOUNDS_S: [f64; 16] = [
+    0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+    10.0,
+];
+
 pub(super) struct Instruments {
     command_duration: Histogram<f64>,
     pub append_duration: Histogram<f64>,
     pub events_appended: Counter<u64>,
 }
 
-pub(super) fn instruments() -> &'static Instruments {
-    static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
-    INSTRUMENTS.get_or_init(|| {
-        let meter = opentelemetry::global::meter("trellis");
-        Instruments {
+impl Instruments {
+    fn new(meter: &opentelemetry::metrics::Meter) -> Self {
+        Self {
             command_duration: meter
                 .f64_histogram("trellis.command.duration")
                 .with_unit("s")
                 .with_description("Time to handle a plan command, by command and outcome")
+                .with_boundaries(LATENCY_BOUNDS_S.to_vec())
                 .build(),
             append_duration: meter
                 .f64_histogram("trellis.store.append.duration")
                 .with_unit("s")
                 .with_description("Time for a durable append to be acknowledged")
+                .with_boundaries(LATENCY_BOUNDS_S.to_vec())
                 .build(),
             events_appended: meter
                 .u64_counter("trellis.store.events_appended")
                 .with_description("Events appended by plan commands")
                 .build(),
         }
-    })
+    }
+}
+
+pub(super) fn instruments() -> &'static Instruments {
+    static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+    INSTRUMENTS.get_or_init(|| Instruments::new(&opentelemetry::global::meter("trellis")))
 }
 
 /// Names the place of an unreadable event, never its payload (PHI).
@@ -316,4 +331,66 @@ pub(super) fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError
     )
     // The decode error may quote payload text (PHI); name the place only.
     .map_err(|_| corrupt(recorded))
+}
+
+#[cfg(test)]
+mod instrument_tests {
+    use opentelemetry::metrics::MeterProvider;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+    use super::{Instruments, LATENCY_BOUNDS_S};
+
+    #[test]
+    fn latency_bounds_span_sub_millisecond_to_seconds_finely() {
+        assert_eq!(LATENCY_BOUNDS_S[0], 0.000_1);
+        assert_eq!(LATENCY_BOUNDS_S[LATENCY_BOUNDS_S.len() - 1], 10.0);
+        for pair in LATENCY_BOUNDS_S.windows(2) {
+            let ratio = pair[1] / pair[0];
+            assert!((1.9..=2.6).contains(&ratio), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn exported_latency_histograms_carry_the_bounds() {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let instruments = Instruments::new(&provider.meter("test"));
+        // A 1.5 ms command and a 0.3 ms append land in the 1–2 ms and
+        // 0.2–0.5 ms buckets (with the SDK's defaults, both in the first).
+        instruments.command_duration.record(0.0015, &[]);
+        instruments.append_duration.record(0.0003, &[]);
+        provider.force_flush().unwrap();
+        let exported = exporter.get_finished_metrics().unwrap();
+        let mut seen = Vec::new();
+        for metric in exported
+            .iter()
+            .flat_map(|r| r.scope_metrics())
+            .flat_map(|s| s.metrics())
+        {
+            let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data() else {
+                continue;
+            };
+            for point in histogram.data_points() {
+                let bounds: Vec<f64> = point.bounds().collect();
+                assert_eq!(bounds, LATENCY_BOUNDS_S.to_vec(), "{}", metric.name());
+                let counts: Vec<u64> = point.bucket_counts().collect();
+                let bucket = counts.iter().position(|&c| c == 1).unwrap();
+                let expected = if metric.name() == "trellis.command.duration" {
+                    4
+                } else {
+                    2
+                };
+                assert_eq!(bucket, expected, "{}: {counts:?}", metric.name());
+                seen.push(metric.name().to_owned());
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            ["trellis.command.duration", "trellis.store.append.duration"]
+        );
+    }
 }
