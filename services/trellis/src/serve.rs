@@ -32,7 +32,7 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 const READ_MODEL_CACHE: usize = 10_000;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let telemetry = crate::telemetry::init(args.log_format, args.otel)?;
+    let telemetry = crate::telemetry::init(args.log_format, args.otel, "trellis")?;
     let result = serve(args).await;
     // Flush buffered spans and metrics whatever happened.
     telemetry.shutdown();

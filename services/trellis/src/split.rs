@@ -213,18 +213,22 @@ async fn bind(
     Listener::http(addr, what, connections.limits()).await
 }
 
-async fn with_telemetry<F>(telemetry: &Telemetry, run: F) -> anyhow::Result<()>
+async fn with_telemetry<F>(
+    telemetry: &Telemetry,
+    service: &'static str,
+    run: F,
+) -> anyhow::Result<()>
 where
     F: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let installed = crate::telemetry::init(telemetry.log_format, telemetry.otel)?;
+    let installed = crate::telemetry::init(telemetry.log_format, telemetry.otel, service)?;
     let result = run.await;
     installed.shutdown();
     result
 }
 
 pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
-    with_telemetry(&args.telemetry, async {
+    with_telemetry(&args.telemetry, "trellis-plans-service", async {
         let limits = args.connections.limits();
         crate::listen::raise_file_limit(&limits, 2);
         let Opened {
@@ -261,7 +265,7 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
 }
 
 pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
-    with_telemetry(&args.telemetry, async {
+    with_telemetry(&args.telemetry, "trellis-projector", async {
         crate::listen::raise_file_limit(&args.connections.limits(), 1);
         let events = open_store(&args.store).await?.events;
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
@@ -297,7 +301,7 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
 }
 
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
-    with_telemetry(&args.telemetry, async {
+    with_telemetry(&args.telemetry, "trellis-gateway", async {
         crate::listen::raise_file_limit(&args.connections.limits(), 1);
         let Opened {
             events, access_log, ..

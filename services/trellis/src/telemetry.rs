@@ -8,8 +8,8 @@
 use std::io::IsTerminal;
 
 use anyhow::Context as _;
-use opentelemetry::global;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::{KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -52,20 +52,33 @@ impl Telemetry {
     }
 }
 
-fn resource() -> Resource {
-    let builder = Resource::builder();
-    // OTEL_SERVICE_NAME wins when set; the detectors read it.
-    if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
-        builder.build()
-    } else {
-        builder.with_service_name("trellis").build()
+/// What this process says it is: `service.name` (`service`, unless
+/// `OTEL_SERVICE_NAME` says otherwise), `service.version`, and a
+/// `service.instance.id` of its own so replicas never collide (unless
+/// `OTEL_RESOURCE_ATTRIBUTES` names one; that variable also carries
+/// `deployment.environment.name` and any other attribute an operator sets).
+fn resource(service: &'static str) -> Resource {
+    let from_env = std::env::var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default();
+    let mut builder = Resource::builder()
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")));
+    if !from_env.contains("service.instance.id=") {
+        builder = builder.with_attribute(KeyValue::new(
+            "service.instance.id",
+            uuid::Uuid::new_v4().to_string(),
+        ));
     }
+    // OTEL_SERVICE_NAME wins when set; the detectors read it.
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        builder = builder.with_service_name(service);
+    }
+    builder.build()
 }
 
-/// Installs logging and tracing (and, with `export`, the OTLP exporters).
-pub fn init(format: LogFormat, export: bool) -> anyhow::Result<Telemetry> {
+/// Installs logging and tracing (and, with `export`, the OTLP exporters)
+/// for the process named `service`.
+pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::Result<Telemetry> {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let resource = resource();
+    let resource = resource(service);
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut meter = None;
     if export {
@@ -182,5 +195,33 @@ where
             }
         }
         writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use opentelemetry::Key;
+
+    use super::resource;
+
+    #[test]
+    fn each_process_names_its_service_version_and_instance() {
+        let first = resource("trellis-projector");
+        let second = resource("trellis-projector");
+        let get = |r: &opentelemetry_sdk::Resource, key: &'static str| {
+            r.get(&Key::from_static_str(key)).map(|v| v.to_string())
+        };
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+            assert_eq!(
+                get(&first, "service.name").as_deref(),
+                Some("trellis-projector")
+            );
+        }
+        assert_eq!(
+            get(&first, "service.version").as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        let instance = get(&first, "service.instance.id").expect("an instance id");
+        assert_ne!(Some(instance), get(&second, "service.instance.id"));
     }
 }
