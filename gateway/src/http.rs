@@ -282,10 +282,10 @@ async fn graphql(
     {
         return answer;
     }
-    // Operation names are chosen by the client's developers, not its
-    // users; the query text and variables (which may hold PHI) never go
-    // into telemetry.
-    let operation = operation_name(&mut request);
+    // A label from a closed set, never the client's operation name (which
+    // would make a metric series per made-up name); the query text and
+    // variables (which may hold PHI) never go into telemetry.
+    let operation = operation_label(&state.schema, &mut request);
     let span = tracing::info_span!(
         "graphql.request",
         otel.name = %format!("graphql {operation}"),
@@ -338,34 +338,18 @@ async fn graphql_ws(
     )
 }
 
-/// The operation's name: the one asked for, or the document's only named
-/// operation; "anonymous" otherwise.
-fn operation_name(request: &mut async_graphql::Request) -> String {
-    if let Some(name) = &request.operation_name {
-        return name.clone();
-    }
-    // A query seen before is named from its kept document, not parsed.
+/// The request's label in metrics and span names, from a closed set
+/// (`operation.rs`): parsed once, from the kept document when the text was
+/// seen before.
+fn operation_label(schema: &crate::TrellisSchema, request: &mut async_graphql::Request) -> String {
+    let fields = crate::operation::trellis_root_fields(schema);
+    let name = request.operation_name.clone();
     if let Some(document) = crate::cost::kept_document(&request.query) {
-        return name_of(&document.operations);
+        return fields.label(&document, name.as_deref());
     }
     match request.parsed_query() {
-        Ok(document) => name_of(&document.operations),
-        Err(_) => "anonymous".into(),
-    }
-}
-
-/// The name of a document's only operation, else "anonymous".
-fn name_of(operations: &async_graphql::parser::types::DocumentOperations) -> String {
-    match operations {
-        async_graphql::parser::types::DocumentOperations::Multiple(operations)
-            if operations.len() == 1 =>
-        {
-            operations
-                .keys()
-                .next()
-                .map_or_else(|| "anonymous".into(), ToString::to_string)
-        }
-        _ => "anonymous".into(),
+        Ok(document) => fields.label(document, name.as_deref()),
+        Err(_) => crate::operation::OTHER.into(),
     }
 }
 

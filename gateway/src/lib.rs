@@ -28,6 +28,7 @@ mod introspection;
 mod lifecycle;
 mod measures;
 pub mod mobile;
+mod operation;
 mod parsed;
 mod plan;
 pub mod plan_json;

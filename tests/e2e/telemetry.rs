@@ -269,7 +269,7 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
     let spans = all_spans(&collector);
     let mutation = spans
         .iter()
-        .find(|s| s.name == "graphql AddGoal")
+        .find(|s| s.name == "graphql mutation addGoal")
         .expect("the mutation's request span");
     let trace = hex(&mutation.trace_id);
     assert_eq!(
@@ -282,7 +282,7 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         .map(|s| s.name.as_str())
         .collect();
     for name in [
-        "graphql AddGoal",
+        "graphql mutation addGoal",
         "trellis.plans.v1.PlanService/AddGoal",
         "/trellis.plans.v1.PlanService/AddGoal",
         "handle_command",
