@@ -219,6 +219,19 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
             json!({}),
         )
         .await;
+    // Refused by the plan itself (a goal needs a description): its
+    // command span must say so.
+    let (_, empty_goal) = server
+        .graphql_raw(
+            Some(&clinician),
+            "mutation AddGoal($input: AddGoalInput!) { addGoal(input: $input) { revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": plan_id,
+                "description": "", "term": "SHORT_TERM"
+            }}),
+        )
+        .await;
+    assert!(empty_goal.get("errors").is_some(), "{empty_goal}");
     let refusal = refused.to_string().to_lowercase();
     assert!(refusal.contains("bad_user_input"), "{refusal}");
     assert!(
@@ -304,6 +317,35 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         hex(&projection.trace_id),
         trace,
         "the projection is its own trace"
+    );
+
+    // A refused command's span has status ERROR and its outcome, and an
+    // accepted one neither.
+    let commands: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "handle_command")
+        .collect();
+    let outcome = |span: &Span| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == "outcome")
+            .and_then(|a| a.value.as_ref())
+            .and_then(|v| v.value.as_ref())
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default()
+    };
+    let error = opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32;
+    assert!(
+        commands.iter().any(|s| outcome(s).contains("rejected")
+            && s.status.as_ref().is_some_and(|st| st.code == error)),
+        "no refused command span with status ERROR"
+    );
+    assert!(
+        commands
+            .iter()
+            .filter(|s| outcome(s).contains("accepted"))
+            .all(|s| s.status.as_ref().is_none_or(|st| st.code != error)),
+        "an accepted command marked as an error"
     );
 
     // The metrics an operator watches.

@@ -135,7 +135,13 @@ impl PlanCommands {
     #[tracing::instrument(
         name = "handle_command",
         skip_all,
-        fields(tenant = %ctx.caller.tenant, command = command.name(), plan_id = %plan_id)
+        fields(
+            tenant = %ctx.caller.tenant,
+            command = command.name(),
+            plan_id = %plan_id,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
     )]
     pub async fn handle(
         &self,
@@ -155,6 +161,13 @@ impl PlanCommands {
             Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
         };
         tracing::debug!(outcome, "command handled");
+        // A refused or failed command marks its span (never with the
+        // refusal's text, which may quote what was typed).
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        if !matches!(outcome, "accepted" | "duplicate") {
+            span.record("otel.status_code", "ERROR");
+        }
         instruments().command_duration.record(
             started.elapsed().as_secs_f64(),
             // No tenant: a histogram's series multiply by every label, and
