@@ -348,6 +348,28 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         "an accepted command marked as an error"
     );
 
+    // The gRPC server spans of AddGoal carry their status code: 0 for the
+    // accepted one, the refusal's code for the goal without a description.
+    let codes: Vec<String> = spans
+        .iter()
+        .filter(|s| s.name == "/trellis.plans.v1.PlanService/AddGoal")
+        .filter_map(|s| {
+            s.attributes
+                .iter()
+                .find(|a| a.key == "rpc.grpc.status_code")
+                .and_then(|a| a.value.as_ref())
+                .and_then(|v| v.value.as_ref())
+                .map(|v| format!("{v:?}"))
+        })
+        .collect();
+    assert!(codes.iter().any(|c| c == "IntValue(0)"), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .any(|c| c.starts_with("IntValue(") && c != "IntValue(0)"),
+        "{codes:?}"
+    );
+
     // The metrics an operator watches.
     let exported: HashSet<String> = collector
         .metrics

@@ -229,6 +229,8 @@ pub mod tracing_context {
             otel.kind = "server",
             rpc.system = "grpc",
             rpc.method = %request.uri().path(),
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         continue_from(request.headers(), &span);
         span
@@ -313,9 +315,31 @@ pub mod metrics {
     }
 }
 
-/// Counts a gRPC call's outcome under `operation` and passes it through.
+/// Counts a gRPC call's outcome under `operation`, puts its status code on
+/// the server span, and passes it through.
 pub fn observed<T>(tenant: &str, operation: &str, result: Result<T, Status>) -> Result<T, Status> {
     let code = result.as_ref().err().map(|s| format!("{:?}", s.code()));
     metrics::record_request(tenant, "grpc", operation, code.as_deref());
+    let status = result.as_ref().err().map_or(tonic::Code::Ok, Status::code);
+    let span = tracing::Span::current();
+    span.record("rpc.grpc.status_code", status as i64);
+    if is_server_error(status) {
+        span.record("otel.status_code", "ERROR");
+    }
     result
+}
+
+/// The codes that mark a gRPC server span as failed, per OpenTelemetry's
+/// conventions; the rest are the client's to fix (the span keeps an unset
+/// status and carries the code).
+fn is_server_error(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::Unknown
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Unimplemented
+            | tonic::Code::Internal
+            | tonic::Code::Unavailable
+            | tonic::Code::DataLoss
+    )
 }
