@@ -100,6 +100,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A span attribute's value as its protobuf debug form, e.g.
+/// `StringValue("rejected")`, `IntValue(0)`.
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+        .map(|v| format!("{v:?}"))
+}
+
 fn all_spans(collector: &Collector) -> Vec<Span> {
     collector
         .spans
@@ -325,15 +336,7 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         .iter()
         .filter(|s| s.name == "handle_command")
         .collect();
-    let outcome = |span: &Span| {
-        span.attributes
-            .iter()
-            .find(|a| a.key == "outcome")
-            .and_then(|a| a.value.as_ref())
-            .and_then(|v| v.value.as_ref())
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default()
-    };
+    let outcome = |span: &Span| attribute(span, "outcome").unwrap_or_default();
     let error = opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32;
     assert!(
         commands.iter().any(|s| outcome(s).contains("rejected")
@@ -353,14 +356,7 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
     let codes: Vec<String> = spans
         .iter()
         .filter(|s| s.name == "/trellis.plans.v1.PlanService/AddGoal")
-        .filter_map(|s| {
-            s.attributes
-                .iter()
-                .find(|a| a.key == "rpc.grpc.status_code")
-                .and_then(|a| a.value.as_ref())
-                .and_then(|v| v.value.as_ref())
-                .map(|v| format!("{v:?}"))
-        })
+        .filter_map(|s| attribute(s, "rpc.grpc.status_code"))
         .collect();
     assert!(codes.iter().any(|c| c == "IntValue(0)"), "{codes:?}");
     assert!(
