@@ -190,15 +190,16 @@ fn positions_in_row_order(
     Ok(positions)
 }
 
+/// One column of `records` for `UNNEST`.
+fn column<'r, U>(records: &[&'r AccessRecord], value: impl Fn(&'r AccessRecord) -> U) -> Vec<U> {
+    records.iter().map(|r| value(r)).collect()
+}
+
 /// Inserts every access record of the group, in order, in one statement.
 pub(crate) async fn insert_access(
     conn: &mut PgConnection,
     records: &[&AccessRecord],
 ) -> Result<(), StoreError> {
-    let fields: Vec<String> = records
-        .iter()
-        .map(|r| serde_json::to_string(&r.fields).expect("strings serialize"))
-        .collect();
     sqlx::query(
         "INSERT INTO trellis_access_log (tenant, subject, role, plan_id, operation, fields, api,
             address, request_id, at_us)
@@ -209,51 +210,18 @@ pub(crate) async fn insert_access(
             address, request_id, at_us, ord)
          ORDER BY ord",
     )
-    .bind(
-        records
-            .iter()
-            .map(|r| r.tenant.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        records
-            .iter()
-            .map(|r| r.subject.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(records.iter().map(|r| r.role.as_str()).collect::<Vec<_>>())
-    .bind(
-        records
-            .iter()
-            .map(|r| r.plan_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        records
-            .iter()
-            .map(|r| r.operation.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(fields)
-    .bind(records.iter().map(|r| r.api.as_str()).collect::<Vec<_>>())
-    .bind(
-        records
-            .iter()
-            .map(|r| r.address.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        records
-            .iter()
-            .map(|r| r.request_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        records
-            .iter()
-            .map(|r| r.at.timestamp_micros())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(records, |r| r.tenant.as_str()))
+    .bind(column(records, |r| r.subject.as_str()))
+    .bind(column(records, |r| r.role.as_str()))
+    .bind(column(records, |r| r.plan_id.as_deref()))
+    .bind(column(records, |r| r.operation.as_str()))
+    .bind(column(records, |r| {
+        serde_json::to_string(&r.fields).expect("strings serialize")
+    }))
+    .bind(column(records, |r| r.api.as_str()))
+    .bind(column(records, |r| r.address.as_str()))
+    .bind(column(records, |r| r.request_id.as_str()))
+    .bind(column(records, |r| r.at.timestamp_micros()))
     .execute(&mut *conn)
     .await
     .map_err(|e| unavailable(&e))?;
