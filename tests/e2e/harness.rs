@@ -273,6 +273,47 @@ pub fn trellis_cli(args: &[&str]) -> std::process::Command {
     command
 }
 
+/// What `trellis demo` printed.
+pub struct Demo {
+    pub stdout: String,
+}
+
+impl Demo {
+    /// The id of the seed plan `key` (`emma-lee`, `doug-mcgee`).
+    pub fn plan(&self, key: &str) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: plan ")))
+            .unwrap_or_else(|| panic!("the demo printed no plan {key}"))
+            .to_owned()
+    }
+
+    /// The lines naming the plans.
+    pub fn plan_lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| l.contains(": plan "))
+            .collect()
+    }
+}
+
+/// Runs `trellis demo` against `server` in `tenant`; fails the test with
+/// the demo's error output if it fails.
+pub fn run_demo(server: &Server, tenant: &str) -> Demo {
+    let grpc_addr = server.grpc.trim_start_matches("http://");
+    let demo = trellis_cli(&["demo", "--grpc-addr", grpc_addr, "--tenant", tenant])
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    Demo {
+        stdout: String::from_utf8(demo.stdout).unwrap(),
+    }
+}
+
 /// A tenant no other test uses.
 pub fn fresh_tenant() -> String {
     format!("t-{}", &Uuid::new_v4().simple().to_string()[..12])

@@ -535,24 +535,9 @@ async fn a_client_answers_a_phq9_and_the_care_team_is_alerted_until_someone_ackn
 #[tokio::test]
 async fn the_demo_loads_both_seed_plans_complete() {
     let server = Server::start().await;
-    let grpc_addr = server.grpc.trim_start_matches("http://").to_owned();
     let tenant = fresh_tenant();
-    let demo = trellis_cli(&["demo", "--grpc-addr", &grpc_addr, "--tenant", &tenant])
-        .output()
-        .unwrap();
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
-    let stdout = String::from_utf8(demo.stdout).unwrap();
-    let plan = |key: &str| {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: plan ")))
-            .unwrap()
-            .to_owned()
-    };
+    let demo = run_demo(&server, &tenant);
+    let plan = |key: &str| demo.plan(key);
     let clinician = token(&tenant, "dr-rivera", &[Role::Clinician]);
     // Every section of the seed plans, as a clinician reads it.
     let query = "query($id: ID!) { plan(id: $id) { status title payer template planVersion
@@ -716,24 +701,8 @@ async fn the_demo_loads_both_seed_plans_complete() {
             json!({ "id": plan("emma-lee") }),
         )
         .await;
-    let again = trellis_cli(&["demo", "--grpc-addr", &grpc_addr, "--tenant", &tenant])
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let plan_lines = |out: &str| -> Vec<String> {
-        out.lines()
-            .filter(|l| l.contains(": plan "))
-            .map(str::to_owned)
-            .collect()
-    };
-    assert_eq!(
-        plan_lines(&String::from_utf8(again.stdout).unwrap()),
-        plan_lines(&stdout)
-    );
+    let again = run_demo(&server, &tenant);
+    assert_eq!(again.plan_lines(), demo.plan_lines());
     let after = server
         .graphql(
             &clinician,

@@ -184,23 +184,9 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         Stdio::from(log_file),
     )
     .await;
-    let grpc_addr = server.grpc.trim_start_matches("http://").to_owned();
 
     // The seed demo, through gRPC.
-    let demo = trellis_cli(&["demo", "--grpc-addr", &grpc_addr, "--tenant", "demo"])
-        .output()
-        .unwrap();
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
-    let stdout = String::from_utf8(demo.stdout).unwrap();
-    let plan_id = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("doug-mcgee: plan "))
-        .unwrap()
-        .to_owned();
+    let plan_id = run_demo(&server, "demo").plan("doug-mcgee");
     let clinician = token("demo", "dr-rivera", &[Role::Clinician]);
 
     // GraphQL reads, a mutation with clinical text, and a refused one.
