@@ -14,7 +14,7 @@ use trellis_kernel::{AccessQuery, EventStore};
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
-use crate::context::{caller, request_meta};
+use crate::context::{api_of, caller, request_meta};
 use crate::error::{ErrorCode, error};
 use crate::plan::Plan;
 
@@ -85,7 +85,7 @@ fn context(ctx: &Context<'_>) -> async_graphql::Result<ReadContext> {
     let meta = request_meta(ctx);
     Ok(ReadContext {
         caller: caller(ctx)?.clone(),
-        api: "graphql",
+        api: api_of(ctx),
         address: meta.address,
         request_id: meta.request_id,
     })
@@ -218,6 +218,8 @@ pub struct AccessEntry {
     plan_id: Option<String>,
     operation: String,
     fields: Vec<String>,
+    /// How the read arrived: `graphql`, `console` (a page of the browser
+    /// console), `grpc`, `cli` or `export`.
     api: String,
     address: String,
     request_id: String,

@@ -28,6 +28,20 @@ pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Call
         .map_err(|_| error(ErrorCode::Unauthenticated, "missing bearer token"))
 }
 
+/// Marks a request the console runs for a page or form, so its access
+/// records say `console` rather than `graphql`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ViaConsole;
+
+/// The access log's `api` for this request.
+pub(crate) fn api_of(ctx: &Context<'_>) -> &'static str {
+    if ctx.data_opt::<ViaConsole>().is_some() {
+        "console"
+    } else {
+        "graphql"
+    }
+}
+
 pub(crate) fn request_meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }
@@ -75,7 +89,7 @@ pub(crate) async fn record_accesses(
             plan_id: plan_id.map(str::to_owned),
             operation: operation.to_owned(),
             fields: fields.to_vec(),
-            api: "graphql".into(),
+            api: api_of(ctx).into(),
             address: meta.address.clone(),
             request_id: meta.request_id.clone(),
             at,

@@ -37,6 +37,8 @@ pub struct GatewayConfig {
     pub limiter: Arc<dyn RateLimiter>,
     /// Introspection policy, trusted proxies, WebSocket limits.
     pub edge: EdgeConfig,
+    /// The browser console under `/console`.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -115,6 +117,13 @@ pub fn router(
     verifier: Arc<TokenVerifier>,
     config: GatewayConfig,
 ) -> Router {
+    let console = crate::console::router(crate::console::Console {
+        schema: schema.clone(),
+        verifier: Arc::clone(&verifier),
+        edge: config.edge.clone(),
+        limiter: Arc::clone(&config.limiter),
+        config: config.console.clone(),
+    });
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
@@ -122,15 +131,16 @@ pub fn router(
             &format!("{}/{{hash}}/{{name}}", crate::graphiql::ASSETS),
             get(graphiql_asset),
         )
-        // The GraphQL extractor reads the body itself, so the limit is a
-        // tower layer rather than axum's DefaultBodyLimit.
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
-        .layer(axum::middleware::map_response(security_headers))
         .with_state(GatewayState {
             schema,
             verifier,
             config,
         })
+        .merge(console)
+        // The GraphQL extractor reads the body itself, so the limit is a
+        // tower layer rather than axum's DefaultBodyLimit.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::map_response(security_headers))
 }
 
 /// Headers every answer carries: no MIME sniffing, never framed, no

@@ -8,6 +8,7 @@ mod harness;
 mod audit;
 mod care;
 mod connections;
+mod console;
 mod crash;
 mod defaults;
 mod hostile;

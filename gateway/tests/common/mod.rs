@@ -100,6 +100,7 @@ pub async fn gateway(configure: impl FnOnce(&mut GatewayConfig)) -> Gateway {
         queries: mobile.clone(),
         limiter: mobile,
         edge: Default::default(),
+        console: Default::default(),
     };
     configure(&mut config);
     let verifier = Arc::new(TokenVerifier::hs256(DEV_SECRET.as_bytes()).unwrap());

@@ -19,7 +19,7 @@ pub struct AccessRecord {
     pub operation: String,
     /// Which parts of the plan were returned.
     pub fields: Vec<String>,
-    /// `graphql`, `grpc`, `cli` or `export`.
+    /// `graphql`, `console`, `grpc`, `cli` or `export`.
     pub api: String,
     /// The caller's network address as the server saw it.
     pub address: String,

@@ -19,6 +19,7 @@ macro_rules! say {
 
 mod args;
 mod audit_cli;
+mod console;
 mod demo;
 mod edge_args;
 mod health;

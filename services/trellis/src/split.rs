@@ -353,6 +353,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 queries: mobile.clone(),
                 limiter: mobile,
                 edge: args.edge.config(),
+                console: crate::console::config(&args.secret, Arc::clone(&read_models))?,
             },
         )
         .merge(health_routes(Readiness::new(

@@ -10,10 +10,12 @@ use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use super::seed::SeedPlan;
 
-pub(super) const CLINICIAN: &str = "dr-rivera";
-pub(super) const SUPERVISOR: &str = "dr-okafor";
-pub(super) const ADMIN: &str = "clinic-it";
-pub(super) const CLINIC: &str = "main-street";
+pub(crate) const CLINICIAN: &str = "dr-rivera";
+pub(crate) const SUPERVISOR: &str = "dr-okafor";
+pub(crate) const ADMIN: &str = "clinic-it";
+pub(crate) const CLINIC: &str = "main-street";
+/// The demo's auditor (the console offers them; the demo itself does not act as one).
+pub(crate) const AUDITOR: &str = "compliance-auditor";
 
 /// Puts one caller's bearer token on every request.
 pub(super) type Bearer =

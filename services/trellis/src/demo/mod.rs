@@ -24,6 +24,19 @@ use crate::args::DemoArgs;
 use cast::{ADMIN, CLINICIAN, Cast, SUPERVISOR, client_as, member};
 use load::load_plan;
 
+pub(crate) use cast::{ADMIN as ADMIN_ID, CLINICIAN as CLINICIAN_ID, SUPERVISOR as SUPERVISOR_ID};
+pub(crate) use cast::{AUDITOR, CLINIC};
+
+/// The demo's clients, as their plans name them.
+pub(crate) fn clients() -> [(&'static str, &'static str); 2] {
+    let emma = emma::plan();
+    let doug = doug::plan();
+    [
+        (emma.client_id, "Emma Lee, client"),
+        (doug.client_id, "Doug McGee, client"),
+    ]
+}
+
 /// "Progress will be reviewed every 4-6 weeks": the tenant's default rule.
 const REVIEW_INTERVAL_DAYS: u32 = 42;
 

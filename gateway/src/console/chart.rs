@@ -1,0 +1,348 @@
+//! Charts drawn on the server as inline SVG: a measure's scores over time
+//! on its severity bands, and an objective's progress toward its target.
+//!
+//! Server-drawn SVG needs no script (the console's CSP allows none inline),
+//! prints, and is the same picture in every browser. Every chart has a
+//! table beside it with the same numbers, for screen readers and for
+//! anyone who reads numbers better than lines.
+
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use trellis_plans_domain::{Instrument, SeverityBand};
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 220.0;
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 28.0;
+
+/// A shaded range of the value axis.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Band {
+    pub(crate) from: f64,
+    pub(crate) to: f64,
+    /// CSS class suffix and the band's name.
+    pub(crate) name: &'static str,
+}
+
+/// What a point stands for beyond its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    Plain,
+    /// At least a 50% drop from the first score.
+    Response,
+    /// Below the instrument's remission threshold.
+    Remission,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Point {
+    pub(crate) on: NaiveDate,
+    pub(crate) value: f64,
+    pub(crate) mark: Mark,
+}
+
+/// One chart, ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LineChart {
+    /// Read out by screen readers; never the client's words.
+    pub(crate) title: String,
+    pub(crate) range: (f64, f64),
+    pub(crate) bands: Vec<Band>,
+    pub(crate) points: Vec<Point>,
+    pub(crate) baseline: Option<f64>,
+    pub(crate) target: Option<f64>,
+}
+
+/// The bands of an instrument's total, from the domain's own banding (so
+/// the chart and the scores' bands can never disagree).
+pub(crate) fn bands_of(instrument: Instrument) -> Vec<Band> {
+    let (lo, hi) = instrument.total_range();
+    let mut bands: Vec<Band> = Vec::new();
+    for total in lo..=hi {
+        let name = band_name(instrument.band(total));
+        match bands.last_mut() {
+            Some(band) if band.name == name => band.to = f64::from(total + 1),
+            _ => bands.push(Band {
+                from: f64::from(total),
+                to: f64::from(total + 1),
+                name,
+            }),
+        }
+    }
+    if let Some(last) = bands.last_mut() {
+        last.to = f64::from(hi);
+    }
+    bands
+}
+
+pub(crate) fn band_name(band: SeverityBand) -> &'static str {
+    match band {
+        SeverityBand::Minimal => "minimal",
+        SeverityBand::Mild => "mild",
+        SeverityBand::Moderate => "moderate",
+        SeverityBand::ModeratelySevere => "moderately-severe",
+        SeverityBand::Severe => "severe",
+        SeverityBand::Low => "low",
+        SeverityBand::High => "high",
+    }
+}
+
+impl LineChart {
+    /// A measure's totals over time, on its bands, with the first score as
+    /// baseline and the plan's target (if an objective asks for one).
+    pub(crate) fn measure(instrument: Instrument, points: Vec<Point>, target: Option<f64>) -> Self {
+        let (lo, hi) = instrument.total_range();
+        Self {
+            title: format!("{} total over time", instrument.label()),
+            range: (f64::from(lo), f64::from(hi)),
+            bands: bands_of(instrument),
+            baseline: points.first().map(|p| p.value),
+            points,
+            target,
+        }
+    }
+
+    /// An objective's recorded values with its baseline and target; the
+    /// axis spans all of them with a little room.
+    pub(crate) fn objective(
+        title: String,
+        points: Vec<Point>,
+        baseline: Option<f64>,
+        target: Option<f64>,
+    ) -> Self {
+        let values = points.iter().map(|p| p.value).chain(baseline).chain(target);
+        let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if !lo.is_finite() {
+            (lo, hi) = (0.0, 1.0);
+        }
+        let room = ((hi - lo) * 0.1).max(1.0);
+        // Counts and scores are not negative: the axis stops at zero.
+        let floor = if lo >= 0.0 {
+            (lo - room).max(0.0)
+        } else {
+            lo - room
+        };
+        Self {
+            title,
+            range: (floor, hi + room),
+            bands: Vec::new(),
+            points,
+            baseline,
+            target,
+        }
+    }
+
+    fn y(&self, value: f64) -> f64 {
+        let (lo, hi) = self.range;
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - (value.clamp(lo, hi) - lo) / span)
+    }
+
+    fn x(&self, on: NaiveDate) -> f64 {
+        let (first, last) = match (self.points.first(), self.points.last()) {
+            (Some(a), Some(b)) => (a.on, b.on),
+            _ => return LEFT,
+        };
+        let days = (last - first).num_days();
+        let plot = WIDTH - LEFT - RIGHT;
+        if days <= 0 {
+            return LEFT + plot / 2.0;
+        }
+        LEFT + plot * (on - first).num_days() as f64 / days as f64
+    }
+
+    /// The SVG element, with a title for assistive technology.
+    pub(crate) fn svg(&self) -> String {
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
+             aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>",
+            escape(&self.title),
+            escape(&self.title)
+        );
+        let right = WIDTH - RIGHT;
+        for band in &self.bands {
+            let (top, bottom) = (self.y(band.to), self.y(band.from));
+            let _ = write!(
+                svg,
+                "<rect class=\"band band-{}\" x=\"{LEFT}\" y=\"{top:.1}\" width=\"{:.1}\" \
+                 height=\"{:.1}\"><title>{}</title></rect>\
+                 <text class=\"band-label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                band.name,
+                right - LEFT,
+                bottom - top,
+                band.name,
+                right - 4.0,
+                top + 11.0,
+                band.name
+            );
+        }
+        // The value axis: its ends, and each band's lower edge.
+        let mut ticks: Vec<f64> = vec![self.range.0, self.range.1];
+        ticks.extend(self.bands.iter().skip(1).map(|b| b.from));
+        for tick in ticks {
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                LEFT - 6.0,
+                self.y(tick) + 4.0,
+                trim(tick)
+            );
+        }
+        for (class, value) in [("baseline", self.baseline), ("target", self.target)] {
+            if let Some(value) = value {
+                let y = self.y(value);
+                let _ = write!(
+                    svg,
+                    "<line class=\"{class}\" x1=\"{LEFT}\" x2=\"{right}\" y1=\"{y:.1}\" \
+                     y2=\"{y:.1}\"><title>{class} {}</title></line>\
+                     <text class=\"line-label {class}-label\" x=\"{:.1}\" y=\"{:.1}\">{class} {}</text>",
+                    trim(value),
+                    LEFT + 4.0,
+                    y - 3.0,
+                    trim(value)
+                );
+            }
+        }
+        if !self.points.is_empty() {
+            let path: Vec<String> = self
+                .points
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", self.x(p.on), self.y(p.value)))
+                .collect();
+            let _ = write!(
+                svg,
+                "<polyline class=\"series\" points=\"{}\"/>",
+                path.join(" ")
+            );
+        }
+        for point in &self.points {
+            let (x, y) = (self.x(point.on), self.y(point.value));
+            let (class, radius, note) = match point.mark {
+                Mark::Plain => ("point", 4.0, ""),
+                Mark::Response => ("point response", 6.0, " (response)"),
+                Mark::Remission => ("point remission", 6.0, " (remission)"),
+            };
+            let _ = write!(
+                svg,
+                "<circle class=\"{class}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{radius}\">\
+                 <title>{}: {}{note}</title></circle>",
+                point.on,
+                trim(point.value)
+            );
+        }
+        if let (Some(first), Some(last)) = (self.points.first(), self.points.last()) {
+            let y = HEIGHT - 8.0;
+            let _ = write!(
+                svg,
+                "<text class=\"date\" x=\"{LEFT}\" y=\"{y}\">{}</text>",
+                first.on
+            );
+            if last.on != first.on {
+                let _ = write!(
+                    svg,
+                    "<text class=\"date end\" x=\"{right}\" y=\"{y}\">{}</text>",
+                    last.on
+                );
+            }
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+}
+
+/// A number as people write it: no `.0` on whole numbers.
+pub(crate) fn trim(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+fn escape(text: &str) -> String {
+    let Ok(escaped) = askama::filters::escape(text, askama::filters::Html);
+    escaped.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    #[test]
+    fn phq9_bands_are_the_published_ones() {
+        let bands: Vec<(f64, f64, &str)> = bands_of(Instrument::Phq9)
+            .iter()
+            .map(|b| (b.from, b.to, b.name))
+            .collect();
+        assert_eq!(
+            bands,
+            vec![
+                (0.0, 5.0, "minimal"),
+                (5.0, 10.0, "mild"),
+                (10.0, 15.0, "moderate"),
+                (15.0, 20.0, "moderately-severe"),
+                (20.0, 27.0, "severe"),
+            ]
+        );
+        let pswq: Vec<&str> = bands_of(Instrument::Pswq).iter().map(|b| b.name).collect();
+        assert_eq!(pswq, vec!["low", "moderate", "high"]);
+    }
+
+    #[test]
+    fn a_measure_chart_draws_every_score_with_baseline_target_and_marks() {
+        let points = vec![
+            Point {
+                on: day(1),
+                value: 20.0,
+                mark: Mark::Plain,
+            },
+            Point {
+                on: day(15),
+                value: 9.0,
+                mark: Mark::Response,
+            },
+            Point {
+                on: day(29),
+                value: 4.0,
+                mark: Mark::Remission,
+            },
+        ];
+        let svg = LineChart::measure(Instrument::Phq9, points, Some(10.0)).svg();
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(svg.matches("class=\"band band-").count(), 5);
+        assert!(svg.contains("class=\"point response\""));
+        assert!(svg.contains("class=\"point remission\""));
+        assert!(svg.contains("<title>baseline 20</title>"));
+        assert!(svg.contains("<title>target 10</title>"));
+        // The first score sits on the left edge, the last on the right.
+        assert!(svg.contains("cx=\"44.0\""), "{svg}");
+        assert!(svg.contains("cx=\"624.0\""), "{svg}");
+    }
+
+    #[test]
+    fn higher_values_are_drawn_higher() {
+        let chart = LineChart::measure(Instrument::Gad7, Vec::new(), None);
+        assert!(chart.y(21.0) < chart.y(0.0));
+        assert_eq!(chart.y(99.0), chart.y(21.0), "clamped to the range");
+    }
+
+    #[test]
+    fn titles_are_escaped() {
+        let chart = LineChart::objective("<b>&".into(), Vec::new(), Some(1.0), Some(3.0));
+        let svg = chart.svg();
+        assert!(svg.contains("&#60;b&#62;&#38;"), "{svg}");
+        assert!(!svg.contains("<b>"));
+        assert!(chart.range.0 <= 1.0 && chart.range.1 >= 3.0);
+    }
+}

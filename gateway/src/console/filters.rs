@@ -1,0 +1,71 @@
+//! Template filters: the API's enum values in the words clinicians use.
+
+use std::fmt::Display;
+
+use trellis_plans_domain::Instrument;
+
+/// `SHORT_TERM` → "short term", `ON_HOLD` → "on hold".
+#[askama::filter_fn]
+pub(crate) fn humane(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(words(&value.to_string()))
+}
+
+/// `PHQ9` → "PHQ-9".
+#[askama::filter_fn]
+pub(crate) fn instrument(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(instrument_label(&value.to_string()))
+}
+
+/// `CBT` → "CBT", `BEHAVIOURAL_ACTIVATION` → "Behavioural activation".
+#[askama::filter_fn]
+pub(crate) fn modality(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(modality_label(&value.to_string()))
+}
+
+/// The API's name of an instrument (`PHQ9`), as the domain knows it.
+pub(crate) fn instrument_of(name: &str) -> Option<Instrument> {
+    match name {
+        "PHQ9" => Some(Instrument::Phq9),
+        "GAD7" => Some(Instrument::Gad7),
+        "PSWQ" => Some(Instrument::Pswq),
+        _ => None,
+    }
+}
+
+fn words(wire: &str) -> String {
+    wire.to_ascii_lowercase().replace('_', " ")
+}
+
+fn instrument_label(wire: &str) -> String {
+    match instrument_of(wire) {
+        Some(instrument) => instrument.label().to_owned(),
+        None => wire.to_owned(),
+    }
+}
+
+fn modality_label(wire: &str) -> String {
+    match wire {
+        "CBT" | "DBT" | "ACT" | "MBSR" => wire.to_owned(),
+        _ => {
+            let mut text = words(wire);
+            if let Some(first) = text.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_values_read_as_words() {
+        assert_eq!(words("MODERATELY_SEVERE"), "moderately severe");
+        assert_eq!(instrument_label("GAD7"), "GAD-7");
+        assert_eq!(instrument_label("NEW"), "NEW");
+        assert_eq!(modality_label("CBT"), "CBT");
+        assert_eq!(modality_label("SLEEP_HYGIENE"), "Sleep hygiene");
+    }
+}

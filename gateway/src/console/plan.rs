@@ -1,0 +1,574 @@
+//! The plan page: every section of a plan in the order the seed article
+//! writes one (client and diagnosis, presenting problem, goals and
+//! objectives, interventions, expected duration, progress monitoring with
+//! measure charts, crisis plan, reviews), then context, referrals,
+//! consents and signatures — with the forms a clinician or client uses.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use trellis_auth::Role;
+use trellis_plans_domain::Instrument;
+
+use super::chart::{LineChart, Mark, Point, trim};
+use super::filters;
+use super::filters::instrument_of;
+use super::forms::{FormError, MeasureForm, measure_forms};
+use super::graphql::{Failure, Visit};
+use super::pages::{Layout, failed, html, to_sign_in};
+use super::state::Console;
+
+/// Every section the page shows: the access log records these fields as
+/// read by the page view.
+const PLAN_QUERY: &str = "query ConsolePlan($id: ID!) { plan(id: $id) { \
+    id title clientId primaryClinicianId careTeam clinicId createdOn version updatedAt \
+    status payer planVersion pendingSignatures \
+    presentingProblem { narrative symptoms { name frequency intensity onset } } \
+    diagnoses { code description primary enteredInError } \
+    goals { id description term outcome enteredInError objectives { id description \
+      baseline target unit period targetDate met metOn latestValue placeholder enteredInError \
+      measure { instrument reductionPercent } progress { value observedOn note recordedBy } } } \
+    interventions { modality otherModality technique frequency comorbidity enteredInError } \
+    servicePlan { sessionType minutes frequency sessionsMin sessionsMax focus maintenance monitoring } \
+    measures { instrument total band administeredOn changeFromBaseline response remission enteredInError } \
+    measureSchedule { instrument intervalDays dueOn overdue } \
+    safetyPlan { warningSigns copingSteps contacts { name relationship phone } crisisLines } \
+    safetyFlags { id reason raisedOn open acknowledgedOn acknowledgedBy } \
+    reviews { id dueOn held heldOn participants summary decision enteredInError } \
+    clinicalContext { strengths barriers supports { kind involvement } } \
+    referrals { to reason status enteredInError } \
+    consents { kind givenOn note } \
+    signatures { version role signerId signedOn } } }";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Symptom {
+    pub(crate) name: String,
+    pub(crate) frequency: String,
+    pub(crate) intensity: String,
+    pub(crate) onset: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PresentingProblem {
+    pub(crate) narrative: String,
+    pub(crate) symptoms: Vec<Symptom>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Diagnosis {
+    pub(crate) code: String,
+    pub(crate) description: String,
+    pub(crate) primary: bool,
+    pub(crate) entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MeasureGoal {
+    pub(crate) instrument: String,
+    pub(crate) reduction_percent: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Progress {
+    pub(crate) value: f64,
+    pub(crate) observed_on: String,
+    pub(crate) note: String,
+    pub(crate) recorded_by: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Objective {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) baseline: Option<f64>,
+    pub(crate) target: Option<f64>,
+    pub(crate) unit: String,
+    pub(crate) period: String,
+    pub(crate) target_date: Option<String>,
+    pub(crate) met: bool,
+    pub(crate) met_on: Option<String>,
+    pub(crate) latest_value: Option<f64>,
+    pub(crate) placeholder: bool,
+    pub(crate) entered_in_error: Option<String>,
+    pub(crate) measure: Option<MeasureGoal>,
+    pub(crate) progress: Vec<Progress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Goal {
+    pub(crate) description: String,
+    pub(crate) term: String,
+    pub(crate) outcome: Option<String>,
+    pub(crate) entered_in_error: Option<String>,
+    pub(crate) objectives: Vec<Objective>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Intervention {
+    pub(crate) modality: String,
+    pub(crate) other_modality: Option<String>,
+    pub(crate) technique: String,
+    pub(crate) frequency: String,
+    pub(crate) comorbidity: String,
+    pub(crate) entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ServicePlan {
+    pub(crate) session_type: String,
+    pub(crate) minutes: i64,
+    pub(crate) frequency: String,
+    pub(crate) sessions_min: i64,
+    pub(crate) sessions_max: i64,
+    pub(crate) focus: String,
+    pub(crate) maintenance: String,
+    pub(crate) monitoring: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Measure {
+    pub(crate) instrument: String,
+    pub(crate) total: i64,
+    pub(crate) band: String,
+    pub(crate) administered_on: String,
+    pub(crate) change_from_baseline: i64,
+    pub(crate) response: bool,
+    pub(crate) remission: Option<bool>,
+    pub(crate) entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ScheduledMeasure {
+    pub(crate) instrument: String,
+    pub(crate) interval_days: i64,
+    pub(crate) due_on: String,
+    pub(crate) overdue: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CrisisContact {
+    pub(crate) name: String,
+    pub(crate) relationship: String,
+    pub(crate) phone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SafetyPlan {
+    pub(crate) warning_signs: Vec<String>,
+    pub(crate) coping_steps: Vec<String>,
+    pub(crate) contacts: Vec<CrisisContact>,
+    pub(crate) crisis_lines: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SafetyFlag {
+    pub(crate) id: String,
+    pub(crate) reason: String,
+    pub(crate) raised_on: String,
+    pub(crate) open: bool,
+    pub(crate) acknowledged_on: Option<String>,
+    pub(crate) acknowledged_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Review {
+    pub(crate) id: String,
+    pub(crate) due_on: String,
+    pub(crate) held: bool,
+    pub(crate) held_on: Option<String>,
+    pub(crate) participants: Vec<String>,
+    pub(crate) summary: Option<String>,
+    pub(crate) decision: Option<String>,
+    pub(crate) entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Support {
+    pub(crate) kind: String,
+    pub(crate) involvement: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClinicalContext {
+    pub(crate) strengths: Vec<String>,
+    pub(crate) barriers: Vec<String>,
+    pub(crate) supports: Vec<Support>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Referral {
+    pub(crate) to: String,
+    pub(crate) reason: String,
+    pub(crate) status: String,
+    pub(crate) entered_in_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Consent {
+    pub(crate) kind: String,
+    pub(crate) given_on: String,
+    pub(crate) note: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Signature {
+    pub(crate) version: i64,
+    pub(crate) role: String,
+    pub(crate) signer_id: String,
+    pub(crate) signed_on: String,
+}
+
+/// The plan as the page shows it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PlanView {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) client_id: String,
+    pub(crate) primary_clinician_id: String,
+    pub(crate) care_team: Vec<String>,
+    pub(crate) clinic_id: String,
+    pub(crate) created_on: String,
+    pub(crate) version: i64,
+    pub(crate) updated_at: String,
+    pub(crate) status: String,
+    pub(crate) payer: String,
+    pub(crate) plan_version: i64,
+    pub(crate) pending_signatures: Vec<String>,
+    pub(crate) presenting_problem: Option<PresentingProblem>,
+    pub(crate) diagnoses: Vec<Diagnosis>,
+    pub(crate) goals: Vec<Goal>,
+    pub(crate) interventions: Vec<Intervention>,
+    pub(crate) service_plan: Option<ServicePlan>,
+    pub(crate) measures: Vec<Measure>,
+    pub(crate) measure_schedule: Vec<ScheduledMeasure>,
+    pub(crate) safety_plan: Option<SafetyPlan>,
+    pub(crate) safety_flags: Vec<SafetyFlag>,
+    pub(crate) reviews: Vec<Review>,
+    pub(crate) clinical_context: Option<ClinicalContext>,
+    pub(crate) referrals: Vec<Referral>,
+    pub(crate) consents: Vec<Consent>,
+    pub(crate) signatures: Vec<Signature>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    plan: Option<PlanView>,
+}
+
+/// One instrument's chart and the table beside it.
+pub(crate) struct MeasureChart {
+    pub(crate) label: &'static str,
+    pub(crate) anchor: &'static str,
+    pub(crate) svg: String,
+    pub(crate) target: Option<String>,
+}
+
+/// One objective's progress chart.
+pub(crate) struct ObjectiveChart {
+    pub(crate) objective_id: String,
+    pub(crate) svg: String,
+}
+
+/// What the signed-in user may do on the page (the API decides; the page
+/// only leaves out forms that would certainly be refused).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Abilities {
+    pub(crate) record: bool,
+    pub(crate) review: bool,
+    pub(crate) acknowledge: bool,
+    /// The role to sign in, as the API's `SignerRole`.
+    pub(crate) sign_as: Option<&'static str>,
+}
+
+impl Abilities {
+    fn of(visit: &Visit) -> Self {
+        let caller = &visit.session.caller;
+        let clinician = caller.has_role(Role::Clinician);
+        let client = caller.has_role(Role::Client);
+        let supervisor = caller.has_role(Role::Supervisor);
+        Self {
+            record: clinician || client,
+            review: clinician,
+            acknowledge: clinician || supervisor,
+            sign_as: if clinician {
+                Some("CLINICIAN")
+            } else if client {
+                Some("CLIENT")
+            } else if supervisor {
+                Some("SUPERVISOR")
+            } else {
+                None
+            },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/plan.html")]
+pub(crate) struct PlanPage {
+    pub(crate) layout: Layout,
+    pub(crate) plan: PlanView,
+    pub(crate) measure_charts: Vec<MeasureChart>,
+    pub(crate) objective_charts: Vec<ObjectiveChart>,
+    pub(crate) measure_forms: Vec<MeasureForm>,
+    pub(crate) can: Abilities,
+    pub(crate) error: Option<FormError>,
+    pub(crate) notice: &'static str,
+    pub(crate) today: String,
+    /// Names this rendering: each form's command id is derived from it,
+    /// so a form sent twice is one command, and two forms are two.
+    pub(crate) rendering: uuid::Uuid,
+}
+
+impl PlanPage {
+    /// The role the user would sign the version in force in, when it
+    /// still needs that signature (a supervisor co-signs once).
+    fn may_sign(&self) -> Option<&'static str> {
+        let role = self.can.sign_as?;
+        let needed = if role == "SUPERVISOR" {
+            !self
+                .plan
+                .signatures
+                .iter()
+                .any(|s| s.version == self.plan.plan_version && s.role == role)
+        } else {
+            self.plan.pending_signatures.iter().any(|r| r == role)
+        };
+        needed.then_some(role)
+    }
+
+    fn command_for(&self, form: impl AsRef<str>) -> String {
+        uuid::Uuid::new_v5(&self.rendering, form.as_ref().as_bytes()).to_string()
+    }
+
+    fn refusal_for(&self, form: impl AsRef<str>) -> Option<&FormError> {
+        self.error.as_ref().filter(|e| e.form == form.as_ref())
+    }
+
+    /// Whether the refused form `form` was sent with `name` = `value`.
+    fn kept(&self, form: impl AsRef<str>, name: impl AsRef<str>, value: impl ToString) -> bool {
+        let value = value.to_string();
+        self.refusal_for(form).is_some_and(|e| {
+            e.sent
+                .iter()
+                .any(|(k, v)| k == name.as_ref() && *v == value)
+        })
+    }
+
+    /// The value the refused form `form` was sent with for `name`.
+    fn sent(&self, form: impl AsRef<str>, name: impl AsRef<str>) -> &str {
+        self.refusal_for(form)
+            .and_then(|e| e.sent.iter().find(|(k, _)| k == name.as_ref()))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    fn num(&self, value: impl Number) -> String {
+        trim(value.number())
+    }
+
+    fn objective_chart(&self, objective_id: &str) -> Option<&ObjectiveChart> {
+        self.objective_charts
+            .iter()
+            .find(|c| c.objective_id == objective_id)
+    }
+
+    fn next_review(&self) -> Option<&Review> {
+        self.plan
+            .reviews
+            .iter()
+            .filter(|r| !r.held && r.entered_in_error.is_none())
+            .min_by(|a, b| a.due_on.cmp(&b.due_on))
+    }
+}
+
+/// A number however deeply the template borrowed it.
+trait Number {
+    fn number(&self) -> f64;
+}
+
+impl Number for f64 {
+    fn number(&self) -> f64 {
+        *self
+    }
+}
+
+impl<T: Number + ?Sized> Number for &T {
+    fn number(&self) -> f64 {
+        (**self).number()
+    }
+}
+
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// A chart per instrument the plan has scores for, oldest score first;
+/// the target from the first objective that asks for a reduction.
+fn measure_charts(plan: &PlanView) -> Vec<MeasureChart> {
+    let mut charts = Vec::new();
+    for (instrument, anchor) in [
+        (Instrument::Phq9, "phq9"),
+        (Instrument::Gad7, "gad7"),
+        (Instrument::Pswq, "pswq"),
+    ] {
+        let scores: Vec<&Measure> = plan
+            .measures
+            .iter()
+            .filter(|m| m.entered_in_error.is_none())
+            .filter(|m| instrument_of(&m.instrument) == Some(instrument))
+            .collect();
+        if scores.is_empty() {
+            continue;
+        }
+        let points: Vec<Point> = scores
+            .iter()
+            .filter_map(|m| {
+                Some(Point {
+                    on: date(&m.administered_on)?,
+                    value: m.total as f64,
+                    mark: if m.remission == Some(true) {
+                        Mark::Remission
+                    } else if m.response {
+                        Mark::Response
+                    } else {
+                        Mark::Plain
+                    },
+                })
+            })
+            .collect();
+        let reduction = plan
+            .goals
+            .iter()
+            .flat_map(|g| &g.objectives)
+            .filter_map(|o| o.measure.as_ref())
+            .find(|m| instrument_of(&m.instrument) == Some(instrument))
+            .map(|m| m.reduction_percent);
+        let target = match (reduction, points.first()) {
+            (Some(percent), Some(first)) => {
+                Some((first.value * (100 - percent) as f64 / 100.0).floor())
+            }
+            _ => None,
+        };
+        charts.push(MeasureChart {
+            label: instrument.label(),
+            anchor,
+            svg: LineChart::measure(instrument, points, target).svg(),
+            target: target.map(trim),
+        });
+    }
+    charts
+}
+
+fn objective_charts(plan: &PlanView) -> Vec<ObjectiveChart> {
+    plan.goals
+        .iter()
+        .flat_map(|g| &g.objectives)
+        .filter(|o| !o.progress.is_empty())
+        .map(|o| {
+            let points = o
+                .progress
+                .iter()
+                .filter_map(|p| {
+                    Some(Point {
+                        on: date(&p.observed_on)?,
+                        value: p.value,
+                        mark: Mark::Plain,
+                    })
+                })
+                .collect();
+            let title = format!("Progress in {} per {}", o.unit, o.period);
+            ObjectiveChart {
+                objective_id: o.id.clone(),
+                svg: LineChart::objective(title, points, o.baseline, o.target).svg(),
+            }
+        })
+        .collect()
+}
+
+/// Renders the page for `plan_id`, with a refused form's reason when
+/// there is one.
+pub(crate) async fn render(
+    console: &Console,
+    visit: &Visit,
+    plan_id: &str,
+    error: Option<FormError>,
+    notice: &'static str,
+) -> Response {
+    let answer = console
+        .run::<Answer>(
+            visit,
+            "plan",
+            PLAN_QUERY,
+            serde_json::json!({ "id": plan_id }),
+        )
+        .await;
+    let plan = match answer {
+        Ok(Answer { plan: Some(plan) }) => plan,
+        Ok(Answer { plan: None }) => {
+            let failure = Failure::new("NOT_FOUND", "no such plan, or not one you may see");
+            return failed(visit, &failure);
+        }
+        Err(failure) => return failed(visit, &failure),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = PlanPage {
+        layout: Layout::signed_in(plan.title.clone(), visit),
+        measure_charts: measure_charts(&plan),
+        objective_charts: objective_charts(&plan),
+        measure_forms: measure_forms(),
+        can: Abilities::of(visit),
+        plan,
+        error,
+        notice,
+        today: chrono::Utc::now().date_naive().to_string(),
+        rendering: uuid::Uuid::new_v4(),
+    };
+    html(status, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Shown {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+pub(crate) async fn page(
+    State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    axum::extract::Query(shown): axum::extract::Query<Shown>,
+    headers: HeaderMap,
+) -> Response {
+    let visit = match console.visit(&headers, peer) {
+        Ok(visit) => visit,
+        Err(why) => return to_sign_in(why),
+    };
+    let notice = if shown.saved.is_some() { "Saved." } else { "" };
+    render(&console, &visit, &id, None, notice).await
+}

@@ -1,0 +1,239 @@
+// The Trellis console in a real headless Chromium, driven by
+// playwright-core. Run by tests/e2e/console.rs, which starts the server,
+// loads the demo and passes BASE_URL, CHROMIUM, SCREENSHOTS and
+// OTHER_TENANT_TOKEN. Steps build on each other (one server, one story).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const base = process.env.BASE_URL;
+const shots = process.env.SCREENSHOTS;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const origin = new URL(base).origin;
+
+let browser;
+let clinician; // the clinician's browser context (cookies shared by its pages)
+let page;
+const foreignRequests = [];
+
+function watch(context) {
+  context.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('data:')) foreignRequests.push(url);
+  });
+}
+
+async function signIn(context, label) {
+  const p = await context.newPage();
+  await p.goto(`${base}/console`);
+  assert.equal(new URL(p.url()).pathname, '/console/sign-in', 'signed-out visitors go to sign-in');
+  await p.getByLabel(label).check();
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.waitForURL(`${base}/console`);
+  return p;
+}
+
+async function circles(p, chart) {
+  return p.locator(`#chart-${chart} svg circle`).count();
+}
+
+async function openPlan(p, title) {
+  await p.goto(`${base}/console`);
+  await p.getByRole('link', { name: title }).first().click();
+  await p.waitForSelector('h1');
+}
+
+// Opens a questionnaire's <details> (the browser may have opened it
+// already, following a link to the form inside).
+async function openQuestionnaire(p, label) {
+  const details = p.locator('details.questionnaire', { has: p.locator('summary', { hasText: label }) });
+  if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
+}
+
+async function axeViolations(p) {
+  await p.evaluate(axeSource);
+  const result = await p.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} nodes, e.g. ${v.nodes[0]?.target}`);
+}
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
+  clinician = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  watch(clinician);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('a clinician signs in and sees the caseload', async () => {
+  page = await signIn(clinician, 'Dr. Rivera, clinician');
+  await page.getByRole('heading', { name: 'Home' }).waitFor();
+  const caseload = page.locator('section[aria-labelledby=caseload-heading] tbody tr');
+  assert.equal(await caseload.count(), 2);
+  assert.match(await caseload.allInnerTexts().then((t) => t.join('\n')), /Emma Lee[\s\S]*Doug McGee/);
+  const csp = (await page.request.get(`${base}/console`)).headers()['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+});
+
+test("Emma Lee's plan shows every section and a non-empty PSWQ chart with its table", async () => {
+  await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
+  const headings = await page.locator('h2').allInnerTexts();
+  const order = ['Client information and diagnosis', 'Presenting problem', 'Treatment goals',
+    'Treatment interventions', 'Expected duration of treatment', 'Progress monitoring',
+    'Plan for crisis management', 'Review and adjustments'];
+  const positions = order.map((h) => headings.indexOf(h));
+  assert.ok(positions.every((p) => p >= 0), `sections: ${headings}`);
+  assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'in the article\'s order');
+  assert.ok((await circles(page, 'pswq')) >= 1, 'the PSWQ chart has scores');
+  assert.ok(await page.locator('#chart-pswq svg rect.band-high').count(), 'bands are shaded');
+  assert.ok(await page.locator('#chart-pswq svg line.target').count(), 'the target is drawn');
+  assert.ok(await page.getByRole('table', { name: 'Scores' }).isVisible(), 'a table beside the chart');
+  await page.screenshot({ path: `${shots}/console-plan.png`, fullPage: false });
+  await page.locator('#measures').screenshot({ path: `${shots}/console-measures.png` });
+});
+
+test('a score recorded through the form (keyboard only) appears on the chart', async () => {
+  const before = await circles(page, 'pswq');
+  await page.locator('summary', { hasText: 'Record a PSWQ' }).press('Enter');
+  const total = page.getByLabel('Or the total only (16–80)');
+  await total.focus();
+  await page.keyboard.type('48');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/saved=1/);
+  assert.equal(await circles(page, 'pswq'), before + 1);
+  assert.ok(await page.getByRole('status').filter({ hasText: 'Saved.' }).isVisible());
+});
+
+test("a refused score shows the API's rule beside the form and writes nothing", async () => {
+  const before = await circles(page, 'pswq');
+  await openQuestionnaire(page, 'Record a PSWQ');
+  await page.getByLabel('Or the total only (16–80)').fill('95');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/measures')),
+    page.getByRole('button', { name: 'Record PSWQ' }).click(),
+  ]);
+  assert.equal(response.status(), 422);
+  const alert = page.locator('#measures [role=alert]');
+  assert.match(await alert.innerText(), /total: must be between 16 and 80/);
+  assert.doesNotMatch(await alert.innerText(), /95/, 'the refusal never echoes the value');
+  assert.equal(await page.getByLabel('Or the total only (16–80)').inputValue(), '95', 'kept to correct');
+  await page.reload();
+  assert.equal(await circles(page, 'pswq'), before);
+});
+
+test('a PHQ-9 safety flag appears on the home page live, without a reload', async () => {
+  const home = await clinician.newPage();
+  await home.goto(`${base}/console`);
+  await home.evaluate(() => { globalThis.notReloaded = true; });
+  assert.match(await home.locator('#open-flags').innerText(), /No open safety flags/);
+  // The live section connects on load; give it a moment to subscribe.
+  await home.waitForTimeout(1000);
+
+  const form = await clinician.newPage();
+  await openPlan(form, 'Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67');
+  await openQuestionnaire(form, 'Record a PHQ-9');
+  const phq9 = form.locator('#record-phq9');
+  for (let item = 1; item <= 9; item += 1) {
+    // Item 9 (thoughts of being better off dead) above zero raises the flag.
+    const answer = item === 9 ? 1 : 2;
+    await phq9.locator(`input[name=item${item}][value="${answer}"]`).check();
+  }
+  await phq9.getByRole('button', { name: 'Record PHQ-9' }).click();
+  await form.waitForURL(/saved=1/);
+
+  await home.locator('#open-flags .flag').first().waitFor({ timeout: 10000 });
+  assert.match(await home.locator('#open-flags').innerText(), /Safety flag[\s\S]*Doug McGee/);
+  assert.equal(await home.evaluate(() => globalThis.notReloaded), true);
+  await home.screenshot({ path: `${shots}/console-home.png` });
+  await home.close();
+  await form.close();
+});
+
+test('a clinician holds a review', async () => {
+  await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
+  await page.getByLabel('Summary').fill('Worry down; continuing weekly CBT.');
+  await page.getByLabel('Decision').selectOption('CONTINUE');
+  await page.getByRole('button', { name: 'Hold review' }).click();
+  await page.waitForURL(/saved=1/);
+  const reviews = await page.locator('section[aria-labelledby=reviews-heading] tbody').innerText();
+  assert.match(reviews, /Worry down; continuing weekly CBT\./);
+  assert.match(reviews, /continue/);
+});
+
+test('the clinician and then the client sign the new version', async () => {
+  await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
+  assert.match(await page.locator('#sign').innerText(), /still needs: clinician, client/);
+  await page.getByRole('button', { name: /as clinician/ }).click();
+  await page.waitForURL(/saved=1/);
+  assert.match(await page.locator('#sign').innerText(), /still needs: client\./);
+  assert.equal(await page.getByRole('button', { name: /as clinician/ }).count(), 0);
+
+  const emma = await browser.newContext();
+  watch(emma);
+  const client = await signIn(emma, 'Emma Lee, client');
+  const plans = client.locator('section[aria-labelledby=caseload-heading] tbody tr');
+  assert.equal(await plans.count(), 1, 'a client sees their own plan only');
+  await client.getByRole('link', { name: /Emma Lee/ }).click();
+  await client.getByRole('button', { name: /as client/ }).click();
+  await client.waitForURL(/saved=1/);
+  assert.match(await client.locator('#sign').innerText(), /is fully signed/);
+  await emma.close();
+});
+
+test("a client cannot open another client's plan", async () => {
+  const doug = await browser.newContext();
+  watch(doug);
+  const client = await signIn(doug, 'Doug McGee, client');
+  const emmaUrl = await page.url().split('?')[0];
+  const response = await client.goto(emmaUrl);
+  assert.equal(response.status(), 404);
+  assert.match(await client.locator('main').innerText(), /no such plan, or not one you may see/);
+  await doug.close();
+});
+
+test("another clinic network's user sees nothing of this one", async () => {
+  const other = await browser.newContext();
+  watch(other);
+  await other.addCookies([{ name: 'trellis_console', value: process.env.OTHER_TENANT_TOKEN,
+    url: `${base}/console`, httpOnly: true, secure: true, sameSite: 'Strict' }]);
+  const stranger = await other.newPage();
+  await stranger.goto(`${base}/console`);
+  assert.match(await stranger.locator('main').innerText(), /No plans you may see/);
+  const response = await stranger.goto(page.url().split('?')[0]);
+  assert.equal(response.status(), 404);
+  await other.close();
+});
+
+test('a form from another site is refused', async () => {
+  const planUrl = page.url().split('?')[0].split('#')[0];
+  const response = await page.request.post(`${planUrl}/measures`, {
+    form: { csrf: 'not-this-sessions', command_id: crypto.randomUUID(), instrument: 'PSWQ',
+      administered_on: '2026-01-01', total: '40' },
+  });
+  assert.equal(response.status(), 403);
+  assert.match(await response.text(), /not from this session/);
+});
+
+test('the pages pass axe-core accessibility checks', async () => {
+  await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
+  assert.deepEqual(await axeViolations(page), [], 'plan page');
+  await page.goto(`${base}/console`);
+  assert.deepEqual(await axeViolations(page), [], 'home page');
+});
+
+test('signing out ends the session', async () => {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/signed-out=1/);
+  assert.ok(await page.getByText('You are signed out.').isVisible());
+  await page.goto(`${base}/console`);
+  assert.equal(new URL(page.url()).pathname, '/console/sign-in');
+});
+
+test('no request left the origin', () => {
+  assert.deepEqual(foreignRequests, []);
+});
