@@ -254,3 +254,23 @@ async fn signing_out_clears_the_session_cookie() {
     });
     assert!(cleared);
 }
+
+#[tokio::test]
+async fn the_auditors_pages_follow_the_apis_role_rules() {
+    let (router, gateway) = console(dev_sign_in()).await;
+    let clinician = signed_in(&router).await;
+    for path in [
+        "/console/audit".to_owned(),
+        format!("/console/audit/plans/{}", common::PLAN_ID),
+        format!("/console/audit/plans/{}/history.jsonl", common::PLAN_ID),
+        format!("/console/audit/access?plan={}", common::PLAN_ID),
+    ] {
+        let page = send(&router, get(&path, &clinician)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
+        assert!(page.body.contains("role=\"alert\""), "{path}");
+    }
+    assert!(
+        gateway.log.0.lock().unwrap().is_empty(),
+        "nothing was read for a refused page"
+    );
+}

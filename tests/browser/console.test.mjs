@@ -226,6 +226,49 @@ test('the pages pass axe-core accessibility checks', async () => {
   assert.deepEqual(await axeViolations(page), [], 'home page');
 });
 
+test("an auditor reads the timeline, the plan as of a version, a diff and the access log", async () => {
+  const audit = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  watch(audit);
+  const auditor = await signIn(audit, 'Compliance auditor');
+  await auditor.getByRole('link', { name: 'Audit', exact: true }).click();
+  assert.match(await auditor.getByRole('status').innerText(), /^Verified: \d+ events in \d+ streams/);
+  const emmaRow = auditor.locator('tr', { hasText: 'Emma Lee' });
+  await emmaRow.getByRole('link', { name: 'Timeline' }).click();
+  const rows = auditor.locator('table.timeline tbody tr');
+  assert.ok((await rows.count()) > 20, 'the whole history');
+  assert.match(await rows.first().innerText(), /PlanCreated[\s\S]*dr-rivera[\s\S]*command[\s\S]*correlation/);
+  await auditor.screenshot({ path: `${shots}/console-timeline.png` });
+
+  await auditor.getByLabel('Event type').fill('GoalAdded');
+  await auditor.getByRole('button', { name: 'Filter' }).click();
+  const goals = await rows.allInnerTexts();
+  assert.ok(goals.length >= 2 && goals.every((r) => r.includes('GoalAdded')), goals.join('\n'));
+
+  const exported = await auditor.request.get(
+    await auditor.getByRole('link', { name: /Export these events/ }).getAttribute('href').then((h) => `${base}${h}`));
+  const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, goals.length);
+  assert.ok(lines.every((e) => e.eventType === 'GoalAdded'));
+
+  // The goal the test added: its changes, and the plan before and after.
+  const added = rows.last();
+  await added.getByRole('link', { name: 'changes' }).click();
+  assert.match(await auditor.locator('table.diff ins').allInnerTexts().then((t) => t.join(' ')), /Return to weekly choir practice/);
+  await auditor.getByRole('link', { name: /the plan at version/ }).click();
+  assert.match(await auditor.getByRole('note').innerText(), /As it stood at version \d+/);
+  assert.match(await auditor.locator('main').innerText(), /Return to weekly choir practice/);
+  assert.equal(await auditor.locator('main form[method=post]').count(), 0, 'no forms on the past');
+  const previous = auditor.url().replace(/version=(\d+)/, (_, v) => `version=${Number(v) - 1}`);
+  await auditor.goto(previous);
+  assert.doesNotMatch(await auditor.locator('main').innerText(), /Return to weekly choir practice/);
+
+  await auditor.getByRole('link', { name: 'Who read it' }).click();
+  const reads = await auditor.locator('tbody').innerText();
+  assert.match(reads, /dr-rivera[\s\S]*graphql:plan[\s\S]*console/);
+  assert.deepEqual(await axeViolations(auditor), [], 'access log page');
+  await audit.close();
+});
+
 test('signing out ends the session', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(/signed-out=1/);

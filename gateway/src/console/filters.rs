@@ -32,6 +32,23 @@ pub(crate) fn instrument_of(name: &str) -> Option<Instrument> {
     }
 }
 
+/// An RFC 3339 time as `2026-12-04 16:00:44 UTC`; anything else as it is.
+#[askama::filter_fn]
+pub(crate) fn when(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
+    Ok(moment(&value.to_string()))
+}
+
+fn moment(text: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(text).map_or_else(
+        |_| text.to_owned(),
+        |t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        },
+    )
+}
+
 fn words(wire: &str) -> String {
     wire.to_ascii_lowercase().replace('_', " ")
 }
@@ -67,5 +84,10 @@ mod tests {
         assert_eq!(instrument_label("NEW"), "NEW");
         assert_eq!(modality_label("CBT"), "CBT");
         assert_eq!(modality_label("SLEEP_HYGIENE"), "Sleep hygiene");
+        assert_eq!(
+            moment("2026-12-04T17:00:44.19+01:00"),
+            "2026-12-04 16:00:44 UTC"
+        );
+        assert_eq!(moment("2026-12-04"), "2026-12-04");
     }
 }

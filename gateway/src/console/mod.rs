@@ -10,6 +10,7 @@
 //! brings live updates. Every asset comes from this origin and the CSP
 //! allows nothing else.
 
+mod auditor;
 mod chart;
 mod filters;
 mod forms;
@@ -18,6 +19,7 @@ mod home;
 mod pages;
 mod plan;
 mod plan_forms;
+mod plan_view;
 mod session;
 mod sign_in;
 mod state;
@@ -41,6 +43,15 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/console/flags/live", get(home::live_flags))
         .route("/console/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/audit", get(auditor::home))
+        .route("/console/audit/access", get(auditor::access))
+        .route("/console/audit/plans/{id}", get(auditor::timeline))
+        .route("/console/audit/plans/{id}/as-of", get(auditor::as_of))
+        .route("/console/audit/plans/{id}/diff", get(auditor::diff))
+        .route(
+            "/console/audit/plans/{id}/history.jsonl",
+            get(auditor::export),
+        )
         .route("/console/plans/{id}", get(plan::page))
         .route(
             "/console/plans/{id}/measures",

@@ -21,256 +21,8 @@ use super::filters::instrument_of;
 use super::forms::{FormError, MeasureForm, measure_forms};
 use super::graphql::{Failure, Visit};
 use super::pages::{Layout, failed, html, to_sign_in};
+use super::plan_view::{Measure, PLAN_FIELDS, PlanView, Review};
 use super::state::Console;
-
-/// Every section the page shows: the access log records these fields as
-/// read by the page view.
-const PLAN_QUERY: &str = "query ConsolePlan($id: ID!) { plan(id: $id) { \
-    id title clientId primaryClinicianId careTeam clinicId createdOn version updatedAt \
-    status payer planVersion pendingSignatures \
-    presentingProblem { narrative symptoms { name frequency intensity onset } } \
-    diagnoses { code description primary enteredInError } \
-    goals { id description term outcome enteredInError objectives { id description \
-      baseline target unit period targetDate met metOn latestValue placeholder enteredInError \
-      measure { instrument reductionPercent } progress { value observedOn note recordedBy } } } \
-    interventions { modality otherModality technique frequency comorbidity enteredInError } \
-    servicePlan { sessionType minutes frequency sessionsMin sessionsMax focus maintenance monitoring } \
-    measures { instrument total band administeredOn changeFromBaseline response remission enteredInError } \
-    measureSchedule { instrument intervalDays dueOn overdue } \
-    safetyPlan { warningSigns copingSteps contacts { name relationship phone } crisisLines } \
-    safetyFlags { id reason raisedOn open acknowledgedOn acknowledgedBy } \
-    reviews { id dueOn held heldOn participants summary decision enteredInError } \
-    clinicalContext { strengths barriers supports { kind involvement } } \
-    referrals { to reason status enteredInError } \
-    consents { kind givenOn note } \
-    signatures { version role signerId signedOn } } }";
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Symptom {
-    pub(crate) name: String,
-    pub(crate) frequency: String,
-    pub(crate) intensity: String,
-    pub(crate) onset: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct PresentingProblem {
-    pub(crate) narrative: String,
-    pub(crate) symptoms: Vec<Symptom>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Diagnosis {
-    pub(crate) code: String,
-    pub(crate) description: String,
-    pub(crate) primary: bool,
-    pub(crate) entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct MeasureGoal {
-    pub(crate) instrument: String,
-    pub(crate) reduction_percent: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Progress {
-    pub(crate) value: f64,
-    pub(crate) observed_on: String,
-    pub(crate) note: String,
-    pub(crate) recorded_by: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Objective {
-    pub(crate) id: String,
-    pub(crate) description: String,
-    pub(crate) baseline: Option<f64>,
-    pub(crate) target: Option<f64>,
-    pub(crate) unit: String,
-    pub(crate) period: String,
-    pub(crate) target_date: Option<String>,
-    pub(crate) met: bool,
-    pub(crate) met_on: Option<String>,
-    pub(crate) latest_value: Option<f64>,
-    pub(crate) placeholder: bool,
-    pub(crate) entered_in_error: Option<String>,
-    pub(crate) measure: Option<MeasureGoal>,
-    pub(crate) progress: Vec<Progress>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Goal {
-    pub(crate) description: String,
-    pub(crate) term: String,
-    pub(crate) outcome: Option<String>,
-    pub(crate) entered_in_error: Option<String>,
-    pub(crate) objectives: Vec<Objective>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Intervention {
-    pub(crate) modality: String,
-    pub(crate) other_modality: Option<String>,
-    pub(crate) technique: String,
-    pub(crate) frequency: String,
-    pub(crate) comorbidity: String,
-    pub(crate) entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ServicePlan {
-    pub(crate) session_type: String,
-    pub(crate) minutes: i64,
-    pub(crate) frequency: String,
-    pub(crate) sessions_min: i64,
-    pub(crate) sessions_max: i64,
-    pub(crate) focus: String,
-    pub(crate) maintenance: String,
-    pub(crate) monitoring: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Measure {
-    pub(crate) instrument: String,
-    pub(crate) total: i64,
-    pub(crate) band: String,
-    pub(crate) administered_on: String,
-    pub(crate) change_from_baseline: i64,
-    pub(crate) response: bool,
-    pub(crate) remission: Option<bool>,
-    pub(crate) entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ScheduledMeasure {
-    pub(crate) instrument: String,
-    pub(crate) interval_days: i64,
-    pub(crate) due_on: String,
-    pub(crate) overdue: bool,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct CrisisContact {
-    pub(crate) name: String,
-    pub(crate) relationship: String,
-    pub(crate) phone: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SafetyPlan {
-    pub(crate) warning_signs: Vec<String>,
-    pub(crate) coping_steps: Vec<String>,
-    pub(crate) contacts: Vec<CrisisContact>,
-    pub(crate) crisis_lines: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SafetyFlag {
-    pub(crate) id: String,
-    pub(crate) reason: String,
-    pub(crate) raised_on: String,
-    pub(crate) open: bool,
-    pub(crate) acknowledged_on: Option<String>,
-    pub(crate) acknowledged_by: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Review {
-    pub(crate) id: String,
-    pub(crate) due_on: String,
-    pub(crate) held: bool,
-    pub(crate) held_on: Option<String>,
-    pub(crate) participants: Vec<String>,
-    pub(crate) summary: Option<String>,
-    pub(crate) decision: Option<String>,
-    pub(crate) entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct Support {
-    pub(crate) kind: String,
-    pub(crate) involvement: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ClinicalContext {
-    pub(crate) strengths: Vec<String>,
-    pub(crate) barriers: Vec<String>,
-    pub(crate) supports: Vec<Support>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Referral {
-    pub(crate) to: String,
-    pub(crate) reason: String,
-    pub(crate) status: String,
-    pub(crate) entered_in_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Consent {
-    pub(crate) kind: String,
-    pub(crate) given_on: String,
-    pub(crate) note: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Signature {
-    pub(crate) version: i64,
-    pub(crate) role: String,
-    pub(crate) signer_id: String,
-    pub(crate) signed_on: String,
-}
-
-/// The plan as the page shows it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PlanView {
-    pub(crate) id: String,
-    pub(crate) title: String,
-    pub(crate) client_id: String,
-    pub(crate) primary_clinician_id: String,
-    pub(crate) care_team: Vec<String>,
-    pub(crate) clinic_id: String,
-    pub(crate) created_on: String,
-    pub(crate) version: i64,
-    pub(crate) updated_at: String,
-    pub(crate) status: String,
-    pub(crate) payer: String,
-    pub(crate) plan_version: i64,
-    pub(crate) pending_signatures: Vec<String>,
-    pub(crate) presenting_problem: Option<PresentingProblem>,
-    pub(crate) diagnoses: Vec<Diagnosis>,
-    pub(crate) goals: Vec<Goal>,
-    pub(crate) interventions: Vec<Intervention>,
-    pub(crate) service_plan: Option<ServicePlan>,
-    pub(crate) measures: Vec<Measure>,
-    pub(crate) measure_schedule: Vec<ScheduledMeasure>,
-    pub(crate) safety_plan: Option<SafetyPlan>,
-    pub(crate) safety_flags: Vec<SafetyFlag>,
-    pub(crate) reviews: Vec<Review>,
-    pub(crate) clinical_context: Option<ClinicalContext>,
-    pub(crate) referrals: Vec<Referral>,
-    pub(crate) consents: Vec<Consent>,
-    pub(crate) signatures: Vec<Signature>,
-}
 
 #[derive(Debug, Deserialize)]
 struct Answer {
@@ -303,6 +55,14 @@ pub(crate) struct Abilities {
 }
 
 impl Abilities {
+    /// Reading only: an auditor's view, or a plan as it was.
+    const NONE: Self = Self {
+        record: false,
+        review: false,
+        acknowledge: false,
+        sign_as: None,
+    };
+
     fn of(visit: &Visit) -> Self {
         let caller = &visit.session.caller;
         let clinician = caller.has_role(Role::Clinician);
@@ -334,6 +94,10 @@ pub(crate) struct PlanPage {
     pub(crate) objective_charts: Vec<ObjectiveChart>,
     pub(crate) measure_forms: Vec<MeasureForm>,
     pub(crate) can: Abilities,
+    /// Links to the plan's timeline and access log.
+    pub(crate) auditor: bool,
+    /// The as-of banner; empty for the current plan.
+    pub(crate) as_of: String,
     pub(crate) error: Option<FormError>,
     pub(crate) notice: &'static str,
     pub(crate) today: String,
@@ -507,23 +271,68 @@ fn objective_charts(plan: &PlanView) -> Vec<ObjectiveChart> {
         .collect()
 }
 
+/// Which plan a page shows: the current one, or (for auditors) the plan as
+/// it stood at a version or a time.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Which {
+    #[default]
+    Current,
+    AsOf {
+        version: Option<i64>,
+        at: Option<String>,
+    },
+}
+
+impl Which {
+    fn query(&self) -> (String, serde_json::Value) {
+        match self {
+            Self::Current => (
+                format!("query ConsolePlan($id: ID!) {{ plan(id: $id) {{ {PLAN_FIELDS} }} }}"),
+                serde_json::json!({}),
+            ),
+            Self::AsOf { version, at } => (
+                format!(
+                    "query ConsolePlanAsOf($id: ID!, $version: Int, $at: String) \
+                     {{ plan: planAsOf(id: $id, version: $version, at: $at) {{ {PLAN_FIELDS} }} }}"
+                ),
+                serde_json::json!({ "version": version, "at": at }),
+            ),
+        }
+    }
+
+    /// The banner of an as-of page; empty for the current plan.
+    fn banner(&self, plan: &PlanView) -> String {
+        match self {
+            Self::Current => String::new(),
+            Self::AsOf { at: Some(at), .. } => format!(
+                "As it stood at {at} (version {}), read from the event history.",
+                plan.version
+            ),
+            Self::AsOf { .. } => format!(
+                "As it stood at version {}, read from the event history.",
+                plan.version
+            ),
+        }
+    }
+}
+
 /// Renders the page for `plan_id`, with a refused form's reason when
-/// there is one.
+/// there is one. A plan as of a version has no forms.
 pub(crate) async fn render(
     console: &Console,
     visit: &Visit,
     plan_id: &str,
+    which: Which,
     error: Option<FormError>,
     notice: &'static str,
 ) -> Response {
-    let answer = console
-        .run::<Answer>(
-            visit,
-            "plan",
-            PLAN_QUERY,
-            serde_json::json!({ "id": plan_id }),
-        )
-        .await;
+    let (query, mut variables) = which.query();
+    variables["id"] = serde_json::json!(plan_id);
+    let label = match which {
+        Which::Current => "plan",
+        Which::AsOf { .. } => "plan-as-of",
+    };
+    let answer = console.run::<Answer>(visit, label, &query, variables).await;
     let plan = match answer {
         Ok(Answer { plan: Some(plan) }) => plan,
         Ok(Answer { plan: None }) => {
@@ -537,12 +346,20 @@ pub(crate) async fn render(
     } else {
         StatusCode::OK
     };
+    let as_of = which.banner(&plan);
+    let can = if as_of.is_empty() {
+        Abilities::of(visit)
+    } else {
+        Abilities::NONE
+    };
     let page = PlanPage {
         layout: Layout::signed_in(plan.title.clone(), visit),
         measure_charts: measure_charts(&plan),
         objective_charts: objective_charts(&plan),
         measure_forms: measure_forms(),
-        can: Abilities::of(visit),
+        can,
+        auditor: visit.session.caller.has_role(Role::Auditor),
+        as_of,
         plan,
         error,
         notice,
@@ -570,5 +387,5 @@ pub(crate) async fn page(
         Err(why) => return to_sign_in(why),
     };
     let notice = if shown.saved.is_some() { "Saved." } else { "" };
-    render(&console, &visit, &id, None, notice).await
+    render(&console, &visit, &id, Which::Current, None, notice).await
 }

@@ -19,7 +19,7 @@ use super::filters::instrument_of;
 use super::forms::FormError;
 use super::graphql::Failure;
 use super::pages::{forged, to_sign_in};
-use super::plan::render;
+use super::plan::{Which, render};
 use super::state::Console;
 
 /// A form of the plan page and the command it sends.
@@ -84,7 +84,7 @@ pub(crate) async fn send<F: PlanForm>(
                 violations: failure.violations,
                 sent: form.sent(),
             };
-            render(&console, &visit, &plan_id, Some(error), "").await
+            render(&console, &visit, &plan_id, Which::Current, Some(error), "").await
         }
     }
 }
