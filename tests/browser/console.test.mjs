@@ -185,6 +185,26 @@ test('the clinician and then the client sign the new version', async () => {
   await emma.close();
 });
 
+test('a supervisor sees the clinic by clinician, outcomes, and co-signs from the queue', async () => {
+  const okafor = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  watch(okafor);
+  const supervisor = await signIn(okafor, 'Dr. Okafor, clinical supervisor');
+  await supervisor.getByRole('link', { name: 'Supervision' }).click();
+  const byClinician = await supervisor.locator('section[aria-labelledby=caseload-heading] tbody').innerText();
+  assert.match(byClinician, /dr-rivera\s+2\s/, 'both demo plans under Dr. Rivera');
+  assert.equal(await supervisor.locator('svg.rates rect.bar').count(), 3);
+  assert.ok(await supervisor.getByRole('table', { name: 'Outcome rates' }).isVisible());
+  const queue = supervisor.locator('section[aria-labelledby=cosign-heading]');
+  await queue.getByRole('link', { name: /Emma Lee/ }).click();
+  await supervisor.getByRole('button', { name: /as supervisor/ }).click();
+  await supervisor.waitForURL(/saved=1/);
+  assert.match(await supervisor.locator('#sign tbody').innerText(), /supervisor\s+dr-okafor/);
+  await supervisor.getByRole('link', { name: 'Supervision' }).click();
+  assert.doesNotMatch(await queue.innerText(), /Emma Lee/);
+  assert.deepEqual(await axeViolations(supervisor), [], 'supervision page');
+  await okafor.close();
+});
+
 test("a client cannot open another client's plan", async () => {
   const doug = await browser.newContext();
   watch(doug);

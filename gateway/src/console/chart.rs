@@ -257,6 +257,44 @@ impl LineChart {
     }
 }
 
+/// Rates (0–1) as horizontal bars on a 0–100% axis, labelled.
+pub(crate) fn rates_svg(title: &str, rates: &[(&str, f64)]) -> String {
+    const ROW: f64 = 34.0;
+    const LABEL: f64 = 130.0;
+    let height = TOP + ROW * rates.len() as f64 + BOTTOM;
+    let plot = WIDTH - LABEL - RIGHT - 48.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart rates\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
+         aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>",
+        escape(title),
+        escape(title)
+    );
+    for (i, (label, rate)) in rates.iter().enumerate() {
+        let y = TOP + ROW * i as f64;
+        let width = plot * rate.clamp(0.0, 1.0);
+        let _ = write!(
+            svg,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\
+             <rect class=\"track\" x=\"{LABEL}\" y=\"{y:.1}\" width=\"{plot:.1}\" height=\"22\"/>\
+             <rect class=\"bar\" x=\"{LABEL}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"22\">\
+             <title>{}: {:.0}%</title></rect>\
+             <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{:.0}%</text>",
+            LABEL - 8.0,
+            y + 15.0,
+            escape(label),
+            escape(label),
+            rate * 100.0,
+            LABEL + plot + 6.0,
+            y + 15.0,
+            rate * 100.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// A number as people write it: no `.0` on whole numbers.
 pub(crate) fn trim(value: f64) -> String {
     if value.fract() == 0.0 {
@@ -335,6 +373,18 @@ mod tests {
         let chart = LineChart::measure(Instrument::Gad7, Vec::new(), None);
         assert!(chart.y(21.0) < chart.y(0.0));
         assert_eq!(chart.y(99.0), chart.y(21.0), "clamped to the range");
+    }
+
+    #[test]
+    fn rates_are_bars_in_proportion() {
+        let svg = rates_svg("Outcomes", &[("Response", 0.5), ("Remission", 1.5)]);
+        assert_eq!(svg.matches("class=\"bar\"").count(), 2);
+        assert!(svg.contains(">50%</text>"), "{svg}");
+        // A rate over 1 is drawn full, never past the track.
+        assert!(
+            svg.contains("width=\"446.0\" height=\"22\"><title>Remission"),
+            "{svg}"
+        );
     }
 
     #[test]

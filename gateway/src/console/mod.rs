@@ -23,6 +23,7 @@ mod plan_view;
 mod session;
 mod sign_in;
 mod state;
+mod supervisor;
 
 use axum::Router;
 use axum::extract::Path;
@@ -43,6 +44,7 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/console/flags/live", get(home::live_flags))
         .route("/console/sign-in", get(sign_in::page).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/supervision", get(supervisor::page))
         .route("/console/audit", get(auditor::home))
         .route("/console/audit/access", get(auditor::access))
         .route("/console/audit/plans/{id}", get(auditor::timeline))

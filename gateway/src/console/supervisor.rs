@@ -1,0 +1,175 @@
+//! The supervisor's page: the clinic's plans by clinician, the co-sign
+//! queue, reviews due, and the outcome rates (response, remission,
+//! objectives met) with a chart and a table.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::chart::rates_svg;
+use super::filters;
+use super::home::{DueReview, Nodes};
+use super::pages::{Layout, failed, html, to_sign_in};
+use super::state::Console;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Caseload {
+    clinician_id: String,
+    primary: i64,
+    draft: i64,
+    active: i64,
+    on_hold: i64,
+    closed: i64,
+    reviews_overdue: i64,
+    unsigned: i64,
+    open_safety_flags: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Outcomes {
+    clients_measured: i64,
+    response_rate: f64,
+    remission_rate: f64,
+    objectives: i64,
+    objectives_met: i64,
+    objectives_met_rate: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Role {
+    role: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedPlan {
+    id: String,
+    title: String,
+    primary_clinician_id: String,
+    status: String,
+    plan_version: i64,
+    pending_signatures: Vec<String>,
+    signatures: Vec<Role>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Overview {
+    caseload: Vec<Caseload>,
+    outcomes: Outcomes,
+    reviews_due: Vec<DueReview>,
+    plans: Nodes<SignedPlan>,
+}
+
+const QUERY: &str = "query ConsoleSupervisor { \
+    caseload { clinicianId primary draft active onHold closed reviewsOverdue unsigned openSafetyFlags } \
+    outcomes { clientsMeasured responseRate remissionRate objectives objectivesMet objectivesMetRate } \
+    reviewsDue(withinDays: 14, first: 100) { plan { id title clientId } review { dueOn } overdue } \
+    plans(first: 100) { nodes { id title primaryClinicianId status planVersion pendingSignatures \
+      signatures(current: true) { role } } } }";
+
+#[derive(Template)]
+#[template(path = "console/supervisor.html")]
+struct SupervisorPage {
+    layout: Layout,
+    caseload: Vec<Caseload>,
+    outcomes: Outcomes,
+    chart: String,
+    reviews: Vec<DueReview>,
+    cosign: Vec<SignedPlan>,
+}
+
+fn percent(rate: &f64) -> String {
+    format!("{:.0}%", rate * 100.0)
+}
+
+/// Open plans the clinician and client have signed but no supervisor has
+/// co-signed, in the version in force.
+fn cosign_queue(plans: Vec<SignedPlan>) -> Vec<SignedPlan> {
+    plans
+        .into_iter()
+        .filter(|p| matches!(p.status.as_str(), "DRAFT" | "ACTIVE" | "ON_HOLD"))
+        .filter(|p| p.pending_signatures.is_empty())
+        .filter(|p| !p.signatures.iter().any(|s| s.role == "SUPERVISOR"))
+        .collect()
+}
+
+pub(crate) async fn page(
+    State(console): State<Console>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let visit = match console.visit(&headers, peer) {
+        Ok(visit) => visit,
+        Err(why) => return to_sign_in(why),
+    };
+    match console
+        .run::<Overview>(&visit, "supervisor", QUERY, json!({}))
+        .await
+    {
+        Ok(overview) => {
+            let o = &overview.outcomes;
+            let chart = rates_svg(
+                "Outcome rates",
+                &[
+                    ("Response", o.response_rate),
+                    ("Remission", o.remission_rate),
+                    ("Objectives met", o.objectives_met_rate),
+                ],
+            );
+            html(
+                StatusCode::OK,
+                &SupervisorPage {
+                    layout: Layout::signed_in("Supervision", &visit),
+                    caseload: overview.caseload,
+                    chart,
+                    outcomes: overview.outcomes,
+                    reviews: overview.reviews_due,
+                    cosign: cosign_queue(overview.plans.nodes),
+                },
+            )
+        }
+        Err(failure) => failed(&visit, &failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(status: &str, pending: &[&str], signed: &[&str]) -> SignedPlan {
+        SignedPlan {
+            id: "p".into(),
+            title: "t".into(),
+            primary_clinician_id: "c".into(),
+            status: status.into(),
+            plan_version: 1,
+            pending_signatures: pending.iter().map(|s| (*s).to_owned()).collect(),
+            signatures: signed
+                .iter()
+                .map(|r| Role {
+                    role: (*r).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_queue_holds_signed_open_plans_without_a_co_signature() {
+        let queue = cosign_queue(vec![
+            plan("ACTIVE", &[], &["CLINICIAN", "CLIENT"]),
+            plan("ACTIVE", &[], &["CLINICIAN", "CLIENT", "SUPERVISOR"]),
+            plan("ACTIVE", &["CLIENT"], &["CLINICIAN"]),
+            plan("DISCHARGED", &[], &["CLINICIAN", "CLIENT"]),
+        ]);
+        assert_eq!(queue.len(), 1);
+        assert_eq!(percent(&0.504), "50%");
+    }
+}
