@@ -69,7 +69,7 @@ fn dev_sign_in() -> ConsoleConfig {
                 label: "Clinician One".into(),
             }],
         }),
-        read_models: None,
+        ..ConsoleConfig::default()
     }
 }
 

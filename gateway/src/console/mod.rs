@@ -16,6 +16,7 @@ mod filters;
 mod forms;
 mod graphql;
 mod home;
+mod oidc;
 mod pages;
 mod plan;
 mod plan_forms;
@@ -31,6 +32,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 
+pub use oidc::{OidcClient, OidcSettings};
 pub(crate) use pages::CONSOLE_ASSETS;
 pub(crate) use state::Console;
 pub use state::{ConsoleConfig, DevPerson, DevSignIn};
@@ -43,6 +45,8 @@ pub(crate) fn router(console: Console) -> Router {
         .route("/console/flags", get(home::flags))
         .route("/console/flags/live", get(home::live_flags))
         .route("/console/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/console/sign-in/oidc", get(sign_in::start_oidc))
+        .route("/console/sign-in/callback", get(sign_in::callback))
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/supervision", get(supervisor::page))
         .route("/console/audit", get(auditor::home))

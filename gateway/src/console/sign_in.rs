@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 use trellis_auth::Caller;
 
+use super::oidc::{FLOW_COOKIE, Flow, OidcError};
 use super::pages::{Layout, html};
 use super::session::{COOKIE, SIGN_IN_COOKIE, constant_time_eq, cookie, set_cookie};
 use super::state::Console;
@@ -37,6 +38,8 @@ struct Person {
 struct SignInPage {
     layout: Layout,
     notice: &'static str,
+    /// Sign-in with the identity provider is configured.
+    oidc: bool,
     tenant: String,
     people: Vec<Person>,
     nonce: String,
@@ -70,6 +73,7 @@ pub(crate) async fn page(State(console): State<Console>, Query(why): Query<Why>)
     let page = SignInPage {
         layout: Layout::signed_out("Sign in"),
         notice,
+        oidc: console.config.oidc.is_some(),
         tenant,
         people,
         nonce: nonce.clone(),
@@ -159,5 +163,129 @@ pub(crate) async fn sign_out(
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(COOKIE, "", 0));
+    response
+}
+
+/// A sign-in page that could not complete, saying why.
+#[derive(Template)]
+#[template(path = "console/sign_in_failed.html")]
+struct SignInFailed {
+    layout: Layout,
+    reason: String,
+}
+
+fn sign_in_failed(status: StatusCode, reason: &str) -> Response {
+    let page = SignInFailed {
+        layout: Layout::signed_out("Sign-in failed"),
+        reason: reason.to_owned(),
+    };
+    html(status, &page)
+}
+
+fn status_of(error: &OidcError) -> StatusCode {
+    match error {
+        OidcError::Provider => StatusCode::BAD_GATEWAY,
+        OidcError::State => StatusCode::FORBIDDEN,
+        OidcError::Refused | OidcError::IdToken => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// Starts a sign-in with the identity provider: a fresh state, nonce and
+/// PKCE verifier kept in a cookie, then off to the provider.
+pub(crate) async fn start_oidc(State(console): State<Console>) -> Response {
+    let Some(oidc) = &console.config.oidc else {
+        return (StatusCode::NOT_FOUND, "no identity provider is configured").into_response();
+    };
+    let flow = Flow::start();
+    match oidc.authorization_url(&flow).await {
+        Ok(url) => {
+            let mut response = Redirect::to(&url).into_response();
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, flow.cookie());
+            response
+        }
+        Err(e) => sign_in_failed(status_of(&e), &e.to_string()),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Callback {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/signed_in.html")]
+struct SignedInPage {
+    layout: Layout,
+}
+
+/// The provider's redirect back: check the state, trade the code, check
+/// the token verifies as API tokens do, and start the session.
+pub(crate) async fn callback(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let Some(oidc) = &console.config.oidc else {
+        return (StatusCode::NOT_FOUND, "no identity provider is configured").into_response();
+    };
+    let flow = cookie(&headers, FLOW_COOKIE).and_then(Flow::from_cookie);
+    let Some(flow) = flow.filter(|f| {
+        callback
+            .state
+            .as_deref()
+            .is_some_and(|s| constant_time_eq(s.as_bytes(), f.state.as_bytes()))
+    }) else {
+        return sign_in_failed(StatusCode::FORBIDDEN, &OidcError::State.to_string());
+    };
+    if callback.error.is_some() {
+        return sign_in_failed(StatusCode::UNAUTHORIZED, &OidcError::Refused.to_string());
+    }
+    let Some(code) = callback.code.as_deref() else {
+        return sign_in_failed(
+            StatusCode::BAD_REQUEST,
+            "the identity provider sent no code",
+        );
+    };
+    let signed_in = match oidc.complete(&flow, code).await {
+        Ok(signed_in) => signed_in,
+        Err(e) => return sign_in_failed(status_of(&e), &e.to_string()),
+    };
+    if console
+        .verifier
+        .verify_header(Some(&format!("Bearer {}", signed_in.access_token)))
+        .is_err()
+    {
+        return sign_in_failed(
+            StatusCode::FORBIDDEN,
+            "the identity provider's token is not one this server accepts for its API \
+             (signed by the configured keys, with tenant and roles)",
+        );
+    }
+    // A page, not a redirect: the session cookie is SameSite=Strict, and a
+    // redirect chain that began at the provider would not carry it.
+    let mut response = html(
+        StatusCode::OK,
+        &SignedInPage {
+            layout: Layout::signed_out("Signed in"),
+        },
+    );
+    let cookies = response.headers_mut();
+    cookies.append(
+        header::SET_COOKIE,
+        set_cookie(COOKIE, &signed_in.access_token, signed_in.max_age_secs),
+    );
+    cookies.append(
+        header::SET_COOKIE,
+        axum::http::HeaderValue::from_static(
+            "trellis_console_oidc=; Path=/console/sign-in; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+        ),
+    );
     response
 }

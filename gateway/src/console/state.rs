@@ -7,6 +7,7 @@ use trellis_auth::{Role, TokenIssuer, TokenVerifier};
 use trellis_kernel::TenantId;
 use trellis_projector::ReadModelStore;
 
+use super::oidc::OidcClient;
 use crate::TrellisSchema;
 use crate::edge::EdgeConfig;
 use crate::mobile::RateLimiter;
@@ -44,6 +45,8 @@ impl std::fmt::Debug for DevSignIn {
 pub struct ConsoleConfig {
     /// The "sign in as" page (`--dev` only).
     pub dev_sign_in: Option<DevSignIn>,
+    /// Sign-in with the identity provider (OpenID Connect, PKCE).
+    pub oidc: Option<Arc<OidcClient>>,
     /// Where the console waits for its own writes to reach the read
     /// models before showing the page again (bounded); without it a page
     /// after a form may show the plan just before the change.
@@ -54,6 +57,7 @@ impl std::fmt::Debug for ConsoleConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsoleConfig")
             .field("dev_sign_in", &self.dev_sign_in)
+            .field("oidc", &self.oidc.is_some())
             .finish_non_exhaustive()
     }
 }

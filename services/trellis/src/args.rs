@@ -49,6 +49,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub edge: crate::edge_args::EdgeArgs,
     #[command(flatten)]
+    pub console: crate::console::ConsoleArgs,
+    #[command(flatten)]
     pub commands: CommandArgs,
 }
 

@@ -137,7 +137,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             queries: mobile.clone(),
             limiter: mobile,
             edge: args.edge.config(),
-            console: crate::console::config(&args.secret, Arc::clone(&read_models))?,
+            console: crate::console::config(&args.console, &args.secret, Arc::clone(&read_models))?,
         },
     )
     .merge(health_routes(readiness));

@@ -128,6 +128,8 @@ pub struct GatewayArgs {
     #[command(flatten)]
     edge: crate::edge_args::EdgeArgs,
     #[command(flatten)]
+    console: crate::console::ConsoleArgs,
+    #[command(flatten)]
     secret: SecretArgs,
     #[command(flatten)]
     telemetry: Telemetry,
@@ -353,7 +355,11 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
                 queries: mobile.clone(),
                 limiter: mobile,
                 edge: args.edge.config(),
-                console: crate::console::config(&args.secret, Arc::clone(&read_models))?,
+                console: crate::console::config(
+                    &args.console,
+                    &args.secret,
+                    Arc::clone(&read_models),
+                )?,
             },
         )
         .merge(health_routes(Readiness::new(
