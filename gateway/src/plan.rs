@@ -75,6 +75,13 @@ impl Plan {
     async fn version(&self) -> u64 {
         self.0.version
     }
+    /// The hash-chain link (hex) of the event at `version`: exactly which
+    /// record this plan was read from (`trellis audit check-document`
+    /// compares a payer document's with the history). Empty for views
+    /// projected before it was kept; rebuilding the read models fills it.
+    async fn record_hash(&self) -> &str {
+        &self.0.record_hash
+    }
     /// RFC 3339 time of the last change.
     async fn updated_at(&self) -> String {
         self.0.updated_at.to_rfc3339()

@@ -14,6 +14,7 @@ mod defaults;
 mod hostile;
 mod jwks;
 mod mobile;
+mod payer_document;
 mod plans;
 mod readiness;
 mod restart;

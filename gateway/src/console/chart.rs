@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use trellis_plans_domain::{Instrument, SeverityBand};
 
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 220.0;
+/// The drawing's size in its own units (SVG user units; the PDF scales).
+pub(crate) const WIDTH: f64 = 640.0;
+pub(crate) const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 12.0;
@@ -137,13 +138,13 @@ impl LineChart {
         }
     }
 
-    fn y(&self, value: f64) -> f64 {
+    pub(crate) fn y(&self, value: f64) -> f64 {
         let (lo, hi) = self.range;
         let span = if hi > lo { hi - lo } else { 1.0 };
         TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - (value.clamp(lo, hi) - lo) / span)
     }
 
-    fn x(&self, on: NaiveDate) -> f64 {
+    pub(crate) fn x(&self, on: NaiveDate) -> f64 {
         let (first, last) = match (self.points.first(), self.points.last()) {
             (Some(a), Some(b)) => (a.on, b.on),
             _ => return LEFT,

@@ -60,7 +60,7 @@ fn instrument_label(wire: &str) -> String {
     }
 }
 
-fn modality_label(wire: &str) -> String {
+pub(crate) fn modality_label(wire: &str) -> String {
     match wire {
         "CBT" | "DBT" | "ACT" | "MBSR" => wire.to_owned(),
         _ => {

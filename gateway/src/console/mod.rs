@@ -18,6 +18,8 @@ mod graphql;
 mod home;
 mod oidc;
 mod pages;
+mod payer;
+mod pdf;
 mod plan;
 mod plan_forms;
 mod plan_view;
@@ -59,6 +61,7 @@ pub(crate) fn router(console: Console) -> Router {
             get(auditor::export),
         )
         .route("/console/plans/{id}", get(plan::page))
+        .route("/console/plans/{id}/document.pdf", get(payer::document))
         .route(
             "/console/plans/{id}/measures",
             post(plan_forms::send::<plan_forms::MeasureAnswers>),

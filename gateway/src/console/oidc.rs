@@ -285,7 +285,7 @@ mod tests {
         };
         assert_eq!(
             flow.challenge(),
-            "E9Melhoa2OwvFrEMTJguCQaoWL3bpJyg_bNR0yMlKM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

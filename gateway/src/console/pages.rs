@@ -151,6 +151,7 @@ pub(crate) fn status_of(code: &str) -> StatusCode {
         "FORBIDDEN" | "PERMISSION_DENIED" => StatusCode::FORBIDDEN,
         "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
         "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
+        "FAILED_PRECONDITION" => StatusCode::CONFLICT,
         "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,

@@ -10,18 +10,16 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use trellis_auth::Role;
 use trellis_plans_domain::Instrument;
 
 use super::chart::{LineChart, Mark, Point, trim};
 use super::filters;
-use super::filters::instrument_of;
 use super::forms::{FormError, MeasureForm, measure_forms};
 use super::graphql::{Failure, Visit};
 use super::pages::{Layout, failed, html, to_sign_in};
-use super::plan_view::{Measure, PLAN_FIELDS, PlanView, Review};
+use super::plan_view::{PLAN_FIELDS, PlanView, Review, date};
 use super::state::Console;
 
 #[derive(Debug, Deserialize)]
@@ -184,65 +182,22 @@ impl<T: Number + ?Sized> Number for &T {
     }
 }
 
-fn date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
-}
-
 /// A chart per instrument the plan has scores for, oldest score first;
 /// the target from the first objective that asks for a reduction.
 fn measure_charts(plan: &PlanView) -> Vec<MeasureChart> {
-    let mut charts = Vec::new();
-    for (instrument, anchor) in [
-        (Instrument::Phq9, "phq9"),
-        (Instrument::Gad7, "gad7"),
-        (Instrument::Pswq, "pswq"),
-    ] {
-        let scores: Vec<&Measure> = plan
-            .measures
-            .iter()
-            .filter(|m| m.entered_in_error.is_none())
-            .filter(|m| instrument_of(&m.instrument) == Some(instrument))
-            .collect();
-        if scores.is_empty() {
-            continue;
-        }
-        let points: Vec<Point> = scores
-            .iter()
-            .filter_map(|m| {
-                Some(Point {
-                    on: date(&m.administered_on)?,
-                    value: m.total as f64,
-                    mark: if m.remission == Some(true) {
-                        Mark::Remission
-                    } else if m.response {
-                        Mark::Response
-                    } else {
-                        Mark::Plain
-                    },
-                })
-            })
-            .collect();
-        let reduction = plan
-            .goals
-            .iter()
-            .flat_map(|g| &g.objectives)
-            .filter_map(|o| o.measure.as_ref())
-            .find(|m| instrument_of(&m.instrument) == Some(instrument))
-            .map(|m| m.reduction_percent);
-        let target = match (reduction, points.first()) {
-            (Some(percent), Some(first)) => {
-                Some((first.value * (100 - percent) as f64 / 100.0).floor())
-            }
-            _ => None,
-        };
-        charts.push(MeasureChart {
+    plan.measure_line_charts()
+        .into_iter()
+        .map(|(instrument, chart)| MeasureChart {
             label: instrument.label(),
-            anchor,
-            svg: LineChart::measure(instrument, points, target).svg(),
-            target: target.map(trim),
-        });
-    }
-    charts
+            anchor: match instrument {
+                Instrument::Phq9 => "phq9",
+                Instrument::Gad7 => "gad7",
+                Instrument::Pswq => "pswq",
+            },
+            target: chart.target.map(trim),
+            svg: chart.svg(),
+        })
+        .collect()
 }
 
 fn objective_charts(plan: &PlanView) -> Vec<ObjectiveChart> {

@@ -1,12 +1,17 @@
 //! The plan as the console's pages read it: the fields of one GraphQL
 //! selection, and the shapes they arrive in.
 
+use chrono::NaiveDate;
 use serde::Deserialize;
+use trellis_plans_domain::Instrument;
+
+use super::chart::{LineChart, Mark, Point};
+use super::filters::instrument_of;
 
 /// Every section the plan page shows: the access log records these
 /// fields as read by each page view.
 pub(crate) const PLAN_FIELDS: &str = "\
-    id title clientId primaryClinicianId careTeam clinicId createdOn version updatedAt \
+    id recordHash title clientId primaryClinicianId careTeam clinicId createdOn version updatedAt \
     status payer planVersion pendingSignatures \
     presentingProblem { narrative symptoms { name frequency intensity onset } } \
     diagnoses { code description primary enteredInError } \
@@ -231,6 +236,9 @@ pub(crate) struct PlanView {
     pub(crate) clinic_id: String,
     pub(crate) created_on: String,
     pub(crate) version: i64,
+    /// The hash-chain link of the event at `version`.
+    #[serde(default)]
+    pub(crate) record_hash: String,
     pub(crate) updated_at: String,
     pub(crate) status: String,
     pub(crate) payer: String,
@@ -250,4 +258,51 @@ pub(crate) struct PlanView {
     pub(crate) referrals: Vec<Referral>,
     pub(crate) consents: Vec<Consent>,
     pub(crate) signatures: Vec<Signature>,
+}
+
+pub(crate) fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
+}
+
+impl PlanView {
+    /// A chart per instrument the plan has scores for, oldest score first;
+    /// the target from the first objective that asks for a reduction.
+    pub(crate) fn measure_line_charts(&self) -> Vec<(Instrument, LineChart)> {
+        let mut charts = Vec::new();
+        for instrument in [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq] {
+            let points: Vec<Point> = self
+                .measures
+                .iter()
+                .filter(|m| m.entered_in_error.is_none())
+                .filter(|m| instrument_of(&m.instrument) == Some(instrument))
+                .filter_map(|m| {
+                    Some(Point {
+                        on: date(&m.administered_on)?,
+                        value: m.total as f64,
+                        mark: if m.remission == Some(true) {
+                            Mark::Remission
+                        } else if m.response {
+                            Mark::Response
+                        } else {
+                            Mark::Plain
+                        },
+                    })
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let reduction = self
+                .goals
+                .iter()
+                .flat_map(|g| &g.objectives)
+                .filter_map(|o| o.measure.as_ref())
+                .find(|m| instrument_of(&m.instrument) == Some(instrument))
+                .map(|m| m.reduction_percent);
+            let target =
+                reduction.map(|percent| (points[0].value * (100 - percent) as f64 / 100.0).floor());
+            charts.push((instrument, LineChart::measure(instrument, points, target)));
+        }
+        charts
+    }
 }

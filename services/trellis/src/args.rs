@@ -49,7 +49,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub edge: crate::edge_args::EdgeArgs,
     #[command(flatten)]
-    pub console: crate::console::ConsoleArgs,
+    pub console: crate::console_args::ConsoleArgs,
     #[command(flatten)]
     pub commands: CommandArgs,
 }

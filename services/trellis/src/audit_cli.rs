@@ -121,6 +121,15 @@ pub enum AuditCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Check a payer document (`…/document.pdf`) against the record: the
+    /// plan, version and hash-chain link its seal names must be in the
+    /// history. Exits non-zero when they are not.
+    CheckDocument {
+        #[command(flatten)]
+        conn: Connection,
+        /// The PDF to check.
+        file: PathBuf,
+    },
     /// Make a new digest signing key.
     Keygen,
 }
@@ -166,6 +175,18 @@ fn explain(status: tonic::Status) -> anyhow::Error {
 
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
+        AuditCommand::CheckDocument { conn, file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let seal = crate::document_check::seal_of(&bytes)?;
+            let mut client = connect(&conn.grpc_addr, &conn.token).await?;
+            let page = client
+                .get_plan_history(crate::document_check::request(&seal))
+                .await
+                .map_err(explain)?
+                .into_inner();
+            say!("{}", crate::document_check::verdict(&seal, &page.entries)?);
+        }
         AuditCommand::History {
             conn,
             plan,

@@ -20,7 +20,9 @@ macro_rules! say {
 mod args;
 mod audit_cli;
 mod console;
+mod console_args;
 mod demo;
+mod document_check;
 mod edge_args;
 mod health;
 mod listen;

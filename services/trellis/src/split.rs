@@ -128,7 +128,7 @@ pub struct GatewayArgs {
     #[command(flatten)]
     edge: crate::edge_args::EdgeArgs,
     #[command(flatten)]
-    console: crate::console::ConsoleArgs,
+    console: crate::console_args::ConsoleArgs,
     #[command(flatten)]
     secret: SecretArgs,
     #[command(flatten)]

@@ -53,6 +53,7 @@ pub fn apply_event(
                 created_on: e.created_on,
                 version: recorded.revision,
                 updated_at: recorded.recorded_at,
+                record_hash: recorded.hash.to_hex(),
                 goals: Vec::new(),
                 reviews: Vec::new(),
                 measures: Vec::new(),
@@ -82,6 +83,7 @@ pub fn apply_event(
             apply_to(current, event, recorded);
             current.version = recorded.revision;
             current.updated_at = recorded.recorded_at;
+            current.record_hash = recorded.hash.to_hex();
         }
     }
     Ok(())

@@ -43,6 +43,10 @@ pub struct PlanView {
     /// Stream revision of the last event applied: the plan version.
     pub version: u64,
     pub updated_at: DateTime<Utc>,
+    /// The hash-chain link (hex) of the event at `version`: which record
+    /// this view was made from. Empty in views saved before it was kept.
+    #[serde(default)]
+    pub record_hash: String,
     pub goals: Vec<GoalView>,
     pub reviews: Vec<ReviewView>,
     #[serde(default)]
