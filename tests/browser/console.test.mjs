@@ -154,6 +154,30 @@ test('a PHQ-9 safety flag appears on the home page live, without a reload', asyn
   await form.close();
 });
 
+test('the forms work from the keyboard alone', async () => {
+  await openPlan(page, 'Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67');
+  // Acknowledge the open flag: type the note, Enter sends the form.
+  const flag = page.locator('section.urgent').first();
+  await flag.getByLabel('What was done (optional)').focus();
+  await page.keyboard.type('Called the client; safety plan reviewed');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/saved=1/);
+  assert.equal(await page.locator('section.urgent').count(), 0, 'no open flag left');
+  assert.match(await page.locator('section[aria-labelledby=flags-heading]').innerText(), /acknowledged/);
+
+  // Progress on an objective: the note first, then the value (the date
+  // comes filled in with today), Enter sends it.
+  await openPlan(page, 'Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67');
+  const objective = () => page.locator('li', { hasText: 'engage in a social activity outside the house' });
+  await objective().getByLabel('Note').focus();
+  await page.keyboard.type('Joined a woodworking group');
+  await objective().getByLabel(/^Value/).focus();
+  await page.keyboard.type('1');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/saved=1/);
+  assert.match(await objective().locator('table').innerText(), /\t1\tJoined a woodworking group/);
+});
+
 test('a clinician holds a review', async () => {
   await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
   await page.getByLabel('Summary').fill('Worry down; continuing weekly CBT.');
@@ -281,6 +305,13 @@ test("an auditor reads the timeline, the plan as of a version, a diff and the ac
   const previous = auditor.url().replace(/version=(\d+)/, (_, v) => `version=${Number(v) - 1}`);
   await auditor.goto(previous);
   assert.doesNotMatch(await auditor.locator('main').innerText(), /Return to weekly choir practice/);
+
+  await auditor.goBack();
+  await auditor.goBack();
+  await auditor.goBack();
+  await auditor.getByLabel('The plan as it stood at (UTC)').fill('2099-01-01T00:00:00');
+  await auditor.getByRole('button', { name: 'Show' }).click();
+  assert.match(await auditor.getByRole('note').innerText(), /As it stood at 2099-01-01T00:00:00Z \(version \d+\)/);
 
   await auditor.getByRole('link', { name: 'Who read it' }).click();
   const reads = await auditor.locator('tbody').innerText();
