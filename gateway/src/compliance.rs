@@ -88,28 +88,6 @@ pub struct Caseload {
     open_safety_flags: u32,
 }
 
-/// Outcome figures over the plans the caller may read.
-#[derive(Debug, SimpleObject)]
-pub struct Outcomes {
-    /// Clients with a baseline and at least one later score.
-    clients_measured: u32,
-    /// Share of them whose latest score is at least 50% below baseline.
-    response_rate: f64,
-    /// Share of them whose latest PHQ-9 or GAD-7 is below 5.
-    remission_rate: f64,
-    objectives: u32,
-    objectives_met: u32,
-    objectives_met_rate: f64,
-}
-
-fn share(part: u32, whole: u32) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        f64::from(part) / f64::from(whole)
-    }
-}
-
 /// The caller's scope within `requested`: what the store pre-filters by.
 fn scope(ctx: &Context<'_>, requested: PlanFilter) -> async_graphql::Result<PlanFilter> {
     scope_filter(caller(ctx)?, requested).ok_or_else(|| {
@@ -121,7 +99,7 @@ fn scope(ctx: &Context<'_>, requested: PlanFilter) -> async_graphql::Result<Plan
 }
 
 /// Summaries of every plan the caller may read within `requested`.
-async fn summaries_in_scope(
+pub(crate) async fn summaries_in_scope(
     ctx: &Context<'_>,
     requested: PlanFilter,
 ) -> async_graphql::Result<Vec<(PlanSummary, Role)>> {
@@ -227,7 +205,10 @@ async fn documents(
 }
 
 /// Records one aggregate read (no single plan's content is returned).
-async fn record_aggregate(ctx: &Context<'_>, operation: &str) -> async_graphql::Result<()> {
+pub(crate) async fn record_aggregate(
+    ctx: &Context<'_>,
+    operation: &str,
+) -> async_graphql::Result<()> {
     let role = caller(ctx)?.roles.first().map_or("unknown", |r| r.as_str());
     record_accesses(ctx, operation, &[(None, role)], &[]).await
 }
@@ -242,7 +223,7 @@ fn plan_fields(ctx: &Context<'_>, field: &str) -> Vec<String> {
         .collect()
 }
 
-fn filter(clinic_id: Option<String>, clinician_id: Option<String>) -> PlanFilter {
+pub(crate) fn filter(clinic_id: Option<String>, clinician_id: Option<String>) -> PlanFilter {
     PlanFilter {
         client_id: None,
         clinician_id,
@@ -415,25 +396,6 @@ impl ComplianceQuery {
             }
         }
         Ok(by_clinician.into_values().collect())
-    }
-
-    /// Response, remission and objectives-met rates over readable plans.
-    async fn outcomes(
-        &self,
-        ctx: &Context<'_>,
-        clinic_id: Option<String>,
-    ) -> async_graphql::Result<Outcomes> {
-        let plans = summaries_in_scope(ctx, filter(clinic_id, None)).await?;
-        record_aggregate(ctx, "graphql:outcomes").await?;
-        let o = compliance::outcomes(plans.iter().map(|(p, _)| p));
-        Ok(Outcomes {
-            clients_measured: o.clients_measured,
-            response_rate: share(o.clients_with_response, o.clients_measured),
-            remission_rate: share(o.clients_in_remission, o.clients_measured),
-            objectives: o.objectives,
-            objectives_met: o.objectives_met,
-            objectives_met_rate: share(o.objectives_met, o.objectives),
-        })
     }
 
     /// The tenant's review intervals by payer (not for clients).

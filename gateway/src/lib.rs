@@ -31,6 +31,7 @@ mod lifecycle;
 mod measures;
 pub mod mobile;
 mod operation;
+mod outcomes;
 mod parsed;
 mod plan;
 pub mod plan_json;

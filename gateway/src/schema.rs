@@ -73,6 +73,7 @@ pub fn build_schema(
 pub struct QueryRoot(
     PlanQuery,
     ComplianceQuery,
+    crate::outcomes::OutcomeQuery,
     crate::templates::TemplateQuery,
     AuditQuery,
 );

@@ -217,7 +217,10 @@ test('a supervisor sees the clinic by clinician, outcomes, and co-signs from the
   const byClinician = await supervisor.locator('section[aria-labelledby=caseload-heading] tbody').innerText();
   assert.match(byClinician, /dr-rivera\s+2\s/, 'both demo plans under Dr. Rivera');
   assert.equal(await supervisor.locator('svg.rates rect.bar').count(), 3);
-  assert.ok(await supervisor.getByRole('table', { name: 'Outcome rates' }).isVisible());
+  assert.ok(await supervisor.getByRole('table', { name: 'Outcome rates', exact: true }).isVisible());
+  assert.equal(await supervisor.locator('svg.trend polyline').count(), 3, 'three rates over time');
+  const months = supervisor.getByRole('table', { name: 'Outcome rates by month' }).locator('tbody tr');
+  assert.equal(await months.count(), 12);
   const queue = supervisor.locator('section[aria-labelledby=cosign-heading]');
   await queue.getByRole('link', { name: /Emma Lee/ }).click();
   await supervisor.getByRole('button', { name: /as supervisor/ }).click();

@@ -296,6 +296,98 @@ pub(crate) fn rates_svg(title: &str, rates: &[(&str, f64)]) -> String {
     svg
 }
 
+/// Rates (0–1) over time, one line per series, on a 0–100% axis; `labels`
+/// name the points along the time axis (only the first and last are
+/// printed; every point has its own title).
+pub(crate) fn rates_over_time_svg(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<f64>)],
+) -> String {
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart trend\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
+         aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>",
+        escape(title),
+        escape(title)
+    );
+    let plot_w = WIDTH - LEFT - RIGHT - 120.0;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |i: usize| {
+        if labels.len() <= 1 {
+            LEFT + plot_w / 2.0
+        } else {
+            LEFT + plot_w * i as f64 / (labels.len() - 1) as f64
+        }
+    };
+    let y = |rate: f64| TOP + plot_h * (1.0 - rate.clamp(0.0, 1.0));
+    for tick in [0.0, 0.5, 1.0] {
+        let _ = write!(
+            svg,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\">{:.0}%</text>",
+            LEFT + plot_w,
+            y(tick),
+            y(tick),
+            LEFT - 6.0,
+            y(tick) + 4.0,
+            tick * 100.0
+        );
+    }
+    for (n, (name, rates)) in series.iter().enumerate() {
+        let points: Vec<String> = rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("{:.1},{:.1}", x(i), y(*r)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"trend-{n}\" points=\"{}\"><title>{}</title></polyline>",
+            points.join(" "),
+            escape(name)
+        );
+        for (i, rate) in rates.iter().enumerate() {
+            let label = labels.get(i).map_or("", String::as_str);
+            let _ = write!(
+                svg,
+                "<circle class=\"trend-{n}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\">\
+                 <title>{}, {}: {:.0}%</title></circle>",
+                x(i),
+                y(*rate),
+                escape(name),
+                escape(label),
+                rate * 100.0
+            );
+        }
+        let legend_y = TOP + 14.0 + 18.0 * n as f64;
+        let _ = write!(
+            svg,
+            "<rect class=\"trend-{n}\" x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"4\"/>\
+             <text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            LEFT + plot_w + 14.0,
+            legend_y - 4.0,
+            LEFT + plot_w + 30.0,
+            legend_y,
+            escape(name)
+        );
+    }
+    if let (Some(first), Some(last)) = (labels.first(), labels.last()) {
+        let _ = write!(
+            svg,
+            "<text class=\"date\" x=\"{LEFT}\" y=\"{:.1}\">{}</text>\
+             <text class=\"date end\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            HEIGHT - 8.0,
+            escape(first),
+            LEFT + plot_w,
+            HEIGHT - 8.0,
+            escape(last)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// A number as people write it: no `.0` on whole numbers.
 pub(crate) fn trim(value: f64) -> String {
     if value.fract() == 0.0 {
@@ -386,6 +478,27 @@ mod tests {
             svg.contains("width=\"446.0\" height=\"22\"><title>Remission"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn rates_over_time_draw_a_line_per_series_and_a_point_per_month() {
+        let labels = vec![
+            "2026-01-31".to_owned(),
+            "2026-02-28".to_owned(),
+            "2026-03-15".to_owned(),
+        ];
+        let svg = rates_over_time_svg(
+            "Outcomes",
+            &labels,
+            &[
+                ("Response", vec![0.0, 0.5, 1.0]),
+                ("Remission", vec![0.0, 0.0, 0.25]),
+            ],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        assert!(svg.contains("Response, 2026-02-28: 50%"), "{svg}");
+        assert!(svg.contains(">2026-03-15</text>"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::chart::rates_svg;
+use super::chart::{rates_over_time_svg, rates_svg};
 use super::filters;
 use super::home::{DueReview, Nodes};
 use super::pages::{Layout, failed, html, to_sign_in};
@@ -60,10 +60,17 @@ struct SignedPlan {
 }
 
 #[derive(Debug, Deserialize)]
+struct OutcomePoint {
+    on: String,
+    outcomes: Outcomes,
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Overview {
     caseload: Vec<Caseload>,
     outcomes: Outcomes,
+    outcome_history: Vec<OutcomePoint>,
     reviews_due: Vec<DueReview>,
     plans: Nodes<SignedPlan>,
 }
@@ -71,6 +78,8 @@ struct Overview {
 const QUERY: &str = "query ConsoleSupervisor { \
     caseload { clinicianId primary draft active onHold closed reviewsOverdue unsigned openSafetyFlags } \
     outcomes { clientsMeasured responseRate remissionRate objectives objectivesMet objectivesMetRate } \
+    outcomeHistory(months: 12) { on outcomes { clientsMeasured responseRate remissionRate \
+      objectives objectivesMet objectivesMetRate } } \
     reviewsDue(withinDays: 14, first: 100) { plan { id title clientId } review { dueOn } overdue } \
     plans(first: 100) { nodes { id title primaryClinicianId status planVersion pendingSignatures \
       signatures(current: true) { role } } } }";
@@ -82,6 +91,8 @@ struct SupervisorPage {
     caseload: Vec<Caseload>,
     outcomes: Outcomes,
     chart: String,
+    trend: String,
+    history: Vec<OutcomePoint>,
     reviews: Vec<DueReview>,
     cosign: Vec<SignedPlan>,
 }
@@ -124,13 +135,28 @@ pub(crate) async fn page(
                     ("Objectives met", o.objectives_met_rate),
                 ],
             );
+            let history = overview.outcome_history;
+            let labels: Vec<String> = history.iter().map(|p| p.on.clone()).collect();
+            let over =
+                |rate: fn(&Outcomes) -> f64| history.iter().map(|p| rate(&p.outcomes)).collect();
+            let trend = rates_over_time_svg(
+                "Outcome rates at the end of each month",
+                &labels,
+                &[
+                    ("Response", over(|o| o.response_rate)),
+                    ("Remission", over(|o| o.remission_rate)),
+                    ("Objectives met", over(|o| o.objectives_met_rate)),
+                ],
+            );
             html(
                 StatusCode::OK,
                 &SupervisorPage {
+                    trend,
                     layout: Layout::signed_in("Supervision", &visit),
                     caseload: overview.caseload,
                     chart,
                     outcomes: overview.outcomes,
+                    history,
                     reviews: overview.reviews_due,
                     cosign: cosign_queue(overview.plans.nodes),
                 },

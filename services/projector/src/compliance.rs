@@ -177,6 +177,29 @@ pub struct PlanSummary {
     pub objectives_met: u32,
     /// Per instrument with a baseline and a later score.
     pub score_changes: Vec<ScoreChange>,
+    /// Every standing score with its date, oldest first: outcome rates as
+    /// of any past date come from these.
+    #[serde(default)]
+    pub scores: Vec<DatedScore>,
+    /// Each standing objective's added and met dates.
+    #[serde(default)]
+    pub objective_dates: Vec<ObjectiveDates>,
+}
+
+/// One standing score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatedScore {
+    pub instrument: Instrument,
+    pub on: NaiveDate,
+    pub total: u32,
+}
+
+/// When a standing objective was added (`None` in documents from before
+/// that was kept) and met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectiveDates {
+    pub added: Option<NaiveDate>,
+    pub met: Option<NaiveDate>,
 }
 
 /// The first and the latest standing score of one instrument.
@@ -189,7 +212,7 @@ pub struct ScoreChange {
 
 impl PlanSummary {
     /// Bumped whenever what `of` computes changes.
-    pub const SCHEMA: u32 = 1;
+    pub const SCHEMA: u32 = 2;
 
     pub fn of(plan: &PlanView) -> Self {
         let objectives: Vec<_> = standing_objectives(plan).collect();
@@ -226,6 +249,23 @@ impl PlanSummary {
             objectives: objectives.len() as u32,
             objectives_met: objectives.iter().filter(|o| o.met_on.is_some()).count() as u32,
             score_changes,
+            scores: plan
+                .measures
+                .iter()
+                .filter(|m| m.entered_in_error.is_none())
+                .map(|m| DatedScore {
+                    instrument: m.instrument,
+                    on: m.administered_on,
+                    total: m.total,
+                })
+                .collect(),
+            objective_dates: objectives
+                .iter()
+                .map(|o| ObjectiveDates {
+                    added: o.added.as_ref().map(|a| a.at.date_naive()),
+                    met: o.met_on,
+                })
+                .collect(),
         }
     }
 
@@ -326,21 +366,71 @@ pub struct Outcomes {
 }
 
 pub fn outcomes<'a>(plans: impl IntoIterator<Item = &'a PlanSummary>) -> Outcomes {
-    let mut out = Outcomes::default();
-    let mut measured = std::collections::BTreeMap::<&str, (bool, bool)>::new();
+    let mut changes = Vec::new();
+    let (mut objectives, mut met) = (0, 0);
     for plan in plans {
-        for change in &plan.score_changes {
-            let entry = measured.entry(&plan.client_id).or_default();
-            entry.0 |= is_response(change.baseline, change.latest);
-            entry.1 |= change.instrument.in_remission(change.latest) == Some(true);
-        }
-        out.objectives += plan.objectives;
-        out.objectives_met += plan.objectives_met;
+        changes.extend(
+            plan.score_changes
+                .iter()
+                .map(|c| (plan.client_id.as_str(), *c)),
+        );
+        objectives += plan.objectives;
+        met += plan.objectives_met;
     }
-    out.clients_measured = measured.len() as u32;
-    out.clients_with_response = measured.values().filter(|(r, _)| *r).count() as u32;
-    out.clients_in_remission = measured.values().filter(|(_, r)| *r).count() as u32;
-    out
+    tally(changes, objectives, met)
+}
+
+/// The outcome figures as they stood at the end of `at`: scores given by
+/// then (baseline the first, latest the last), objectives added by then
+/// and met by then.
+pub fn outcomes_at<'a>(
+    plans: impl IntoIterator<Item = &'a PlanSummary>,
+    at: NaiveDate,
+) -> Outcomes {
+    let mut changes = Vec::new();
+    let (mut objectives, mut met) = (0, 0);
+    for plan in plans {
+        for instrument in [Instrument::Phq9, Instrument::Gad7, Instrument::Pswq] {
+            let mut given = plan
+                .scores
+                .iter()
+                .filter(|s| s.instrument == instrument && s.on <= at);
+            if let (Some(first), Some(latest)) = (given.next(), given.next_back()) {
+                let change = ScoreChange {
+                    instrument,
+                    baseline: first.total,
+                    latest: latest.total,
+                };
+                changes.push((plan.client_id.as_str(), change));
+            }
+        }
+        for o in plan
+            .objective_dates
+            .iter()
+            .filter(|o| o.added.is_none_or(|a| a <= at))
+        {
+            objectives += 1;
+            met += u32::from(o.met.is_some_and(|m| m <= at));
+        }
+    }
+    tally(changes, objectives, met)
+}
+
+/// Per client: a response on any instrument, remission on PHQ-9 or GAD-7.
+fn tally(changes: Vec<(&str, ScoreChange)>, objectives: u32, met: u32) -> Outcomes {
+    let mut measured = std::collections::BTreeMap::<&str, (bool, bool)>::new();
+    for (client, change) in changes {
+        let entry = measured.entry(client).or_default();
+        entry.0 |= is_response(change.baseline, change.latest);
+        entry.1 |= change.instrument.in_remission(change.latest) == Some(true);
+    }
+    Outcomes {
+        clients_measured: measured.len() as u32,
+        clients_with_response: measured.values().filter(|(r, _)| *r).count() as u32,
+        clients_in_remission: measured.values().filter(|(_, r)| *r).count() as u32,
+        objectives,
+        objectives_met: met,
+    }
 }
 
 #[cfg(test)]
@@ -502,5 +592,31 @@ mod tests {
         assert_eq!(figures.clients_with_response, 1);
         assert_eq!(figures.clients_in_remission, 1);
         assert_eq!(responder.measures[1].band, SeverityBand::Minimal);
+    }
+
+    #[test]
+    fn outcomes_at_a_past_date_count_only_what_had_happened() {
+        let mut responder = plan();
+        responder.measures = vec![
+            measure(Instrument::Phq9, 20, "2026-10-01"),
+            measure(Instrument::Phq9, 15, "2026-10-20"),
+            measure(Instrument::Phq9, 4, "2026-11-15"),
+        ];
+        let summaries = [PlanSummary::of(&responder)];
+        let before_any = outcomes_at(&summaries, day("2026-09-30"));
+        assert_eq!(before_any.clients_measured, 0);
+        let october = outcomes_at(&summaries, day("2026-10-31"));
+        assert_eq!(
+            (october.clients_measured, october.clients_with_response),
+            (1, 0)
+        );
+        let november = outcomes_at(&summaries, day("2026-11-30"));
+        assert_eq!(november.clients_with_response, 1);
+        assert_eq!(november.clients_in_remission, 1);
+        assert_eq!(
+            november,
+            outcomes(&summaries),
+            "today's figures are the latest"
+        );
     }
 }
