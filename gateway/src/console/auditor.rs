@@ -4,11 +4,9 @@
 //! by user, and the timeline's export. Every read goes through the
 //! auditor's GraphQL queries, so each is role-checked and access-logged.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,21 +14,13 @@ use serde_json::json;
 use super::filters;
 use super::graphql::Visit;
 use super::home::{Nodes, PlanRef};
-use super::pages::{Layout, failed, html, to_sign_in};
+use super::pages::{Layout, failed, html};
 use super::plan::{Which, render};
 use super::state::Console;
 
 /// Events per timeline page, and at most in one export.
 const PAGE: i64 = 100;
 const EXPORT_MAX: usize = 10_000;
-
-async fn visitor(
-    console: &Console,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-) -> Result<Visit, Response> {
-    console.visit(headers, peer).map_err(to_sign_in)
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,15 +51,7 @@ struct AuditHomePage {
     plans: Vec<PlanRef>,
 }
 
-pub(crate) async fn home(
-    State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
+pub(crate) async fn home(State(console): State<Console>, visit: Visit) -> Response {
     // The verification first: it is the auditor's alone, so nobody else
     // reads (and is logged reading) the plans list for a page refused.
     let verification =
@@ -236,15 +218,10 @@ fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
 
 pub(crate) async fn timeline(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
     Query(filters): Query<Filters>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
     match history(
         &console,
         &visit,
@@ -277,15 +254,10 @@ pub(crate) async fn timeline(
 /// The timeline (with its filters) as JSON Lines, one event a line.
 pub(crate) async fn export(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
     Query(filters): Query<Filters>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
     let mut lines = String::new();
     let mut after = None;
     let mut count = 0usize;
@@ -354,15 +326,10 @@ pub(crate) struct AsOf {
 
 pub(crate) async fn as_of(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
     Query(asked): Query<AsOf>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
     let which = Which::AsOf {
         version: asked.version,
         at: rfc3339(&asked.at),
@@ -402,15 +369,10 @@ struct DiffPage {
 
 pub(crate) async fn diff(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
     Query(versions): Query<Versions>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
     let query = "query ConsoleDiff($id: ID!, $from: Int!, $to: Int!) { \
                  planDiff(id: $id, fromVersion: $from, toVersion: $to) { path beforeJson afterJson } }";
     let variables = json!({ "id": plan_id, "from": versions.from, "to": versions.to });
@@ -474,14 +436,9 @@ struct AccessPage {
 
 pub(crate) async fn access(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Query(filter): Query<AccessFilter>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match visitor(&console, &headers, peer).await {
-        Ok(visit) => visit,
-        Err(answer) => return answer,
-    };
     let query = "query ConsoleAccess($plan: ID, $subject: String, $first: Int, $after: Int) { \
                  accessLog(planId: $plan, subject: $subject, first: $first, after: $after) { \
                  id subject role planId operation fields api address requestId at } }";

@@ -17,7 +17,7 @@ use trellis_auth::Role;
 
 use super::filters;
 use super::graphql::{Failure, Visit};
-use super::pages::{Layout, failed, html, to_sign_in};
+use super::pages::{Layout, failed, html};
 use super::state::Console;
 
 #[derive(Debug, Deserialize)]
@@ -177,15 +177,7 @@ fn measures_due(plans: &[CaseloadPlan]) -> Vec<MeasureDue> {
     due
 }
 
-pub(crate) async fn page(
-    State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
+pub(crate) async fn page(State(console): State<Console>, visit: Visit) -> Response {
     let care_team = in_care_team(&visit);
     let loaded: Result<HomePage, Failure> = if care_team {
         console
@@ -237,15 +229,7 @@ async fn flags_fragment(console: &Console, visit: &Visit) -> Result<String, Fail
 }
 
 /// The open safety flags alone (what the live section swaps in).
-pub(crate) async fn flags(
-    State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
+pub(crate) async fn flags(State(console): State<Console>, visit: Visit) -> Response {
     match flags_fragment(&console, &visit).await {
         Ok(fragment) => super::pages::fragment(fragment),
         Err(failure) => failed(&visit, &failure),

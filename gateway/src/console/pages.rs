@@ -3,12 +3,17 @@
 
 use std::sync::LazyLock;
 
+use std::net::SocketAddr;
+
 use askama::Template;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::graphql::{Failure, Visit};
 use super::session::NoSession;
+use super::state::Console;
 use crate::embedded::{Asset, Bundle};
 
 /// Where the console's files are served; each path also names its hash.
@@ -126,6 +131,19 @@ pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
             tracing::error!(error = %e, "console: template failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
+    }
+}
+
+/// A signed-in visitor, or (as the rejection) the way back to sign-in.
+impl FromRequestParts<Console> for Visit {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, Response> {
+        // Served with connect info; an address of zeros says it was not.
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, console)
+            .await
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        console.visit(&parts.headers, peer).map_err(to_sign_in)
     }
 }
 

@@ -6,17 +6,15 @@
 //! the plan, its version and the record's hash-chain link it was made
 //! from (`trellis audit check-document` checks it against the history).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use trellis_plans_domain::Instrument;
 
 use super::filters::{instrument_of, modality_label};
-use super::graphql::Failure;
-use super::pages::{failed, to_sign_in};
+use super::graphql::{Failure, Visit};
+use super::pages::failed;
 use super::pdf::Document;
 use super::plan_view::{PLAN_FIELDS, PlanView};
 use super::state::Console;
@@ -308,14 +306,9 @@ fn file_name(plan: &PlanView) -> String {
 
 pub(crate) async fn document(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
     let query =
         format!("query ConsolePayerDocument($id: ID!) {{ plan(id: $id) {{ {PLAN_FIELDS} }} }}");
     let answer = console

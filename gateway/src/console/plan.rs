@@ -4,11 +4,9 @@
 //! measure charts, crisis plan, reviews), then context, referrals,
 //! consents and signatures — with the forms a clinician or client uses.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use trellis_auth::Role;
@@ -18,7 +16,7 @@ use super::chart::{LineChart, Mark, Point, trim};
 use super::filters;
 use super::forms::{FormError, MeasureForm, measure_forms};
 use super::graphql::{Failure, Visit};
-use super::pages::{Layout, failed, html, to_sign_in};
+use super::pages::{Layout, failed, html};
 use super::plan_view::{PLAN_FIELDS, PlanView, Review, date};
 use super::state::Console;
 
@@ -332,15 +330,10 @@ pub(crate) struct Shown {
 
 pub(crate) async fn page(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(id): Path<String>,
     axum::extract::Query(shown): axum::extract::Query<Shown>,
-    headers: HeaderMap,
 ) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
     let notice = if shown.saved.is_some() { "Saved." } else { "" };
     render(&console, &visit, &id, Which::Current, None, notice).await
 }

@@ -3,11 +3,8 @@
 //! acknowledge a safety flag. Each sends the same command a GraphQL client
 //! would; a refusal shows the API's own message beside the form.
 
-use std::net::SocketAddr;
-
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -17,8 +14,8 @@ use trellis_plans_domain::Instrument;
 
 use super::filters::instrument_of;
 use super::forms::FormError;
-use super::graphql::Failure;
-use super::pages::{forged, to_sign_in};
+use super::graphql::{Failure, Visit};
+use super::pages::forged;
 use super::plan::{Which, render};
 use super::state::Console;
 
@@ -47,15 +44,10 @@ pub(crate) trait PlanForm: DeserializeOwned + Send + 'static {
 /// the refusal beside the form when not.
 pub(crate) async fn send<F: PlanForm>(
     State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     Path(plan_id): Path<String>,
-    headers: HeaderMap,
     Form(form): Form<F>,
 ) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
     if !visit.session.accepts(form.csrf()) {
         return forged(&visit);
     }

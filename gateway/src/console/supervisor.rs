@@ -2,19 +2,18 @@
 //! queue, reviews due, and the outcome rates (response, remission,
 //! objectives met) with a chart and a table.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::chart::{rates_over_time_svg, rates_svg};
 use super::filters;
+use super::graphql::Visit;
 use super::home::{DueReview, Nodes};
-use super::pages::{Layout, failed, html, to_sign_in};
+use super::pages::{Layout, failed, html};
 use super::state::Console;
 
 #[derive(Debug, Deserialize)]
@@ -112,15 +111,7 @@ fn cosign_queue(plans: Vec<SignedPlan>) -> Vec<SignedPlan> {
         .collect()
 }
 
-pub(crate) async fn page(
-    State(console): State<Console>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let visit = match console.visit(&headers, peer) {
-        Ok(visit) => visit,
-        Err(why) => return to_sign_in(why),
-    };
+pub(crate) async fn page(State(console): State<Console>, visit: Visit) -> Response {
     match console
         .run::<Overview>(&visit, "supervisor", QUERY, json!({}))
         .await
