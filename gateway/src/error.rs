@@ -38,6 +38,12 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Whether an error with this `extensions.code` is the server's fault
+    /// (its telemetry marks the request as failed), not the caller's.
+    pub fn is_server_fault(code: &str) -> bool {
+        code == Self::Internal.as_str() || code == Self::Unavailable.as_str()
+    }
+
     pub const ALL: &'static [Self] = &[
         Self::Unauthenticated,
         Self::Forbidden,

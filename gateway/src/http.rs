@@ -302,6 +302,11 @@ async fn graphql(
         otel.kind = "server",
         tenant = %tenant,
         graphql.operation = %operation,
+        http.request.method = "POST",
+        url.path = "/graphql",
+        http.response.status_code = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
     );
     continue_from(&headers, &span);
     request = request
@@ -311,7 +316,7 @@ async fn graphql(
     if let Some(token) = token {
         request = request.data(token);
     }
-    let response = state.schema.execute(request).instrument(span).await;
+    let response = state.schema.execute(request).instrument(span.clone()).await;
     let code = response.errors.first().map(|e| {
         e.extensions
             .as_ref()
@@ -321,6 +326,14 @@ async fn graphql(
                 |c| c.to_string().trim_matches('"').to_owned(),
             )
     });
+    // GraphQL answers errors with 200; the outcome is the first error's
+    // code (a closed set: ours, or GRAPHQL_ERROR), and only a fault of
+    // the server marks the span as an error, as for gRPC.
+    span.record("http.response.status_code", 200);
+    span.record("outcome", code.as_deref().unwrap_or("ok"));
+    if code.as_deref().is_some_and(ErrorCode::is_server_fault) {
+        span.record("otel.status_code", "ERROR");
+    }
     record_request(&tenant, "graphql", &operation, code.as_deref());
     GraphQLResponse::from(response).into_response()
 }

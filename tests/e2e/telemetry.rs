@@ -352,6 +352,31 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         "{codes:?}"
     );
 
+    // The GraphQL request spans say how each request ended: the accepted
+    // mutation "ok", the refused one its code; neither is a server fault.
+    let outcomes: Vec<String> = spans
+        .iter()
+        .filter(|s| s.name == "graphql mutation addGoal")
+        .inspect(|s| {
+            assert_eq!(
+                attribute(s, "http.response.status_code").as_deref(),
+                Some("IntValue(200)")
+            );
+            assert!(s.status.as_ref().is_none_or(|st| st.code != error));
+        })
+        .filter_map(|s| attribute(s, "outcome"))
+        .collect();
+    assert!(
+        outcomes.iter().any(|o| o == "StringValue(\"ok\")"),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o == "StringValue(\"BAD_USER_INPUT\")"),
+        "{outcomes:?}"
+    );
+
     // The metrics an operator watches.
     let exported: HashSet<String> = collector
         .metrics

@@ -122,6 +122,8 @@ impl Console {
             otel.kind = "server",
             tenant = %tenant,
             console.page = label,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         let request = async_graphql::Request::new(query)
             .variables(Variables::from_json(variables))
@@ -130,12 +132,17 @@ impl Console {
             .data(self.edge.introspection)
             .data(BearerToken(visit.session.token.clone()))
             .data(ViaConsole);
-        let response = self.schema.execute(request).instrument(span).await;
+        let response = self.schema.execute(request).instrument(span.clone()).await;
         if let Some(error) = response.errors.first() {
             let failure = Failure::of(error);
+            span.record("outcome", failure.code.as_str());
+            if crate::ErrorCode::is_server_fault(&failure.code) {
+                span.record("otel.status_code", "ERROR");
+            }
             record_request(&tenant, "console", label, Some(&failure.code));
             return Err(failure);
         }
+        span.record("outcome", "ok");
         record_request(&tenant, "console", label, None);
         let data = response.data.into_json().map_err(|e| {
             tracing::error!(error = %e, "console: response is not JSON");
