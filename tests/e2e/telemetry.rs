@@ -337,6 +337,40 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         "an accepted command marked as an error"
     );
 
+    // Admin commands are traced and measured as plan commands are: the
+    // demo's SetReviewRule has its handle_command span and its latency.
+    assert!(
+        commands.iter().any(|s| attribute(s, "command").as_deref()
+            == Some("StringValue(\"SetReviewRule\")")
+            && outcome(s).contains("accepted")),
+        "no handle_command span for the admin command"
+    );
+    let measured: HashSet<String> = collector
+        .metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resource_metrics.iter())
+        .flat_map(|r| r.scope_metrics.iter())
+        .flat_map(|s| s.metrics.iter())
+        .filter(|m| m.name == "trellis.command.duration")
+        .filter_map(|m| match &m.data {
+            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Histogram(h)) => {
+                Some(h.data_points.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|p| p.attributes)
+        .filter(|a| a.key == "command")
+        .filter_map(|a| a.value.and_then(|v| v.value))
+        .map(|v| format!("{v:?}"))
+        .collect();
+    assert!(
+        measured.contains("StringValue(\"SetReviewRule\")"),
+        "{measured:?}"
+    );
+
     // The gRPC server spans of AddGoal carry their status code: 0 for the
     // accepted one, the refusal's code for the goal without a description.
     let codes: Vec<String> = spans

@@ -151,32 +151,8 @@ impl PlanCommands {
     ) -> Result<CommandOutcome, CommandError> {
         let started = Instant::now();
         let result = self.submit(ctx, plan_id, command).await;
-        let outcome = match &result {
-            Ok(o) if o.duplicate => "duplicate",
-            Ok(_) => "accepted",
-            Err(CommandError::Rejected(_)) => "rejected",
-            Err(CommandError::Denied(_)) => "denied",
-            Err(CommandError::Contended) => "contended",
-            Err(CommandError::CommandIdReused) => "rejected",
-            Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
-        };
-        tracing::debug!(outcome, "command handled");
-        // A refused or failed command marks its span (never with the
-        // refusal's text, which may quote what was typed).
-        let span = tracing::Span::current();
-        span.record("outcome", outcome);
-        if !matches!(outcome, "accepted" | "duplicate") {
-            span.record("otel.status_code", "ERROR");
-        }
-        instruments().command_duration.record(
-            started.elapsed().as_secs_f64(),
-            // No tenant: a histogram's series multiply by every label, and
-            // per-tenant volume is on the `trellis.requests` counter.
-            &[
-                KeyValue::new("command", command.name()),
-                KeyValue::new("outcome", outcome),
-            ],
-        );
+        let duplicate = result.as_ref().is_ok_and(|o| o.duplicate);
+        observe(command.name(), started, outcome_of(&result, duplicate));
         result
     }
 
@@ -335,6 +311,40 @@ fn corrupt(recorded: &RecordedEvent) -> CommandError {
         "{} at global position {}",
         recorded.event_type, recorded.global_position
     ))
+}
+
+/// How a command ended, from the closed set spans and metrics use.
+pub(super) fn outcome_of<T>(result: &Result<T, CommandError>, duplicate: bool) -> &'static str {
+    match result {
+        Ok(_) if duplicate => "duplicate",
+        Ok(_) => "accepted",
+        Err(CommandError::Rejected(_) | CommandError::CommandIdReused) => "rejected",
+        Err(CommandError::Denied(_)) => "denied",
+        Err(CommandError::Contended) => "contended",
+        Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
+    }
+}
+
+/// Records a handled command on the current `handle_command` span and in
+/// the command histogram: every command, plan and admin alike.
+pub(super) fn observe(command: &'static str, started: Instant, outcome: &'static str) {
+    tracing::debug!(outcome, "command handled");
+    // A refused or failed command marks its span (never with the
+    // refusal's text, which may quote what was typed).
+    let span = tracing::Span::current();
+    span.record("outcome", outcome);
+    if !matches!(outcome, "accepted" | "duplicate") {
+        span.record("otel.status_code", "ERROR");
+    }
+    instruments().command_duration.record(
+        started.elapsed().as_secs_f64(),
+        // No tenant: a histogram's series multiply by every label, and
+        // per-tenant volume is on the `trellis.requests` counter.
+        &[
+            KeyValue::new("command", command),
+            KeyValue::new("outcome", outcome),
+        ],
+    );
 }
 
 pub(super) fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {

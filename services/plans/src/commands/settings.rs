@@ -2,12 +2,14 @@
 //! (`<tenant>:reviewrules-tenant`) and templates
 //! (`<tenant>:templates-tenant`) — and reading them back.
 
+use std::time::Instant;
+
 use super::{
     Caller, CommandContext, CommandError, ExpectedRevision, ListedTemplate, MAX_ATTEMPTS,
     PlanCommands, PlanTemplate, REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, RecordedEvent,
     ReviewRuleEvent, ReviewRules, StoreError, StreamName, TEMPLATES_CATEGORY, TEMPLATES_STREAM_ID,
     TemplateEvent, TemplateLibrary, TenantId, authorize_settings_change, authorize_settings_read,
-    corrupt, derive_id,
+    corrupt, derive_id, observe, outcome_of,
 };
 
 impl PlanCommands {
@@ -46,6 +48,7 @@ impl PlanCommands {
         let stream = Self::rules_stream(&ctx.caller.tenant);
         self.append_setting(
             ctx,
+            "SetReviewRule",
             &stream,
             |history| {
                 let mut rules = fold_rules(history)?;
@@ -101,6 +104,7 @@ impl PlanCommands {
         let stream = Self::templates_stream(&ctx.caller.tenant);
         self.append_setting(
             ctx,
+            "SaveTemplate",
             &stream,
             |history| {
                 let mut library = fold_templates(history)?;
@@ -136,6 +140,7 @@ impl PlanCommands {
         let stream = Self::templates_stream(&ctx.caller.tenant);
         self.append_setting(
             ctx,
+            "RetireTemplate",
             &stream,
             |history| {
                 let retired = fold_templates(history)?.retire(template_id)?;
@@ -158,13 +163,43 @@ impl PlanCommands {
     /// appends nothing and is answered by `answer_again` from the stream up
     /// to and including its event, so it gets the first answer even when
     /// later changes would decide it differently.
+    /// Appends an admin command's event to a settings stream, traced and
+    /// measured as plan commands are (`handle_command`, the command
+    /// histogram).
+    #[tracing::instrument(
+        name = "handle_command",
+        skip_all,
+        fields(
+            tenant = %ctx.caller.tenant,
+            command = command,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
+    )]
     async fn append_setting<T>(
+        &self,
+        ctx: &CommandContext,
+        command: &'static str,
+        stream: &StreamName,
+        decide: impl Fn(&[RecordedEvent]) -> Result<SettingChange<T>, CommandError>,
+        answer_again: impl Fn(&[RecordedEvent]) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        let started = Instant::now();
+        let result = self.decide_setting(ctx, stream, decide, answer_again).await;
+        let duplicate = result.as_ref().is_ok_and(|(_, retry)| *retry);
+        let outcome = outcome_of(&result, duplicate);
+        observe(command, started, outcome);
+        result.map(|(answer, _)| answer)
+    }
+
+    /// The setting change and whether it was a retry (answered again).
+    async fn decide_setting<T>(
         &self,
         ctx: &CommandContext,
         stream: &StreamName,
         decide: impl Fn(&[RecordedEvent]) -> Result<SettingChange<T>, CommandError>,
         answer_again: impl Fn(&[RecordedEvent]) -> Result<T, CommandError>,
-    ) -> Result<T, CommandError> {
+    ) -> Result<(T, bool), CommandError> {
         let role = authorize_settings_change(&ctx.caller)?;
         for _ in 0..MAX_ATTEMPTS {
             let history = self.load(stream).await?;
@@ -172,7 +207,7 @@ impl PlanCommands {
                 .iter()
                 .position(|e| e.metadata.causation_id == ctx.command_id)
             {
-                return answer_again(&history[..=at]);
+                return answer_again(&history[..=at]).map(|answer| (answer, true));
             }
             let change = decide(&history)?;
             let stored = (change.event_type, change.schema_version, change.payload);
@@ -189,7 +224,7 @@ impl PlanCommands {
                 // A concurrent send of this command landed first: the next
                 // pass finds its event and answers as it did.
                 Ok(outcome) if outcome.deduplicated => {}
-                Ok(_) => return Ok(change.after),
+                Ok(_) => return Ok((change.after, false)),
                 Err(StoreError::WrongExpectedRevision { .. }) => {}
                 Err(StoreError::DuplicateEventId(_)) => return Err(CommandError::CommandIdReused),
                 Err(e) => return Err(e.into()),
