@@ -144,6 +144,9 @@ pub struct AuditEvent {
     reason: Option<String>,
     request_id: String,
     trace_id: String,
+    /// The `handle_command` span (W3C span id, hex) the event was decided
+    /// in, within `traceId`; empty for events recorded without tracing.
+    span_id: String,
     command_id: String,
     correlation_id: String,
     /// The event's fields as JSON.
@@ -166,6 +169,7 @@ impl From<HistoryEntry> for AuditEvent {
             reason: e.reason,
             request_id: e.request_id,
             trace_id: e.trace_id,
+            span_id: e.span_id,
             command_id: e.command_id,
             correlation_id: e.correlation_id,
             payload_json: e.payload.to_string(),
@@ -188,6 +192,7 @@ impl From<pb::HistoryEntry> for AuditEvent {
             reason: blank_is_none(e.reason),
             request_id: e.request_id,
             trace_id: e.trace_id,
+            span_id: e.span_id,
             command_id: e.command_id,
             correlation_id: e.correlation_id,
             payload_json: e.payload_json,

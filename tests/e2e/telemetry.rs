@@ -303,6 +303,13 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
             "{name} missing from the trace: {in_trace:?}"
         );
     }
+    // The event names the handle_command span it was decided in, and the
+    // projection's batch span links to exactly that span.
+    let handled = spans
+        .iter()
+        .find(|s| s.name == "handle_command" && hex(&s.trace_id) == trace)
+        .expect("the command's span");
+    assert_eq!(mutation_event.span_id, hex(&handled.span_id));
     // Shown with --nocapture; docs/telemetry.md quotes it.
     println!("{}", trace_tree(&spans, &trace));
     let projection = spans
@@ -310,6 +317,13 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         .filter(|s| s.name == "projection.batch")
         .find(|s| s.links.iter().any(|l| hex(&l.trace_id) == trace))
         .expect("a projection span links to the mutation's trace");
+    assert!(
+        projection
+            .links
+            .iter()
+            .any(|l| hex(&l.span_id) == hex(&handled.span_id)),
+        "the link names the handle_command span"
+    );
     assert_ne!(
         hex(&projection.trace_id),
         trace,

@@ -115,6 +115,7 @@ fn entry(e: HistoryEntry) -> pb::HistoryEntry {
         reason: e.reason.unwrap_or_default(),
         request_id: e.request_id,
         trace_id: e.trace_id,
+        span_id: e.span_id,
         command_id: e.command_id,
         correlation_id: e.correlation_id,
         payload_json: e.payload.to_string(),

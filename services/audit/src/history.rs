@@ -20,6 +20,7 @@ pub struct HistoryEntry {
     pub reason: Option<String>,
     pub request_id: String,
     pub trace_id: String,
+    pub span_id: String,
     pub command_id: String,
     pub correlation_id: String,
     pub payload: serde_json::Value,
@@ -41,6 +42,7 @@ impl HistoryEntry {
             reason: m.reason.clone(),
             request_id: m.request_id.clone(),
             trace_id: m.trace_id.clone(),
+            span_id: m.span_id.clone(),
             command_id: m.causation_id.to_string(),
             correlation_id: m.correlation_id.to_string(),
             // Stored payloads are JSON; anything else is shown as text.

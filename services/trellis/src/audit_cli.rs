@@ -471,6 +471,7 @@ fn history_json(e: &pb::HistoryEntry) -> serde_json::Value {
         "reason": e.reason,
         "request_id": e.request_id,
         "trace_id": e.trace_id,
+        "span_id": e.span_id,
         "command_id": e.command_id,
         "correlation_id": e.correlation_id,
         "payload": serde_json::from_str::<serde_json::Value>(&e.payload_json).unwrap_or_default(),

@@ -150,6 +150,8 @@ impl PlanCommands {
         command: &PlanCommand,
     ) -> Result<CommandOutcome, CommandError> {
         let started = Instant::now();
+        // The events record the span they are decided in.
+        let ctx = &ctx.within_current_span();
         let result = self.submit(ctx, plan_id, command).await;
         let duplicate = result.as_ref().is_ok_and(|o| o.duplicate);
         observe(command.name(), started, outcome_of(&result, duplicate));

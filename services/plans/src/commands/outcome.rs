@@ -18,6 +18,19 @@ pub struct CommandContext {
     pub span_id: String,
 }
 
+impl CommandContext {
+    /// This context with the current span's trace and span ids, when the
+    /// span is traced (the ids the request brought otherwise).
+    pub fn within_current_span(&self) -> Self {
+        let mut ctx = self.clone();
+        if let Some((trace_id, span_id)) = trellis_grpc_edge::tracing_context::current_ids() {
+            ctx.trace_id = trace_id;
+            ctx.span_id = span_id;
+        }
+        ctx
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandOutcome {
     pub plan_id: PlanId,

@@ -185,6 +185,7 @@ impl PlanCommands {
         answer_again: impl Fn(&[RecordedEvent]) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
         let started = Instant::now();
+        let ctx = &ctx.within_current_span();
         let result = self.decide_setting(ctx, stream, decide, answer_again).await;
         let duplicate = result.as_ref().is_ok_and(|(_, retry)| *retry);
         let outcome = outcome_of(&result, duplicate);
