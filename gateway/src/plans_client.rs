@@ -43,9 +43,13 @@ pub(crate) fn authorized<M>(
         .parse()
         .map_err(|_| error(ErrorCode::Unauthenticated, "malformed bearer token"))?;
     let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", authorization);
+    let metadata = request.metadata_mut();
+    metadata.insert("authorization", authorization);
+    // Counted once, as the GraphQL request (see `trellis_grpc_edge::hop`).
+    metadata.insert(
+        trellis_grpc_edge::hop::HEADER,
+        tonic::metadata::MetadataValue::from_static("graphql"),
+    );
     inject_current(request.metadata_mut());
     Ok(request)
 }

@@ -351,6 +351,55 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         "an accepted command marked as an error"
     );
 
+    // One count per request per API: the GraphQL mutations are counted as
+    // GraphQL, and their calls to the plans service not again as gRPC.
+    let counted: Vec<(String, String)> = collector
+        .metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resource_metrics.iter())
+        .flat_map(|r| r.scope_metrics.iter())
+        .flat_map(|s| s.metrics.iter())
+        .filter(|m| m.name == "trellis.requests")
+        .filter_map(|m| match &m.data {
+            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Sum(sum)) => {
+                Some(sum.data_points.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .map(|p| {
+            let label = |key: &str| {
+                p.attributes
+                    .iter()
+                    .find(|a| a.key == key)
+                    .and_then(|a| a.value.clone())
+                    .and_then(|v| v.value)
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default()
+            };
+            (label("api"), label("operation"))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let api_of = |operation: &str| -> Vec<&str> {
+        counted
+            .iter()
+            .filter(|(_, op)| op.contains(operation))
+            .map(|(api, _)| api.as_str())
+            .collect()
+    };
+    assert!(
+        api_of("mutation addGoal").contains(&"StringValue(\"graphql\")"),
+        "{counted:?}"
+    );
+    assert!(
+        !api_of("\"AddGoal\"").contains(&"StringValue(\"grpc\")"),
+        "the mutation's gRPC hop was counted again: {counted:?}"
+    );
+
     // Admin commands are traced and measured as plan commands are: the
     // demo's SetReviewRule has its handle_command span and its latency.
     assert!(

@@ -257,6 +257,73 @@ pub mod tracing_context {
 }
 
 /// Request and error counters every API shares.
+/// The gateway's calls to the plans service on behalf of a GraphQL
+/// request: counted once, as the GraphQL request, not again as gRPC.
+pub mod hop {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// The metadata key an internal hop carries. It only keeps the call
+    /// out of the request counters: spans, access logs and limits are
+    /// the same either way.
+    pub const HEADER: &str = "x-trellis-hop";
+
+    tokio::task_local! {
+        static HOP: bool;
+    }
+
+    /// Whether the gRPC call being served is an internal hop.
+    pub fn is_hop() -> bool {
+        HOP.try_with(|hop| *hop).unwrap_or(false)
+    }
+
+    /// Marks each served call as a hop or not, for `is_hop`.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct HopLayer;
+
+    impl<S> tower::Layer<S> for HopLayer {
+        type Service = HopService<S>;
+        fn layer(&self, inner: S) -> Self::Service {
+            HopService(inner)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct HopService<S>(S);
+
+    impl<S, B> tower::Service<http::Request<B>> for HopService<S>
+    where
+        S: tower::Service<http::Request<B>>,
+        S::Future: Send + 'static,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: http::Request<B>) -> Self::Future {
+            let hop = request.headers().contains_key(HEADER);
+            Box::pin(HOP.scope(hop, self.0.call(request)))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[tokio::test]
+        async fn a_call_is_a_hop_only_inside_its_scope() {
+            assert!(!is_hop());
+            assert!(HOP.scope(true, async { is_hop() }).await);
+            assert!(!HOP.scope(false, async { is_hop() }).await);
+        }
+    }
+}
+
 pub mod metrics {
     use std::sync::OnceLock;
 
@@ -293,6 +360,11 @@ pub mod metrics {
         operation: &str,
         error_code: Option<&str>,
     ) {
+        // One count per request per API: a GraphQL request's call to the
+        // plans service was counted as the GraphQL request.
+        if api == "grpc" && super::hop::is_hop() {
+            return;
+        }
         let i = instruments();
         i.requests.add(
             1,

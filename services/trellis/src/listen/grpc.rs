@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use trellis_grpc_edge::hop::HopLayer;
 
 use axum::http::{Request, Response};
 use hyper::body::{Body, Frame, SizeHint};
@@ -37,9 +38,11 @@ impl Connected for Conn {
 }
 
 /// A tonic server with the limits: HTTP/2 keepalive pings, concurrent
-/// streams per connection, and calls tracked for the idle timeout.
-pub type GrpcServer = tonic::transport::Server<Stack<TrackCalls, Identity>>;
-pub type GrpcRouter = tonic::transport::server::Router<Stack<TrackCalls, Identity>>;
+/// streams per connection, and calls tracked for the idle timeout; and
+/// each call marked as an internal hop or not (`trellis_grpc_edge::hop`).
+pub type GrpcServer = tonic::transport::Server<Stack<HopLayer, Stack<TrackCalls, Identity>>>;
+pub type GrpcRouter =
+    tonic::transport::server::Router<Stack<HopLayer, Stack<TrackCalls, Identity>>>;
 
 pub fn grpc_server(limits: &Limits) -> GrpcServer {
     tonic::transport::Server::builder()
@@ -47,6 +50,7 @@ pub fn grpc_server(limits: &Limits) -> GrpcServer {
         .http2_keepalive_timeout(Some(limits.grpc_keepalive_timeout))
         .max_concurrent_streams(limits.grpc_max_streams)
         .layer(TrackCalls)
+        .layer(HopLayer)
 }
 
 /// Marks each gRPC call in flight on its connection's [`Clock`] until its
