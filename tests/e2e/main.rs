@@ -21,4 +21,5 @@ mod restart;
 mod roles;
 mod split;
 mod telemetry;
+mod telemetry_http;
 mod validation;

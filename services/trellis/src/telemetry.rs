@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 use anyhow::Context as _;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{KeyValue, global};
+use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -74,6 +75,35 @@ fn resource(service: &'static str) -> Resource {
     builder.build()
 }
 
+/// How OTLP leaves the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// The transport for one signal (`TRACES`, `METRICS`), from
+/// `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL` or else
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`; gRPC when neither is set. A value this
+/// build cannot send is refused at start, never ignored.
+fn transport(signal: &str) -> anyhow::Result<Transport> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL");
+    let value = std::env::var(&specific)
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .unwrap_or_default();
+    transport_of(value.trim()).with_context(|| format!("{specific} / OTEL_EXPORTER_OTLP_PROTOCOL"))
+}
+
+fn transport_of(value: &str) -> anyhow::Result<Transport> {
+    match value {
+        "" | "grpc" => Ok(Transport::Grpc),
+        "http/protobuf" => Ok(Transport::HttpProtobuf),
+        _ => anyhow::bail!(
+            "the OTLP protocol must be grpc or http/protobuf (http/json is not supported)"
+        ),
+    }
+}
+
 /// Installs logging and tracing (and, with `export`, the OTLP exporters)
 /// for the process named `service`.
 pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::Result<Telemetry> {
@@ -82,15 +112,27 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut meter = None;
     if export {
-        let spans = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-            .context("OTLP span exporter")?;
+        let spans = match transport("TRACES")? {
+            Transport::Grpc => opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build(),
+            Transport::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .build(),
+        }
+        .context("OTLP span exporter")?;
         tracer = tracer.with_batch_exporter(spans);
-        let metrics = opentelemetry_otlp::MetricExporter::builder()
-            .with_tonic()
-            .build()
-            .context("OTLP metric exporter")?;
+        let metrics = match transport("METRICS")? {
+            Transport::Grpc => opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .build(),
+            Transport::HttpProtobuf => opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .build(),
+        }
+        .context("OTLP metric exporter")?;
         let provider = SdkMeterProvider::builder()
             .with_periodic_exporter(metrics)
             .with_resource(resource)

@@ -1,0 +1,106 @@
+//! OTLP over HTTP/protobuf, as `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`
+//! asks (collectors behind HTTP-only proxies, and the OpenTelemetry
+//! default elsewhere); and a protocol this build cannot send is refused at
+//! start rather than silently ignored.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::json;
+use trellis_auth::Role;
+
+use crate::harness::{Server, token, trellis_cli};
+
+/// Span names received on `/v1/traces`, and whether metrics arrived.
+#[derive(Clone, Default)]
+struct Received {
+    spans: Arc<Mutex<Vec<String>>>,
+    metrics: Arc<Mutex<usize>>,
+}
+
+async fn traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+    let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+    let names = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| s.name.clone());
+    received.spans.lock().unwrap().extend(names);
+    Vec::new()
+}
+
+async fn metrics(State(received): State<Received>, _body: Bytes) -> Vec<u8> {
+    *received.metrics.lock().unwrap() += 1;
+    Vec::new()
+}
+
+#[tokio::test]
+async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
+    let received = Received::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/v1/traces", post(traces))
+        .route("/v1/metrics", post(metrics))
+        .with_state(received.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        data.path(),
+        &[
+            ("TRELLIS_OTEL", "true"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ],
+        Stdio::null(),
+    )
+    .await;
+    let clinician = token("http-otlp", "clin-1", &[Role::Clinician]);
+    server
+        .graphql(
+            &clinician,
+            "{ plans(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.stop().await;
+    let spans = received.spans.lock().unwrap().clone();
+    assert!(
+        spans.iter().any(|name| name == "graphql query plans"),
+        "{spans:?}"
+    );
+    assert!(*received.metrics.lock().unwrap() > 0, "no metrics arrived");
+}
+
+#[test]
+fn an_otlp_protocol_this_build_cannot_send_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let out = trellis_cli(&[
+        "serve",
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--http-addr",
+        "127.0.0.1:0",
+    ])
+    .arg("--data-dir")
+    .arg(data.path())
+    .env("TRELLIS_OTEL", "true")
+    .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("must be grpc or http/protobuf"), "{said}");
+}
