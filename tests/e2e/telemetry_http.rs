@@ -11,18 +11,20 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric;
 use prost::Message;
 use serde_json::json;
 use trellis_auth::Role;
 
 use crate::harness::{Server, token, trellis_cli};
 
-/// Span names received on `/v1/traces`, and whether metrics arrived.
+/// Span names received on `/v1/traces`, and the metric requests.
 #[derive(Clone, Default)]
 struct Received {
     spans: Arc<Mutex<Vec<String>>>,
-    metrics: Arc<Mutex<usize>>,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
 }
 
 async fn traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
@@ -37,13 +39,14 @@ async fn traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
     Vec::new()
 }
 
-async fn metrics(State(received): State<Received>, _body: Bytes) -> Vec<u8> {
-    *received.metrics.lock().unwrap() += 1;
+async fn metrics(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+    let request = ExportMetricsServiceRequest::decode(body).expect("OTLP protobuf");
+    received.metrics.lock().unwrap().push(request);
     Vec::new()
 }
 
-#[tokio::test]
-async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
+/// A receiver on a free port: its base URL and what it gets.
+async fn receiver() -> (String, Received) {
     let received = Received::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -52,7 +55,12 @@ async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
         .route("/v1/metrics", post(metrics))
         .with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (endpoint, received)
+}
 
+#[tokio::test]
+async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
+    let (endpoint, received) = receiver().await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with(
         data.path(),
@@ -81,7 +89,77 @@ async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
         spans.iter().any(|name| name == "graphql query plans"),
         "{spans:?}"
     );
-    assert!(*received.metrics.lock().unwrap() > 0, "no metrics arrived");
+    assert!(
+        !received.metrics.lock().unwrap().is_empty(),
+        "no metrics arrived"
+    );
+}
+
+#[tokio::test]
+async fn failed_exports_are_logged_and_counted() {
+    let (endpoint, received) = receiver().await;
+    // Traces to a port nobody listens on; metrics to the receiver.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/v1/traces", dead.local_addr().unwrap());
+    drop(dead);
+    let data = tempfile::tempdir().unwrap();
+    let log_path = data.path().join("trellis.log");
+    let server = Server::start_with(
+        data.path(),
+        &[
+            ("TRELLIS_OTEL", "true"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &dead_url),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                &format!("{endpoint}/v1/metrics"),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+            ("RUST_LOG", "warn"),
+        ],
+        Stdio::from(std::fs::File::create(&log_path).unwrap()),
+    )
+    .await;
+    let clinician = token("export-failures", "clin-1", &[Role::Clinician]);
+    for _ in 0..3 {
+        server
+            .graphql(
+                &clinician,
+                "{ plans(first: 1) { nodes { id } } }",
+                json!({}),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    server.stop().await;
+
+    let counted = received
+        .metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| &r.resource_metrics)
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == "trellis.telemetry.export.failures")
+        .filter_map(|m| match &m.data {
+            Some(metric::Data::Sum(sum)) => Some(sum.data_points.clone()),
+            _ => None,
+        })
+        .flatten()
+        .any(|p| {
+            p.attributes.iter().any(|a| {
+                a.key == "signal"
+                    && format!("{:?}", a.value.as_ref().and_then(|v| v.value.as_ref()))
+                        .contains("traces")
+            })
+        });
+    assert!(counted, "the failed trace exports were not counted");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let warnings = log.matches("telemetry export failed").count();
+    assert_eq!(warnings, 1, "logged once, not per batch:\n{log}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! `--otel`, over OTLP/gRPC configured by the standard `OTEL_*` variables.
 //! JSON logs carry the trace and span id of the span they were written in.
 
+mod watched;
+
 use std::io::IsTerminal;
 
 use anyhow::Context as _;
@@ -122,7 +124,7 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
                 .build(),
         }
         .context("OTLP span exporter")?;
-        tracer = tracer.with_batch_exporter(spans);
+        tracer = tracer.with_batch_exporter(watched::Watched::new(spans, "traces"));
         let metrics = match transport("METRICS")? {
             Transport::Grpc => opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
@@ -134,7 +136,7 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
         }
         .context("OTLP metric exporter")?;
         let provider = SdkMeterProvider::builder()
-            .with_periodic_exporter(metrics)
+            .with_periodic_exporter(watched::Watched::new(metrics, "metrics"))
             .with_resource(resource)
             .build();
         global::set_meter_provider(provider.clone());
