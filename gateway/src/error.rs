@@ -44,6 +44,20 @@ impl ErrorCode {
         code == Self::Internal.as_str() || code == Self::Unavailable.as_str()
     }
 
+    /// The `extensions.code` of an error as answered: one of ours, or
+    /// `GRAPHQL_ERROR` for async-graphql's own (a document that does not
+    /// parse or validate). A closed set, so fit for metric labels.
+    pub fn of_error(error: &async_graphql::ServerError) -> String {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .map_or_else(
+                || "GRAPHQL_ERROR".to_owned(),
+                |c| c.to_string().trim_matches('"').to_owned(),
+            )
+    }
+
     pub const ALL: &'static [Self] = &[
         Self::Unauthenticated,
         Self::Forbidden,

@@ -317,15 +317,7 @@ async fn graphql(
         request = request.data(token);
     }
     let response = state.schema.execute(request).instrument(span.clone()).await;
-    let code = response.errors.first().map(|e| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .map_or_else(
-                || "GRAPHQL_ERROR".to_owned(),
-                |c| c.to_string().trim_matches('"').to_owned(),
-            )
-    });
+    let code = response.errors.first().map(ErrorCode::of_error);
     // GraphQL answers errors with 200; the outcome is the first error's
     // code (a closed set: ours, or GRAPHQL_ERROR), and only a fault of
     // the server marks the span as an error, as for gRPC.

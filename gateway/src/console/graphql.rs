@@ -46,11 +46,7 @@ impl Failure {
 
     fn of(error: &async_graphql::ServerError) -> Self {
         let extensions = error.extensions.as_ref();
-        let code = extensions
-            .and_then(|x| x.get("code"))
-            .map_or_else(|| "INTERNAL".to_owned(), |c| c.to_string())
-            .trim_matches('"')
-            .to_owned();
+        let code = crate::ErrorCode::of_error(error);
         let violations = extensions
             .and_then(|x| x.get("fieldViolations"))
             .and_then(|v| v.clone().into_json().ok())
