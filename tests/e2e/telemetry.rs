@@ -20,6 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::json;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -109,6 +110,44 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
         .and_then(|a| a.value.as_ref())
         .and_then(|v| v.value.as_ref())
         .map(|v| format!("{v:?}"))
+}
+
+/// The attributes of each exported data point of the sum or histogram
+/// `metric`.
+fn point_attributes(collector: &Collector, metric: &str) -> Vec<Vec<KeyValue>> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    collector
+        .metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| &r.resource_metrics)
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == metric)
+        .flat_map(|m| match &m.data {
+            Some(Data::Sum(sum)) => sum
+                .data_points
+                .iter()
+                .map(|p| p.attributes.clone())
+                .collect(),
+            Some(Data::Histogram(h)) => {
+                h.data_points.iter().map(|p| p.attributes.clone()).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// One attribute's value in its protobuf debug form (empty when absent).
+fn label(attributes: &[KeyValue], key: &str) -> String {
+    attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
 }
 
 fn all_spans(collector: &Collector) -> Vec<Span> {
@@ -353,34 +392,9 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
 
     // One count per request per API: the GraphQL mutations are counted as
     // GraphQL, and their calls to the plans service not again as gRPC.
-    let counted: Vec<(String, String)> = collector
-        .metrics
-        .lock()
-        .unwrap()
+    let counted: Vec<(String, String)> = point_attributes(&collector, "trellis.requests")
         .iter()
-        .flat_map(|r| r.resource_metrics.iter())
-        .flat_map(|r| r.scope_metrics.iter())
-        .flat_map(|s| s.metrics.iter())
-        .filter(|m| m.name == "trellis.requests")
-        .filter_map(|m| match &m.data {
-            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Sum(sum)) => {
-                Some(sum.data_points.clone())
-            }
-            _ => None,
-        })
-        .flatten()
-        .map(|p| {
-            let label = |key: &str| {
-                p.attributes
-                    .iter()
-                    .find(|a| a.key == key)
-                    .and_then(|a| a.value.clone())
-                    .and_then(|v| v.value)
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default()
-            };
-            (label("api"), label("operation"))
-        })
+        .map(|attributes| (label(attributes, "api"), label(attributes, "operation")))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -408,26 +422,9 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
             && outcome(s).contains("accepted")),
         "no handle_command span for the admin command"
     );
-    let measured: HashSet<String> = collector
-        .metrics
-        .lock()
-        .unwrap()
+    let measured: HashSet<String> = point_attributes(&collector, "trellis.command.duration")
         .iter()
-        .flat_map(|r| r.resource_metrics.iter())
-        .flat_map(|r| r.scope_metrics.iter())
-        .flat_map(|s| s.metrics.iter())
-        .filter(|m| m.name == "trellis.command.duration")
-        .filter_map(|m| match &m.data {
-            Some(opentelemetry_proto::tonic::metrics::v1::metric::Data::Histogram(h)) => {
-                Some(h.data_points.clone())
-            }
-            _ => None,
-        })
-        .flatten()
-        .flat_map(|p| p.attributes)
-        .filter(|a| a.key == "command")
-        .filter_map(|a| a.value.and_then(|v| v.value))
-        .map(|v| format!("{v:?}"))
+        .map(|attributes| label(attributes, "command"))
         .collect();
     assert!(
         measured.contains("StringValue(\"SetReviewRule\")"),

@@ -58,6 +58,18 @@ async fn receiver() -> (String, Received) {
     (endpoint, received)
 }
 
+/// One GraphQL read by a clinician of `tenant`: something to export.
+async fn read_plans(server: &Server, tenant: &str) {
+    let clinician = token(tenant, "clin-1", &[Role::Clinician]);
+    server
+        .graphql(
+            &clinician,
+            "{ plans(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
     let (endpoint, received) = receiver().await;
@@ -74,14 +86,7 @@ async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
         Stdio::null(),
     )
     .await;
-    let clinician = token("http-otlp", "clin-1", &[Role::Clinician]);
-    server
-        .graphql(
-            &clinician,
-            "{ plans(first: 1) { nodes { id } } }",
-            json!({}),
-        )
-        .await;
+    read_plans(&server, "http-otlp").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     server.stop().await;
     let spans = received.spans.lock().unwrap().clone();
@@ -121,15 +126,8 @@ async fn failed_exports_are_logged_and_counted() {
         Stdio::from(std::fs::File::create(&log_path).unwrap()),
     )
     .await;
-    let clinician = token("export-failures", "clin-1", &[Role::Clinician]);
     for _ in 0..3 {
-        server
-            .graphql(
-                &clinician,
-                "{ plans(first: 1) { nodes { id } } }",
-                json!({}),
-            )
-            .await;
+        read_plans(&server, "export-failures").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
