@@ -30,7 +30,7 @@ struct Caseload {
     open_safety_flags: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Outcomes {
     clients_measured: i64,
@@ -68,7 +68,6 @@ struct OutcomePoint {
 #[serde(rename_all = "camelCase")]
 struct Overview {
     caseload: Vec<Caseload>,
-    outcomes: Outcomes,
     outcome_history: Vec<OutcomePoint>,
     reviews_due: Vec<DueReview>,
     plans: Nodes<SignedPlan>,
@@ -76,7 +75,6 @@ struct Overview {
 
 const QUERY: &str = "query ConsoleSupervisor { \
     caseload { clinicianId primary draft active onHold closed reviewsOverdue unsigned openSafetyFlags } \
-    outcomes { clientsMeasured responseRate remissionRate objectives objectivesMet objectivesMetRate } \
     outcomeHistory(months: 12) { on outcomes { clientsMeasured responseRate remissionRate \
       objectives objectivesMet objectivesMetRate } } \
     reviewsDue(withinDays: 14, first: 100) { plan { id title clientId } review { dueOn } overdue } \
@@ -117,7 +115,14 @@ pub(crate) async fn page(State(console): State<Console>, visit: Visit) -> Respon
         .await
     {
         Ok(overview) => {
-            let o = &overview.outcomes;
+            let history = overview.outcome_history;
+            // Today's figures are the history's last point (one read of
+            // the summaries, not two).
+            let outcomes = history
+                .last()
+                .map(|p| p.outcomes.clone())
+                .unwrap_or_default();
+            let o = &outcomes;
             let chart = rates_svg(
                 "Outcome rates",
                 &[
@@ -126,7 +131,6 @@ pub(crate) async fn page(State(console): State<Console>, visit: Visit) -> Respon
                     ("Objectives met", o.objectives_met_rate),
                 ],
             );
-            let history = overview.outcome_history;
             let labels: Vec<String> = history.iter().map(|p| p.on.clone()).collect();
             let over =
                 |rate: fn(&Outcomes) -> f64| history.iter().map(|p| rate(&p.outcomes)).collect();
@@ -146,7 +150,7 @@ pub(crate) async fn page(State(console): State<Console>, visit: Visit) -> Respon
                     layout: Layout::signed_in("Supervision", &visit),
                     caseload: overview.caseload,
                     chart,
-                    outcomes: overview.outcomes,
+                    outcomes,
                     history,
                     reviews: overview.reviews_due,
                     cosign: cosign_queue(overview.plans.nodes),
