@@ -72,6 +72,12 @@ pub struct Signature {
     role: contract::SignerRole,
     signer_id: String,
     signed_on: String,
+    /// When the server recorded the signature (RFC 3339); null only for
+    /// plans projected before it was kept.
+    recorded_at: Option<String>,
+    /// The plan version (stream revision) whose event holds the
+    /// signature; null only for plans projected before it was kept.
+    revision: Option<u64>,
 }
 
 impl From<&SignatureView> for Signature {
@@ -81,6 +87,8 @@ impl From<&SignatureView> for Signature {
             role: v.role.into(),
             signer_id: v.signer_id.clone(),
             signed_on: v.signed_on.to_string(),
+            recorded_at: v.recorded_at.map(|at| at.to_rfc3339()),
+            revision: v.revision,
         }
     }
 }

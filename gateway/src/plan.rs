@@ -71,6 +71,12 @@ impl Plan {
     async fn created_on(&self) -> String {
         self.0.created_on.to_string()
     }
+    /// When the server recorded the plan's creation (RFC 3339); null only
+    /// for plans projected before it was kept (rebuild the read models to
+    /// fill it).
+    async fn created_at(&self) -> Option<String> {
+        self.0.created_at.map(|at| at.to_rfc3339())
+    }
     /// The plan version: its stream revision.
     async fn version(&self) -> u64 {
         self.0.version

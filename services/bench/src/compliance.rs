@@ -128,6 +128,8 @@ fn realistic_plan(n: usize, today: NaiveDate) -> PlanView {
         role,
         signer_id: "someone".into(),
         signed_on: today - Days::new(100),
+        recorded_at: None,
+        revision: None,
     };
     plan.signatures = vec![signed(SignerRole::Clinician), signed(SignerRole::Client)];
     if n.is_multiple_of(3) {

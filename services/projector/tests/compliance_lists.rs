@@ -42,6 +42,8 @@ fn signed(role: SignerRole) -> SignatureView {
         role,
         signer_id: "someone".into(),
         signed_on: today(),
+        recorded_at: None,
+        revision: None,
     }
 }
 

@@ -67,6 +67,8 @@ fn signatures_of_an_old_version_do_not_count() {
         role,
         signer_id: "x".into(),
         signed_on: day("2026-10-02"),
+        recorded_at: None,
+        revision: None,
     };
     p.signatures = vec![
         signed(1, SignerRole::Clinician),

@@ -42,6 +42,8 @@ pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEv
             role: e.role,
             signer_id: e.signer_id,
             signed_on: e.signed_on,
+            recorded_at: Some(recorded.recorded_at),
+            revision: Some(recorded.revision),
         }),
         PlanEvent::PlanVersionStarted(e) => view.plan_version = e.version,
         PlanEvent::CareTeamAssigned(e) => {

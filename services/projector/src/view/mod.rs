@@ -53,6 +53,7 @@ pub fn apply_event(
                 created_on: e.created_on,
                 version: recorded.revision,
                 updated_at: recorded.recorded_at,
+                created_at: Some(recorded.recorded_at),
                 record_hash: recorded.hash.to_hex(),
                 goals: Vec::new(),
                 reviews: Vec::new(),

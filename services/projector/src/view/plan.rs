@@ -43,6 +43,10 @@ pub struct PlanView {
     /// Stream revision of the last event applied: the plan version.
     pub version: u64,
     pub updated_at: DateTime<Utc>,
+    /// When the server recorded the plan's creation; `None` in views saved
+    /// before it was kept.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
     /// The hash-chain link (hex) of the event at `version`: which record
     /// this view was made from. Empty in views saved before it was kept.
     #[serde(default)]
@@ -361,6 +365,12 @@ pub struct SignatureView {
     pub role: SignerRole,
     pub signer_id: String,
     pub signed_on: NaiveDate,
+    /// When the server recorded the signature, and the stream revision
+    /// that holds it; `None` in views saved before they were kept.
+    #[serde(default)]
+    pub recorded_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub revision: Option<u64>,
 }
 
 /// Where a plan is in its life.
