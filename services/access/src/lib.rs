@@ -138,6 +138,10 @@ pub fn authorize_command<P: PlanScope + ?Sized>(
     let self_report = match command {
         PlanCommand::RecordObjectiveProgress(c) => c.source == ProgressSource::ClientSelfReport,
         PlanCommand::RecordMeasure(c) => c.source == ProgressSource::ClientSelfReport,
+        PlanCommand::RecordMeasures(c) => c
+            .measures
+            .iter()
+            .all(|m| m.source == ProgressSource::ClientSelfReport),
         _ => false,
     };
     // A signature is given in the role it names, by someone holding it.

@@ -108,6 +108,17 @@ pub struct RecordMeasure {
     pub source: ProgressSource,
 }
 
+/// Questionnaires one `RecordMeasures` may hold.
+pub const MAX_MEASURES_AT_ONCE: usize = 50;
+
+/// Several questionnaires of one plan, recorded together or not at all:
+/// each judged by `RecordMeasure`'s rules against the plan as the ones
+/// before it leave it (a FHIR transaction arrives so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordMeasures {
+    pub measures: Vec<RecordMeasure>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcknowledgeSafetyFlag {
     pub flag_id: SafetyFlagId,
@@ -296,6 +307,7 @@ pub enum PlanCommand {
     ScheduleReview(ScheduleReview),
     HoldReview(HoldReview),
     RecordMeasure(RecordMeasure),
+    RecordMeasures(RecordMeasures),
     AcknowledgeSafetyFlag(AcknowledgeSafetyFlag),
     RecordPresentingProblem(RecordPresentingProblem),
     AddDiagnosis(AddDiagnosis),
@@ -347,6 +359,7 @@ impl PlanCommand {
             Self::ScheduleReview(_) => "ScheduleReview",
             Self::HoldReview(_) => "HoldReview",
             Self::RecordMeasure(_) => "RecordMeasure",
+            Self::RecordMeasures(_) => "RecordMeasures",
             Self::AcknowledgeSafetyFlag(_) => "AcknowledgeSafetyFlag",
             Self::RecordPresentingProblem(_) => "RecordPresentingProblem",
             Self::AddDiagnosis(_) => "AddDiagnosis",

@@ -4,7 +4,9 @@
 use chrono::NaiveDate;
 
 use super::Plan;
-use crate::command::{AcknowledgeSafetyFlag, RecordMeasure, ScheduleMeasure};
+use crate::command::{
+    AcknowledgeSafetyFlag, MAX_MEASURES_AT_ONCE, RecordMeasure, RecordMeasures, ScheduleMeasure,
+};
 use crate::error::{FieldViolation, PlanError};
 use crate::event::{
     CorrectionTarget, MeasureRecorded, MeasureScheduled, ObjectiveMet, PlanEvent,
@@ -15,6 +17,33 @@ use crate::measure::{Instrument, raises_safety_flag};
 use crate::{MeasureId, SafetyFlagId};
 
 impl Plan {
+    pub(super) fn record_measures(
+        &self,
+        c: &RecordMeasures,
+        today: NaiveDate,
+    ) -> Result<Vec<PlanEvent>, PlanError> {
+        if c.measures.is_empty() || c.measures.len() > MAX_MEASURES_AT_ONCE {
+            return Err(PlanError::Invalid(vec![FieldViolation::new(
+                "measures",
+                format!("give 1 to {MAX_MEASURES_AT_ONCE} questionnaires"),
+            )]));
+        }
+        // Each is decided against the plan as the ones before leave it, so
+        // a repeated measure id or an objective met twice is caught.
+        let mut plan = self.clone();
+        let mut events = Vec::new();
+        for (n, measure) in c.measures.iter().enumerate() {
+            let decided = plan
+                .record_measure(measure, today)
+                .map_err(|e| numbered(e, n))?;
+            for event in &decided {
+                plan.evolve(event);
+            }
+            events.extend(decided);
+        }
+        Ok(events)
+    }
+
     pub(super) fn record_measure(
         &self,
         c: &RecordMeasure,
@@ -162,4 +191,20 @@ pub(super) const MAX_MEASURE_INTERVAL_DAYS: u32 = 365;
 pub fn target_score(baseline: u32, percent: u8) -> u32 {
     let kept = 100u32.saturating_sub(u32::from(percent));
     u32::try_from(u64::from(baseline) * u64::from(kept) / 100).unwrap_or(u32::MAX)
+}
+
+/// Which questionnaire of several a refusal is about (1-based).
+fn numbered(error: PlanError, n: usize) -> PlanError {
+    match error {
+        PlanError::Invalid(violations) => PlanError::Invalid(
+            violations
+                .into_iter()
+                .map(|v| FieldViolation {
+                    description: format!("questionnaire {}: {}", n + 1, v.description),
+                    ..v
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }

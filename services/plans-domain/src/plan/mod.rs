@@ -373,6 +373,7 @@ impl Plan {
             PlanCommand::ScheduleReview(c) => self.schedule_review(c, today),
             PlanCommand::HoldReview(c) => self.hold_review(c, today),
             PlanCommand::RecordMeasure(c) => self.record_measure(c, today),
+            PlanCommand::RecordMeasures(c) => self.record_measures(c, today),
             PlanCommand::AcknowledgeSafetyFlag(c) => self.acknowledge_flag(c, today),
             PlanCommand::RecordPresentingProblem(c) => Self::presenting_problem(c),
             PlanCommand::AddIntervention(c) => self.add_intervention(c),

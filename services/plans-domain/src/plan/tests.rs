@@ -687,6 +687,64 @@ mod measures {
             .when(phq9(vec![0; 9]))
             .then_error(PlanError::MeasureAlreadyRecorded(MEASURE));
     }
+
+    const SECOND: MeasureId = MeasureId(Uuid::from_u128(10));
+
+    fn gad7(measure_id: MeasureId, total: u32) -> RecordMeasure {
+        RecordMeasure {
+            measure_id,
+            instrument: Instrument::Gad7,
+            answers: vec![],
+            total: Some(total),
+            administered_on: today(),
+            source: ProgressSource::Clinician,
+        }
+    }
+
+    fn several(measures: Vec<RecordMeasure>) -> PlanCommand {
+        PlanCommand::RecordMeasures(crate::command::RecordMeasures { measures })
+    }
+
+    #[test]
+    fn several_measures_are_recorded_together_each_by_its_rules() {
+        let PlanCommand::RecordMeasure(first) = phq9(vec![1; 9]) else {
+            unreachable!()
+        };
+        let second = PlanEvent::MeasureRecorded(MeasureRecorded {
+            measure_id: SECOND,
+            instrument: Instrument::Gad7,
+            answers: vec![],
+            total: 8,
+            administered_on: today(),
+            source: ProgressSource::Clinician,
+        });
+        given([created()])
+            .when(several(vec![first, gad7(SECOND, 8)]))
+            .then([recorded(vec![1; 9], 9), raised(), second]);
+    }
+
+    #[test]
+    fn one_refused_measure_refuses_them_all_and_says_which() {
+        let decided = given([created()])
+            .when(several(vec![gad7(SECOND, 8), gad7(MEASURE, 99)]))
+            .0
+            .expect_err("a total out of range refuses the batch");
+        let PlanError::Invalid(violations) = decided else {
+            panic!("expected field violations, got {decided:?}");
+        };
+        assert_eq!(violations[0].field, "total");
+        assert!(violations[0].description.starts_with("questionnaire 2: "));
+    }
+
+    #[test]
+    fn a_measure_id_twice_in_one_batch_is_refused() {
+        given([created()])
+            .when(several(vec![gad7(SECOND, 8), gad7(SECOND, 9)]))
+            .then_error(PlanError::MeasureAlreadyRecorded(SECOND));
+        given([created()])
+            .when(several(vec![]))
+            .then_invalid(&["measures"]);
+    }
 }
 
 mod clinical_picture {

@@ -3,7 +3,8 @@
 use trellis_auth::Caller;
 use trellis_plans_domain::ScheduleMeasure;
 use trellis_plans_domain::{
-    AcknowledgeSafetyFlag, MeasureId, PlanCommand, RecordMeasure, SafetyFlagId,
+    AcknowledgeSafetyFlag, MAX_MEASURES_AT_ONCE, MeasureId, PlanCommand, RecordMeasure,
+    RecordMeasures, SafetyFlagId,
 };
 use trellis_proto::plans::v1 as pb;
 
@@ -48,6 +49,57 @@ pub(super) fn record_measure(
             administered_on: administered_on?,
             source: source?,
         }),
+    })
+}
+
+pub(super) fn record_measures(
+    _caller: &Caller,
+    r: &pb::RecordMeasuresRequest,
+    f: &mut Fields,
+) -> Option<Mapped> {
+    let pb::RecordMeasuresRequest {
+        command_id,
+        plan_id,
+        measures,
+    } = r;
+    let command_id = f.command_id(command_id);
+    let plan_id = f.plan_id(plan_id);
+    // Bounded before anything is decoded further.
+    if measures.is_empty() || measures.len() > MAX_MEASURES_AT_ONCE {
+        // The message says the bound; this keeps the two together.
+        const _: () = assert!(MAX_MEASURES_AT_ONCE == 50);
+        f.violation("measures", "give 1 to 50 questionnaires");
+        return None;
+    }
+    let decoded: Vec<Option<RecordMeasure>> = measures
+        .iter()
+        .map(|m| {
+            let measure_id = f.uuid("measures.measure_id", &m.measure_id);
+            let which = f.choice("measures.instrument", instrument(m.instrument));
+            let administered_on = f.date("measures.administered_on", &m.administered_on);
+            let source = f.choice("measures.source", progress_source(m.source));
+            let answers: Option<Vec<u8>> =
+                m.answers.iter().map(|a| u8::try_from(*a).ok()).collect();
+            if answers.is_none() {
+                f.violation("measures.answers", "each answer must be a small number");
+            }
+            Some(RecordMeasure {
+                measure_id: MeasureId(measure_id?),
+                instrument: which?,
+                answers: answers?,
+                total: m.total,
+                administered_on: administered_on?,
+                source: source?,
+            })
+        })
+        .collect();
+    let measures: Vec<RecordMeasure> = decoded.into_iter().collect::<Option<_>>()?;
+    let entity_id = measures.first()?.measure_id.0;
+    Some(Mapped {
+        plan_id: plan_id?,
+        command_id: command_id?,
+        entity_id,
+        command: PlanCommand::RecordMeasures(RecordMeasures { measures }),
     })
 }
 
