@@ -28,17 +28,22 @@ pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Call
         .map_err(|_| error(ErrorCode::Unauthenticated, "missing bearer token"))
 }
 
-/// Marks a request the console runs for a page or form, so its access
-/// records say `console` rather than `graphql`.
+/// Marks a request run in-process for another of the gateway's APIs, so
+/// its access records name that API rather than `graphql`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ViaConsole;
+pub(crate) enum Via {
+    /// A page or form of the browser console.
+    Console,
+    /// A FHIR R4 interaction under `/fhir/r4`.
+    Fhir,
+}
 
 /// The access log's `api` for this request.
 pub(crate) fn api_of(ctx: &Context<'_>) -> &'static str {
-    if ctx.data_opt::<ViaConsole>().is_some() {
-        "console"
-    } else {
-        "graphql"
+    match ctx.data_opt::<Via>() {
+        Some(Via::Console) => "console",
+        Some(Via::Fhir) => "fhir",
+        None => "graphql",
     }
 }
 

@@ -4,6 +4,8 @@ use std::fmt::Display;
 
 use trellis_plans_domain::Instrument;
 
+use crate::wording::{modality_label, words};
+
 /// `SHORT_TERM` → "short term", `ON_HOLD` → "on hold".
 #[askama::filter_fn]
 pub(crate) fn humane(value: impl Display, _: &dyn askama::Values) -> askama::Result<String> {
@@ -49,27 +51,10 @@ fn moment(text: &str) -> String {
     )
 }
 
-fn words(wire: &str) -> String {
-    wire.to_ascii_lowercase().replace('_', " ")
-}
-
 fn instrument_label(wire: &str) -> String {
     match instrument_of(wire) {
         Some(instrument) => instrument.label().to_owned(),
         None => wire.to_owned(),
-    }
-}
-
-pub(crate) fn modality_label(wire: &str) -> String {
-    match wire {
-        "CBT" | "DBT" | "ACT" | "MBSR" => wire.to_owned(),
-        _ => {
-            let mut text = words(wire);
-            if let Some(first) = text.get_mut(..1) {
-                first.make_ascii_uppercase();
-            }
-            text
-        }
     }
 }
 
@@ -79,11 +64,8 @@ mod tests {
 
     #[test]
     fn enum_values_read_as_words() {
-        assert_eq!(words("MODERATELY_SEVERE"), "moderately severe");
         assert_eq!(instrument_label("GAD7"), "GAD-7");
         assert_eq!(instrument_label("NEW"), "NEW");
-        assert_eq!(modality_label("CBT"), "CBT");
-        assert_eq!(modality_label("SLEEP_HYGIENE"), "Sleep hygiene");
         assert_eq!(
             moment("2026-12-04T17:00:44.19+01:00"),
             "2026-12-04 16:00:44 UTC"

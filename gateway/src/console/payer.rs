@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use trellis_plans_domain::Instrument;
 
-use super::filters::{instrument_of, modality_label};
+use super::filters::instrument_of;
 use super::graphql::{Failure, Visit};
 use super::pages::failed;
 use super::pdf::Document;
 use super::plan_view::{PLAN_FIELDS, PlanView};
 use super::state::Console;
+use crate::wording::{modality_label, words};
 
 #[derive(Debug, Deserialize)]
 struct Answer {
@@ -28,10 +29,6 @@ struct Answer {
 /// `trellis audit check-document` reads back.
 pub(crate) fn keywords(plan_id: &str, version: i64, record_hash: &str) -> String {
     format!("trellis-plan={plan_id} trellis-version={version} trellis-record={record_hash}")
-}
-
-fn words(wire: &str) -> String {
-    wire.to_ascii_lowercase().replace('_', " ")
 }
 
 fn number(value: Option<f64>) -> String {
