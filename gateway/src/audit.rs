@@ -224,7 +224,7 @@ pub struct AccessEntry {
     operation: String,
     fields: Vec<String>,
     /// How the read arrived: `graphql`, `console` (a page of the browser
-    /// console), `grpc`, `cli` or `export`.
+    /// console), `fhir` (the FHIR R4 API), `grpc`, `cli` or `export`.
     api: String,
     address: String,
     request_id: String,

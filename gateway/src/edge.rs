@@ -15,4 +15,8 @@ pub struct EdgeConfig {
     pub trusted_proxies: TrustedProxies,
     /// `connection_init` deadline and subscriptions per connection.
     pub websocket: WebSocketLimits,
+    /// The gateway's public base URL as clients reach it (e.g.
+    /// `https://trellis.clinic.example`): FHIR bundles' `fullUrl`s and
+    /// `Location` headers use it. `None`: the request's `Host`, over http.
+    pub public_url: Option<String>,
 }

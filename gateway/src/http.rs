@@ -124,6 +124,16 @@ pub fn router(
         limiter: Arc::clone(&config.limiter),
         config: config.console.clone(),
     });
+    let fhir = crate::fhir::router(crate::fhir::Fhir {
+        operations: crate::inprocess::Operations {
+            schema: schema.clone(),
+            limiter: Arc::clone(&config.limiter),
+            introspection: config.edge.introspection,
+        },
+        verifier: Arc::clone(&verifier),
+        edge: config.edge.clone(),
+        read_models: config.console.read_models.clone(),
+    });
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
@@ -137,6 +147,7 @@ pub fn router(
             config,
         })
         .merge(console)
+        .merge(fhir)
         // The GraphQL extractor reads the body itself, so the limit is a
         // tower layer rather than axum's DefaultBodyLimit.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
@@ -211,16 +222,7 @@ impl IntoResponse for NotAGraphqlRequest {
 /// A GraphQL POST must say it is JSON: other content types (forms,
 /// `text/plain`) are how browsers send cross-site requests unasked.
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+    crate::media_type::of(headers)
         .is_some_and(|v| v == "application/json" || v == "application/graphql-response+json")
 }
 

@@ -11,6 +11,7 @@ mod connections;
 mod console;
 mod crash;
 mod defaults;
+mod fhir;
 mod hostile;
 mod jwks;
 mod mobile;

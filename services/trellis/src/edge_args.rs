@@ -33,6 +33,23 @@ pub struct EdgeArgs {
     /// Subscriptions one WebSocket connection may hold at once.
     #[arg(long, env = "TRELLIS_WS_MAX_SUBSCRIPTIONS", default_value_t = 20)]
     pub ws_max_subscriptions: usize,
+    /// The gateway's public base URL as clients reach it (e.g.
+    /// https://trellis.clinic.example), for the FHIR API's fullUrl and
+    /// Location. Unset: taken from each request's Host header, over http.
+    #[arg(long, env = "TRELLIS_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+}
+
+/// An http(s) origin, optionally with a path prefix; no query or fragment.
+fn public_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ', '"', '<', '>', '\\']) {
+        return Err("must be a URL without query, fragment or spaces".into());
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 impl EdgeArgs {
@@ -45,6 +62,7 @@ impl EdgeArgs {
                 init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
                 max_subscriptions: self.ws_max_subscriptions,
             },
+            public_url: self.public_url.clone(),
         }
     }
 }
@@ -86,10 +104,19 @@ mod tests {
         assert_eq!(cli.edge.introspection, IntrospectionPolicy::Nobody);
         assert!(!cli.edge.trusted_proxies.is_empty());
         assert_eq!(cli.edge.config().websocket.max_subscriptions, 5);
+        let cli =
+            Cli::try_parse_from(["trellis", "--public-url", "https://trellis.clinic.example/"])
+                .unwrap();
+        assert_eq!(
+            cli.edge.config().public_url.as_deref(),
+            Some("https://trellis.clinic.example")
+        );
         for bad in [
             ["--introspection", "all"],
             ["--trusted-proxies", "proxy.internal"],
             ["--ws-init-timeout-secs", "0"],
+            ["--public-url", "trellis.clinic.example"],
+            ["--public-url", "https://x.example/?next=evil"],
         ] {
             assert!(
                 Cli::try_parse_from(["trellis", bad[0], bad[1]]).is_err(),
