@@ -96,6 +96,8 @@ where
         otel.name = %format!("trellis.plans.v1.PlanService/{method}"),
         otel.kind = "client",
         rpc.system = "grpc",
+        rpc.service = "trellis.plans.v1.PlanService",
+        rpc.method = %method,
         tenant = %tenant,
     );
     async move {

@@ -8,6 +8,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -35,6 +41,20 @@ use crate::harness::*;
 struct Collector {
     spans: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    logs: Arc<Mutex<Vec<ExportLogsServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl LogsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.logs.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
 }
 
 #[tonic::async_trait]
@@ -71,7 +91,8 @@ async fn start_collector() -> (Collector, String) {
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(service.clone()))
-            .add_service(MetricsServiceServer::new(service))
+            .add_service(MetricsServiceServer::new(service.clone()))
+            .add_service(LogsServiceServer::new(service))
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
             .unwrap();
@@ -216,6 +237,12 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=staging",
+            ),
             ("TRELLIS_LOG_FORMAT", "json"),
             ("RUST_LOG", "debug"),
             ("TRELLIS_DIGEST_INTERVAL_SECS", "1"),
@@ -333,7 +360,6 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
     for name in [
         "graphql mutation addGoal",
         "trellis.plans.v1.PlanService/AddGoal",
-        "/trellis.plans.v1.PlanService/AddGoal",
         "handle_command",
         "store.append",
     ] {
@@ -368,6 +394,82 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         trace,
         "the projection is its own trace"
     );
+
+    // Every signal says who sent it: the service, its version and
+    // instance, and the environment the operator named.
+    let resources: Vec<String> = collector
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resource_spans.iter())
+        .map(|r| format!("{:?}", r.resource))
+        .chain(
+            collector
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.resource_logs.iter())
+                .map(|r| format!("{:?}", r.resource)),
+        )
+        .collect();
+    assert!(!resources.is_empty());
+    for resource in &resources {
+        for key in [
+            "service.name",
+            "service.version",
+            "service.instance.id",
+            "deployment.environment.name",
+        ] {
+            assert!(resource.contains(key), "{key} missing from {resource}");
+        }
+    }
+
+    // Log records leave over OTLP in their trace: the mutation's command
+    // logged "command handled" inside its handle_command span.
+    let records: Vec<_> = collector
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.resource_logs.iter())
+        .flat_map(|r| r.scope_logs.iter())
+        .flat_map(|s| s.log_records.iter().cloned())
+        .collect();
+    assert!(
+        records.iter().any(|r| {
+            format!("{:?}", r.body).contains("command handled")
+                && hex(&r.trace_id) == trace
+                && hex(&r.span_id) == hex(&handled.span_id)
+        }),
+        "no exported log record of the mutation's command in its span ({} records)",
+        records.len()
+    );
+
+    // The gRPC hop is one name on both sides, as the RPC conventions ask:
+    // a client span and a server span, the server's with its service,
+    // method and address.
+    let server_kind = opentelemetry_proto::tonic::trace::v1::span::SpanKind::Server as i32;
+    let client_kind = opentelemetry_proto::tonic::trace::v1::span::SpanKind::Client as i32;
+    let hop: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "trellis.plans.v1.PlanService/AddGoal" && hex(&s.trace_id) == trace)
+        .collect();
+    assert!(hop.iter().any(|s| s.kind == client_kind), "no client span");
+    let served = hop
+        .iter()
+        .find(|s| s.kind == server_kind)
+        .expect("a server span of the same name");
+    assert_eq!(
+        attribute(served, "rpc.service").as_deref(),
+        Some("StringValue(\"trellis.plans.v1.PlanService\")")
+    );
+    assert_eq!(
+        attribute(served, "rpc.method").as_deref(),
+        Some("StringValue(\"AddGoal\")")
+    );
+    assert!(attribute(served, "server.address").is_some());
 
     // A refused command's span has status ERROR and its outcome, and an
     // accepted one neither.
@@ -435,7 +537,7 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
     // accepted one, the refusal's code for the goal without a description.
     let codes: Vec<String> = spans
         .iter()
-        .filter(|s| s.name == "/trellis.plans.v1.PlanService/AddGoal")
+        .filter(|s| s.name == "trellis.plans.v1.PlanService/AddGoal" && s.kind == server_kind)
         .filter_map(|s| attribute(s, "rpc.grpc.status_code"))
         .collect();
     assert!(codes.iter().any(|c| c == "IntValue(0)"), "{codes:?}");
@@ -499,9 +601,10 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
 
     // No PHI anywhere in what left the process or was logged.
     let mut telemetry = format!(
-        "{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}",
         collector.spans.lock().unwrap(),
-        collector.metrics.lock().unwrap()
+        collector.metrics.lock().unwrap(),
+        collector.logs.lock().unwrap()
     );
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.lines().count() > 10, "the server logged at debug level");

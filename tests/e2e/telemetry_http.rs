@@ -11,6 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric;
@@ -20,11 +21,25 @@ use trellis_auth::Role;
 
 use crate::harness::{Server, token, trellis_cli};
 
-/// Span names received on `/v1/traces`, and the metric requests.
+/// Span names received on `/v1/traces`, the metric requests, and the
+/// number of log records on `/v1/logs`.
 #[derive(Clone, Default)]
 struct Received {
     spans: Arc<Mutex<Vec<String>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    log_records: Arc<Mutex<usize>>,
+}
+
+async fn logs(State(received): State<Received>, body: Bytes) -> Vec<u8> {
+    let request = ExportLogsServiceRequest::decode(body).expect("OTLP protobuf");
+    let count: usize = request
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum();
+    *received.log_records.lock().unwrap() += count;
+    Vec::new()
 }
 
 async fn traces(State(received): State<Received>, body: Bytes) -> Vec<u8> {
@@ -53,6 +68,7 @@ async fn receiver() -> (String, Received) {
     let app = Router::new()
         .route("/v1/traces", post(traces))
         .route("/v1/metrics", post(metrics))
+        .route("/v1/logs", post(logs))
         .with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (endpoint, received)
@@ -71,7 +87,7 @@ async fn read_plans(server: &Server, tenant: &str) {
 }
 
 #[tokio::test]
-async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
+async fn spans_metrics_and_logs_go_over_http_protobuf_when_asked() {
     let (endpoint, received) = receiver().await;
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_with(
@@ -82,6 +98,9 @@ async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "info"),
         ],
         Stdio::null(),
     )
@@ -97,6 +116,11 @@ async fn spans_and_metrics_go_over_http_protobuf_when_asked() {
     assert!(
         !received.metrics.lock().unwrap().is_empty(),
         "no metrics arrived"
+    );
+    // At least the start-up lines ("trellis serving", …).
+    assert!(
+        *received.log_records.lock().unwrap() > 0,
+        "no log records arrived"
     );
 }
 

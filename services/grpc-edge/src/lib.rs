@@ -221,19 +221,51 @@ pub mod tracing_context {
     }
 
     /// The server span of one gRPC request, child of the caller's trace.
-    /// For `tonic::transport::Server::trace_fn`. Carries only the method.
+    /// For `tonic::transport::Server::trace_fn`. Named as OpenTelemetry's
+    /// RPC conventions ask (`package.Service/Method`, as the client span
+    /// is), with `rpc.service`, `rpc.method` and the `server.address` the
+    /// client called; a path or authority that is not one of those shapes
+    /// (anyone can send one) is not copied into the span.
     pub fn server_span(request: &http::Request<()>) -> tracing::Span {
+        let (service, method) = rpc_of(request.uri().path()).unwrap_or(("unknown", "unknown"));
+        let authority = request.uri().authority();
+        let address = authority
+            .map(|a| a.host())
+            .filter(|h| is_plain(h, b".-:[]"))
+            .unwrap_or_default();
+        let port = authority.and_then(|a| a.port_u16()).map(i64::from);
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %request.uri().path(),
+            otel.name = %format!("{service}/{method}"),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.method = %request.uri().path(),
+            rpc.service = %service,
+            rpc.method = %method,
+            server.address = %address,
+            server.port = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
         );
+        if let Some(port) = port {
+            span.record("server.port", port);
+        }
         continue_from(request.headers(), &span);
         span
+    }
+
+    /// `/package.Service/Method` as (`package.Service`, `Method`), when it
+    /// has that shape.
+    fn rpc_of(path: &str) -> Option<(&str, &str)> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        (is_plain(service, b"._") && is_plain(method, b"_")).then_some((service, method))
+    }
+
+    fn is_plain(text: &str, also: &[u8]) -> bool {
+        !text.is_empty()
+            && text.len() <= 128
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || also.contains(&b))
     }
 
     /// The current span's trace and span ids (hex), when it is traced.
@@ -253,6 +285,22 @@ pub mod tracing_context {
         opentelemetry::global::get_text_map_propagator(|p| {
             p.inject_context(&context, &mut MetadataInjector(metadata));
         });
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::rpc_of;
+
+        #[test]
+        fn only_rpc_shaped_paths_name_a_span() {
+            assert_eq!(
+                rpc_of("/trellis.plans.v1.PlanService/AddGoal"),
+                Some(("trellis.plans.v1.PlanService", "AddGoal"))
+            );
+            assert_eq!(rpc_of("/x/y/z"), None);
+            assert_eq!(rpc_of("/a b/c"), None);
+            assert_eq!(rpc_of(&format!("/{}/M", "s".repeat(200))), None);
+        }
     }
 }
 

@@ -2,10 +2,15 @@
 //!
 //! Spans always carry OpenTelemetry trace ids (so events, logs and the
 //! projection can name their trace); they leave the process only with
-//! `--otel`, over OTLP/gRPC configured by the standard `OTEL_*` variables.
-//! JSON logs carry the trace and span id of the span they were written in.
+//! `--otel`, over OTLP configured by the standard `OTEL_*` variables.
+//! JSON logs carry the trace and span id of the span they were written in;
+//! with `OTEL_LOGS_EXPORTER=otlp` the log events leave over OTLP too.
 
+mod fields;
+mod otlp_logs;
 mod watched;
+
+use fields::Fields;
 
 use std::io::IsTerminal;
 
@@ -14,11 +19,11 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{KeyValue, global};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
@@ -39,6 +44,7 @@ pub enum LogFormat {
 pub struct Telemetry {
     tracer: SdkTracerProvider,
     meter: Option<SdkMeterProvider>,
+    logger: Option<SdkLoggerProvider>,
 }
 
 impl Telemetry {
@@ -51,6 +57,11 @@ impl Telemetry {
             && let Err(e) = meter.shutdown()
         {
             tracing::warn!(error = %e, "flushing metrics failed");
+        }
+        if let Some(logger) = &self.logger
+            && let Err(e) = logger.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing logs failed");
         }
     }
 }
@@ -106,6 +117,20 @@ fn transport_of(value: &str) -> anyhow::Result<Transport> {
     }
 }
 
+/// Whether log events leave over OTLP: `OTEL_LOGS_EXPORTER=otlp`; unset
+/// or `none`, they stay on stderr only. Another value is refused at start.
+fn logs_exported() -> anyhow::Result<bool> {
+    logs_exporter(&std::env::var("OTEL_LOGS_EXPORTER").unwrap_or_default())
+}
+
+fn logs_exporter(value: &str) -> anyhow::Result<bool> {
+    match value.trim() {
+        "" | "none" => Ok(false),
+        "otlp" => Ok(true),
+        _ => anyhow::bail!("OTEL_LOGS_EXPORTER must be otlp or none"),
+    }
+}
+
 /// Installs logging and tracing (and, with `export`, the OTLP exporters)
 /// for the process named `service`.
 pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::Result<Telemetry> {
@@ -113,6 +138,7 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
     let resource = resource(service);
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     let mut meter = None;
+    let mut logger = None;
     if export {
         let spans = match transport("TRACES")? {
             Transport::Grpc => opentelemetry_otlp::SpanExporter::builder()
@@ -137,10 +163,28 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
         .context("OTLP metric exporter")?;
         let provider = SdkMeterProvider::builder()
             .with_periodic_exporter(watched::Watched::new(metrics, "metrics"))
-            .with_resource(resource)
+            .with_resource(resource.clone())
             .build();
         global::set_meter_provider(provider.clone());
         meter = Some(provider);
+        if logs_exported()? {
+            let records = match transport("LOGS")? {
+                Transport::Grpc => opentelemetry_otlp::LogExporter::builder()
+                    .with_tonic()
+                    .build(),
+                Transport::HttpProtobuf => opentelemetry_otlp::LogExporter::builder()
+                    .with_http()
+                    .with_protocol(Protocol::HttpBinary)
+                    .build(),
+            }
+            .context("OTLP log exporter")?;
+            logger = Some(
+                SdkLoggerProvider::builder()
+                    .with_batch_exporter(watched::Watched::new(records, "logs"))
+                    .with_resource(resource)
+                    .build(),
+            );
+        }
     }
     let tracer = tracer.build();
     global::set_tracer_provider(tracer.clone());
@@ -161,41 +205,29 @@ pub fn init(format: LogFormat, export: bool, service: &'static str) -> anyhow::R
             .event_format(JsonWithTrace)
             .boxed(),
     };
+    // The OTLP log records follow RUST_LOG as the stderr log does.
+    let exported_logs = logger.as_ref().map(|provider| {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        otlp_logs::OtlpLogs::new(provider).with_filter(filter)
+    });
     // Each layer filters for itself, so RUST_LOG quiets the logs without
     // turning off the spans that give events their trace ids.
     tracing_subscriber::registry()
         .with(otel)
         .with(logs.with_filter(filter))
+        .with(exported_logs)
         .try_init()
         .context("install logging")?;
-    Ok(Telemetry { tracer, meter })
+    Ok(Telemetry {
+        tracer,
+        meter,
+        logger,
+    })
 }
 
 /// One JSON object per line: time, level, target, message and fields, the
 /// span it was written in, and that span's trace and span ids.
 struct JsonWithTrace;
-
-struct Fields<'a>(&'a mut Map<String, Value>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .insert(field.name().to_owned(), Value::String(value.to_owned()));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_owned(), Value::from(value));
-    }
-}
 
 impl<S, N> FormatEvent<S, N> for JsonWithTrace
 where
@@ -267,5 +299,23 @@ mod resource_tests {
         );
         let instance = get(&first, "service.instance.id").expect("an instance id");
         assert_ne!(Some(instance), get(&second, "service.instance.id"));
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::{Transport, logs_exporter, transport_of};
+
+    #[test]
+    fn logs_leave_only_when_asked_and_a_typo_stops_the_start() {
+        assert!(!logs_exporter("").unwrap());
+        assert!(!logs_exporter("none").unwrap());
+        assert!(logs_exporter(" otlp ").unwrap());
+        assert!(logs_exporter("console").is_err());
+        assert_eq!(
+            transport_of("http/protobuf").unwrap(),
+            Transport::HttpProtobuf
+        );
+        assert!(transport_of("http/json").is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -18,7 +19,8 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 /// How often one signal's failures are logged at most.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
-/// An exporter of `signal` ("traces", "metrics") whose failures show.
+/// An exporter of `signal` ("traces", "metrics", "logs") whose failures
+/// show.
 #[derive(Debug)]
 pub(crate) struct Watched<E> {
     inner: E,
@@ -103,5 +105,23 @@ impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
 
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
+    }
+}
+
+impl<E: LogExporter> LogExporter for Watched<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        if let Err(error) = &result {
+            self.failed(error);
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
     }
 }
