@@ -148,6 +148,7 @@ pub fn router(
         })
         .merge(console)
         .merge(fhir)
+        .route_layer(axum::middleware::from_fn(crate::request_duration::record))
         // The GraphQL extractor reads the body itself, so the limit is a
         // tower layer rather than axum's DefaultBodyLimit.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))

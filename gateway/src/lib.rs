@@ -40,6 +40,7 @@ mod plan;
 pub mod plan_json;
 mod plans_client;
 mod redact;
+mod request_duration;
 mod reviews;
 mod schema;
 mod settings;

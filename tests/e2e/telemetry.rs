@@ -592,12 +592,36 @@ async fn one_mutation_is_one_trace_and_no_patient_is_in_telemetry() {
         "trellis.readmodel.cache.lookups",
         "trellis.requests",
         "trellis.errors",
+        "rpc.server.call.duration",
+        "http.server.request.duration",
     ] {
         assert!(
             exported.contains(name),
             "metric {name} not exported: {exported:?}"
         );
     }
+    // Request durations as the conventions name them, labelled by route
+    // template and method name, never by a path or id a client sent.
+    let routes: HashSet<String> = point_attributes(&collector, "http.server.request.duration")
+        .iter()
+        .map(|attributes| label(attributes, "http.route"))
+        .collect();
+    assert!(routes.contains("StringValue(\"/graphql\")"), "{routes:?}");
+    assert!(
+        routes.iter().all(|r| !r.contains(&plan_id)),
+        "a route label holds an id: {routes:?}"
+    );
+    let methods: HashSet<String> = point_attributes(&collector, "rpc.server.call.duration")
+        .iter()
+        .map(|attributes| label(attributes, "rpc.method"))
+        .collect();
+    // The demo's own gRPC calls are measured; the GraphQL mutation's hop
+    // to AddGoal is inside its HTTP request's time, not measured again.
+    assert!(
+        methods.contains("StringValue(\"ActivatePlan\")"),
+        "{methods:?}"
+    );
+    assert!(!methods.contains("StringValue(\"AddGoal\")"), "{methods:?}");
 
     // No PHI anywhere in what left the process or was logged.
     let mut telemetry = format!(

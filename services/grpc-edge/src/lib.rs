@@ -304,9 +304,9 @@ pub mod tracing_context {
     }
 }
 
-/// Request and error counters every API shares.
 /// The gateway's calls to the plans service on behalf of a GraphQL
 /// request: counted once, as the GraphQL request, not again as gRPC.
+/// The same layer notes when each call started, for its duration.
 pub mod hop {
     use std::future::Future;
     use std::pin::Pin;
@@ -319,11 +319,17 @@ pub mod hop {
 
     tokio::task_local! {
         static HOP: bool;
+        static STARTED: std::time::Instant;
     }
 
     /// Whether the gRPC call being served is an internal hop.
     pub fn is_hop() -> bool {
         HOP.try_with(|hop| *hop).unwrap_or(false)
+    }
+
+    /// When the gRPC call being served arrived.
+    pub fn started() -> Option<std::time::Instant> {
+        STARTED.try_with(|at| *at).ok()
     }
 
     /// Marks each served call as a hop or not, for `is_hop`.
@@ -355,7 +361,8 @@ pub mod hop {
 
         fn call(&mut self, request: http::Request<B>) -> Self::Future {
             let hop = request.headers().contains_key(HEADER);
-            Box::pin(HOP.scope(hop, self.0.call(request)))
+            let call = self.0.call(request);
+            Box::pin(HOP.scope(hop, STARTED.scope(std::time::Instant::now(), call)))
         }
     }
 
@@ -372,15 +379,30 @@ pub mod hop {
     }
 }
 
+/// Request and error counters every API shares, and the request
+/// durations OpenTelemetry's conventions name.
 pub mod metrics {
     use std::sync::OnceLock;
+    use std::time::Duration;
 
     use opentelemetry::KeyValue;
-    use opentelemetry::metrics::Counter;
+    use opentelemetry::metrics::{Counter, Histogram};
+
+    /// Bucket bounds, in seconds, of every latency histogram: 100 µs to
+    /// 10 s, so a collector's p50 and p99 fall within a bucket of what a
+    /// benchmark measures. The SDK's default bounds are milliseconds-sized
+    /// (0, 5, 10 … 10000) and every observation here would fall in the
+    /// first bucket.
+    pub const LATENCY_BOUNDS_S: [f64; 16] = [
+        0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+        5.0, 10.0,
+    ];
 
     struct Instruments {
         requests: Counter<u64>,
         errors: Counter<u64>,
+        rpc_duration: Histogram<f64>,
+        http_duration: Histogram<f64>,
     }
 
     fn instruments() -> &'static Instruments {
@@ -395,6 +417,18 @@ pub mod metrics {
                 errors: meter
                     .u64_counter("trellis.errors")
                     .with_description("Failed requests by API and error code")
+                    .build(),
+                rpc_duration: meter
+                    .f64_histogram("rpc.server.call.duration")
+                    .with_unit("s")
+                    .with_description("Duration of gRPC calls served, by method and status")
+                    .with_boundaries(LATENCY_BOUNDS_S.to_vec())
+                    .build(),
+                http_duration: meter
+                    .f64_histogram("http.server.request.duration")
+                    .with_unit("s")
+                    .with_description("Duration of HTTP requests served, by route and status")
+                    .with_boundaries(LATENCY_BOUNDS_S.to_vec())
                     .build(),
             }
         })
@@ -433,14 +467,45 @@ pub mod metrics {
             );
         }
     }
+
+    /// One gRPC call served: `method` from our own closed set (the
+    /// handler's name), never the path a client sent.
+    pub fn record_rpc(method: &str, status: tonic::Code, took: Duration) {
+        instruments().rpc_duration.record(
+            took.as_secs_f64(),
+            &[
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.method", method.to_owned()),
+                KeyValue::new("rpc.grpc.status_code", status as i64),
+            ],
+        );
+    }
+
+    /// One HTTP request served: `route` is the matched route's template
+    /// (`/fhir/r4/CarePlan/{id}`), a closed set.
+    pub fn record_http(method: &str, route: &str, status: u16, took: Duration) {
+        instruments().http_duration.record(
+            took.as_secs_f64(),
+            &[
+                KeyValue::new("http.request.method", method.to_owned()),
+                KeyValue::new("http.route", route.to_owned()),
+                KeyValue::new("http.response.status_code", i64::from(status)),
+            ],
+        );
+    }
 }
 
-/// Counts a gRPC call's outcome under `operation`, puts its status code on
-/// the server span, and passes it through.
+/// Counts a gRPC call's outcome under `operation`, measures its duration
+/// (from when the hop layer saw it arrive), puts its status code on the
+/// server span, and passes it through.
 pub fn observed<T>(tenant: &str, operation: &str, result: Result<T, Status>) -> Result<T, Status> {
     let code = result.as_ref().err().map(|s| format!("{:?}", s.code()));
     metrics::record_request(tenant, "grpc", operation, code.as_deref());
     let status = result.as_ref().err().map_or(tonic::Code::Ok, Status::code);
+    // A hop's time is inside the GraphQL request that made it.
+    if let (false, Some(started)) = (hop::is_hop(), hop::started()) {
+        metrics::record_rpc(operation, status, started.elapsed());
+    }
     let span = tracing::Span::current();
     span.record("rpc.grpc.status_code", status as i64);
     if is_server_error(status) {

@@ -35,6 +35,8 @@ mod tests;
 use cache::{AggregateCache, Queued};
 pub use outcome::{CommandContext, CommandError, CommandOutcome};
 pub use snapshot::SNAPSHOT_EVERY;
+/// Bucket bounds of the latency histograms (shared by every process).
+pub use trellis_grpc_edge::metrics::LATENCY_BOUNDS_S;
 
 /// How often a command is re-decided after losing an optimistic-concurrency
 /// race before the caller is told to retry.
@@ -262,16 +264,6 @@ impl PlanCommands {
         }
     }
 }
-
-/// Histogram bucket bounds for latencies, in seconds: 100 µs to 10 s in
-/// steps of 2–2.5× (1-2-5), so a collector's percentiles fall within a
-/// bucket of what the benchmarks measure. The SDK's default bounds are
-/// meant for milliseconds (0, 5, 10 … 10,000): in seconds every command
-/// would fall in the first bucket.
-pub const LATENCY_BOUNDS_S: [f64; 16] = [
-    0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
-    10.0,
-];
 
 pub(super) struct Instruments {
     command_duration: Histogram<f64>,
