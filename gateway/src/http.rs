@@ -133,6 +133,7 @@ pub fn router(
         verifier: Arc::clone(&verifier),
         edge: config.edge.clone(),
         read_models: config.console.read_models.clone(),
+        bulk: Arc::default(),
     });
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))

@@ -566,3 +566,111 @@ async fn refusals_state_the_rule_and_record_nothing() {
     );
     assert_eq!(measures_of(&server, &clinician, &plan).await, 2);
 }
+
+#[tokio::test]
+async fn a_bulk_export_writes_every_readable_plan_as_ndjson() {
+    if !validator_available() {
+        return;
+    }
+    let server = Server::start().await;
+    run_demo(&server, "demo");
+    let clinician = token_in("demo", "dr-rivera", &[Role::Clinician], &["main-street"]);
+    let http = reqwest::Client::new();
+    let base = format!("{}/fhir/r4", server.http);
+
+    // The kick-off must ask for the asynchronous answer.
+    let refused = http
+        .get(format!("{base}/$export"))
+        .bearer_auth(&clinician)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    let kicked = http
+        .get(format!("{base}/$export?_type=CarePlan,Observation"))
+        .bearer_auth(&clinician)
+        .header("prefer", "respond-async")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kicked.status(), 202);
+    let status_url = kicked.headers()["content-location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    // Someone else cannot watch it.
+    let other = token_in("demo", "dr-okafor", &[Role::Supervisor], &["main-street"]);
+    let peek = http
+        .get(&status_url)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(peek.status(), 404);
+
+    let mut manifest = Value::Null;
+    for _ in 0..100 {
+        let polled = http
+            .get(&status_url)
+            .bearer_auth(&clinician)
+            .send()
+            .await
+            .unwrap();
+        if polled.status() == 200 {
+            manifest = polled.json().await.unwrap();
+            break;
+        }
+        assert_eq!(polled.status(), 202);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(manifest["requiresAccessToken"], true, "{manifest}");
+    let outputs = manifest["output"].as_array().unwrap();
+    let kinds: Vec<&str> = outputs
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["CarePlan", "Observation"]);
+    assert_eq!(outputs[0]["count"], 2, "both demo plans");
+
+    let mut documents = Vec::new();
+    for output in outputs {
+        let url = output["url"].as_str().unwrap();
+        let anonymous = http.get(url).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "files need the token");
+        let file = http.get(url).bearer_auth(&clinician).send().await.unwrap();
+        assert_eq!(file.headers()["content-type"], "application/fhir+ndjson");
+        let text = file.text().await.unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len() as u64, output["count"].as_u64().unwrap());
+        documents.extend(lines);
+    }
+    let named: Vec<(String, &Value)> = documents
+        .iter()
+        .enumerate()
+        .map(|(n, d)| (format!("ndjson-{n}"), d))
+        .collect();
+    let refs: Vec<(&str, &Value)> = named.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let (valid, said) = validate(&refs);
+    assert!(valid, "{said}");
+
+    // Deleted, it is gone.
+    let deleted = http
+        .delete(&status_url)
+        .bearer_auth(&clinician)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 202);
+    let gone = http
+        .get(&status_url)
+        .bearer_auth(&clinician)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}

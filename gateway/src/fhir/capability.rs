@@ -105,6 +105,11 @@ fn capability_statement(base: &str) -> Value {
                 only_in_everything("Consent", None),
                 only_in_everything("Provenance", None),
             ],
+            "operation": [{
+                "name": "export",
+                "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                "documentation": "Bulk export of every plan the caller may read as NDJSON per resource type (_type: CarePlan, Condition, Goal, QuestionnaireResponse, Observation, Consent, Provenance); Prefer: respond-async; files need the same token.",
+            }],
             "interaction": [
                 {
                     "code": "transaction",

@@ -9,11 +9,13 @@
 //! GraphQL API. JSON only (`application/fhir+json`).
 
 mod audit_event;
+mod bulk;
 mod bundle;
 mod capability;
 mod care_plan;
 mod codes;
 mod create;
+mod export_jobs;
 mod goals;
 mod import;
 mod measures;
@@ -54,6 +56,12 @@ pub(crate) fn router(fhir: Fhir) -> Router {
             post(create::questionnaire_response_create),
         )
         .route(&at("/AuditEvent"), get(search::audit_events))
+        .route(&at("/$export"), get(bulk::kick_off))
+        .route(
+            &at("/$export-status/{id}"),
+            get(bulk::status).delete(bulk::delete),
+        )
+        .route(&at("/$export-file/{id}/{kind}"), get(bulk::file))
         .route(FHIR_BASE_PATH, post(transaction::bundle))
         .route(&at("/{*rest}"), axum::routing::any(request::unsupported))
         // A served path with another method (PUT, DELETE, …): the same

@@ -33,9 +33,12 @@ pub(crate) struct Fhir {
     /// Where an import waits for its measure to reach the read models, so
     /// a search right after it finds it.
     pub(crate) read_models: Option<Arc<dyn ReadModelStore>>,
+    /// Bulk export jobs (`$export`), in this gateway's memory.
+    pub(crate) bulk: Arc<super::export_jobs::BulkJobs>,
 }
 
 /// An authenticated interaction.
+#[derive(Debug, Clone)]
 pub(crate) struct Interaction {
     pub(crate) who: AsCaller,
     pub(crate) base: Base,
