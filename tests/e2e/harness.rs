@@ -29,6 +29,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts a server on a fresh data directory.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -19,8 +19,10 @@ macro_rules! say {
 
 mod args;
 mod audit_cli;
+mod backup;
 mod console;
 mod console_args;
+mod data_dir;
 mod demo;
 mod document_check;
 mod edge_args;
@@ -59,6 +61,11 @@ enum Command {
     /// The audit trail: history, as-of, diff, access log, verify, export.
     #[command(subcommand)]
     Audit(audit_cli::AuditCommand),
+    /// A consistent online backup of the embedded store (events, read
+    /// models), keys kept apart.
+    Backup(backup::BackupArgs),
+    /// Brings a backup back into an empty data directory.
+    Restore(backup::RestoreArgs),
     /// Distributed: the plans and audit gRPC services on a shared store.
     PlansService(split::PlansServiceArgs),
     /// Distributed: the projection from the store into Redis read models.
@@ -69,6 +76,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before any file is made: only this user may read what it writes.
+    data_dir::harden_process();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
@@ -92,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Audit(command) => audit_cli::run(command).await,
+        Command::Backup(args) => backup::backup(&args),
+        Command::Restore(args) => backup::restore(&args),
         Command::PlansService(args) => split::plans_service(args).await,
         Command::Projector(args) => split::projector(args).await,
         Command::Gateway(args) => split::gateway(args).await,

@@ -45,8 +45,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let verifier = Arc::new(args.secret.verifier()?);
     let limits = args.connections.limits();
     crate::listen::raise_file_limit(&limits, 2);
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    crate::data_dir::prepare(&args.data_dir)?;
     let store = Arc::new(
         SqliteEventStore::open(args.data_dir.join("events.db"))
             .context("cannot open the event store")?,
