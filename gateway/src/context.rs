@@ -19,8 +19,35 @@ pub struct RequestMeta {
 }
 
 pub(crate) fn internal(e: &ReadModelError) -> async_graphql::Error {
-    tracing::error!(error = %e, "read model failed");
-    error(ErrorCode::Internal, "internal error")
+    match e {
+        // Retryable: the store is away or restarting, not broken.
+        ReadModelError::Unavailable(_) => {
+            tracing::warn!(error = %e, "read models unavailable");
+            error(
+                ErrorCode::Unavailable,
+                "the read models are unavailable; retry shortly",
+            )
+        }
+        ReadModelError::Corrupt(_) => {
+            tracing::error!(error = %e, "read model failed");
+            error(ErrorCode::Internal, "internal error")
+        }
+    }
+}
+
+/// A plan the read models do not show may still exist while they are
+/// rebuilt (a Redis that lost its content): then the answer is
+/// UNAVAILABLE, retryable, never "no such plan".
+pub(crate) async fn unless_rebuilding(
+    read_models: &dyn trellis_projector::ReadModelStore,
+) -> async_graphql::Result<()> {
+    if read_models.rebuilding().await.map_err(|e| internal(&e))? {
+        return Err(error(
+            ErrorCode::Unavailable,
+            "the read models are being rebuilt; retry shortly",
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Caller> {

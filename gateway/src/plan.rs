@@ -35,6 +35,8 @@ pub(crate) async fn load_plan_for_caller(
         .await
         .map_err(|e| internal(&e))?;
     let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {
+        // Hidden and missing alike (one more read for both).
+        crate::context::unless_rebuilding(read_models.as_ref()).await?;
         return Ok(None);
     };
     record_reads(ctx, operation, &[(&view, role)], &selected(ctx.field())).await?;

@@ -131,6 +131,8 @@ impl PlanQuery {
             return Ok(connection);
         };
         let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+        // A listing during a rebuild would leave plans out without saying.
+        crate::context::unless_rebuilding(read_models.as_ref()).await?;
         let page = read_models
             .plans(&caller.tenant, &filter, after.as_deref(), first)
             .await

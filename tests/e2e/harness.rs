@@ -560,4 +560,20 @@ impl PrivateRedis {
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.child = Self::spawn(self.port, self.dir.path()).await;
     }
+
+    /// Kills it and starts a blank one on the same port: a Redis without
+    /// persistence restarted, or a failover to an empty replica.
+    pub async fn restart_empty(&mut self) {
+        self.child.kill().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(path).unwrap();
+            } else {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        self.child = Self::spawn(self.port, self.dir.path()).await;
+    }
 }

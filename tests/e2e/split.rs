@@ -191,3 +191,91 @@ async fn the_split_topology_survives_a_redis_restart_mid_stream() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
+    let database = format!("trellis_split_{}", uuid::Uuid::new_v4().simple());
+    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+    let store_url = trellis_store_postgres::ensure_database(admin, &database)
+        .await
+        .expect("PostgreSQL reachable (./scripts/services-up starts it)");
+    let mut redis = PrivateRedis::start().await;
+    let redis_url = redis.url();
+    let base = [
+        ("TRELLIS_STORE_URL", store_url.as_str()),
+        ("TRELLIS_REDIS_URL", redis_url.as_str()),
+        ("TRELLIS_LOG_FORMAT", "text"),
+    ];
+    let plans = Service::start("plans-service", &base).await;
+    let projector = Service::start("projector", &base).await;
+    let plans_url = plans.url("grpc");
+    let mut gateway_env = base.to_vec();
+    gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
+    let gateway = Service::start("gateway", &gateway_env).await;
+    let http = gateway.url("http");
+
+    let tenant = fresh_tenant();
+    let token = clinician_token(&tenant);
+    let channel = tonic::transport::Channel::from_shared(plans_url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = PlanServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let plan_id = create_plan(&mut client).await.plan_id;
+    for n in 0..3 {
+        client
+            .add_goal(add_goal_request(&plan_id, &format!("Goal {n}")))
+            .await
+            .unwrap();
+    }
+    plan_at(&http, &token, &plan_id, 3).await;
+
+    // Redis comes back empty, and no command follows to rewrite the plan.
+    redis.restart_empty().await;
+
+    // Every answer is the plan or a retryable UNAVAILABLE — never "no
+    // such plan" — until the projector has rebuilt it on its own.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut unavailable = 0;
+    loop {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{http}/graphql"))
+            .bearer_auth(&token)
+            .json(&json!({ "query": PLAN_QUERY, "variables": { "id": plan_id } }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(errors) = body.get("errors") {
+            assert_eq!(errors[0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+            unavailable += 1;
+        } else {
+            assert!(
+                !body["data"]["plan"].is_null(),
+                "the plan read as missing: {body}"
+            );
+            if body["data"]["plan"]["version"] == 3 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "never rebuilt: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let listed = graphql(
+        &http,
+        &token,
+        "{ plans(first: 5) { nodes { id } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(listed["plans"]["nodes"][0]["id"], plan_id);
+    eprintln!("{unavailable} reads answered UNAVAILABLE during the rebuild");
+
+    drop((gateway, projector, plans));
+    trellis_store_postgres::drop_database(admin, &database)
+        .await
+        .unwrap();
+}

@@ -140,6 +140,26 @@ impl ReadModelStore for CachedReadModels {
         self.inner.checkpoint().await
     }
 
+    async fn intact(&self) -> Result<bool, ReadModelError> {
+        self.inner.intact().await
+    }
+
+    async fn start_rebuild(&self) -> Result<(), ReadModelError> {
+        self.inner.start_rebuild().await?;
+        // The projector folds events onto what it reads: a view cached
+        // from before the loss would have them applied twice.
+        self.plans.lock().expect("cache poisoned").clear();
+        Ok(())
+    }
+
+    async fn rebuilt(&self) -> Result<(), ReadModelError> {
+        self.inner.rebuilt().await
+    }
+
+    async fn rebuilding(&self) -> Result<bool, ReadModelError> {
+        self.inner.rebuilding().await
+    }
+
     async fn ping(&self) -> Result<(), ReadModelError> {
         self.inner.ping().await
     }

@@ -18,9 +18,11 @@
 //! holds every plan of the namespace ([`backfill`]). A batch of documents
 //! and its checkpoint are written in one MULTI/EXEC; each document only if
 //! its version is newer than the stored one, so replaying a batch changes
-//! nothing.
+//! nothing. `trellis:generation:<ns>` and `trellis:rebuilding:<ns>` tell
+//! a Redis that lost its content from one that holds it ([`generation`]).
 
 mod backfill;
+mod generation;
 mod indexes;
 
 use std::future::Future;
@@ -115,6 +117,11 @@ pub struct RedisReadModels {
     save_view: Script,
     index_plan: Script,
     save_checkpoint: Script,
+    /// `trellis:generation:<ns>` and the one this process adopted, and
+    /// `trellis:rebuilding:<ns>` ([`generation`]).
+    generation_key: String,
+    generation: Arc<std::sync::Mutex<Option<String>>>,
+    rebuilding_key: String,
 }
 
 impl std::fmt::Debug for RedisReadModels {
@@ -226,6 +233,9 @@ impl RedisReadModels {
             save_view: Script::new(SAVE_VIEW),
             index_plan: Script::new(INDEX_PLAN),
             save_checkpoint: Script::new(SAVE_CHECKPOINT),
+            generation_key: format!("trellis:generation:{namespace}"),
+            generation: Arc::default(),
+            rebuilding_key: format!("trellis:rebuilding:{namespace}"),
         })
     }
 
@@ -427,7 +437,24 @@ impl ReadModelStore for RedisReadModels {
     }
 
     async fn prepare(&self) -> Result<(), ReadModelError> {
-        self.backfill_indexes().await
+        self.backfill_indexes().await?;
+        self.adopt_generation().await
+    }
+
+    async fn intact(&self) -> Result<bool, ReadModelError> {
+        self.generation_intact().await
+    }
+
+    async fn start_rebuild(&self) -> Result<(), ReadModelError> {
+        self.begin_rebuild().await
+    }
+
+    async fn rebuilt(&self) -> Result<(), ReadModelError> {
+        self.end_rebuild().await
+    }
+
+    async fn rebuilding(&self) -> Result<bool, ReadModelError> {
+        self.is_rebuilding().await
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {

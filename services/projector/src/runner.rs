@@ -29,7 +29,13 @@ pub enum ProjectorError {
     ReadModel(#[from] ReadModelError),
     #[error("the event feed ended")]
     FeedEnded,
+    #[error("the read-model store lost what was written to it; rebuilding from the first event")]
+    ReadModelsLost,
 }
+
+/// How often an idle projector checks that its read models are still
+/// there (a Redis restarted empty while no event arrives).
+const INTACT_EVERY: Duration = Duration::from_secs(1);
 
 /// Projects plan events into a [`ReadModelStore`].
 pub struct Projector {
@@ -78,12 +84,27 @@ impl Projector {
         tracing::info!(checkpoint = ?checkpoint, "projection starting");
         let mut feed = self.events.subscribe_all(checkpoint).await?.fuse();
         let mut last_apply = Duration::ZERO;
-        while let Some(messages) = gather(&mut feed, last_apply.min(MAX_GATHER)).await {
+        let mut check = tokio::time::interval(INTACT_EVERY);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // Waiting for the next event is where the projector idles; a
+            // lost store shows there too. (Only this wait is raced: a
+            // batch being gathered is never dropped.)
+            let first = tokio::select! {
+                first = feed.next() => first,
+                _ = check.tick() => {
+                    self.ensure_intact().await?;
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let messages = gather(first, &mut feed, last_apply.min(MAX_GATHER)).await;
             let mut events = Vec::with_capacity(messages.len());
             for message in messages {
                 match message? {
                     SubscriptionMessage::Event(event) => events.push(*event),
                     SubscriptionMessage::CaughtUp => {
+                        self.read_models.rebuilt().await?;
                         tracing::info!("projection caught up; now live");
                     }
                 }
@@ -103,7 +124,22 @@ impl Projector {
         Err(ProjectorError::FeedEnded)
     }
 
+    /// Starts the rebuild when the store lost what was written to it.
+    async fn ensure_intact(&self) -> Result<(), ProjectorError> {
+        if self.read_models.intact().await? {
+            return Ok(());
+        }
+        tracing::error!(
+            "the read models lost what was written to them; rebuilding from the first event"
+        );
+        self.read_models.start_rebuild().await?;
+        Err(ProjectorError::ReadModelsLost)
+    }
+
     async fn apply_batch(&self, events: &[RecordedEvent], last: u64) -> Result<(), ProjectorError> {
+        // Folding onto views a lost store no longer has would save plans
+        // without their history.
+        self.ensure_intact().await?;
         let mut views: HashMap<(String, String), Option<PlanView>> = HashMap::new();
         let mut raised: HashMap<(String, String), Vec<String>> = HashMap::new();
         for event in events
@@ -157,18 +193,16 @@ impl Projector {
     }
 }
 
-/// The next batch: the first message, every one already waiting, and then
-/// those arriving within `window` of the first (up to [`BATCH`]); `None`
-/// once the feed ends. The window is as long as the last batch took to
+/// The batch that `first` opens: it, every message already waiting, and
+/// then those arriving within `window` of it (up to [`BATCH`]). The window is as long as the last batch took to
 /// apply: writing a plan's document costs about the same for one event as
 /// for ten, so while applying is cheap nothing waits, and while it is dear
 /// (large documents under steady commands) events arriving together are
 /// written together, the wait never longer than the write it saves.
-async fn gather<S, T>(feed: &mut S, window: Duration) -> Option<Vec<T>>
+async fn gather<S, T>(first: T, feed: &mut S, window: Duration) -> Vec<T>
 where
     S: futures::Stream<Item = T> + Unpin,
 {
-    let first = feed.next().await?;
     let deadline = tokio::time::Instant::now() + window;
     let mut batch = vec![first];
     while batch.len() < BATCH {
@@ -186,7 +220,7 @@ where
             None => break,
         }
     }
-    Some(batch)
+    batch
 }
 
 /// Most links one batch span carries; a long catch-up links its first ones.
@@ -242,13 +276,25 @@ mod tests {
         (send, Box::pin(stream).fuse())
     }
 
+    /// The run loop's two steps: the first message, then its batch.
+    async fn next_batch<S, T>(feed: &mut S, window: Duration) -> Option<Vec<T>>
+    where
+        S: futures::Stream<Item = T> + Unpin,
+    {
+        let first = feed.next().await?;
+        Some(gather(first, feed, window).await)
+    }
+
     #[tokio::test]
     async fn without_a_window_a_batch_is_what_is_waiting() {
         let (send, mut feed) = channel();
         for n in 0..3 {
             send.send(n).unwrap();
         }
-        assert_eq!(gather(&mut feed, Duration::ZERO).await, Some(vec![0, 1, 2]));
+        assert_eq!(
+            next_batch(&mut feed, Duration::ZERO).await,
+            Some(vec![0, 1, 2])
+        );
     }
 
     #[tokio::test]
@@ -262,9 +308,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(400)).await;
             late.send(3).unwrap();
         });
-        let batch = gather(&mut feed, Duration::from_millis(200)).await;
+        let batch = next_batch(&mut feed, Duration::from_millis(200)).await;
         assert_eq!(batch, Some(vec![1, 2]));
-        assert_eq!(gather(&mut feed, Duration::ZERO).await, Some(vec![3]));
+        assert_eq!(next_batch(&mut feed, Duration::ZERO).await, Some(vec![3]));
     }
 
     #[tokio::test]
@@ -274,9 +320,9 @@ mod tests {
             send.send(n).unwrap();
         }
         drop(send);
-        let first = gather(&mut feed, MAX_GATHER).await.unwrap();
+        let first = next_batch(&mut feed, MAX_GATHER).await.unwrap();
         assert_eq!(first.len(), BATCH);
-        assert_eq!(gather(&mut feed, MAX_GATHER).await.unwrap().len(), 5);
-        assert_eq!(gather(&mut feed, MAX_GATHER).await, None);
+        assert_eq!(next_batch(&mut feed, MAX_GATHER).await.unwrap().len(), 5);
+        assert_eq!(next_batch(&mut feed, MAX_GATHER).await, None);
     }
 }

@@ -131,6 +131,31 @@ pub trait ReadModelStore: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether the store still holds what the projector wrote: a Redis
+    /// restarted empty, or swapped for another, does not. Stores that
+    /// cannot lose part of their content answer true.
+    async fn intact(&self) -> Result<bool, ReadModelError> {
+        Ok(true)
+    }
+
+    /// Starts over after a loss: forgets the checkpoint and marks the
+    /// store as being rebuilt until [`ReadModelStore::rebuilt`].
+    async fn start_rebuild(&self) -> Result<(), ReadModelError> {
+        Ok(())
+    }
+
+    /// The projection has caught up with the feed.
+    async fn rebuilt(&self) -> Result<(), ReadModelError> {
+        Ok(())
+    }
+
+    /// Whether a plan missing here may yet exist (a rebuild runs, or the
+    /// store lost its content): readers answer "unavailable", not
+    /// "missing".
+    async fn rebuilding(&self) -> Result<bool, ReadModelError> {
+        Ok(false)
+    }
+
     /// Writes the views and the feed position they include, atomically.
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError>;
 

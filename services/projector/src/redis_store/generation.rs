@@ -1,0 +1,110 @@
+//! Knowing when Redis lost what the projector wrote. A Redis restarted
+//! without persistence, failed over to a blank replica, or emptied by an
+//! eviction still answers, and the projector would carry on writing new
+//! events into it while every older plan reads as missing. So the
+//! projector keeps a generation marker beside its checkpoint
+//! (`trellis:generation:<ns>`, a random id adopted by every projector of
+//! the namespace): when it is gone or changed, the content is not the one
+//! written, and the projection starts over from the first event, with
+//! `trellis:rebuilding:<ns>` set until it has caught up so gateways answer
+//! "unavailable" for a plan they cannot find rather than "no such plan".
+
+use redis::AsyncCommands;
+
+use super::RedisReadModels;
+use crate::ReadModelError;
+
+impl RedisReadModels {
+    fn adopted(&self) -> Option<String> {
+        self.generation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn adopt(&self, generation: String) {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = Some(generation);
+    }
+
+    /// Takes the namespace's generation, making one for a namespace that
+    /// has none (a first start, or models written before markers).
+    pub(super) async fn adopt_generation(&self) -> Result<(), ReadModelError> {
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        let key = &self.generation_key;
+        let generation: String = self
+            .retrying(|mut redis| {
+                let fresh = fresh.clone();
+                async move {
+                    let _: bool = redis.set_nx(key, &fresh).await?;
+                    redis.get(key).await
+                }
+            })
+            .await?;
+        self.adopt(generation);
+        Ok(())
+    }
+
+    /// Whether the marker is still the one adopted.
+    pub(super) async fn generation_intact(&self) -> Result<bool, ReadModelError> {
+        let Some(adopted) = self.adopted() else {
+            return Ok(true);
+        };
+        let key = &self.generation_key;
+        let current: Option<String> = self
+            .retrying(|mut redis| async move { redis.get(key).await })
+            .await?;
+        Ok(current.as_deref() == Some(adopted.as_str()))
+    }
+
+    /// Forgets the checkpoint, marks the rebuild, and takes a new
+    /// generation, in one transaction.
+    pub(super) async fn begin_rebuild(&self) -> Result<(), ReadModelError> {
+        let fresh = uuid::Uuid::new_v4().simple().to_string();
+        let (checkpoint, rebuilding, generation) = (
+            &self.checkpoint_key,
+            &self.rebuilding_key,
+            &self.generation_key,
+        );
+        self.retrying(|mut redis| {
+            let fresh = fresh.clone();
+            async move {
+                redis::pipe()
+                    .atomic()
+                    .del(checkpoint)
+                    .ignore()
+                    .set(rebuilding, 1)
+                    .ignore()
+                    .set(generation, &fresh)
+                    .ignore()
+                    .query_async::<()>(&mut redis)
+                    .await
+            }
+        })
+        .await?;
+        self.adopt(fresh);
+        Ok(())
+    }
+
+    pub(super) async fn end_rebuild(&self) -> Result<(), ReadModelError> {
+        let key = &self.rebuilding_key;
+        self.retrying(|mut redis| async move { redis.del::<_, ()>(key).await })
+            .await
+    }
+
+    /// Whether a plan missing here may yet exist: a rebuild runs, or the
+    /// marker is gone (Redis lost its content and no projector has
+    /// noticed yet, or none has started).
+    pub(super) async fn is_rebuilding(&self) -> Result<bool, ReadModelError> {
+        let (rebuilding, generation) = (&self.rebuilding_key, &self.generation_key);
+        let (rebuilding, marked): (bool, bool) = self
+            .retrying(|mut redis| async move {
+                redis::pipe()
+                    .exists(rebuilding)
+                    .exists(generation)
+                    .query_async(&mut redis)
+                    .await
+            })
+            .await?;
+        Ok(rebuilding || !marked)
+    }
+}
