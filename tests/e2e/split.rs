@@ -44,44 +44,96 @@ async fn plan_at(gateway: &str, token: &str, plan_id: &str, version: u64) -> Val
     }
 }
 
+/// The distributed topology on a database and a Redis of its own: the
+/// plans service, the projector and `gateways` gateways.
+struct Topology {
+    admin: &'static str,
+    database: String,
+    redis: PrivateRedis,
+    plans_url: String,
+    gateways: Vec<Service>,
+    _services: Vec<Service>,
+}
+
+impl Topology {
+    async fn start(gateways: usize) -> Self {
+        let database = format!("trellis_split_{}", uuid::Uuid::new_v4().simple());
+        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+        let store_url = trellis_store_postgres::ensure_database(admin, &database)
+            .await
+            .expect("PostgreSQL reachable (./scripts/services-up starts it)");
+        let redis = PrivateRedis::start().await;
+        let redis_url = redis.url();
+        let base = [
+            ("TRELLIS_STORE_URL", store_url.as_str()),
+            ("TRELLIS_REDIS_URL", redis_url.as_str()),
+            ("TRELLIS_LOG_FORMAT", "text"),
+        ];
+        let plans = Service::start("plans-service", &base).await;
+        let projector = Service::start("projector", &base).await;
+        let plans_url = plans.url("grpc");
+        let mut gateway_env = base.to_vec();
+        gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
+        let mut started = Vec::new();
+        for _ in 0..gateways {
+            started.push(Service::start("gateway", &gateway_env).await);
+        }
+        Self {
+            admin,
+            database,
+            redis,
+            plans_url,
+            gateways: started,
+            _services: vec![plans, projector],
+        }
+    }
+
+    async fn client(
+        &self,
+        token: &str,
+    ) -> PlanServiceClient<
+        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+    > {
+        let channel = tonic::transport::Channel::from_shared(self.plans_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        PlanServiceClient::with_interceptor(channel, Bearer::new(token))
+    }
+
+    async fn stop(self) {
+        let Self {
+            admin,
+            database,
+            gateways,
+            _services,
+            ..
+        } = self;
+        drop((gateways, _services));
+        trellis_store_postgres::drop_database(admin, &database)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_split_topology_survives_a_redis_restart_mid_stream() {
-    let database = format!("trellis_split_{}", uuid::Uuid::new_v4().simple());
-    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-    let store_url = trellis_store_postgres::ensure_database(admin, &database)
-        .await
-        .expect("PostgreSQL reachable (./scripts/services-up starts it)");
-    let mut redis = PrivateRedis::start().await;
-    let redis_url = redis.url();
-    let base = [
-        ("TRELLIS_STORE_URL", store_url.as_str()),
-        ("TRELLIS_REDIS_URL", redis_url.as_str()),
-        ("TRELLIS_LOG_FORMAT", "text"),
-    ];
-    let plans = Service::start("plans-service", &base).await;
-    let projector = Service::start("projector", &base).await;
-    let plans_url = plans.url("grpc");
-    let mut gateway_env = base.to_vec();
-    gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
-    let gateway_one = Service::start("gateway", &gateway_env).await;
-    let gateway_two = Service::start("gateway", &gateway_env).await;
-    let (one, two) = (gateway_one.url("http"), gateway_two.url("http"));
-
+    let mut topology = Topology::start(2).await;
+    let (one, two) = (
+        topology.gateways[0].url("http"),
+        topology.gateways[1].url("http"),
+    );
     let tenant = fresh_tenant();
     let token = clinician_token(&tenant);
-    let channel = tonic::transport::Channel::from_shared(plans_url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = PlanServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let mut client = topology.client(&token).await;
     let plan_id = create_plan(&mut client).await.plan_id;
 
     // Goals stream in; Redis dies and comes back halfway.
     let mut goals = Vec::new();
     for n in 0..40 {
         if n == 20 {
-            redis.kill_and_restart().await;
+            topology.redis.kill_and_restart().await;
         }
         let reply = client
             .add_goal(add_goal_request(&plan_id, &format!("Goal {n}")))
@@ -186,42 +238,16 @@ async fn the_split_topology_survives_a_redis_restart_mid_stream() {
         "the gateways' plan reads are in the shared access log"
     );
 
-    drop((gateway_one, gateway_two, projector, plans));
-    trellis_store_postgres::drop_database(admin, &database)
-        .await
-        .unwrap();
+    topology.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
-    let database = format!("trellis_split_{}", uuid::Uuid::new_v4().simple());
-    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-    let store_url = trellis_store_postgres::ensure_database(admin, &database)
-        .await
-        .expect("PostgreSQL reachable (./scripts/services-up starts it)");
-    let mut redis = PrivateRedis::start().await;
-    let redis_url = redis.url();
-    let base = [
-        ("TRELLIS_STORE_URL", store_url.as_str()),
-        ("TRELLIS_REDIS_URL", redis_url.as_str()),
-        ("TRELLIS_LOG_FORMAT", "text"),
-    ];
-    let plans = Service::start("plans-service", &base).await;
-    let projector = Service::start("projector", &base).await;
-    let plans_url = plans.url("grpc");
-    let mut gateway_env = base.to_vec();
-    gateway_env.push(("TRELLIS_PLANS_URL", plans_url.as_str()));
-    let gateway = Service::start("gateway", &gateway_env).await;
-    let http = gateway.url("http");
-
+    let mut topology = Topology::start(1).await;
+    let http = topology.gateways[0].url("http");
     let tenant = fresh_tenant();
     let token = clinician_token(&tenant);
-    let channel = tonic::transport::Channel::from_shared(plans_url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = PlanServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let mut client = topology.client(&token).await;
     let plan_id = create_plan(&mut client).await.plan_id;
     for n in 0..3 {
         client
@@ -232,7 +258,7 @@ async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
     plan_at(&http, &token, &plan_id, 3).await;
 
     // Redis comes back empty, and no command follows to rewrite the plan.
-    redis.restart_empty().await;
+    topology.redis.restart_empty().await;
 
     // Every answer is the plan or a retryable UNAVAILABLE — never "no
     // such plan" — until the projector has rebuilt it on its own.
@@ -274,8 +300,5 @@ async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
     assert_eq!(listed["plans"]["nodes"][0]["id"], plan_id);
     eprintln!("{unavailable} reads answered UNAVAILABLE during the rebuild");
 
-    drop((gateway, projector, plans));
-    trellis_store_postgres::drop_database(admin, &database)
-        .await
-        .unwrap();
+    topology.stop().await;
 }
