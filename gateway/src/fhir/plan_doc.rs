@@ -1,5 +1,11 @@
 //! The plan as the FHIR API reads it: one fixed GraphQL selection (so the
 //! access log records exactly these fields) and the shapes it returns.
+//!
+//! The console reads the same GraphQL types with its own selection and
+//! shapes (`console/plan_view.rs`). They stay apart on purpose: each
+//! selection is what that reader logs as read, and a shape with exactly
+//! its selection's fields, none defaulted, fails loudly when the two
+//! drift instead of exporting an empty id or a zero score.
 
 use serde::Deserialize;
 
