@@ -561,6 +561,15 @@ impl PrivateRedis {
         self.child = Self::spawn(self.port, self.dir.path()).await;
     }
 
+    /// Kills it; [`PrivateRedis::start_again`] brings it back with its data.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    pub async fn start_again(&mut self) {
+        self.child = Self::spawn(self.port, self.dir.path()).await;
+    }
+
     /// Kills it and starts a blank one on the same port: a Redis without
     /// persistence restarted, or a failover to an empty replica.
     pub async fn restart_empty(&mut self) {

@@ -265,16 +265,7 @@ async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut unavailable = 0;
     loop {
-        let body: Value = reqwest::Client::new()
-            .post(format!("{http}/graphql"))
-            .bearer_auth(&token)
-            .json(&json!({ "query": PLAN_QUERY, "variables": { "id": plan_id } }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, body) = timed_read(&http, &token, &plan_id).await;
         if let Some(errors) = body.get("errors") {
             assert_eq!(errors[0]["extensions"]["code"], "UNAVAILABLE", "{body}");
             unavailable += 1;
@@ -300,5 +291,67 @@ async fn a_redis_restarted_empty_is_rebuilt_and_no_plan_reads_as_missing() {
     assert_eq!(listed["plans"]["nodes"][0]["id"], plan_id);
     eprintln!("{unavailable} reads answered UNAVAILABLE during the rebuild");
 
+    topology.stop().await;
+}
+
+/// One GraphQL read of `plan_id`: how long it took and the answer.
+async fn timed_read(http: &str, token: &str, plan_id: &str) -> (Duration, Value) {
+    let started = Instant::now();
+    let body: Value = reqwest::Client::new()
+        .post(format!("{http}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": PLAN_QUERY, "variables": { "id": plan_id } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (started.elapsed(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_fail_fast_while_redis_is_away_and_recover_alone() {
+    let mut topology = Topology::start(1).await;
+    let http = topology.gateways[0].url("http");
+    let token = clinician_token(&fresh_tenant());
+    let mut client = topology.client(&token).await;
+    let plan_id = create_plan(&mut client).await.plan_id;
+    plan_at(&http, &token, &plan_id, 0).await;
+
+    topology.redis.kill().await;
+    for _ in 0..3 {
+        let (took, body) = timed_read(&http, &token, &plan_id).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains("127.0.0.1"),
+            "no address in the answer: {body}"
+        );
+        assert!(
+            took < Duration::from_millis(1500),
+            "held {took:?} while Redis is away"
+        );
+    }
+
+    // Back, and every process carries on without a restart.
+    topology.redis.start_again().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = timed_read(&http, &token, &plan_id).await;
+        if body.get("errors").is_none() {
+            assert_eq!(body["data"]["plan"]["id"], plan_id);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .add_goal(add_goal_request(&plan_id, "After the outage"))
+        .await
+        .unwrap();
+    plan_at(&http, &token, &plan_id, 1).await;
     topology.stop().await;
 }

@@ -103,6 +103,13 @@ if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
 ";
 
+/// The longest a read-model operation waits for Redis before it answers
+/// "unavailable" (reads are retried by their callers; the projector
+/// resumes from its checkpoint).
+pub const ANSWER_WITHIN: Duration = Duration::from_millis(500);
+/// The same for a batch of documents the projector saves.
+const SAVE_WITHIN: Duration = Duration::from_secs(10);
+
 /// Plan read models in Redis.
 #[derive(Clone)]
 pub struct RedisReadModels {
@@ -221,7 +228,15 @@ impl RedisReadModels {
     /// written beside them in another, with its own checkpoint.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, ReadModelError> {
         let client = redis::Client::open(url).map_err(|e| unavailable(&e))?;
-        let redis = ConnectionManager::new(client)
+        // Bounded, so a Redis that is away answers "unavailable" within
+        // ANSWER_WITHIN instead of holding every read while it reconnects.
+        // Each operation bounds its own wait (a batch save may take longer
+        // than a read).
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(ANSWER_WITHIN / 2))
+            .set_response_timeout(None)
+            .set_number_of_retries(1);
+        let redis = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(Self {
@@ -239,28 +254,50 @@ impl RedisReadModels {
         })
     }
 
-    /// Runs `op`, and again (up to twice, briefly apart) when the
-    /// connection dropped: the manager reconnects meanwhile, so a Redis
-    /// restart or failover costs a caller a short wait, not an error.
+    /// Runs `op`, and again (briefly apart) when the connection dropped
+    /// and time is left: the manager reconnects meanwhile, so a Redis
+    /// restart or failover costs a caller a short wait, not an error. A
+    /// Redis that stays away is "unavailable" within [`ANSWER_WITHIN`].
     async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, ReadModelError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, redis::RedisError>>,
     {
+        self.retrying_within(ANSWER_WITHIN, op).await
+    }
+
+    /// [`Self::retrying`] with its own bound (a batch save gets longer).
+    async fn retrying_within<T, F, Fut>(&self, within: Duration, op: F) -> Result<T, ReadModelError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, redis::RedisError>>,
+    {
+        let deadline = tokio::time::Instant::now() + within;
         let mut attempt = 0;
         loop {
-            match op(self.redis.clone()).await {
-                Ok(value) => return Ok(value),
-                Err(e)
+            let answer = tokio::time::timeout_at(deadline, op(self.redis.clone())).await;
+            match answer {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e))
                     if attempt < 2
                         && (e.is_io_error()
                             || e.is_connection_dropped()
                             || e.is_connection_refusal()) =>
                 {
                     attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    let pause = Duration::from_millis(100 * attempt);
+                    if tokio::time::Instant::now() + pause >= deadline {
+                        return Err(unavailable(&e));
+                    }
+                    tokio::time::sleep(pause).await;
                 }
-                Err(e) => return Err(unavailable(&e)),
+                Ok(Err(e)) => return Err(unavailable(&e)),
+                Err(_) => {
+                    return Err(ReadModelError::Unavailable(format!(
+                        "Redis did not answer within {} ms",
+                        within.as_millis()
+                    )));
+                }
             }
         }
     }
@@ -499,7 +536,7 @@ impl ReadModelStore for RedisReadModels {
         pipe.invoke_script(&checkpoint_update).ignore();
         // The batch is idempotent (versions and checkpoint only move
         // forward), so sending it again after a dropped connection is safe.
-        self.retrying(|mut redis| {
+        self.retrying_within(SAVE_WITHIN, |mut redis| {
             let pipe = pipe.clone();
             async move {
                 // Scripts must be loaded before EVALSHA runs inside MULTI
