@@ -52,7 +52,10 @@ struct Topology {
     redis: PrivateRedis,
     plans_url: String,
     gateways: Vec<Service>,
-    _services: Vec<Service>,
+    projectors: Vec<Service>,
+    /// The store and Redis settings every process of it shares.
+    env: Vec<(String, String)>,
+    _plans: Service,
 }
 
 impl Topology {
@@ -78,14 +81,31 @@ impl Topology {
         for _ in 0..gateways {
             started.push(Service::start("gateway", &gateway_env).await);
         }
+        let env = base
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Self {
             admin,
             database,
             redis,
             plans_url,
             gateways: started,
-            _services: vec![plans, projector],
+            projectors: vec![projector],
+            env,
+            _plans: plans,
         }
+    }
+
+    /// Another projector on the same store and Redis.
+    async fn start_projector(&mut self) {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.projectors
+            .push(Service::start("projector", &env).await);
     }
 
     async fn client(
@@ -107,10 +127,11 @@ impl Topology {
             admin,
             database,
             gateways,
-            _services,
+            projectors,
+            _plans,
             ..
         } = self;
-        drop((gateways, _services));
+        drop((gateways, projectors, _plans));
         trellis_store_postgres::drop_database(admin, &database)
             .await
             .unwrap();
@@ -353,5 +374,49 @@ async fn reads_fail_fast_while_redis_is_away_and_recover_alone() {
         .await
         .unwrap();
     plan_at(&http, &token, &plan_id, 1).await;
+    topology.stop().await;
+}
+
+/// `/readyz` of a projector: its status and what it says.
+async fn readiness(projector: &Service) -> (u16, String) {
+    let response = reqwest::get(format!("{}/readyz", projector.url("http")))
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projectors_take_turns_and_only_one_projects() {
+    let mut topology = Topology::start(1).await;
+    topology.start_projector().await;
+    let http = topology.gateways[0].url("http");
+    let token = clinician_token(&fresh_tenant());
+    let mut client = topology.client(&token).await;
+    let plan_id = create_plan(&mut client).await.plan_id;
+    plan_at(&http, &token, &plan_id, 0).await;
+
+    // Exactly one is ready (projecting); the other stands by.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let active = loop {
+        let first = readiness(&topology.projectors[0]).await;
+        let second = readiness(&topology.projectors[1]).await;
+        match (first.0, second.0) {
+            (200, 503) if second.1.contains("standby") => break 0,
+            (503, 200) if first.1.contains("standby") => break 1,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "{first:?} {second:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // The active one dies; the other takes the lease and projects.
+    drop(topology.projectors.remove(active));
+    client
+        .add_goal(add_goal_request(&plan_id, "After the hand-over"))
+        .await
+        .unwrap();
+    plan_at(&http, &token, &plan_id, 1).await;
+    let (status, said) = readiness(&topology.projectors[0]).await;
+    assert_eq!(status, 200, "{said}");
     topology.stop().await;
 }

@@ -160,6 +160,14 @@ impl ReadModelStore for CachedReadModels {
         self.inner.rebuilding().await
     }
 
+    async fn hold_lease(
+        &self,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ReadModelError> {
+        self.inner.hold_lease(holder, ttl).await
+    }
+
     async fn ping(&self) -> Result<(), ReadModelError> {
         self.inner.ping().await
     }

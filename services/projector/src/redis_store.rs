@@ -129,6 +129,8 @@ pub struct RedisReadModels {
     generation_key: String,
     generation: Arc<std::sync::Mutex<Option<String>>>,
     rebuilding_key: String,
+    /// `trellis:projector:<ns>`: which projector may write.
+    lease_key: String,
 }
 
 impl std::fmt::Debug for RedisReadModels {
@@ -251,6 +253,7 @@ impl RedisReadModels {
             generation_key: format!("trellis:generation:{namespace}"),
             generation: Arc::default(),
             rebuilding_key: format!("trellis:rebuilding:{namespace}"),
+            lease_key: format!("trellis:projector:{namespace}"),
         })
     }
 
@@ -492,6 +495,10 @@ impl ReadModelStore for RedisReadModels {
 
     async fn rebuilding(&self) -> Result<bool, ReadModelError> {
         self.is_rebuilding().await
+    }
+
+    async fn hold_lease(&self, holder: &str, ttl: Duration) -> Result<bool, ReadModelError> {
+        self.lease(holder, ttl).await
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {

@@ -1,4 +1,5 @@
-//! Following the event feed and keeping read models current.
+//! Following the event feed and keeping read models current: one
+//! projector per read-model store at a time (a lease), the others on standby.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -31,7 +32,14 @@ pub enum ProjectorError {
     FeedEnded,
     #[error("the read-model store lost what was written to it; rebuilding from the first event")]
     ReadModelsLost,
+    #[error("another projector took the lease; standing by")]
+    LeaseLost,
 }
+
+/// How long a projector's lease lasts unless renewed; it renews every
+/// [`INTACT_EVERY`] while it runs, so a projector that dies is replaced
+/// within this time.
+pub const LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// How often an idle projector checks that its read models are still
 /// there (a Redis restarted empty while no event arrives).
@@ -43,6 +51,10 @@ pub struct Projector {
     read_models: Arc<dyn ReadModelStore>,
     position: watch::Sender<u64>,
     publishers: Vec<Arc<dyn ChangePublisher>>,
+    /// This process, as the lease names it.
+    holder: String,
+    /// Whether this projector holds the lease (and so projects).
+    holding: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -60,7 +72,40 @@ impl Projector {
             read_models,
             position: watch::Sender::new(0),
             publishers: Vec::new(),
+            holder: uuid::Uuid::new_v4().to_string(),
+            holding: watch::Sender::new(false),
         }
+    }
+
+    /// Whether this projector holds the lease: one projects, the others
+    /// stand by until it stops renewing.
+    pub fn holding(&self) -> watch::Receiver<bool> {
+        self.holding.subscribe()
+    }
+
+    /// Waits until this projector holds the lease.
+    async fn take_lease(&self) -> Result<(), ProjectorError> {
+        let mut said = false;
+        while !self.read_models.hold_lease(&self.holder, LEASE_TTL).await? {
+            self.holding.send_replace(false);
+            if !said {
+                tracing::info!("another projector holds the lease; standing by");
+                said = true;
+            }
+            tokio::time::sleep(INTACT_EVERY).await;
+        }
+        self.holding.send_replace(true);
+        Ok(())
+    }
+
+    /// Renews the lease; an error when another projector took it.
+    async fn renew_lease(&self) -> Result<(), ProjectorError> {
+        if self.read_models.hold_lease(&self.holder, LEASE_TTL).await? {
+            return Ok(());
+        }
+        self.holding.send_replace(false);
+        tracing::warn!("another projector took the lease; standing by");
+        Err(ProjectorError::LeaseLost)
     }
 
     /// Also announce every saved plan version to `publisher`.
@@ -78,6 +123,7 @@ impl Projector {
     /// Runs until the feed fails. Resumes after the saved checkpoint, once
     /// the store has brought its indexes up to date.
     pub async fn run(&self) -> Result<(), ProjectorError> {
+        self.take_lease().await?;
         self.read_models.prepare().await?;
         let checkpoint = self.read_models.checkpoint().await?;
         self.position.send_replace(checkpoint.unwrap_or(0));
@@ -93,6 +139,7 @@ impl Projector {
             let first = tokio::select! {
                 first = feed.next() => first,
                 _ = check.tick() => {
+                    self.renew_lease().await?;
                     self.ensure_intact().await?;
                     continue;
                 }
@@ -138,7 +185,8 @@ impl Projector {
 
     async fn apply_batch(&self, events: &[RecordedEvent], last: u64) -> Result<(), ProjectorError> {
         // Folding onto views a lost store no longer has would save plans
-        // without their history.
+        // without their history; and only the lease holder writes.
+        self.renew_lease().await?;
         self.ensure_intact().await?;
         let mut views: HashMap<(String, String), Option<PlanView>> = HashMap::new();
         let mut raised: HashMap<(String, String), Vec<String>> = HashMap::new();

@@ -156,6 +156,18 @@ pub trait ReadModelStore: Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Takes, or renews, the right to project into this store for `ttl`,
+    /// as `holder`: false while another projector holds it. Stores only
+    /// one process writes (the embedded one) always grant it.
+    async fn hold_lease(
+        &self,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ReadModelError> {
+        let _ = (holder, ttl);
+        Ok(true)
+    }
+
     /// Writes the views and the feed position they include, atomically.
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError>;
 

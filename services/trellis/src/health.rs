@@ -106,6 +106,22 @@ impl Check {
         }
     }
 
+    /// The projector holds the lease, so it is the one projecting; a
+    /// projector on standby is alive but not ready.
+    pub(crate) fn holds_lease(holding: watch::Receiver<bool>) -> Self {
+        Self::answers("standby: another projector holds the lease", move || {
+            let holds = *holding.borrow();
+            async move {
+                if holds {
+                    Ok(())
+                } else {
+                    Err("standing by".to_owned())
+                }
+            }
+            .boxed()
+        })
+    }
+
     fn answers<F>(failure: &'static str, probe: F) -> Self
     where
         F: Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,

@@ -288,6 +288,7 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
                 Check::store_answers(Arc::clone(&events)),
                 Check::read_models(read_models),
                 Check::projection_lag(events, projector.position()),
+                Check::holds_lease(projector.holding()),
             ],
         );
         let projection = tokio::spawn(keep_projecting(projector));

@@ -8,6 +8,7 @@
 //! written, and the projection starts over from the first event, with
 //! `trellis:rebuilding:<ns>` set until it has caught up so gateways answer
 //! "unavailable" for a plan they cannot find rather than "no such plan".
+//! The same module keeps one projector per namespace (a lease).
 
 use redis::AsyncCommands;
 
@@ -106,5 +107,40 @@ impl RedisReadModels {
             })
             .await?;
         Ok(rebuilding || !marked)
+    }
+}
+
+/// Takes the lease when it is free or already ours (KEYS 1: the lease;
+/// ARGV 1: holder, 2: milliseconds).
+const HOLD_LEASE: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
+impl RedisReadModels {
+    /// One projector per namespace: the lease `trellis:projector:<ns>`,
+    /// renewed well within its time to live.
+    pub(super) async fn lease(
+        &self,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, ReadModelError> {
+        let key = &self.lease_key;
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let held: i64 = self
+            .retrying(|mut redis| async move {
+                redis::Script::new(HOLD_LEASE)
+                    .key(key)
+                    .arg(holder)
+                    .arg(millis)
+                    .invoke_async(&mut redis)
+                    .await
+            })
+            .await?;
+        Ok(held == 1)
     }
 }
