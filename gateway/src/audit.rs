@@ -4,13 +4,14 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 use tonic::transport::Channel;
 
 use trellis_audit::history::{HistoryEntry, HistoryFilter, read_whole_stream};
 use trellis_audit::timetravel::{AsOf, plan_as_of};
-use trellis_audit::{Audit, AuditError, ReadContext};
-use trellis_kernel::{AccessQuery, EventStore};
+use trellis_audit::{AuditError, ReadContext};
+
+use crate::audit_backend::{AuditBackend, RemoteAudit};
+use trellis_kernel::AccessQuery;
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
@@ -19,41 +20,6 @@ use crate::error::{ErrorCode, error};
 use crate::plan::Plan;
 
 const DEFAULT_PAGE: usize = 100;
-
-/// Where the audit trail is read.
-#[derive(Clone)]
-pub enum AuditBackend {
-    /// In this process, on the event store (embedded).
-    Local(Box<Audit>),
-    /// The `AuditService` over gRPC (split topology).
-    Remote(RemoteAudit),
-}
-
-/// The split topology's audit trail: the `AuditService`, which checks the
-/// auditor and logs every read before it answers, and the event store the
-/// gateway reads a plan's history from once the service has let it —
-/// GraphQL resolves `Plan` from the read-model type, while the service's
-/// `plan_json` is already the GraphQL-shaped answer.
-#[derive(Clone)]
-pub struct RemoteAudit {
-    pub service: AuditServiceClient<Channel>,
-    pub history: Arc<dyn EventStore>,
-}
-
-impl std::fmt::Debug for RemoteAudit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteAudit").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for AuditBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Local(_) => "AuditBackend::Local",
-            Self::Remote(_) => "AuditBackend::Remote",
-        })
-    }
-}
 
 fn backend<'a>(ctx: &'a Context<'_>) -> &'a AuditBackend {
     ctx.data_unchecked::<AuditBackend>()
@@ -238,6 +204,9 @@ pub struct Verification {
     events: u64,
     digests: u64,
     first_break: Option<String>,
+    /// When the newest signed digest was recorded (RFC 3339); null when
+    /// the tenant has none.
+    last_digest_at: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -494,6 +463,7 @@ impl AuditQuery {
                     events: reply.events,
                     digests: reply.digests,
                     first_break: blank_is_none(reply.first_break),
+                    last_digest_at: blank_is_none(reply.last_digest_at),
                 });
             }
         };
@@ -504,6 +474,7 @@ impl AuditQuery {
             events: report.events,
             digests: report.digests,
             first_break: report.first_break,
+            last_digest_at: report.last_digest_at.map(|t| t.to_rfc3339()),
         })
     }
 }

@@ -18,6 +18,28 @@ pub struct RequestMeta {
     pub request_id: String,
 }
 
+/// Plans a request may still replay from their history: one. Each edge
+/// puts a fresh one in every request, so a request's replay cost is known
+/// before any replay runs, whatever the document selects.
+#[derive(Debug, Default)]
+pub struct Replays(std::sync::atomic::AtomicBool);
+
+/// Takes the request's one replay, or refuses with the rule.
+pub(crate) fn spend_replay(ctx: &Context<'_>, field: &str) -> async_graphql::Result<()> {
+    let spent = ctx
+        .data_opt::<Replays>()
+        .is_none_or(|r| r.0.swap(true, std::sync::atomic::Ordering::Relaxed));
+    if spent {
+        return Err(error(
+            ErrorCode::BadUserInput,
+            &format!(
+                "{field} is replayed from a plan's history: select it for one plan per request"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn internal(e: &ReadModelError) -> async_graphql::Error {
     match e {
         // Retryable: the store is away or restarting, not broken.

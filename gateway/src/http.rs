@@ -316,6 +316,7 @@ async fn graphql(
     request = request
         .data(caller)
         .data(meta)
+        .data(crate::context::Replays::default())
         .data(state.config.edge.introspection);
     if let Some(token) = token {
         request = request.data(token);

@@ -122,6 +122,7 @@ impl Operations {
             .variables(Variables::from_json(variables))
             .data(caller.clone())
             .data(who.meta.clone())
+            .data(crate::context::Replays::default())
             .data(self.introspection)
             .data(BearerToken(who.token.clone()))
             .data(via);

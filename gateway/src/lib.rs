@@ -12,6 +12,7 @@
 
 mod access;
 mod audit;
+mod audit_backend;
 mod clinical;
 mod compliance;
 pub mod console;
@@ -49,7 +50,7 @@ mod templates;
 mod wording;
 mod ws;
 
-pub use audit::{AuditBackend, RemoteAudit};
+pub use audit_backend::{AuditBackend, RemoteAudit};
 pub use context::RequestMeta;
 pub use cost::{CostLimits, QueryCost};
 pub use edge::EdgeConfig;

@@ -10,8 +10,13 @@ use trellis_projector::{PlanView, ReadModelStore, compliance};
 use crate::clinical::{
     ClinicalContext, Diagnosis, Intervention, PresentingProblem, Referral, SafetyPlan, ServicePlan,
 };
-use crate::context::{caller, internal, record_reads, selected, today};
+use trellis_audit::history::read_whole_stream;
+use trellis_audit::timetravel::last_fully_signed;
+
+use crate::audit_backend::AuditBackend;
+use crate::context::{caller, internal, record_reads, selected, spend_replay, today};
 use crate::contract;
+use crate::error::{ErrorCode, error};
 use crate::goals::Goal;
 use crate::lifecycle::{Consent, GqlPlanStatus, Signature, StatusChange, plan_status};
 use crate::measures::{Measure, SafetyFlag, ScheduledMeasure};
@@ -210,6 +215,31 @@ impl Plan {
             .into_iter()
             .map(Into::into)
             .collect()
+    }
+    /// The plan as it stood when every required signer had last signed
+    /// its content version, at or before this plan's `version`: this same
+    /// state while `pendingSignatures` is empty, an earlier one while a
+    /// later change awaits signatures, null when no content version was
+    /// fully signed by then. What a payer document is made from. Replayed
+    /// from the plan's history, so it may be selected for one plan per
+    /// request (BAD_USER_INPUT for the others).
+    async fn signed_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
+        spend_replay(ctx, "signedVersion")?;
+        if compliance::pending_signatures(&self.0).is_empty() {
+            return Ok(Some(Plan(self.0.clone())));
+        }
+        let tenant = &caller(ctx)?.tenant;
+        let stream = trellis_audit::plan_stream(tenant, &self.0.plan_id)
+            .map_err(|_| error(ErrorCode::NotFound, "plan not found"))?;
+        let store = ctx.data::<AuditBackend>()?.event_store();
+        let events = read_whole_stream(store, &stream).await.map_err(|e| {
+            tracing::warn!(error = %e, "plan history unreadable for its signed version");
+            error(
+                ErrorCode::Unavailable,
+                "the event store did not answer; retry shortly",
+            )
+        })?;
+        Ok(last_fully_signed(&events, self.0.version).map(Plan))
     }
     /// What a payer would find missing.
     async fn insurance_readiness(&self) -> InsuranceReadiness {

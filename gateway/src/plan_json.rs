@@ -7,9 +7,11 @@
 //! that schema's own SDL when the renderer is made, so a field added to
 //! `Plan` or below it is in the JSON without anyone listing it. Fields that
 //! take arguments get none, so their defaults: `measures` of every
-//! instrument, every `safetyFlags`, every `signatures`. No field of `Plan`
-//! needs the request (caller, read models, access log); one that did would
-//! fail [`PlanRenderer::render`], and the tests here.
+//! instrument, every `safetyFlags`, every `signatures`. Fields leading
+//! back to a type being shown (`signedVersion`: another state of the plan)
+//! are left out. No field it selects needs the request (caller, read
+//! models, access log); one that did would fail [`PlanRenderer::render`],
+//! and the tests here.
 
 use std::collections::HashMap;
 
@@ -53,8 +55,7 @@ impl std::fmt::Debug for GraphqlPlanRenderer {
 
 impl GraphqlPlanRenderer {
     /// Fails only if `Plan` has a field no query can select whole: one
-    /// with a required argument, or an interface, union or cyclic type
-    /// beneath it.
+    /// with a required argument, or an interface or union type beneath it.
     pub fn new() -> Result<Self, RenderError> {
         let schema = Schema::build(ShownPlanQuery, EmptyMutation, EmptySubscription).finish();
         let selection = full_selection(&schema.sdl(), "Plan")?;
@@ -141,12 +142,6 @@ fn selection_of(
     let Some(TypeKind::Object(object)) = types.get(name) else {
         return Err(RenderError(format!("{name} is not an object type")));
     };
-    if path.iter().any(|p| p == name) {
-        return Err(RenderError(format!(
-            "{name} contains itself ({}), so no selection is whole",
-            path.join(" > ")
-        )));
-    }
     path.push(name.to_owned());
     let mut fields = Vec::with_capacity(object.fields.len());
     for field in &object.fields {
@@ -166,6 +161,10 @@ fn selection_of(
         match types.get(of) {
             // Built-in scalars are not in the SDL.
             None | Some(TypeKind::Scalar | TypeKind::Enum(_)) => fields.push(field_name.to_owned()),
+            // A field leading back to a type being shown is another view
+            // of the plan (`Plan.signedVersion`, replayed per request), not
+            // a part of this one.
+            Some(TypeKind::Object(_)) if path.iter().any(|p| p == of) => {}
             Some(TypeKind::Object(_)) => {
                 let inner = selection_of(types, of, path)?;
                 fields.push(format!("{field_name} {inner}"));
@@ -340,8 +339,13 @@ mod tests {
             err.0.contains("Plan.notes requires the argument first"),
             "{err}"
         );
-        let cyclic = "type Plan { id: ID! next: Plan }";
-        assert!(full_selection(cyclic, "Plan").is_err());
+        let cyclic = "type Plan { id: ID! goals: [Goal!]! signed: Plan }
+                      type Goal { text: String! plan: Plan! }";
+        assert_eq!(
+            full_selection(cyclic, "Plan").unwrap(),
+            "{ id goals { text } }",
+            "fields back to a type being shown are other views, left out"
+        );
         let defaulted = "type Plan { id: ID! notes(first: Int! = 3, open: Boolean): [Note!]! }
                          type Note { text: String! kind: Kind }
                          enum Kind { A B }";

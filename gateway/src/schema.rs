@@ -13,7 +13,8 @@ use trellis_projector::{PlanFilter, PlanView, ReadModelStore};
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
 use crate::access::scope_filter;
-use crate::audit::{AuditBackend, AuditQuery};
+use crate::audit::AuditQuery;
+use crate::audit_backend::AuditBackend;
 use crate::compliance::ComplianceQuery;
 use crate::error::{ErrorCode, error};
 use crate::subscription::SubscriptionRoot;

@@ -53,6 +53,24 @@ async function openQuestionnaire(p, label) {
   if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
 }
 
+// The focused element as "id|text", to check where the keyboard is.
+async function focused(p) {
+  return p.evaluate(() => {
+    const el = document.activeElement;
+    return `${el?.id ?? ''}|${(el?.innerText ?? '').trim()}`;
+  });
+}
+
+// Presses Tab, and nothing else, until the focused element matches
+// `pattern`: proof the control is reachable from the keyboard.
+async function tabTo(p, pattern, limit = 400) {
+  for (let i = 0; i < limit; i += 1) {
+    await p.keyboard.press('Tab');
+    if (pattern.test(await focused(p))) return;
+  }
+  assert.fail(`nothing matching ${pattern} is reachable with Tab`);
+}
+
 async function axeViolations(p) {
   await p.evaluate(axeSource);
   const result = await p.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
@@ -178,21 +196,31 @@ test('the forms work from the keyboard alone', async () => {
   assert.match(await objective().locator('table').innerText(), /\t1\tJoined a woodworking group/);
 });
 
-test('a clinician holds a review', async () => {
+test('a clinician holds a review from the keyboard alone', async () => {
   await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
-  await page.getByLabel('Summary').fill('Worry down; continuing weekly CBT.');
-  await page.getByLabel('Decision').selectOption('CONTINUE');
-  await page.getByRole('button', { name: 'Hold review' }).click();
+  await tabTo(page, /^review-held\|/);
+  // On through the date's parts and the participants, Tab only.
+  await tabTo(page, /^review-summary\|/, 6);
+  await page.keyboard.type('Worry down; revising the exposure steps.');
+  await page.keyboard.press('Tab');
+  assert.match(await focused(page), /^review-decision\|/);
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getByLabel('Decision').inputValue(), 'REVISE', 'chosen with an arrow key');
+  await page.keyboard.press('Tab');
+  assert.match(await focused(page), /\|Hold review$/);
+  await page.keyboard.press('Enter');
   await page.waitForURL(/saved=1/);
   const reviews = await page.locator('section[aria-labelledby=reviews-heading] tbody').innerText();
-  assert.match(reviews, /Worry down; continuing weekly CBT\./);
-  assert.match(reviews, /continue/);
+  assert.match(reviews, /Worry down; revising the exposure steps\./);
+  assert.match(reviews, /revise/);
 });
 
 test('the clinician and then the client sign the new version', async () => {
   await openPlan(page, 'Generalized Anxiety Disorder (GAD) - Emma Lee, 27');
   assert.match(await page.locator('#sign').innerText(), /still needs: clinician, client/);
-  await page.getByRole('button', { name: /as clinician/ }).click();
+  // Keyboard alone: Tab reaches the button, Enter signs.
+  await tabTo(page, /\|Sign version \d+ as clinician$/);
+  await page.keyboard.press('Enter');
   await page.waitForURL(/saved=1/);
   assert.match(await page.locator('#sign').innerText(), /still needs: client\./);
   assert.equal(await page.getByRole('button', { name: /as clinician/ }).count(), 0);
@@ -203,7 +231,9 @@ test('the clinician and then the client sign the new version', async () => {
   const plans = client.locator('section[aria-labelledby=caseload-heading] tbody tr');
   assert.equal(await plans.count(), 1, 'a client sees their own plan only');
   await client.getByRole('link', { name: /Emma Lee/ }).click();
-  await client.getByRole('button', { name: /as client/ }).click();
+  await client.waitForSelector('h1');
+  await tabTo(client, /\|Sign version \d+ as client$/);
+  await client.keyboard.press('Enter');
   await client.waitForURL(/saved=1/);
   assert.match(await client.locator('#sign').innerText(), /is fully signed/);
   await emma.close();

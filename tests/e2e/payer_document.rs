@@ -124,19 +124,7 @@ async fn a_payer_document_holds_the_plan_and_its_seal_is_in_the_record() {
         assert_eq!(response.headers()["content-type"], "application/pdf");
         let pdf = dir.path().join(format!("{key}.pdf"));
         std::fs::write(&pdf, response.bytes().await.unwrap()).unwrap();
-        // -layout keeps a table's row on one line.
-        let text = Command::new("pdftotext")
-            .arg("-layout")
-            .arg(&pdf)
-            .arg("-")
-            .output()
-            .unwrap();
-        assert!(text.status.success());
-        // Lines wrap where the page ends: compare with spaces collapsed.
-        let text = String::from_utf8_lossy(&text.stdout)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = pdf_text(&pdf);
         for phrase in expected
             .iter()
             .chain(&["Signatures", "clinician dr-rivera"])
@@ -174,23 +162,143 @@ async fn a_payer_document_holds_the_plan_and_its_seal_is_in_the_record() {
     }
 }
 
+/// `pdf`'s text (`-layout` keeps a table's row on one line) with runs of
+/// spaces collapsed (lines wrap where the page ends).
+fn pdf_text(pdf: &std::path::Path) -> String {
+    let text = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[tokio::test]
-async fn a_version_awaiting_signatures_gets_no_payer_document() {
+async fn while_a_change_awaits_signatures_the_document_shows_the_last_signed_version() {
+    if !pdftotext_available() {
+        return;
+    }
     let server = Server::start().await;
     let plan = run_demo(&server, "demo").plan("emma-lee");
     let clinician =
         crate::harness::token_in("demo", "dr-rivera", &[Role::Clinician], &["main-street"]);
+    let before = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { version planVersion } }",
+            serde_json::json!({ "id": plan }),
+        )
+        .await;
+    let signed_revision = before["plan"]["version"].as_u64().unwrap();
+    let signed_content = before["plan"]["planVersion"].as_u64().unwrap();
     let mut plans = server.plans(&clinician).await;
-    plans
+    let added = plans
         .add_goal(crate::harness::add_goal_request(&plan, "Walk daily"))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
+    server
+        .plan_at_version(&clinician, &plan, added.revision)
+        .await;
+
+    // GraphQL: the signed state is the one before the change.
+    let data = server
+        .graphql(
+            &clinician,
+            "query($id: ID!) { plan(id: $id) { planVersion pendingSignatures signedVersion { version planVersion goals { description } } } }",
+            serde_json::json!({ "id": plan }),
+        )
+        .await;
+    let signed = &data["plan"]["signedVersion"];
+    assert_eq!(data["plan"]["planVersion"], signed_content + 1);
+    assert_eq!(signed["version"], signed_revision);
+    assert_eq!(signed["planVersion"], signed_content);
+    assert!(!signed["goals"].to_string().contains("Walk daily"));
+    assert!(
+        data["plan"]["pendingSignatures"]
+            .to_string()
+            .contains("CLINICIAN")
+    );
+
+    // Replays are bounded: one plan per request.
+    let (_, listed) = server
+        .graphql_raw(
+            Some(&clinician),
+            "{ plans(first: 10) { nodes { signedVersion { version } } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let errors = listed["errors"].to_string();
+    assert!(
+        errors.contains(
+            "signedVersion is replayed from a plan's history: select it for one plan per request"
+        ) && errors.contains("BAD_USER_INPUT"),
+        "{listed}"
+    );
+
+    // The document is made from that state and says why.
     let session = console_session(&server.http).await;
     let response = payer_document(&server.http, &session, &plan).await;
+    assert_eq!(response.status(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("emma.pdf");
+    std::fs::write(&pdf, response.bytes().await.unwrap()).unwrap();
+    let text = pdf_text(&pdf);
+    assert!(!text.contains("Walk daily"), "{text}");
+    for phrase in [
+        format!(
+            "Content version {} (a later change) still needs the clinician and client signature; this document shows content version {signed_content}, the last fully signed.",
+            signed_content + 1
+        ),
+        format!("Trellis treatment plan {plan} · version {signed_revision} "),
+        "Reduce frequency and intensity of excessive worry".to_owned(),
+    ] {
+        assert!(text.contains(&phrase), "{phrase:?} missing from:\n{text}");
+    }
+    let auditor = token("demo", "auditor-1", &[Role::Auditor]);
+    let grpc = server.grpc.trim_start_matches("http://").to_owned();
+    let check = check_document(&grpc, &auditor, &pdf);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_plan_never_fully_signed_gets_no_payer_document() {
+    let server = Server::start().await;
+    run_demo(&server, "demo");
+    let clinician =
+        crate::harness::token_in("demo", "dr-rivera", &[Role::Clinician], &["main-street"]);
+    let mut plans = server.plans(&clinician).await;
+    let created = plans
+        .create_plan(trellis_proto::plans::v1::CreatePlanRequest {
+            command_id: crate::harness::command_id(),
+            plan_id: String::new(),
+            client_id: "client-emma-lee".into(),
+            primary_clinician_id: "dr-rivera".into(),
+            clinic_id: "main-street".into(),
+            title: "Unsigned plan".into(),
+            payer: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    server
+        .plan_at_version(&clinician, &created.plan_id, created.revision)
+        .await;
+    let session = console_session(&server.http).await;
+    let response = payer_document(&server.http, &session, &created.plan_id).await;
     assert_eq!(response.status(), 409);
     let page = response.text().await.unwrap();
     assert!(
-        page.contains("still needs the clinician and client signature"),
+        page.contains("no content version of this plan is fully signed yet (content version 1 still needs the clinician and client signature)"),
         "{page}"
     );
 }

@@ -30,6 +30,7 @@ struct Verification {
     events: i64,
     digests: i64,
     first_break: Option<String>,
+    last_digest_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,8 +55,7 @@ struct AuditHomePage {
 pub(crate) async fn home(State(console): State<Console>, visit: Visit) -> Response {
     // The verification first: it is the auditor's alone, so nobody else
     // reads (and is logged reading) the plans list for a page refused.
-    let verification =
-        "query ConsoleAudit { auditVerification { ok streams events digests firstBreak } }";
+    let verification = "query ConsoleAudit { auditVerification { ok streams events digests firstBreak lastDigestAt } }";
     let plans = "query ConsoleAuditPlans { plans(first: 100) { nodes { id title clientId } } }";
     let loaded = match console
         .run::<Verified>(&visit, "audit", verification, json!({}))

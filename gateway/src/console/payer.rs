@@ -20,11 +20,6 @@ use super::plan_view::{PLAN_FIELDS, PlanView};
 use super::state::Console;
 use crate::wording::{modality_label, words};
 
-#[derive(Debug, Deserialize)]
-struct Answer {
-    plan: Option<PlanView>,
-}
-
 /// The document's machine-readable identity, in its Keywords: what
 /// `trellis audit check-document` reads back.
 pub(crate) fn keywords(plan_id: &str, version: i64, record_hash: &str) -> String {
@@ -35,8 +30,9 @@ fn number(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), super::chart::trim)
 }
 
-/// The document for `plan` (already checked to be fully signed).
-pub(crate) fn render(plan: &PlanView) -> Vec<u8> {
+/// The document for `plan` (a fully signed state), with `later` saying
+/// which newer content version awaits signatures, if one does.
+pub(crate) fn render(plan: &PlanView, later: Option<&str>) -> Vec<u8> {
     let footer = [
         format!(
             "Trellis treatment plan {} · version {} (content version {})",
@@ -73,6 +69,9 @@ pub(crate) fn render(plan: &PlanView) -> Vec<u8> {
             plan.plan_version
         ),
     );
+    if let Some(later) = later {
+        doc.text(later, false, 9.0, 0.0);
+    }
 
     doc.heading("Diagnoses (ICD-10-CM)");
     for d in plan
@@ -301,44 +300,78 @@ fn file_name(plan: &PlanView) -> String {
     format!("treatment-plan-{id}-v{}.pdf", plan.version)
 }
 
+/// The plan as the payer route reads it: what is in force now, and the
+/// last fully signed state the document is made from.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Current {
+    plan_version: i64,
+    pending_signatures: Vec<String>,
+    signed_version: Option<PlanView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CurrentAnswer {
+    plan: Option<Current>,
+}
+
+/// The signer roles `pending` names, in words ("clinician and client").
+fn needed(pending: &[String]) -> String {
+    pending
+        .iter()
+        .map(|r| words(r))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// What the document says of a later content version still awaiting
+/// signatures; `None` when the version in force is the one shown.
+fn later_version_note(current: &Current, shown: &PlanView) -> Option<String> {
+    (current.plan_version != shown.plan_version).then(|| {
+        format!(
+            "Content version {} (a later change) still needs the {} signature; this document shows content version {}, the last fully signed.",
+            current.plan_version,
+            needed(&current.pending_signatures),
+            shown.plan_version
+        )
+    })
+}
+
 pub(crate) async fn document(
     State(console): State<Console>,
     visit: Visit,
     Path(plan_id): Path<String>,
 ) -> Response {
-    let query =
-        format!("query ConsolePayerDocument($id: ID!) {{ plan(id: $id) {{ {PLAN_FIELDS} }} }}");
+    let query = format!(
+        "query ConsolePayerDocument($id: ID!) {{ plan(id: $id) {{ planVersion pendingSignatures signedVersion {{ {PLAN_FIELDS} }} }} }}"
+    );
     let answer = console
-        .run::<Answer>(
+        .run::<CurrentAnswer>(
             &visit,
             "payer-document",
             &query,
             serde_json::json!({ "id": plan_id }),
         )
         .await;
-    let plan = match answer {
-        Ok(Answer { plan: Some(plan) }) => plan,
-        Ok(Answer { plan: None }) => {
+    let current = match answer {
+        Ok(CurrentAnswer { plan: Some(plan) }) => plan,
+        Ok(CurrentAnswer { plan: None }) => {
             let failure = Failure::new("NOT_FOUND", "no such plan, or not one you may see");
             return failed(&visit, &failure);
         }
         Err(failure) => return failed(&visit, &failure),
     };
-    if !plan.pending_signatures.is_empty() {
+    let Some(plan) = current.signed_version.as_ref() else {
         let failure = Failure::new(
             "FAILED_PRECONDITION",
             &format!(
-                "content version {} still needs the {} signature; the payer document is made from a fully signed version",
-                plan.plan_version,
-                plan.pending_signatures
-                    .iter()
-                    .map(|r| words(r))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                "no content version of this plan is fully signed yet (content version {} still needs the {} signature); the payer document is made from a fully signed version",
+                current.plan_version,
+                needed(&current.pending_signatures)
             ),
         );
         return failed(&visit, &failure);
-    }
+    };
     if plan.record_hash.is_empty() {
         let failure = Failure::new(
             "UNAVAILABLE",
@@ -346,8 +379,9 @@ pub(crate) async fn document(
         );
         return failed(&visit, &failure);
     }
-    let bytes = render(&plan);
-    let disposition = format!("inline; filename=\"{}\"", file_name(&plan));
+    let note = later_version_note(&current, plan);
+    let bytes = render(plan, note.as_deref());
+    let disposition = format!("inline; filename=\"{}\"", file_name(plan));
     (
         [
             (

@@ -308,6 +308,10 @@ impl pb::audit_service_server::AuditService for AuditGrpc {
                 events: report.events,
                 digests: report.digests,
                 first_break: report.first_break.unwrap_or_default(),
+                last_digest_at: report
+                    .last_digest_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
             }))
         }
         .await;

@@ -235,6 +235,8 @@ pub struct VerifyReport {
     pub digests: u64,
     /// The first broken link, in store order, when not ok.
     pub first_break: Option<String>,
+    /// When the newest signed digest was recorded.
+    pub last_digest_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -252,6 +254,7 @@ pub async fn verify(
 ) -> Result<VerifyReport, StoreError> {
     let mut chains: HashMap<StreamName, StreamChain> = HashMap::new();
     let mut digests: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut last_digest_at = None;
     let mut events = 0u64;
     let mut first_break: Option<String> = None;
     let mut after = None;
@@ -266,6 +269,7 @@ pub async fn verify(
             events += 1;
             if event.stream.category() == DIGEST_CATEGORY && event.event_type == DIGEST_EVENT {
                 digests.push((event.global_position, event.payload.clone()));
+                last_digest_at = Some(event.recorded_at);
             }
             let chain = chains.entry(event.stream.clone()).or_default();
             if first_break.is_none() {
@@ -286,6 +290,7 @@ pub async fn verify(
         events,
         digests: digest_count,
         first_break,
+        last_digest_at,
     })
 }
 

@@ -83,6 +83,12 @@ impl Audit {
         }
     }
 
+    /// The event store the trail is read from, for readers that have
+    /// authorized their caller already (a plan's signed version).
+    pub fn event_store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
     pub fn access_log(&self) -> &Arc<dyn AccessLog> {
         &self.access
     }

@@ -33,6 +33,30 @@ pub fn plan_as_of(events: &[RecordedEvent], as_of: AsOf) -> Option<PlanView> {
     view
 }
 
+/// The plan as it stood at the last revision, at or before `up_to`, when
+/// every required signer had signed its content version: what a payer may
+/// be shown while a later change still awaits signatures. `None` when no
+/// content version was ever fully signed by then.
+pub fn last_fully_signed(events: &[RecordedEvent], up_to: u64) -> Option<PlanView> {
+    let mut view = None;
+    let mut signed_at = None;
+    for event in events.iter().take_while(|e| e.revision <= up_to) {
+        let _ = apply_event(&mut view, event);
+        if view
+            .as_ref()
+            .is_some_and(|v| trellis_projector::compliance::pending_signatures(v).is_empty())
+        {
+            signed_at = Some(event.revision);
+        }
+    }
+    match signed_at? {
+        // Still signed at the end: the state already folded.
+        at if view.as_ref().is_some_and(|v| v.version == at) => view,
+        // Fold again rather than clone the plan after every signed event.
+        at => plan_as_of(events, AsOf::Version(at)),
+    }
+}
+
 /// One changed field between two documents.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldChange {
