@@ -154,10 +154,17 @@ pub(crate) async fn record_accesses(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "access log write failed; read refused");
-            error(
-                ErrorCode::Internal,
-                "the read could not be recorded, so it was refused",
-            )
+            match e {
+                // The store is away: retryable, like any outage.
+                trellis_kernel::StoreError::Unavailable(_) => error(
+                    ErrorCode::Unavailable,
+                    "the read could not be recorded (the access log is unavailable), so it was refused; retry shortly",
+                ),
+                _ => error(
+                    ErrorCode::Internal,
+                    "the read could not be recorded, so it was refused",
+                ),
+            }
         })
 }
 

@@ -115,6 +115,16 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> async_graphql::Error {
 /// A plans-service status as a GraphQL error, with the field violations of
 /// `INVALID_ARGUMENT` as `extensions.fieldViolations`.
 pub(crate) fn from_status(status: &Status) -> async_graphql::Error {
+    if status.code() == tonic::Code::Unknown {
+        // Our services never answer UNKNOWN: it is the connection failing
+        // mid-call (the service stopped or restarted). Whether the command
+        // was applied is not known; the same command id makes a retry safe.
+        tracing::warn!(error = %status, "the service did not answer");
+        return error(
+            ErrorCode::Unavailable,
+            "the service did not answer; send the request again (with the same command id)",
+        );
+    }
     let code = ErrorCode::of_grpc(status.code());
     let message = if code == ErrorCode::Internal {
         tracing::error!(code = ?status.code(), "plans service failed");

@@ -235,7 +235,7 @@ pub fn ready_field(ready: &str, name: &str) -> String {
 /// One process of the distributed topology (`plans-service`, `projector`,
 /// `gateway`), with its environment; killed when dropped.
 pub struct Service {
-    _child: Child,
+    child: Child,
     pub ready: String,
 }
 
@@ -257,10 +257,12 @@ impl Service {
             command.env(key, value);
         }
         let (child, ready) = spawn_until_ready(command).await;
-        Self {
-            _child: child,
-            ready,
-        }
+        Self { child, ready }
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    pub async fn kill9(mut self) {
+        self.child.kill().await.expect("kill -9");
     }
 
     pub fn url(&self, name: &str) -> String {
@@ -503,6 +505,15 @@ pub async fn next_payload(socket: &mut Socket) -> Value {
     }
 }
 
+/// A local port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A Redis of a test's own (append-only file, fsync always), so it can be
 /// killed, stopped and restarted without disturbing anything else.
 pub struct PrivateRedis {
@@ -513,11 +524,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let child = Self::spawn(port, dir.path()).await;
         Self { child, port, dir }

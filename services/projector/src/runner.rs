@@ -36,9 +36,9 @@ pub enum ProjectorError {
     LeaseLost,
 }
 
-/// How long a projector's lease lasts unless renewed; it renews every
-/// [`INTACT_EVERY`] while it runs, so a projector that dies is replaced
-/// within this time.
+/// How long a projector's lease lasts unless renewed, by default; it renews
+/// every [`INTACT_EVERY`] while it runs, so a projector that dies is
+/// replaced within this time.
 pub const LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// How often an idle projector checks that its read models are still
@@ -55,6 +55,7 @@ pub struct Projector {
     holder: String,
     /// Whether this projector holds the lease (and so projects).
     holding: watch::Sender<bool>,
+    lease_ttl: Duration,
 }
 
 impl std::fmt::Debug for Projector {
@@ -74,7 +75,17 @@ impl Projector {
             publishers: Vec::new(),
             holder: uuid::Uuid::new_v4().to_string(),
             holding: watch::Sender::new(false),
+            lease_ttl: LEASE_TTL,
         }
+    }
+
+    /// Leases for `ttl` instead of [`LEASE_TTL`]: how soon a standby takes
+    /// over from a projector that died. At least twice the renewal
+    /// interval, so a live projector never loses it between renewals.
+    #[must_use]
+    pub fn leasing_for(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(INTACT_EVERY * 2);
+        self
     }
 
     /// Whether this projector holds the lease: one projects, the others
@@ -86,7 +97,11 @@ impl Projector {
     /// Waits until this projector holds the lease.
     async fn take_lease(&self) -> Result<(), ProjectorError> {
         let mut said = false;
-        while !self.read_models.hold_lease(&self.holder, LEASE_TTL).await? {
+        while !self
+            .read_models
+            .hold_lease(&self.holder, self.lease_ttl)
+            .await?
+        {
             self.holding.send_replace(false);
             if !said {
                 tracing::info!("another projector holds the lease; standing by");
@@ -100,7 +115,11 @@ impl Projector {
 
     /// Renews the lease; an error when another projector took it.
     async fn renew_lease(&self) -> Result<(), ProjectorError> {
-        if self.read_models.hold_lease(&self.holder, LEASE_TTL).await? {
+        if self
+            .read_models
+            .hold_lease(&self.holder, self.lease_ttl)
+            .await?
+        {
             return Ok(());
         }
         self.holding.send_replace(false);

@@ -48,6 +48,8 @@ use crate::error::unavailable;
 use crate::schema::CHANNEL;
 
 const SUBSCRIPTION_PAGE: usize = 512;
+/// How long an operation waits for a database connection by default.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 /// How long a caught-up subscriber waits for a notification before it
 /// looks anyway.
 const SAFETY_POLL: Duration = Duration::from_secs(2);
@@ -66,11 +68,20 @@ struct Inner {
 }
 
 impl PostgresEventStore {
-    /// Connects, creates the tables if needed, and starts the writer.
+    /// Connects, creates the tables if needed, and starts the writer;
+    /// operations wait at most [`ANSWER_WITHIN`] for a connection.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_within(url, ANSWER_WITHIN).await
+    }
+
+    /// As [`Self::connect`], with operations failing `Unavailable` once
+    /// they have waited `answer_within` for a connection: while the
+    /// database is down, commands and reads fail in that time instead of
+    /// queueing behind reconnect attempts, and work again when it returns.
+    pub async fn connect_within(url: &str, answer_within: Duration) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(answer_within)
             .connect(url)
             .await
             .map_err(|e| unavailable(&e))?;

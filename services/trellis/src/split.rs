@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use trellis_gateway::GatewayConfig;
@@ -41,6 +42,12 @@ pub struct Store {
     /// (KurrentDB): a `postgres://` URL. Otherwise the event store keeps it.
     #[arg(long, env = "TRELLIS_ACCESS_LOG_URL")]
     access_log_url: Option<String>,
+    /// How long a PostgreSQL operation waits for a connection before it
+    /// answers UNAVAILABLE: the bound on a command or read while the
+    /// database is unreachable (milliseconds).
+    #[arg(long, env = "TRELLIS_STORE_TIMEOUT_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    store_timeout_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +86,12 @@ pub struct ProjectorArgs {
     /// Read-model namespace; a rebuild can run beside the live one in another.
     #[arg(long, env = "TRELLIS_READ_MODEL_NAMESPACE", default_value = "trellis")]
     namespace: String,
+    /// How long the projector's lease lasts unless renewed (renewed every
+    /// second): a standby takes over within this time after the active
+    /// projector dies (seconds).
+    #[arg(long, env = "TRELLIS_PROJECTOR_LEASE_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(2..=300))]
+    lease_secs: u64,
     /// Health endpoints (`/healthz`, `/readyz`).
     #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8082")]
     http_addr: SocketAddr,
@@ -139,9 +152,9 @@ pub struct GatewayArgs {
     readiness: ReadinessArgs,
 }
 
-async fn postgres(url: &str) -> anyhow::Result<Arc<PostgresEventStore>> {
+async fn postgres(url: &str, answer_within: Duration) -> anyhow::Result<Arc<PostgresEventStore>> {
     Ok(Arc::new(
-        PostgresEventStore::connect(url)
+        PostgresEventStore::connect_within(url, answer_within)
             .await
             .context("cannot reach the PostgreSQL store")?,
     ))
@@ -166,7 +179,8 @@ async fn open_store(store: &Store) -> anyhow::Result<Opened> {
         let access_url = store.access_log_url.as_deref().context(
             "a KurrentDB store keeps events only: set TRELLIS_ACCESS_LOG_URL (postgres://) for the access log",
         )?;
-        let access_log: Arc<dyn AccessLog> = postgres(access_url).await?;
+        let access_log: Arc<dyn AccessLog> =
+            postgres(access_url, Duration::from_millis(store.store_timeout_ms)).await?;
         // KurrentDB keeps no snapshot table: plans fold from their events.
         return Ok(Opened {
             events,
@@ -175,7 +189,7 @@ async fn open_store(store: &Store) -> anyhow::Result<Opened> {
         });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres(url).await?;
+        let store = postgres(url, Duration::from_millis(store.store_timeout_ms)).await?;
         return Ok(Opened {
             events: store.clone(),
             access_log: store.clone(),
@@ -281,6 +295,7 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
             .await
             .context("cannot reach Redis")?;
         let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
+            .leasing_for(Duration::from_secs(args.lease_secs))
             .announcing_to(Arc::new(announcements));
         let readiness = Readiness::new(
             &args.readiness,
