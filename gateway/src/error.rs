@@ -122,7 +122,7 @@ pub(crate) fn from_status(status: &Status) -> async_graphql::Error {
         tracing::warn!(error = %status, "the service did not answer");
         return error(
             ErrorCode::Unavailable,
-            "the service did not answer; send the request again (with the same command id)",
+            "the service did not answer; send the request again (a command with the same command id)",
         );
     }
     let code = ErrorCode::of_grpc(status.code());

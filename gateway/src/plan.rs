@@ -14,7 +14,7 @@ use trellis_audit::history::read_whole_stream;
 use trellis_audit::timetravel::last_fully_signed;
 
 use crate::audit_backend::AuditBackend;
-use crate::context::{caller, internal, record_reads, selected, spend_replay, today};
+use crate::context::{api_of, caller, internal, record_reads, selected, spend_replay, today};
 use crate::contract;
 use crate::error::{ErrorCode, error};
 use crate::goals::Goal;
@@ -216,18 +216,46 @@ impl Plan {
             .map(Into::into)
             .collect()
     }
-    /// The plan as it stood when every required signer had last signed
-    /// its content version, at or before this plan's `version`: this same
-    /// state while `pendingSignatures` is empty, an earlier one while a
-    /// later change awaits signatures, null when no content version was
-    /// fully signed by then. What a payer document is made from. Replayed
-    /// from the plan's history, so it may be selected for one plan per
-    /// request (BAD_USER_INPUT for the others).
+    /// The plan at the last revision, at or before this plan's `version`,
+    /// at which its content version was signed by every required signer:
+    /// this same state while `pendingSignatures` is empty; while a later
+    /// change awaits signatures, the state just before that change
+    /// (including what was recorded after the signing — scores, progress —
+    /// up to it); null when no content version was fully signed by then.
+    /// What a payer document is made from. Replayed from the plan's
+    /// history, so it is resolved at most once per request: a second
+    /// resolution (another alias or plan, a nested one) is refused with
+    /// BAD_USER_INPUT, and it is not offered in subscriptions. Reading it
+    /// writes its own access record, naming the version read.
     async fn signed_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
         spend_replay(ctx, "signedVersion")?;
-        if compliance::pending_signatures(&self.0).is_empty() {
-            return Ok(Some(Plan(self.0.clone())));
-        }
+        let signed = if compliance::pending_signatures(&self.0).is_empty() {
+            Some(self.0.clone())
+        } else {
+            self.replay_signed(ctx).await?
+        };
+        let Some(signed) = signed else {
+            return Ok(None);
+        };
+        // The plan's own record names only `signedVersion`: what this
+        // state disclosed, and which version it was, is recorded here.
+        let caller = caller(ctx)?;
+        let role = reading_role(caller, &self.0)
+            .ok_or_else(|| error(ErrorCode::NotFound, "plan not found"))?;
+        let operation = format!("{}:signedVersion@{}", api_of(ctx), signed.version);
+        record_reads(ctx, &operation, &[(&signed, role)], &selected(ctx.field())).await?;
+        Ok(Some(Plan(signed)))
+    }
+    /// What a payer would find missing.
+    async fn insurance_readiness(&self) -> InsuranceReadiness {
+        InsuranceReadiness::of(&self.0)
+    }
+}
+
+impl Plan {
+    /// Replays the history up to this plan's version for its last fully
+    /// signed state.
+    async fn replay_signed(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PlanView>> {
         let tenant = &caller(ctx)?.tenant;
         let stream = trellis_audit::plan_stream(tenant, &self.0.plan_id)
             .map_err(|_| error(ErrorCode::NotFound, "plan not found"))?;
@@ -239,11 +267,7 @@ impl Plan {
                 "the event store did not answer; retry shortly",
             )
         })?;
-        Ok(last_fully_signed(&events, self.0.version).map(Plan))
-    }
-    /// What a payer would find missing.
-    async fn insurance_readiness(&self) -> InsuranceReadiness {
-        InsuranceReadiness::of(&self.0)
+        Ok(last_fully_signed(&events, self.0.version))
     }
 }
 

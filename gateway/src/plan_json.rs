@@ -7,9 +7,8 @@
 //! that schema's own SDL when the renderer is made, so a field added to
 //! `Plan` or below it is in the JSON without anyone listing it. Fields that
 //! take arguments get none, so their defaults: `measures` of every
-//! instrument, every `safetyFlags`, every `signatures`. Fields leading
-//! back to a type being shown (`signedVersion`: another state of the plan)
-//! are left out. No field it selects needs the request (caller, read
+//! instrument, every `safetyFlags`, every `signatures`. `signedVersion`
+//! (another state of the plan, replayed per request) is left out. No field it selects needs the request (caller, read
 //! models, access log); one that did would fail [`PlanRenderer::render`],
 //! and the tests here.
 
@@ -107,6 +106,9 @@ impl PlanRenderer for GraphqlPlanRenderer {
     }
 }
 
+/// Fields that are other states of the plan rather than parts of it.
+const NOT_PARTS: [(&str, &str); 1] = [("Plan", "signedVersion")];
+
 /// Every field of `root` in `sdl`, recursively, as one selection set.
 pub(crate) fn full_selection(sdl: &str, root: &str) -> Result<String, RenderError> {
     let document = async_graphql::parser::parse_schema(sdl)
@@ -142,6 +144,12 @@ fn selection_of(
     let Some(TypeKind::Object(object)) = types.get(name) else {
         return Err(RenderError(format!("{name} is not an object type")));
     };
+    if path.iter().any(|p| p == name) {
+        return Err(RenderError(format!(
+            "{name} contains itself ({}), so no selection is whole",
+            path.join(" > ")
+        )));
+    }
     path.push(name.to_owned());
     let mut fields = Vec::with_capacity(object.fields.len());
     for field in &object.fields {
@@ -161,10 +169,9 @@ fn selection_of(
         match types.get(of) {
             // Built-in scalars are not in the SDL.
             None | Some(TypeKind::Scalar | TypeKind::Enum(_)) => fields.push(field_name.to_owned()),
-            // A field leading back to a type being shown is another view
-            // of the plan (`Plan.signedVersion`, replayed per request), not
-            // a part of this one.
-            Some(TypeKind::Object(_)) if path.iter().any(|p| p == of) => {}
+            // Another state of the plan, replayed per request: not a part
+            // of this one.
+            Some(TypeKind::Object(_)) if NOT_PARTS.contains(&(name, field_name)) => {}
             Some(TypeKind::Object(_)) => {
                 let inner = selection_of(types, of, path)?;
                 fields.push(format!("{field_name} {inner}"));
@@ -339,12 +346,13 @@ mod tests {
             err.0.contains("Plan.notes requires the argument first"),
             "{err}"
         );
-        let cyclic = "type Plan { id: ID! goals: [Goal!]! signed: Plan }
-                      type Goal { text: String! plan: Plan! }";
+        let cyclic = "type Plan { id: ID! next: Plan }";
+        assert!(full_selection(cyclic, "Plan").is_err());
+        let signed = "type Plan { id: ID! signedVersion: Plan }";
         assert_eq!(
-            full_selection(cyclic, "Plan").unwrap(),
-            "{ id goals { text } }",
-            "fields back to a type being shown are other views, left out"
+            full_selection(signed, "Plan").unwrap(),
+            "{ id }",
+            "another state of the plan is left out"
         );
         let defaulted = "type Plan { id: ID! notes(first: Int! = 3, open: Boolean): [Note!]! }
                          type Note { text: String! kind: Kind }

@@ -11,12 +11,21 @@ use trellis_store_sqlite::SqliteEventStore;
 
 mod common;
 
-struct BrokenAccessLog;
+/// An access log whose writes fail: the store is away, or it is broken.
+struct BrokenAccessLog {
+    away: bool,
+}
 
 #[async_trait]
 impl AccessLog for BrokenAccessLog {
     async fn record(&self, _: Vec<AccessRecord>) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("disk full".into()))
+        if self.away {
+            Err(StoreError::Unavailable(
+                "connection refused by db.internal".into(),
+            ))
+        } else {
+            Err(StoreError::Corrupt("disk full".into()))
+        }
     }
     async fn query(
         &self,
@@ -59,20 +68,27 @@ async fn query_plan(access_log: Arc<dyn AccessLog>) -> async_graphql::Response {
 
 #[tokio::test]
 async fn a_read_that_cannot_be_recorded_fails_and_returns_nothing() {
-    let response = query_plan(Arc::new(BrokenAccessLog)).await;
-    let data = response.data.into_json().unwrap();
-    assert_eq!(data, serde_json::Value::Null, "no plan data leaves");
-    assert_eq!(response.errors.len(), 1);
-    let code = response.errors[0]
-        .extensions
-        .as_ref()
-        .and_then(|e| e.get("code"))
-        .cloned();
-    assert_eq!(code, Some(async_graphql::Value::from("INTERNAL")));
-    assert!(
-        !response.errors[0].message.contains("disk full"),
-        "no internals leak"
-    );
+    // Away is retryable (UNAVAILABLE); broken is INTERNAL. Neither leaks
+    // the store's words.
+    for (away, expected, internals) in [
+        (true, "UNAVAILABLE", "db.internal"),
+        (false, "INTERNAL", "disk full"),
+    ] {
+        let response = query_plan(Arc::new(BrokenAccessLog { away })).await;
+        let data = response.data.into_json().unwrap();
+        assert_eq!(data, serde_json::Value::Null, "no plan data leaves");
+        assert_eq!(response.errors.len(), 1);
+        let code = response.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .cloned();
+        assert_eq!(code, Some(async_graphql::Value::from(expected)));
+        assert!(
+            !response.errors[0].message.contains(internals),
+            "no internals leak"
+        );
+    }
 }
 
 #[tokio::test]

@@ -81,7 +81,9 @@ impl Projector {
 
     /// Leases for `ttl` instead of [`LEASE_TTL`]: how soon a standby takes
     /// over from a projector that died. At least twice the renewal
-    /// interval, so a live projector never loses it between renewals.
+    /// interval, so an idle projector never loses it between renewals (a
+    /// batch that outlasts the lease may: the standby then takes over, and
+    /// writes being idempotent by version, nothing is applied twice).
     #[must_use]
     pub fn leasing_for(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl.max(INTACT_EVERY * 2);

@@ -50,6 +50,8 @@ use crate::schema::CHANNEL;
 const SUBSCRIPTION_PAGE: usize = 512;
 /// How long an operation waits for a database connection by default.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// Work already sent may take this many times the connection bound.
+const IN_FLIGHT_FACTOR: u32 = 10;
 /// How long a caught-up subscriber waits for a notification before it
 /// looks anyway.
 const SAFETY_POLL: Duration = Duration::from_secs(2);
@@ -65,6 +67,10 @@ struct Inner {
     pool: PgPool,
     writes: mpsc::Sender<WriteRequest>,
     probes: ProbeGate,
+    /// How long work already sent may take before its caller is answered
+    /// `Unavailable`: a database that stops answering mid-query (a
+    /// partition, a paused server) holds no caller for longer.
+    in_flight: Duration,
 }
 
 impl PostgresEventStore {
@@ -87,14 +93,32 @@ impl PostgresEventStore {
             .map_err(|e| unavailable(&e))?;
         schema::migrate(&pool).await?;
         let (writes, requests) = mpsc::channel(4096);
-        tokio::spawn(writer::run(pool.clone(), requests));
+        let in_flight = answer_within * IN_FLIGHT_FACTOR;
+        tokio::spawn(writer::run(pool.clone(), requests, in_flight));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 writes,
                 probes: ProbeGate::default(),
+                in_flight,
             }),
         })
+    }
+
+    /// `work`, or `Unavailable` once it has taken the in-flight bound. The
+    /// work itself may still finish (an append then commits unanswered:
+    /// resent with the same command id, it is recognised).
+    async fn within<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.inner.in_flight, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "the database did not answer in time".into(),
+                ))
+            })
     }
 
     async fn write(&self, request: WriteRequest) -> Result<(), StoreError> {
@@ -134,7 +158,7 @@ impl EventStore for PostgresEventStore {
         }
         let (request, acknowledged) = WriteRequest::append(stream.clone(), expected, events);
         self.write(request).await?;
-        acknowledged.wait().await
+        self.within(acknowledged.wait()).await
     }
 
     async fn read_stream(
@@ -144,7 +168,14 @@ impl EventStore for PostgresEventStore {
         from: Option<u64>,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        schema::read_stream(&self.inner.pool, stream, direction, from, max_count).await
+        self.within(schema::read_stream(
+            &self.inner.pool,
+            stream,
+            direction,
+            from,
+            max_count,
+        ))
+        .await
     }
 
     async fn read_all(
@@ -152,7 +183,12 @@ impl EventStore for PostgresEventStore {
         after: Option<u64>,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        schema::read_all(&self.inner.pool, after.unwrap_or(0), max_count).await
+        self.within(schema::read_all(
+            &self.inner.pool,
+            after.unwrap_or(0),
+            max_count,
+        ))
+        .await
     }
 
     async fn subscribe_all(&self, after: Option<u64>) -> Result<SubscriptionStream, StoreError> {
@@ -172,7 +208,8 @@ impl EventStore for PostgresEventStore {
     }
 
     async fn stream_heads(&self, tenant: &TenantId) -> Result<Vec<StreamHead>, StoreError> {
-        schema::stream_heads(&self.inner.pool, tenant).await
+        self.within(schema::stream_heads(&self.inner.pool, tenant))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -190,11 +227,13 @@ impl EventStore for PostgresEventStore {
     async fn probe_write(&self) -> Result<(), StoreError> {
         let (request, acknowledged) = self.inner.probes.request().ok_or_else(probe_unanswered)?;
         self.write(request).await?;
-        acknowledged.wait().await
+        self.within(acknowledged.wait()).await
     }
 
     async fn last_position(&self) -> Result<Option<u64>, StoreError> {
-        schema::last_position(&self.inner.pool).await.map(Some)
+        self.within(schema::last_position(&self.inner.pool))
+            .await
+            .map(Some)
     }
 }
 
@@ -206,7 +245,7 @@ impl AccessLog for PostgresEventStore {
         }
         let (request, acknowledged) = WriteRequest::access(records);
         self.write(request).await?;
-        acknowledged.wait().await
+        self.within(acknowledged.wait()).await
     }
 
     async fn query(
@@ -216,14 +255,21 @@ impl AccessLog for PostgresEventStore {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<LoggedAccess>, StoreError> {
-        schema::query_access(&self.inner.pool, tenant, query, after.unwrap_or(0), limit).await
+        self.within(schema::query_access(
+            &self.inner.pool,
+            tenant,
+            query,
+            after.unwrap_or(0),
+            limit,
+        ))
+        .await
     }
 }
 
 #[async_trait]
 impl SnapshotStore for PostgresEventStore {
     async fn load_snapshot(&self, stream: &StreamName) -> Result<Option<Snapshot>, StoreError> {
-        snapshots::load(&self.inner.pool, stream).await
+        self.within(snapshots::load(&self.inner.pool, stream)).await
     }
 
     async fn save_snapshot(
@@ -231,7 +277,8 @@ impl SnapshotStore for PostgresEventStore {
         stream: &StreamName,
         snapshot: Snapshot,
     ) -> Result<(), StoreError> {
-        snapshots::save(&self.inner.pool, stream, &snapshot).await
+        self.within(snapshots::save(&self.inner.pool, stream, &snapshot))
+            .await
     }
 }
 

@@ -26,7 +26,14 @@ const MAX_GROUP: usize = 512;
 /// Scheduling turns a group waits at most for more writes to join it.
 const GATHER_TURNS: usize = 8;
 
-pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>) {
+/// Commits groups until every handle is gone. A group still uncommitted
+/// after `in_flight` (a database that stopped answering) is failed, so
+/// the writer moves on instead of holding everyone behind it.
+pub(crate) async fn run(
+    pool: PgPool,
+    mut requests: mpsc::Receiver<WriteRequest>,
+    in_flight: std::time::Duration,
+) {
     while let Some(first) = requests.recv().await {
         let mut group = vec![first];
         // The callers the last group answered may be about to write again:
@@ -46,7 +53,14 @@ pub(crate) async fn run(pool: PgPool, mut requests: mpsc::Receiver<WriteRequest>
                 break;
             }
         }
-        let results = match commit_group(&pool, &group).await {
+        let committed = tokio::time::timeout(in_flight, commit_group(&pool, &group))
+            .await
+            .unwrap_or_else(|_| {
+                Err(trellis_kernel::StoreError::Unavailable(
+                    "the database did not answer in time".into(),
+                ))
+            });
+        let results = match committed {
             Ok(results) => results,
             Err(e) if only_probes(&group) => {
                 // Readiness logs what its probes find, once per change.

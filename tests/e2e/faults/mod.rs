@@ -265,6 +265,7 @@ async fn check_every_acknowledged_command(
 ) {
     let auditor = token(tenant, "auditor-1", &[Role::Auditor]);
     let mut plan_ids: Vec<&str> = acknowledged.iter().map(|(p, _)| p.as_str()).collect();
+    plan_ids.sort_unstable();
     plan_ids.dedup();
     for plan_id in plan_ids {
         let ours: Vec<&str> = acknowledged
@@ -413,7 +414,7 @@ async fn timed_add_goal(
 /// with no process restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
-    let topology = Faulty::start(1).await;
+    let mut topology = Faulty::start(1).await;
     let tenant = fresh_tenant();
     let clinician = clinician_token(&tenant);
     let gateway = topology.gateway.url("http");
@@ -426,10 +427,7 @@ async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
     let (took, away) = timed_add_goal(&client, &plan_id).await;
     let status = away.expect_err("no command while PostgreSQL is away");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(
-        took < Duration::from_millis(2500),
-        "answered after {took:?}"
-    );
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
     assert!(
         !status.message().contains("127.0.0.1") && !status.message().contains("postgres://"),
         "{status:?}"
@@ -455,7 +453,7 @@ async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
         "{read}"
     );
     assert!(
-        took < Duration::from_millis(2500),
+        took < Duration::from_secs(3),
         "read answered after {took:?}"
     );
     for (name, process) in [
@@ -468,7 +466,7 @@ async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
             .unwrap();
         assert_eq!(ready.status(), 503, "{name} readiness");
         assert!(
-            started.elapsed() < Duration::from_millis(2500),
+            started.elapsed() < Duration::from_secs(3),
             "{name} readiness"
         );
     }

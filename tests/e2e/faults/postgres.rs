@@ -1,26 +1,34 @@
 //! A PostgreSQL cluster of a test's own, so it can be stopped and
-//! restarted (`pg_ctl restart -m fast`) without disturbing the shared
-//! server the rest of the suite uses. `initdb` refuses to run as root, so
-//! as root the cluster belongs to the `postgres` user.
+//! restarted without disturbing the shared server the rest of the suite
+//! uses. The server runs as a child of the test (killed with it, so no
+//! cluster outlives a killed run); `initdb` and `postgres` refuse to run as
+//! root, so as root they run as the `postgres` user.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 pub struct PrivatePostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    /// The user and group the cluster's programs run as, when we are root.
+    owner: Option<(u32, u32)>,
+    server: Option<Child>,
 }
 
-/// The newest installed server's programs (Debian keeps them per version).
+/// The newest installed server's programs (Debian keeps them per version;
+/// elsewhere `pg_config --bindir` says).
 fn server_bin() -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server programs (./scripts/services-up installs them)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
+        .map(|dir| {
+            dir.filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .filter(|bin| bin.join("initdb").exists())
+                .collect()
+        })
+        .unwrap_or_default();
     versions.sort_by_key(|p| {
         p.parent()
             .and_then(Path::file_name)
@@ -28,57 +36,66 @@ fn server_bin() -> PathBuf {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0)
     });
-    versions
-        .pop()
-        .expect("initdb under /usr/lib/postgresql/*/bin")
+    versions.pop().unwrap_or_else(|| {
+        let out = std::process::Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .expect("PostgreSQL server programs (./scripts/services-up installs them)");
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
 }
 
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+/// The `postgres` user's ids when we are root, from /etc/passwd.
+fn owner() -> Option<(u32, u32)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let root = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0");
+    if !root {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+    let entry = passwd
+        .lines()
+        .find(|l| l.starts_with("postgres:"))
+        .expect("a postgres user to run the cluster as (root may not)");
+    let fields: Vec<&str> = entry.split(':').collect();
+    Some((fields[2].parse().unwrap(), fields[3].parse().unwrap()))
 }
 
 impl PrivatePostgres {
     pub async fn start() -> Self {
-        let port = crate::harness::free_port();
         let dir = tempfile::tempdir().unwrap();
-        if running_as_root() {
-            let owned = std::process::Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(owned.success(), "chown of the cluster's directory");
+        let owner = owner();
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         }
-        let cluster = Self {
+        let mut cluster = Self {
             dir,
             bin: server_bin(),
-            port,
+            port: crate::harness::free_port(),
+            owner,
+            server: None,
         };
         let data = cluster.data();
-        cluster
-            .run(
-                "initdb",
-                &[
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ],
-            )
-            .await;
+        let initdb = cluster
+            .program("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8"])
+            .args(["--locale=C", "--no-sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            initdb.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
         cluster.start_again().await;
         cluster
     }
@@ -88,85 +105,81 @@ impl PrivatePostgres {
     }
 
     /// One of the server's programs, as `postgres` when we are root.
-    fn program(&self, program: &str, args: &[&str]) -> std::process::Command {
-        let path = self.bin.join(program);
-        let mut command = if running_as_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            std::process::Command::new(path)
-        };
-        command
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+    fn program(&self, name: &str) -> Command {
+        let mut command = Command::new(self.bin.join(name));
+        if let Some((uid, gid)) = self.owner {
+            command.uid(uid).gid(gid);
+        }
+        command.kill_on_drop(true);
         command
     }
 
-    async fn run(&self, program: &str, args: &[&str]) {
-        let status = Command::from(self.program(program, args))
-            .kill_on_drop(true)
-            .status()
-            .await
-            .unwrap();
-        assert!(status.success(), "{program} {args:?} failed");
-    }
-
-    async fn pg_ctl(&self, args: &[&str]) {
-        let data = self.data();
-        let log = self.dir.path().join("server.log");
-        let mut all = vec![
-            "-D",
-            data.to_str().unwrap(),
-            "-l",
-            log.to_str().unwrap(),
-            "-w",
-            "-t",
-            "30",
-        ];
-        all.extend_from_slice(args);
-        self.run("pg_ctl", &all).await;
-    }
-
-    /// Starts the (stopped) server with its data.
-    pub async fn start_again(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.path().display()
-        );
-        self.pg_ctl(&["-o", &options, "start"]).await;
+    /// Starts the (stopped) server on its data and waits until it answers.
+    pub async fn start_again(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
+        let server = self
+            .program("postgres")
+            .arg("-D")
+            .arg(self.data())
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
+            .arg("-k")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("postgres");
+        self.server = Some(server);
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .is_err()
         {
-            assert!(Instant::now() < deadline, "PostgreSQL did not start");
+            let log = std::fs::read_to_string(self.dir.path().join("server.log"));
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start: {log:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// `pg_ctl restart -m fast`: connections are closed, transactions in
-    /// flight roll back, the server comes back with everything committed.
-    pub async fn restart_fast(&self) {
-        self.pg_ctl(&["-m", "fast", "restart"]).await;
+    /// Stops the server with `signal` and waits for it to be gone.
+    async fn stop(&mut self, signal: &str) {
+        let Some(mut server) = self.server.take() else {
+            return;
+        };
+        let pid = server.id().expect("running").to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill {signal}");
+        tokio::time::timeout(Duration::from_secs(30), server.wait())
+            .await
+            .expect("PostgreSQL stopped")
+            .unwrap();
     }
 
-    /// Stops the server at once (`-m immediate`, as a crash would).
-    pub async fn stop_now(&self) {
-        self.pg_ctl(&["-m", "immediate", "stop"]).await;
+    /// What `pg_ctl restart -m fast` does: a fast shutdown (SIGINT —
+    /// connections closed, transactions in flight rolled back), then the
+    /// server again with everything committed.
+    pub async fn restart_fast(&mut self) {
+        self.stop("-INT").await;
+        self.start_again().await;
+    }
+
+    /// Stops the server at once (`-m immediate`, SIGQUIT, as a crash).
+    pub async fn stop_now(&mut self) {
+        self.stop("-QUIT").await;
     }
 
     pub fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let data = self.data();
-        let stop = ["-D", data.to_str().unwrap(), "-m", "immediate", "stop"];
-        let _ = self.program("pg_ctl", &stop).status();
     }
 }
