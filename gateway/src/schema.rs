@@ -76,6 +76,7 @@ pub struct QueryRoot(
     ComplianceQuery,
     crate::outcomes::OutcomeQuery,
     crate::templates::TemplateQuery,
+    crate::settings::SettingsQuery,
     AuditQuery,
 );
 

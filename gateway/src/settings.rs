@@ -1,5 +1,5 @@
 //! A tenant's settings over GraphQL: the review rules admins set (the
-//! query that reads them is in `compliance.rs`).
+//! query that reads them is in `compliance.rs`) and the staff directory.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
@@ -35,6 +35,61 @@ pub(crate) fn review_rules(reply: pb::ReviewRules) -> Vec<ReviewRule> {
         .collect()
 }
 
+#[derive(Debug, InputObject)]
+pub struct SetStaffMemberInput {
+    /// The person's token subject (`sub`), as signatures name them.
+    subject: String,
+    /// The name shown: one line, at most 200 characters.
+    name: String,
+    /// Degrees and licences as a payer expects them ("PsyD, LP"); one
+    /// line, at most 200 characters.
+    credentials: Option<String>,
+    /// A client-chosen UUID: sent again, the entry is set once and the
+    /// answer is the first one. Omitted, every call is a new command.
+    command_id: Option<ID>,
+}
+
+/// How a member of staff is shown on plans and payer documents.
+#[derive(Debug, SimpleObject)]
+pub struct StaffMember {
+    /// Their token subject, as `Signature.signerId` names them.
+    pub subject: String,
+    pub name: String,
+    /// Empty when none were given.
+    pub credentials: String,
+}
+
+fn staff_directory(reply: pb::StaffDirectory) -> Vec<StaffMember> {
+    reply
+        .members
+        .into_iter()
+        .map(|m| StaffMember {
+            subject: m.subject,
+            name: m.name,
+            credentials: m.credentials,
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
+pub struct SettingsQuery;
+
+#[Object]
+impl SettingsQuery {
+    /// The names and credentials staff are shown with, by subject (not
+    /// for clients).
+    async fn staff_directory(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<StaffMember>> {
+        let reply = call_plans(
+            ctx,
+            "GetStaffDirectory",
+            pb::GetStaffDirectoryRequest {},
+            |mut c, r| async move { c.get_staff_directory(r).await },
+        )
+        .await?;
+        Ok(staff_directory(reply))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SettingsMutation;
 
@@ -56,5 +111,25 @@ impl SettingsMutation {
         })
         .await?;
         Ok(review_rules(reply))
+    }
+
+    /// Admin: the name and credentials a member of staff is shown with;
+    /// setting a subject again replaces its entry. Returns the directory.
+    async fn set_staff_member(
+        &self,
+        ctx: &Context<'_>,
+        input: SetStaffMemberInput,
+    ) -> async_graphql::Result<Vec<StaffMember>> {
+        let message = pb::SetStaffMemberRequest {
+            subject: input.subject,
+            name: input.name,
+            credentials: input.credentials.unwrap_or_default(),
+            command_id: input.command_id.map(|c| c.0).unwrap_or_default(),
+        };
+        let reply = call_plans(ctx, "SetStaffMember", message, |mut c, r| async move {
+            c.set_staff_member(r).await
+        })
+        .await?;
+        Ok(staff_directory(reply))
     }
 }

@@ -23,6 +23,7 @@ mod readiness;
 mod restart;
 mod roles;
 mod split;
+mod staff;
 mod telemetry;
 mod telemetry_http;
 mod validation;

@@ -104,7 +104,7 @@ async fn a_payer_document_holds_the_plan_and_its_seal_is_in_the_record() {
                 "from 2-3 times per day to 0 times per day",
                 "53 minutes per session",
                 "PHQ-9 total over time",
-                "dr-okafor",
+                "supervisor Chidi Okafor (dr-okafor) PhD, LCSW",
             ][..],
         ),
         (
@@ -125,10 +125,11 @@ async fn a_payer_document_holds_the_plan_and_its_seal_is_in_the_record() {
         let pdf = dir.path().join(format!("{key}.pdf"));
         std::fs::write(&pdf, response.bytes().await.unwrap()).unwrap();
         let text = pdf_text(&pdf);
-        for phrase in expected
-            .iter()
-            .chain(&["Signatures", "clinician dr-rivera"])
-        {
+        for phrase in expected.iter().chain(&[
+            "Signatures",
+            "clinician Ana Rivera (dr-rivera) PsyD, LP",
+            "Primary clinician: Ana Rivera (dr-rivera), PsyD, LP",
+        ]) {
             assert!(
                 text.contains(phrase),
                 "{key}: {phrase:?} missing from:\n{text}"
@@ -252,7 +253,7 @@ async fn while_a_change_awaits_signatures_the_document_shows_the_last_signed_ver
     assert!(!text.contains("Walk daily"), "{text}");
     for phrase in [
         format!(
-            "Content version {} (a later change) still needs the clinician and client signature; this document shows content version {signed_content}, the last fully signed.",
+            "Content version {} (a later change, which may correct this one) still needs the clinician and client signature; this document shows content version {signed_content}, the last fully signed. The plan is now active.",
             signed_content + 1
         ),
         format!("Trellis treatment plan {plan} · version {signed_revision} "),
@@ -268,6 +269,25 @@ async fn while_a_change_awaits_signatures_the_document_shows_the_last_signed_ver
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+
+    // The access log says which version the document disclosed, and what.
+    let log = server
+        .graphql(
+            &auditor,
+            "query($id: ID!) { accessLog(planId: $id) { operation fields api } }",
+            serde_json::json!({ "id": plan }),
+        )
+        .await;
+    let disclosed = log["accessLog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["operation"] == format!("console:signedVersion@{signed_revision}"))
+        .unwrap_or_else(|| panic!("no record of the signed version read: {log}"));
+    let fields = disclosed["fields"].to_string();
+    for section in ["diagnoses", "goals", "signatures", "measures"] {
+        assert!(fields.contains(section), "{section} not recorded: {fields}");
+    }
 }
 
 #[tokio::test]

@@ -30,9 +30,42 @@ fn number(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), super::chart::trim)
 }
 
+/// The tenant's staff directory as the document names people with it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Staff {
+    #[serde(rename = "staffDirectory")]
+    members: Vec<StaffEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StaffEntry {
+    subject: String,
+    name: String,
+    credentials: String,
+}
+
+impl Staff {
+    /// "Name (subject)" and the credentials, or the subject alone.
+    pub(crate) fn named(&self, subject: &str) -> (String, &str) {
+        match self.members.iter().find(|m| m.subject == subject) {
+            Some(m) => (format!("{} ({subject})", m.name), m.credentials.as_str()),
+            None => (subject.to_owned(), ""),
+        }
+    }
+
+    /// As [`Self::named`], on one line.
+    fn line(&self, subject: &str) -> String {
+        match self.named(subject) {
+            (name, "") => name,
+            (name, credentials) => format!("{name}, {credentials}"),
+        }
+    }
+}
+
 /// The document for `plan` (a fully signed state), with `later` saying
-/// which newer content version awaits signatures, if one does.
-pub(crate) fn render(plan: &PlanView, later: Option<&str>) -> Vec<u8> {
+/// which newer content version awaits signatures, if one does, and people
+/// named from `staff`.
+pub(crate) fn render(plan: &PlanView, later: Option<&str>, staff: &Staff) -> Vec<u8> {
     let footer = [
         format!(
             "Trellis treatment plan {} · version {} (content version {})",
@@ -53,9 +86,10 @@ pub(crate) fn render(plan: &PlanView, later: Option<&str>) -> Vec<u8> {
     doc.space(4.0);
     doc.field("Client", &plan.client_id);
     doc.field("Clinic", &plan.clinic_id);
-    doc.field("Primary clinician", &plan.primary_clinician_id);
+    doc.field("Primary clinician", &staff.line(&plan.primary_clinician_id));
     if !plan.care_team.is_empty() {
-        doc.field("Care team", &plan.care_team.join(", "));
+        let team: Vec<String> = plan.care_team.iter().map(|m| staff.line(m)).collect();
+        doc.field("Care team", &team.join("; "));
     }
     if !plan.payer.is_empty() {
         doc.field("Payer", &plan.payer);
@@ -261,23 +295,29 @@ pub(crate) fn render(plan: &PlanView, later: Option<&str>) -> Vec<u8> {
     }
 
     doc.heading("Signatures");
-    let columns = [0.0, 120.0, 300.0];
-    doc.row(&["Role", "Signed by", "Date"], &columns, true);
+    let columns = [0.0, 80.0, 250.0, 390.0];
+    doc.row(
+        &["Role", "Signed by", "Credentials", "Date"],
+        &columns,
+        true,
+    );
     for s in plan
         .signatures
         .iter()
         .filter(|s| s.version == plan.plan_version)
     {
+        let (name, credentials) = staff.named(&s.signer_id);
         doc.row(
-            &[&words(&s.role), &s.signer_id, &s.signed_on],
+            &[&words(&s.role), &name, credentials, &s.signed_on],
             &columns,
             false,
         );
     }
     doc.space(4.0);
     doc.text(
-        "Signers are named by their identity in the clinic network's directory, where names and \
-         credentials are kept.",
+        "Staff are named as the clinic network's staff directory names them (their sign-in id in \
+         brackets); clients and anyone the directory does not name are shown by id. Trellis keeps \
+         no client demographics.",
         false,
         8.0,
         0.0,
@@ -306,6 +346,7 @@ fn file_name(plan: &PlanView) -> String {
 #[serde(rename_all = "camelCase")]
 struct Current {
     plan_version: i64,
+    status: String,
     pending_signatures: Vec<String>,
     signed_version: Option<PlanView>,
 }
@@ -329,10 +370,11 @@ fn needed(pending: &[String]) -> String {
 fn later_version_note(current: &Current, shown: &PlanView) -> Option<String> {
     (current.plan_version != shown.plan_version).then(|| {
         format!(
-            "Content version {} (a later change) still needs the {} signature; this document shows content version {}, the last fully signed.",
+            "Content version {} (a later change, which may correct this one) still needs the {} signature; this document shows content version {}, the last fully signed. The plan is now {}.",
             current.plan_version,
             needed(&current.pending_signatures),
-            shown.plan_version
+            shown.plan_version,
+            words(&current.status)
         )
     })
 }
@@ -343,7 +385,7 @@ pub(crate) async fn document(
     Path(plan_id): Path<String>,
 ) -> Response {
     let query = format!(
-        "query ConsolePayerDocument($id: ID!) {{ plan(id: $id) {{ planVersion pendingSignatures signedVersion {{ {PLAN_FIELDS} }} }} }}"
+        "query ConsolePayerDocument($id: ID!) {{ plan(id: $id) {{ planVersion status pendingSignatures signedVersion {{ {PLAN_FIELDS} }} }} }}"
     );
     let answer = console
         .run::<CurrentAnswer>(
@@ -380,7 +422,17 @@ pub(crate) async fn document(
         return failed(&visit, &failure);
     }
     let note = later_version_note(&current, plan);
-    let bytes = render(plan, note.as_deref());
+    // Clients may not read the directory: then everyone is shown by id.
+    let staff = console
+        .run::<Staff>(
+            &visit,
+            "payer-document",
+            "query ConsoleStaff { staffDirectory { subject name credentials } }",
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap_or_default();
+    let bytes = render(plan, note.as_deref(), &staff);
     let disposition = format!("inline; filename=\"{}\"", file_name(plan));
     (
         [

@@ -19,6 +19,7 @@ pub mod measure;
 mod plan;
 pub mod review_rules;
 mod service_plan;
+pub mod staff;
 mod status;
 pub mod template;
 

@@ -29,6 +29,7 @@ mod cache;
 mod outcome;
 mod settings;
 mod snapshot;
+mod staff;
 #[cfg(test)]
 mod tests;
 

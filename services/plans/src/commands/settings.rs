@@ -176,7 +176,7 @@ impl PlanCommands {
             otel.status_code = tracing::field::Empty,
         )
     )]
-    async fn append_setting<T>(
+    pub(super) async fn append_setting<T>(
         &self,
         ctx: &CommandContext,
         command: &'static str,
@@ -236,11 +236,11 @@ impl PlanCommands {
 }
 
 /// One decided admin event on a settings stream, and the settings after it.
-struct SettingChange<T> {
-    event_type: &'static str,
-    schema_version: u32,
-    payload: Vec<u8>,
-    after: T,
+pub(super) struct SettingChange<T> {
+    pub(super) event_type: &'static str,
+    pub(super) schema_version: u32,
+    pub(super) payload: Vec<u8>,
+    pub(super) after: T,
 }
 
 /// One of the tenant's templates, as the library lists it.

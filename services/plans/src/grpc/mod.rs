@@ -21,6 +21,7 @@ mod measures;
 mod reviews;
 mod rpc;
 mod settings;
+mod staff;
 mod status;
 mod templates;
 mod wire;

@@ -12,4 +12,5 @@ pub(super) use super::lifecycle::*;
 pub(super) use super::measures::*;
 pub(super) use super::reviews::*;
 pub(super) use super::settings::*;
+pub(super) use super::staff::*;
 pub(super) use super::templates::*;

@@ -15,20 +15,7 @@ pub(super) async fn set_review_rule(
     commands: &PlanCommands,
     request: Request<pb::SetReviewRuleRequest>,
 ) -> Result<Response<pb::ReviewRules>, Status> {
-    let (caller, meta, body) = settings_request(request)?;
-    let tenant = caller.tenant.to_string();
-    let mut fields = Fields::default();
-    let command_id = match (
-        settings_command_id(&mut fields, &body.command_id),
-        fields.into_status(),
-    ) {
-        (Some(command_id), None) => command_id,
-        (_, status) => {
-            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
-            return observed(&tenant, "invalid", Err(status));
-        }
-    };
-    let ctx = settings_context(caller, meta, command_id);
+    let (ctx, body, tenant) = settings_command(request, |b| &b.command_id, |_, _| {})?;
     let set = commands
         .set_review_rule(&ctx, &body.payer, body.interval_days)
         .await
@@ -53,6 +40,30 @@ pub(super) fn settings_request<T>(request: Request<T>) -> Result<(Caller, Reques
     let caller = caller(&request)?;
     let meta = RequestMeta::of(&request);
     Ok((caller, meta, request.into_inner()))
+}
+
+/// An admin command's context and body, and its tenant. The command id is
+/// read with the body's other fields (`check`), so every bad field is
+/// reported at once, and the refusal is counted as an invalid request.
+pub(super) fn settings_command<T>(
+    request: Request<T>,
+    command_id: impl FnOnce(&T) -> &str,
+    check: impl FnOnce(&T, &mut Fields),
+) -> Result<(CommandContext, T, String), Status> {
+    let (caller, meta, body) = settings_request(request)?;
+    let tenant = caller.tenant.to_string();
+    let mut fields = Fields::default();
+    let id = settings_command_id(&mut fields, command_id(&body));
+    check(&body, &mut fields);
+    match (id, fields.into_status()) {
+        (Some(id), None) => Ok((settings_context(caller, meta, id), body, tenant)),
+        (_, status) => {
+            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
+            Err(observed::<()>(&tenant, "invalid", Err(status))
+                .err()
+                .unwrap_or_else(|| Status::invalid_argument("invalid command")))
+        }
+    }
 }
 
 /// A settings command's id as the client sent it; a fresh one when it

@@ -16,7 +16,7 @@ use crate::PlanCommands;
 
 use super::fields::{Fields, Mapped};
 use super::lifecycle::map_create_plan;
-use super::settings::{settings_command_id, settings_context, settings_request};
+use super::settings::{settings_command, settings_command_id, settings_context, settings_request};
 use super::status::to_status;
 use super::wire::{goal_term, instrument, modality};
 
@@ -110,21 +110,15 @@ pub(super) async fn retire_template(
     commands: &PlanCommands,
     request: Request<pb::RetireTemplateRequest>,
 ) -> Result<Response<pb::RetireTemplateResponse>, Status> {
-    let (caller, meta, body) = settings_request(request)?;
-    let tenant = caller.tenant.to_string();
-    let mut fields = Fields::default();
-    let command_id = settings_command_id(&mut fields, &body.command_id);
-    if body.template_id.trim().is_empty() {
-        fields.violation("template_id", "is required");
-    }
-    let command_id = match (command_id, fields.into_status()) {
-        (Some(c), None) => c,
-        (_, status) => {
-            let status = status.unwrap_or_else(|| Status::invalid_argument("invalid command"));
-            return observed(&tenant, "invalid", Err(status));
-        }
-    };
-    let ctx = settings_context(caller, meta, command_id);
+    let (ctx, body, tenant) = settings_command(
+        request,
+        |b| &b.command_id,
+        |b, fields| {
+            if b.template_id.trim().is_empty() {
+                fields.violation("template_id", "is required");
+            }
+        },
+    )?;
     let retired = commands
         .retire_template(&ctx, body.template_id.trim())
         .await

@@ -98,6 +98,35 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .context("SetReviewRule")?;
     }
+    // How the payer document names the clinic's signers (once: a demo run
+    // again changes nothing).
+    let named = cast
+        .admin
+        .get_staff_directory(pb::GetStaffDirectoryRequest {})
+        .await
+        .context("GetStaffDirectory")?
+        .into_inner()
+        .members;
+    for (subject, name, credentials) in [
+        (CLINICIAN, "Ana Rivera", "PsyD, LP"),
+        (SUPERVISOR, "Chidi Okafor", "PhD, LCSW"),
+    ] {
+        if named
+            .iter()
+            .any(|m| m.subject == subject && m.name == name && m.credentials == credentials)
+        {
+            continue;
+        }
+        cast.admin
+            .set_staff_member(pb::SetStaffMemberRequest {
+                subject: subject.into(),
+                name: name.into(),
+                credentials: credentials.into(),
+                command_id: String::new(),
+            })
+            .await
+            .context("SetStaffMember")?;
+    }
 
     let today = Utc::now().date_naive();
     for plan in [emma::plan(), doug::plan()] {
