@@ -140,8 +140,126 @@ fn diff_values(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<F
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use trellis_kernel::{Actor, EventMetadata, StreamName, TenantId};
+    use trellis_plans_domain::{
+        GoalAdded, GoalId, GoalTerm, PlanCreated, PlanEvent, PlanId, PlanSigned,
+        PlanVersionStarted, SignerRole,
+    };
+    use uuid::Uuid;
 
     use super::*;
+
+    /// `events` as a plan's stream, revisions from 0.
+    fn stream(events: &[PlanEvent]) -> Vec<RecordedEvent> {
+        let tenant = TenantId::parse("northside").unwrap();
+        events
+            .iter()
+            .enumerate()
+            .map(|(revision, event)| RecordedEvent {
+                event_id: Uuid::new_v4(),
+                stream: StreamName::new(tenant.clone(), "plan", "p1").unwrap(),
+                revision: revision as u64,
+                global_position: revision as u64 + 1,
+                event_type: event.event_type().into(),
+                schema_version: event.schema_version(),
+                payload: event.encode(),
+                metadata: EventMetadata {
+                    actor: Actor {
+                        subject: "clin-3".into(),
+                        role: "clinician".into(),
+                    },
+                    correlation_id: Uuid::nil(),
+                    causation_id: Uuid::nil(),
+                    request_id: "r".into(),
+                    trace_id: String::new(),
+                    span_id: String::new(),
+                    reason: None,
+                },
+                recorded_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+                hash: trellis_kernel::EventHash::GENESIS,
+            })
+            .collect()
+    }
+
+    fn created() -> PlanEvent {
+        PlanEvent::PlanCreated(PlanCreated {
+            plan_id: PlanId(Uuid::from_u128(1)),
+            client_id: "client-17".into(),
+            primary_clinician_id: "clin-3".into(),
+            clinic_id: "eastside".into(),
+            title: "GAD".into(),
+            created_on: "2026-11-29".parse().unwrap(),
+            template: None,
+            payer: String::new(),
+        })
+    }
+
+    fn goal(n: u128) -> PlanEvent {
+        PlanEvent::GoalAdded(GoalAdded {
+            goal_id: GoalId(Uuid::from_u128(n)),
+            description: format!("Goal {n}"),
+            term: GoalTerm::ShortTerm,
+        })
+    }
+
+    fn signed(role: SignerRole, version: u32) -> PlanEvent {
+        PlanEvent::PlanSigned(PlanSigned {
+            version,
+            role,
+            signer_id: "someone".into(),
+            signed_on: "2026-11-30".parse().unwrap(),
+        })
+    }
+
+    fn next_version(version: u32) -> PlanEvent {
+        PlanEvent::PlanVersionStarted(PlanVersionStarted {
+            version,
+            changed_by: "AddGoal".into(),
+        })
+    }
+
+    #[test]
+    fn never_fully_signed_is_none() {
+        let events = stream(&[created(), goal(2), signed(SignerRole::Clinician, 1)]);
+        assert!(last_fully_signed(&events, 2).is_none());
+    }
+
+    #[test]
+    fn while_a_change_awaits_signatures_the_state_before_it_is_shown() {
+        let events = stream(&[
+            created(),                        // 0
+            goal(2),                          // 1
+            signed(SignerRole::Clinician, 1), // 2
+            signed(SignerRole::Client, 1),    // 3: fully signed
+            goal(3),                          // 4: recorded while v1 is in force
+            next_version(2),                  // 5: a material change starts v2
+            goal(4),                          // 6
+            signed(SignerRole::Clinician, 2), // 7: v2 half signed
+        ]);
+        let shown = last_fully_signed(&events, 7).unwrap();
+        assert_eq!(shown.version, 4, "up to just before the change");
+        assert_eq!(shown.plan_version, 1);
+        assert_eq!(shown.goals.len(), 2);
+        // As of an earlier point, the answer is bounded by it.
+        assert_eq!(last_fully_signed(&events, 3).unwrap().version, 3);
+        assert!(last_fully_signed(&events, 2).is_none());
+    }
+
+    #[test]
+    fn a_later_version_signed_in_full_is_the_one_shown() {
+        let events = stream(&[
+            created(),
+            signed(SignerRole::Clinician, 1),
+            signed(SignerRole::Client, 1),
+            next_version(2),
+            goal(2),
+            signed(SignerRole::Client, 2),
+            signed(SignerRole::Clinician, 2), // 6: v2 fully signed
+        ]);
+        let shown = last_fully_signed(&events, 6).unwrap();
+        assert_eq!((shown.version, shown.plan_version), (6, 2));
+        assert_eq!(shown.goals.len(), 1);
+    }
 
     fn changes(a: Value, b: Value) -> Vec<(String, Option<Value>, Option<Value>)> {
         let mut out = Vec::new();
