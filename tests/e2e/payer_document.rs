@@ -241,6 +241,20 @@ async fn while_a_change_awaits_signatures_the_document_shows_the_last_signed_ver
         ) && errors.contains("BAD_USER_INPUT"),
         "{listed}"
     );
+    // Aliases do not multiply it either: the second is refused.
+    let (_, aliased) = server
+        .graphql_raw(
+            Some(&clinician),
+            "query($id: ID!) { a: plan(id: $id) { signedVersion { version } } b: plan(id: $id) { signedVersion { version } } }",
+            serde_json::json!({ "id": plan }),
+        )
+        .await;
+    assert_eq!(
+        aliased["errors"].as_array().map(Vec::len),
+        Some(1),
+        "{aliased}"
+    );
+    assert_eq!(aliased["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 
     // The document is made from that state and says why.
     let session = console_session(&server.http).await;

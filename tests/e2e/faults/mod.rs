@@ -459,6 +459,7 @@ async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
     for (name, process) in [
         ("plans service", &topology.plans),
         ("gateway", &topology.gateway),
+        ("projector", &topology.projectors[0]),
     ] {
         let started = Instant::now();
         let ready = reqwest::get(format!("{}/readyz", process.url("http")))
