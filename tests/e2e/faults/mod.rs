@@ -250,6 +250,55 @@ async fn graphql_retrying(gateway: &str, token: &str, query: &str, variables: Va
     }
 }
 
+/// Reads the plans being written, through the gateway, until `stop`. A
+/// plan once read is never read as missing again, nor at a lower version:
+/// every answer is the plan, at least as new as before, or UNAVAILABLE
+/// (or no answer, while the gateway is down). Returns how many reads
+/// showed a plan.
+async fn reader(
+    gateway: String,
+    token: String,
+    stop: Arc<AtomicBool>,
+    acknowledged: Acknowledged,
+) -> usize {
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut shown = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let latest = acknowledged.lock().await.last().map(|(p, _)| p.clone());
+        let mut plans: Vec<String> = seen.keys().take(3).cloned().collect();
+        plans.extend(latest);
+        for plan_id in plans {
+            let Some(data) = graphql_once(
+                &gateway,
+                &token,
+                "query($id: ID!) { plan(id: $id) { version } }",
+                &json!({ "id": plan_id }),
+            )
+            .await
+            else {
+                continue;
+            };
+            match (data["plan"]["version"].as_u64(), seen.get(&plan_id)) {
+                (Some(version), before) => {
+                    assert!(
+                        before.is_none_or(|b| *b <= version),
+                        "plan {plan_id} went back from version {before:?} to {version}"
+                    );
+                    seen.insert(plan_id, version);
+                    shown += 1;
+                }
+                (None, Some(before)) => {
+                    panic!("plan {plan_id}, read at version {before}, read as missing")
+                }
+                // Not projected yet: a plan is eventually visible.
+                (None, None) => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shown
+}
+
 /// A pause of 100–400 ms: faults land at varied moments of the writes.
 async fn a_moment() {
     tokio::time::sleep(Duration::from_millis(rand::random_range(100..400))).await;
@@ -334,8 +383,9 @@ async fn check_every_acknowledged_command(
 
 /// kill -9 of each process ten times, PostgreSQL restarted mid-write twice
 /// (`pg_ctl restart -m fast`), Redis restarted empty, with two projectors
-/// taking turns, while four clients write: nothing acknowledged is lost,
-/// nothing is applied twice.
+/// taking turns, while four clients write and one reads: nothing
+/// acknowledged is lost, nothing is applied twice, no plan read once is
+/// read as missing or older later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_acknowledged_is_lost_and_nothing_applied_twice_under_faults() {
     let mut topology = Faulty::start(2).await;
@@ -357,6 +407,12 @@ async fn nothing_acknowledged_is_lost_and_nothing_applied_twice_under_faults() {
             Arc::clone(&acknowledged),
         )));
     }
+    let reads = tokio::spawn(reader(
+        gateway.clone(),
+        clinician.clone(),
+        Arc::clone(&stop),
+        Arc::clone(&acknowledged),
+    ));
 
     let mut faults = 0;
     for round in 0..10 {
@@ -384,6 +440,8 @@ async fn nothing_acknowledged_is_lost_and_nothing_applied_twice_under_faults() {
     for writer in writers {
         writer.await.expect("a writer failed");
     }
+    let shown = reads.await.expect("a read broke a rule");
+    assert!(shown >= 50, "only {shown} reads showed a plan");
     let acknowledged = acknowledged.lock().await.clone();
     assert_eq!(faults, 33);
     assert!(
