@@ -223,6 +223,8 @@ test('the clinician and then the client sign the new version', async () => {
   await page.keyboard.press('Enter');
   await page.waitForURL(/saved=1/);
   assert.match(await page.locator('#sign').innerText(), /still needs: client\./);
+  assert.match(await page.locator('#sign tbody').innerText(), /clinician\s+Ana Rivera \(dr-rivera\), PsyD, LP/,
+    'signers named from the staff directory');
   assert.equal(await page.getByRole('button', { name: /as clinician/ }).count(), 0);
 
   const emma = await browser.newContext();
@@ -255,7 +257,7 @@ test('a supervisor sees the clinic by clinician, outcomes, and co-signs from the
   await queue.getByRole('link', { name: /Emma Lee/ }).click();
   await supervisor.getByRole('button', { name: /as supervisor/ }).click();
   await supervisor.waitForURL(/saved=1/);
-  assert.match(await supervisor.locator('#sign tbody').innerText(), /supervisor\s+dr-okafor/);
+  assert.match(await supervisor.locator('#sign tbody').innerText(), /supervisor\s+Chidi Okafor \(dr-okafor\), PhD, LCSW/);
   await supervisor.getByRole('link', { name: 'Supervision' }).click();
   assert.doesNotMatch(await queue.innerText(), /Emma Lee/);
   assert.deepEqual(await axeViolations(supervisor), [], 'supervision page');

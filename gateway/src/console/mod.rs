@@ -25,6 +25,7 @@ mod plan_forms;
 mod plan_view;
 mod session;
 mod sign_in;
+mod staff;
 mod state;
 mod supervisor;
 

@@ -17,6 +17,7 @@ use super::graphql::{Failure, Visit};
 use super::pages::failed;
 use super::pdf::Document;
 use super::plan_view::{PLAN_FIELDS, PlanView};
+use super::staff::{Staff, directory};
 use super::state::Console;
 use crate::wording::{modality_label, words};
 
@@ -28,38 +29,6 @@ pub(crate) fn keywords(plan_id: &str, version: i64, record_hash: &str) -> String
 
 fn number(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), super::chart::trim)
-}
-
-/// The tenant's staff directory as the document names people with it.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Staff {
-    #[serde(rename = "staffDirectory")]
-    members: Vec<StaffEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StaffEntry {
-    subject: String,
-    name: String,
-    credentials: String,
-}
-
-impl Staff {
-    /// "Name (subject)" and the credentials, or the subject alone.
-    pub(crate) fn named(&self, subject: &str) -> (String, &str) {
-        match self.members.iter().find(|m| m.subject == subject) {
-            Some(m) => (format!("{} ({subject})", m.name), m.credentials.as_str()),
-            None => (subject.to_owned(), ""),
-        }
-    }
-
-    /// As [`Self::named`], on one line.
-    fn line(&self, subject: &str) -> String {
-        match self.named(subject) {
-            (name, "") => name,
-            (name, credentials) => format!("{name}, {credentials}"),
-        }
-    }
 }
 
 /// The document for `plan` (a fully signed state), with `later` saying
@@ -422,16 +391,7 @@ pub(crate) async fn document(
         return failed(&visit, &failure);
     }
     let note = later_version_note(&current, plan);
-    // Clients may not read the directory: then everyone is shown by id.
-    let staff = console
-        .run::<Staff>(
-            &visit,
-            "payer-document",
-            "query ConsoleStaff { staffDirectory { subject name credentials } }",
-            serde_json::json!({}),
-        )
-        .await
-        .unwrap_or_default();
+    let staff = directory(&console, &visit, "payer-document").await;
     let bytes = render(plan, note.as_deref(), &staff);
     let disposition = format!("inline; filename=\"{}\"", file_name(plan));
     (

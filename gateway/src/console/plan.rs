@@ -18,6 +18,7 @@ use super::forms::{FormError, MeasureForm, measure_forms};
 use super::graphql::{Failure, Visit};
 use super::pages::{Layout, failed, html};
 use super::plan_view::{PLAN_FIELDS, PlanView, Review, date};
+use super::staff::{Staff, directory};
 use super::state::Console;
 
 #[derive(Debug, Deserialize)]
@@ -100,9 +101,15 @@ pub(crate) struct PlanPage {
     /// Names this rendering: each form's command id is derived from it,
     /// so a form sent twice is one command, and two forms are two.
     pub(crate) rendering: uuid::Uuid,
+    pub(crate) staff: Staff,
 }
 
 impl PlanPage {
+    /// A member of staff as the staff directory names them.
+    fn person(&self, subject: &str) -> String {
+        self.staff.line(subject)
+    }
+
     /// The role the user would sign the version in force in, when it
     /// still needs that signature (a supervisor co-signs once).
     fn may_sign(&self) -> Option<&'static str> {
@@ -300,6 +307,7 @@ pub(crate) async fn render(
         StatusCode::OK
     };
     let as_of = which.banner(&plan);
+    let staff = directory(console, visit, label).await;
     let can = if as_of.is_empty() {
         Abilities::of(visit)
     } else {
@@ -318,6 +326,7 @@ pub(crate) async fn render(
         notice,
         today: chrono::Utc::now().date_naive().to_string(),
         rendering: uuid::Uuid::new_v4(),
+        staff,
     };
     html(status, &page)
 }
