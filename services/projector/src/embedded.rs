@@ -38,6 +38,9 @@ impl SqliteReadModels {
             .map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unavailable)?;
+        // Sorts and temporary tables in memory, not in files under /tmp.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(unavailable)?;
         schema::prepare(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -304,5 +307,24 @@ impl ReadModelStore for SqliteReadModels {
                 .map_err(unavailable)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn temporaries_stay_in_memory_not_in_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let read_models = SqliteReadModels::open(dir.path().join("read-models.db")).unwrap();
+        let store: i64 = read_models
+            .with(|conn| {
+                conn.pragma_query_value(None, "temp_store", |row| row.get(0))
+                    .map_err(unavailable)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store, 2, "MEMORY");
     }
 }

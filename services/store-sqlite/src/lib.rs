@@ -205,6 +205,7 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     .map_err(schema::unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(schema::unavailable)?;
+    schema::keep_temporaries_in_memory(&conn)?;
     Ok(conn)
 }
 

@@ -81,8 +81,17 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // Keep the hot index pages of a large store in memory.
     conn.pragma_update(None, "cache_size", -65_536)
         .map_err(unavailable)?;
+    keep_temporaries_in_memory(&conn)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     Ok(conn)
+}
+
+/// Sorts and temporary tables stay in memory: SQLite would otherwise put
+/// them, PHI included, in files under /tmp, outside the data directory's
+/// 0700.
+pub(crate) fn keep_temporaries_in_memory(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(unavailable)
 }
 
 /// Rewrites the one row of `write_probe`: readiness's write, which touches
@@ -457,4 +466,23 @@ fn to_u64(v: i64) -> u64 {
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_stay_in_memory_not_in_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let writer = open_writer(&path).unwrap();
+        let reader = crate::open_reader(&path).unwrap();
+        for conn in [&writer, &reader] {
+            let store: i64 = conn
+                .pragma_query_value(None, "temp_store", |row| row.get(0))
+                .unwrap();
+            assert_eq!(store, 2, "MEMORY");
+        }
+    }
 }

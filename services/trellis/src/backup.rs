@@ -82,6 +82,8 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open {}", source.display()))?;
         // Concurrent writes hold the lock only briefly.
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Nothing of the copy in files under /tmp.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])
             .with_context(|| format!("cannot copy {name}"))?;
         let (bytes, sha256) = sha256_hex(&target)?;
