@@ -288,3 +288,22 @@ impl EventStore for SqliteEventStore {
         Ok(Some(self.head_position()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_stay_in_memory_not_in_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let writer = schema::open_writer(&path).unwrap();
+        let reader = open_reader(&path).unwrap();
+        for conn in [&writer, &reader] {
+            let store: i64 = conn
+                .pragma_query_value(None, "temp_store", |row| row.get(0))
+                .unwrap();
+            assert_eq!(store, 2, "MEMORY");
+        }
+    }
+}

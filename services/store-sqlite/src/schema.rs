@@ -467,22 +467,3 @@ fn to_u64(v: i64) -> u64 {
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temporaries_stay_in_memory_not_in_tmp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.db");
-        let writer = open_writer(&path).unwrap();
-        let reader = crate::open_reader(&path).unwrap();
-        for conn in [&writer, &reader] {
-            let store: i64 = conn
-                .pragma_query_value(None, "temp_store", |row| row.get(0))
-                .unwrap();
-            assert_eq!(store, 2, "MEMORY");
-        }
-    }
-}

@@ -450,6 +450,11 @@ async fn nothing_acknowledged_is_lost_and_nothing_applied_twice_under_faults() {
         acknowledged.len()
     );
     check_every_acknowledged_command(&gateway, &tenant, &clinician, &acknowledged).await;
+    // The figures docs/benchmarks.md quotes.
+    eprintln!(
+        "fault suite: {} commands acknowledged and checked, {shown} reads showed a plan, {faults} faults",
+        acknowledged.len()
+    );
 }
 
 /// How long a gRPC `AddGoal` takes to be answered, and the answer.
@@ -486,6 +491,8 @@ async fn postgres_away_fails_fast_and_every_process_recovers_alone() {
     let status = away.expect_err("no command while PostgreSQL is away");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    // The figure docs/benchmarks.md quotes.
+    eprintln!("PostgreSQL away: a command answered UNAVAILABLE after {took:?}");
     assert!(
         !status.message().contains("127.0.0.1") && !status.message().contains("postgres://"),
         "{status:?}"
