@@ -115,9 +115,9 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> async_graphql::Error {
 /// A plans-service status as a GraphQL error, with the field violations of
 /// `INVALID_ARGUMENT` as `extensions.fieldViolations`.
 pub(crate) fn from_status(status: &Status) -> async_graphql::Error {
-    if status.code() == tonic::Code::Unknown {
-        // Our services never answer UNKNOWN: it is the connection failing
-        // mid-call (the service stopped or restarted). Whether the command
+    if matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled) {
+        // Our services never answer UNKNOWN or CANCELLED: it is the
+        // connection failing mid-call (the service stopped or restarted). Whether the command
         // was applied is not known; the same command id makes a retry safe.
         tracing::warn!(error = %status, "the service did not answer");
         return error(

@@ -167,13 +167,11 @@ impl Projector {
             let Some(first) = first else { break };
             let messages = gather(first, &mut feed, last_apply.min(MAX_GATHER)).await;
             let mut events = Vec::with_capacity(messages.len());
+            let mut caught_up = false;
             for message in messages {
                 match message? {
                     SubscriptionMessage::Event(event) => events.push(*event),
-                    SubscriptionMessage::CaughtUp => {
-                        self.read_models.rebuilt().await?;
-                        tracing::info!("projection caught up; now live");
-                    }
+                    SubscriptionMessage::CaughtUp => caught_up = true,
                 }
             }
             if let Some(last) = events.last() {
@@ -194,6 +192,13 @@ impl Projector {
                 self.position.send_replace(last.global_position);
                 let lag = (chrono::Utc::now() - last.recorded_at).as_seconds_f64();
                 lag_seconds().record(lag.max(0.0), &[]);
+            }
+            // Only once the events before it are saved: a rebuild ends
+            // when every plan is back, not while the last batch is still
+            // in hand (a gateway would read those plans as missing).
+            if caught_up {
+                self.read_models.rebuilt().await?;
+                tracing::info!("projection caught up; now live");
             }
         }
         Err(ProjectorError::FeedEnded)

@@ -24,6 +24,18 @@ async fn models(namespace: &str) -> RedisReadModels {
         .expect("Redis reachable (./scripts/services-up starts it)")
 }
 
+/// A fresh event store and a tenant of its own (the directory keeps it).
+fn store_and_tenant() -> (tempfile::TempDir, SqliteEventStore, TenantId) {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let tenant = TenantId::parse(&format!(
+        "redis-{}",
+        &Uuid::new_v4().simple().to_string()[..10]
+    ))
+    .unwrap();
+    (dir, events, tenant)
+}
+
 async fn project_until(events: &SqliteEventStore, models: &RedisReadModels, position: u64) {
     let projector = Projector::new(Arc::new(events.clone()), Arc::new(models.clone()));
     let mut at = projector.position();
@@ -37,13 +49,7 @@ async fn project_until(events: &SqliteEventStore, models: &RedisReadModels, posi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
-    let tenant = TenantId::parse(&format!(
-        "redis-{}",
-        &Uuid::new_v4().simple().to_string()[..10]
-    ))
-    .unwrap();
+    let (_dir, events, tenant) = store_and_tenant();
     let run = Uuid::new_v4().simple().to_string();
     let incremental = models(&format!("inc{run}")).await;
 
@@ -161,4 +167,35 @@ async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
         views.plans.iter().map(PlanSummary::of).collect::<Vec<_>>()
     );
     assert_eq!(summaries.len(), 2);
+}
+
+/// A namespace without a generation marker (a first start, or a Redis that
+/// came back empty before any projector noticed) is marked as rebuilding
+/// by the projector that takes it, until it has caught up: gateways never
+/// read a plan not yet rewritten as missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_taking_an_unmarked_namespace_marks_a_rebuild_until_caught_up() {
+    let (_dir, events, tenant) = store_and_tenant();
+    write_plan(&events, &tenant, "clin-1", 2).await;
+    let fresh = models(&format!("unmarked{}", Uuid::new_v4().simple())).await;
+    assert!(
+        fresh.rebuilding().await.unwrap(),
+        "no marker: may be rebuilding"
+    );
+
+    fresh.prepare().await.unwrap();
+    assert!(
+        fresh.rebuilding().await.unwrap(),
+        "the marker it made comes with a rebuild"
+    );
+    let projector = Projector::new(Arc::new(events.clone()), Arc::new(fresh.clone()));
+    let run = tokio::spawn(async move { projector.run().await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fresh.rebuilding().await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.abort();
+    // Every plan was back before the mark went.
+    assert_eq!(fresh.checkpoint().await.unwrap(), Some(3));
 }

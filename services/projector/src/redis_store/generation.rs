@@ -28,16 +28,24 @@ impl RedisReadModels {
     }
 
     /// Takes the namespace's generation, making one for a namespace that
-    /// has none (a first start, or models written before markers).
+    /// has none (a first start, a Redis that came back empty before any
+    /// projector noticed, or models written before markers) — and then
+    /// marking a rebuild in the same step, since this projector is about
+    /// to write every plan from the first event while gateways would
+    /// otherwise read the plans not yet written as missing.
     pub(super) async fn adopt_generation(&self) -> Result<(), ReadModelError> {
         let fresh = uuid::Uuid::new_v4().simple().to_string();
-        let key = &self.generation_key;
+        let (key, rebuilding) = (&self.generation_key, &self.rebuilding_key);
         let generation: String = self
             .retrying(|mut redis| {
                 let fresh = fresh.clone();
                 async move {
-                    let _: bool = redis.set_nx(key, &fresh).await?;
-                    redis.get(key).await
+                    redis::Script::new(ADOPT_GENERATION)
+                        .key(key)
+                        .key(rebuilding)
+                        .arg(&fresh)
+                        .invoke_async(&mut redis)
+                        .await
                 }
             })
             .await?;
@@ -109,6 +117,16 @@ impl RedisReadModels {
         Ok(rebuilding || !marked)
     }
 }
+
+/// Sets the generation when there is none, marking a rebuild with it, and
+/// answers the generation (KEYS 1: generation, 2: rebuilding; ARGV 1: a
+/// fresh generation).
+const ADOPT_GENERATION: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], '1')
+end
+return redis.call('GET', KEYS[1])
+";
 
 /// Takes the lease when it is free or already ours (KEYS 1: the lease;
 /// ARGV 1: holder, 2: milliseconds).
