@@ -31,7 +31,7 @@ pub(crate) async fn load_plan_for_caller(
     let caller = caller(ctx)?;
     let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
     let view = read_models
-        .plan(&caller.tenant, plan_id)
+        .plan_for_reader(&caller.tenant, plan_id)
         .instrument(tracing::info_span!(
             "graphql.query.plan",
             tenant = %caller.tenant,

@@ -64,6 +64,18 @@ pub trait ReadModelStore: Send + Sync + 'static {
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError>;
 
+    /// A plan for a reader (not the projector): `Unavailable` while the
+    /// store is being rebuilt, when a plan found may still be an older
+    /// version than one already read. Stores that are never rebuilt while
+    /// read answer as [`Self::plan`].
+    async fn plan_for_reader(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        self.plan(tenant, plan_id).await
+    }
+
     /// Plans after `after` (a plan id; exclusive) in plan-id order.
     async fn plans(
         &self,

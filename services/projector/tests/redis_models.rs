@@ -176,12 +176,16 @@ async fn redis_models_resume_and_a_rebuild_matches_the_incremental_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projector_taking_an_unmarked_namespace_marks_a_rebuild_until_caught_up() {
     let (_dir, events, tenant) = store_and_tenant();
-    write_plan(&events, &tenant, "clin-1", 2).await;
+    let plan = write_plan(&events, &tenant, "clin-1", 2).await.to_string();
     let fresh = models(&format!("unmarked{}", Uuid::new_v4().simple())).await;
     assert!(
         fresh.rebuilding().await.unwrap(),
         "no marker: may be rebuilding"
     );
+    assert!(matches!(
+        fresh.plan_for_reader(&tenant, &plan).await,
+        Err(trellis_projector::ReadModelError::Unavailable(_))
+    ));
 
     fresh.prepare().await.unwrap();
     assert!(
@@ -196,6 +200,12 @@ async fn a_projector_taking_an_unmarked_namespace_marks_a_rebuild_until_caught_u
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     run.abort();
-    // Every plan was back before the mark went.
+    // Every plan was back before the mark went, and readers get it.
     assert_eq!(fresh.checkpoint().await.unwrap(), Some(3));
+    let read = fresh
+        .plan_for_reader(&tenant, &plan)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.goals.len(), 2);
 }
