@@ -390,32 +390,13 @@ impl ReadModelStore for RedisReadModels {
         document.as_deref().map(decode).transpose()
     }
 
-    /// The document and the rebuild state in one round trip.
     async fn plan_for_reader(
         &self,
         tenant: &TenantId,
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
         let key = self.doc_key(tenant.as_str(), plan_id);
-        let (rebuilding, generation) = (&self.rebuilding_key, &self.generation_key);
-        let (document, rebuilding, marked): (Option<String>, bool, bool) = self
-            .retrying(|mut redis| {
-                let key = key.clone();
-                async move {
-                    redis::pipe()
-                        .get(key)
-                        .exists(rebuilding)
-                        .exists(generation)
-                        .query_async(&mut redis)
-                        .await
-                }
-            })
-            .await?;
-        if rebuilding || !marked {
-            return Err(ReadModelError::Unavailable(
-                "the read models are being rebuilt".into(),
-            ));
-        }
+        let document = self.unless_rebuilding(key).await?;
         document.as_deref().map(decode).transpose()
     }
 

@@ -100,6 +100,35 @@ impl RedisReadModels {
             .await
     }
 
+    /// The value at `key`, read in one round trip with the rebuild state:
+    /// `Unavailable` while a rebuild runs or the marker is gone, when what
+    /// is there may be older than what a reader saw before.
+    pub(super) async fn unless_rebuilding(
+        &self,
+        key: String,
+    ) -> Result<Option<String>, ReadModelError> {
+        let (rebuilding, generation) = (&self.rebuilding_key, &self.generation_key);
+        let (value, rebuilding, marked): (Option<String>, bool, bool) = self
+            .retrying(|mut redis| {
+                let key = key.clone();
+                async move {
+                    redis::pipe()
+                        .get(key)
+                        .exists(rebuilding)
+                        .exists(generation)
+                        .query_async(&mut redis)
+                        .await
+                }
+            })
+            .await?;
+        if rebuilding || !marked {
+            return Err(ReadModelError::Unavailable(
+                "the read models are being rebuilt".into(),
+            ));
+        }
+        Ok(value)
+    }
+
     /// Whether a plan missing here may yet exist: a rebuild runs, or the
     /// marker is gone (Redis lost its content and no projector has
     /// noticed yet, or none has started).
