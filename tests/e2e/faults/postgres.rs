@@ -114,7 +114,9 @@ impl PrivatePostgres {
         command
     }
 
-    /// Starts the (stopped) server on its data and waits until it answers.
+    /// Starts the (stopped) server on its data and waits until it accepts
+    /// connections (`pg_isready`: a port that is open may still answer
+    /// "starting up" while it recovers).
     pub async fn start_again(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         let server = self
@@ -135,9 +137,11 @@ impl PrivatePostgres {
             .expect("postgres");
         self.server = Some(server);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+        while !Command::new(self.bin.join("pg_isready"))
+            .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .status()
             .await
-            .is_err()
+            .is_ok_and(|s| s.success())
         {
             let log = std::fs::read_to_string(self.dir.path().join("server.log"));
             assert!(
