@@ -115,10 +115,15 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> async_graphql::Error {
 /// A plans-service status as a GraphQL error, with the field violations of
 /// `INVALID_ARGUMENT` as `extensions.fieldViolations`.
 pub(crate) fn from_status(status: &Status) -> async_graphql::Error {
-    if matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled) {
-        // Our services never answer UNKNOWN or CANCELLED: it is the
-        // connection failing mid-call (the service stopped or restarted). Whether the command
-        // was applied is not known; the same command id makes a retry safe.
+    // A status with a source was made by this process's client (the
+    // connection was refused or failed): its text is the transport's, not a
+    // rule of ours. Our services never answer UNKNOWN or CANCELLED either:
+    // that is the connection failing mid-call (the service stopped or
+    // restarted). Whether a command was applied is then not known; the
+    // same command id makes a retry safe.
+    let from_transport = std::error::Error::source(status).is_some()
+        && matches!(status.code(), tonic::Code::Unavailable);
+    if from_transport || matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled) {
         tracing::warn!(error = %status, "the service did not answer");
         return error(
             ErrorCode::Unavailable,

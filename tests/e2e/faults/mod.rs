@@ -234,7 +234,14 @@ async fn graphql_once(gateway: &str, token: &str, query: &str, variables: &Value
     let body: Value = response.json().await.ok()?;
     match body["errors"][0]["extensions"]["code"].as_str() {
         None => Some(body["data"].clone()),
-        Some("UNAVAILABLE") => None,
+        Some("UNAVAILABLE") => {
+            // A rule for the client, never the transport's own words.
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+            for internal in ["os error", "tcp", "127.0.0.1", "transport"] {
+                assert!(!message.contains(internal), "{message}");
+            }
+            None
+        }
         Some(_) => panic!("a GraphQL request was refused: {body}"),
     }
 }
