@@ -112,6 +112,8 @@ async fn a_backup_taken_while_commands_are_written_restores_and_verifies() {
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
     assert!(keys_dir.join("audit-signing.key").exists());
+    assert!(keys_dir.join("keyring.json").exists());
+    assert_eq!(mode(&keys_dir.join("keyring.json")), 0o600);
     assert!(!backup_dir.join("keys").exists(), "keys went to --keys-to");
 
     // Restored into a fresh directory: the chain verifies offline.
@@ -144,6 +146,25 @@ async fn a_backup_taken_while_commands_are_written_restores_and_verifies() {
     assert_eq!(plan["plan"]["diagnoses"][0]["code"], "F32.1", "{plan}");
     copy.stop().await;
 
+    // Not without the keyring: the copy's plans could not be read.
+    let no_keys = scratch.path().join("no-keys");
+    std::fs::create_dir(&no_keys).unwrap();
+    let keyless = cli(&[
+        "restore",
+        "--from",
+        backup_dir.to_str().unwrap(),
+        "--data-dir",
+        scratch.path().join("keyless").to_str().unwrap(),
+        "--keys-from",
+        no_keys.to_str().unwrap(),
+    ]);
+    assert!(!keyless.status.success());
+    assert!(
+        text(&keyless).contains("no keyring in"),
+        "{}",
+        text(&keyless)
+    );
+
     // Not over a directory that holds data, and not from altered files.
     let again = cli(&[
         "restore",
@@ -151,6 +172,8 @@ async fn a_backup_taken_while_commands_are_written_restores_and_verifies() {
         backup_dir.to_str().unwrap(),
         "--data-dir",
         restored.to_str().unwrap(),
+        "--keys-from",
+        keys_dir.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
     assert!(text(&again).contains("is not empty"), "{}", text(&again));

@@ -318,20 +318,28 @@ async fn the_cli_exports_a_plan_and_catches_a_byte_edited_on_disk() {
     );
     assert!(String::from_utf8_lossy(&clean.stdout).starts_with("OK"));
 
-    // An edit made with disk access: one byte of the review summary. First
-    // move everything from the WAL into the database file, as SQLite does
-    // whenever the last connection closes cleanly.
+    // An edit made with disk access: one byte of the held review's stored
+    // (sealed) payload. First move everything from the WAL into the
+    // database file, as SQLite does whenever the last connection closes
+    // cleanly.
     let db = data_dir.join("events.db");
-    rusqlite::Connection::open(&db)
+    let stored: Vec<u8> = {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        conn.query_row(
+            "SELECT payload FROM events WHERE event_type = 'ReviewHeld' AND stream LIKE ?1",
+            [format!("%{plan_id}")],
+            |row| row.get(0),
+        )
         .unwrap()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
+    };
     let mut bytes = std::fs::read(&db).unwrap();
     let at = bytes
-        .windows(8)
-        .position(|w| w == b"Sleeping")
-        .expect("summary in the database file");
-    bytes[at] = b's';
+        .windows(stored.len())
+        .position(|w| w == stored.as_slice())
+        .expect("the payload in the database file");
+    bytes[at + stored.len() / 2] ^= 0x01;
     std::fs::write(&db, bytes).unwrap();
     let broken = trellis_cli(&["audit", "verify", "--data-dir"])
         .arg(&data_dir)

@@ -8,21 +8,10 @@ use std::process::Command;
 use crate::harness::*;
 
 fn serve_without_configuration(data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    let mut command = serve_command(data_dir);
     command
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
         .env_remove("TRELLIS_DEV")
-        .env_remove("TRELLIS_JWT_SECRET")
-        .env_remove("TRELLIS_JWKS_FILE")
-        .env("RUST_LOG", "error");
+        .env_remove("TRELLIS_JWKS_FILE");
     command
 }
 

@@ -145,10 +145,10 @@ async fn the_demo_plans_export_as_valid_us_core_resources() {
     let everything_doug = clinician.ok(&format!("CarePlan/{doug}/$everything")).await;
     let care_plan = clinician.ok(&format!("CarePlan/{doug}")).await;
     let active = clinician
-        .ok("CarePlan?subject=Patient/client-doug-mcgee&status=active")
+        .ok("CarePlan?subject=Patient/client-2087&status=active")
         .await;
     let phq9_series = clinician
-        .ok("Observation?subject=Patient/client-doug-mcgee&code=http://loinc.org|44261-6")
+        .ok("Observation?subject=Patient/client-2087&code=http://loinc.org|44261-6")
         .await;
     let as_signed = auditor.ok(&format!("CarePlan/{doug}/_history/3")).await;
     let reads = auditor
@@ -173,10 +173,7 @@ async fn the_demo_plans_export_as_valid_us_core_resources() {
     // What the bundle holds, in the codes the issue names.
     assert_eq!(care_plan["intent"], "plan");
     assert_eq!(care_plan["category"][0]["coding"][0]["code"], "assess-plan");
-    assert_eq!(
-        care_plan["subject"]["reference"],
-        "Patient/client-doug-mcgee"
-    );
+    assert_eq!(care_plan["subject"]["reference"], "Patient/client-2087");
     let conditions = resources(&everything_doug, "Condition");
     let codes: Vec<&str> = conditions
         .iter()
@@ -346,7 +343,7 @@ async fn exported_scores_posted_into_a_fresh_tenant_are_equal() {
         server: &server,
         token: token(&tenant, "clin-1", &[Role::Clinician]),
     };
-    for client in ["client-emma-lee", "client-doug-mcgee"] {
+    for client in ["client-1042", "client-2087"] {
         open_plan_for(&server, &target.token, client).await;
     }
 
@@ -372,7 +369,7 @@ async fn exported_scores_posted_into_a_fresh_tenant_are_equal() {
     // the measure just recorded (same identifier) and is recognised.
     let mut exported = Vec::new();
     let mut expected = Vec::new();
-    for client in ["client-emma-lee", "client-doug-mcgee"] {
+    for client in ["client-1042", "client-2087"] {
         let series = source
             .ok(&format!("Observation?subject=Patient/{client}"))
             .await;
@@ -408,7 +405,7 @@ async fn exported_scores_posted_into_a_fresh_tenant_are_equal() {
     );
 
     let mut imported = Vec::new();
-    for client in ["client-emma-lee", "client-doug-mcgee"] {
+    for client in ["client-1042", "client-2087"] {
         let series = target
             .ok(&format!("Observation?subject=Patient/{client}"))
             .await;

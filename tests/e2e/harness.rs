@@ -49,22 +49,10 @@ impl Server {
 
     /// Starts a server with extra environment and its log going to `stderr`.
     pub async fn start_with(data_dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_trellis"));
+        let mut command = Command::from(serve_command(data_dir));
         command
-            .args([
-                "serve",
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--http-addr",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "error")
             // The suite's tokens are minted with the development secret.
             .env("TRELLIS_DEV", "1")
-            .env_remove("TRELLIS_JWT_SECRET")
-            .env_remove("TRELLIS_OTEL")
             .stdout(Stdio::piped())
             .stderr(stderr)
             .kill_on_drop(true);
@@ -256,6 +244,11 @@ impl Service {
         for (key, value) in env {
             command.env(key, value);
         }
+        // The processes of one deployment share one keyring: one per store.
+        let store = env.iter().find(|(k, _)| *k == "TRELLIS_STORE_URL");
+        if let (Some((_, url)), false) = (store, env.iter().any(|(k, _)| *k == "TRELLIS_KEYRING")) {
+            command.env("TRELLIS_KEYRING", shared_keyring(url));
+        }
         let (child, ready) = spawn_until_ready(command).await;
         Self { child, ready }
     }
@@ -268,6 +261,39 @@ impl Service {
     pub fn url(&self, name: &str) -> String {
         format!("http://{}", ready_field(&self.ready, name))
     }
+}
+
+/// `trellis serve` on `data_dir` and ephemeral ports, logging errors only,
+/// with no token secret, keyring or telemetry from the caller's
+/// environment.
+pub fn serve_command(data_dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trellis"));
+    command
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "error")
+        .env_remove("TRELLIS_JWT_SECRET")
+        .env_remove("TRELLIS_KEYRING")
+        .env_remove("TRELLIS_OTEL");
+    command
+}
+
+/// The keyring every process on the store at `store_url` is given.
+pub fn shared_keyring(store_url: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("keyrings");
+    std::fs::create_dir_all(&dir).expect("keyring directory");
+    let name: String = store_url
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    dir.join(format!("{name}.json"))
 }
 
 /// The trellis binary as a command, for CLI tests.

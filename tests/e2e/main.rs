@@ -22,6 +22,7 @@ mod plans;
 mod readiness;
 mod restart;
 mod roles;
+mod sealed;
 mod split;
 mod staff;
 mod telemetry;

@@ -114,7 +114,7 @@ async fn a_payer_document_holds_the_plan_and_its_seal_is_in_the_record() {
                 "Reduce frequency and intensity of excessive worry",
                 "Penn State Worry Questionnaire",
                 "PSWQ total over time",
-                "client-emma-lee",
+                "client-1042",
             ][..],
         ),
     ] {
@@ -315,7 +315,7 @@ async fn a_plan_never_fully_signed_gets_no_payer_document() {
         .create_plan(trellis_proto::plans::v1::CreatePlanRequest {
             command_id: crate::harness::command_id(),
             plan_id: String::new(),
-            client_id: "client-emma-lee".into(),
+            client_id: "client-1042".into(),
             primary_clinician_id: "dr-rivera".into(),
             clinic_id: "main-street".into(),
             title: "Unsigned plan".into(),

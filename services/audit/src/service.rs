@@ -52,7 +52,11 @@ pub enum AuditError {
 /// caller's tenant only.
 #[derive(Clone)]
 pub struct Audit {
+    /// Events as readers see them (plan content opened).
     store: Arc<dyn EventStore>,
+    /// Events as stored (plan content sealed): what the hash chain covers,
+    /// so what verification and digests read.
+    record: Arc<dyn EventStore>,
     access: Arc<dyn AccessLog>,
     key: DigestKey,
     trusted: VerifyingKey,
@@ -76,11 +80,19 @@ impl Audit {
         trusted: VerifyingKey,
     ) -> Self {
         Self {
+            record: Arc::clone(&store),
             store,
             access,
             key,
             trusted,
         }
+    }
+
+    /// Verification and digests read `record`, the store beneath the one
+    /// history is read from, when that one opens sealed content.
+    pub fn with_record(mut self, record: Arc<dyn EventStore>) -> Self {
+        self.record = record;
+        self
     }
 
     /// The event store the trail is read from, for readers that have
@@ -231,7 +243,12 @@ impl Audit {
     pub async fn verify(&self, ctx: &ReadContext) -> Result<VerifyReport, AuditError> {
         Self::require_auditor(ctx)?;
         self.log(ctx, None, "audit:verify", &[]).await?;
-        Ok(integrity::verify(self.store.as_ref(), Some(&ctx.caller.tenant), &self.trusted).await?)
+        Ok(integrity::verify(
+            self.record.as_ref(),
+            Some(&ctx.caller.tenant),
+            &self.trusted,
+        )
+        .await?)
     }
 
     pub async fn create_digest(&self, ctx: &ReadContext) -> Result<SignedDigest, AuditError> {
@@ -241,7 +258,7 @@ impl Audit {
             role: Role::Auditor.as_str().to_owned(),
         };
         Ok(
-            integrity::create_digest(self.store.as_ref(), &ctx.caller.tenant, &self.key, actor)
+            integrity::create_digest(self.record.as_ref(), &ctx.caller.tenant, &self.key, actor)
                 .await?,
         )
     }
@@ -255,19 +272,23 @@ impl Audit {
             subject: "trellis".into(),
             role: "system".into(),
         };
-        Ok(integrity::create_digest(self.store.as_ref(), tenant, &self.key, actor).await?)
+        Ok(integrity::create_digest(self.record.as_ref(), tenant, &self.key, actor).await?)
     }
 
     pub async fn digests(&self, ctx: &ReadContext) -> Result<Vec<SignedDigest>, AuditError> {
         Self::require_auditor(ctx)?;
-        Ok(integrity::list_digests(self.store.as_ref(), &ctx.caller.tenant).await?)
+        Ok(integrity::list_digests(self.record.as_ref(), &ctx.caller.tenant).await?)
     }
 
     pub async fn export(&self, ctx: &ReadContext, plan_id: &str) -> Result<Export, AuditError> {
         Self::require_auditor(ctx)?;
         let events = self.plan_events(ctx, plan_id).await?;
-        let verification =
-            integrity::verify(self.store.as_ref(), Some(&ctx.caller.tenant), &self.trusted).await?;
+        let verification = integrity::verify(
+            self.record.as_ref(),
+            Some(&ctx.caller.tenant),
+            &self.trusted,
+        )
+        .await?;
         let export_ctx = ReadContext {
             api: "export",
             ..ctx.clone()

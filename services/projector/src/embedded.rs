@@ -15,8 +15,9 @@ use rusqlite::{Connection, OptionalExtension, named_params, params};
 use trellis_kernel::TenantId;
 
 use crate::compliance::{IndexedList, PlanSummary};
+use crate::sealing::{DocumentSeal, Documents};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
-use rows::{decode, index_values, summary_of, unavailable};
+use rows::{Summarised, index_values, summary_of, unavailable};
 
 const PROJECTION: &str = "plans";
 
@@ -24,6 +25,7 @@ const PROJECTION: &str = "plans";
 #[derive(Debug, Clone)]
 pub struct SqliteReadModels {
     conn: Arc<Mutex<Connection>>,
+    documents: Documents,
 }
 
 impl SqliteReadModels {
@@ -44,7 +46,33 @@ impl SqliteReadModels {
         schema::prepare(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            documents: Documents::default(),
         })
+    }
+
+    /// Keeps every plan document sealed by `seal`.
+    pub fn sealed_by(mut self, seal: Arc<dyn DocumentSeal>) -> Self {
+        self.documents = Documents::sealed_by(seal);
+        self
+    }
+
+    /// The summaries of listed rows, opening the documents of those whose
+    /// summary must be computed again.
+    async fn summaries_from(
+        &self,
+        tenant: &TenantId,
+        rows: Vec<Summarised>,
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let mut summaries = Vec::with_capacity(rows.len());
+        for row in rows {
+            summaries.push(match row {
+                Summarised::Ready(summary) => *summary,
+                Summarised::FromDocument { plan_id, document } => {
+                    PlanSummary::of(&self.documents.decode(tenant, &plan_id, document).await?)
+                }
+            });
+        }
+        Ok(summaries)
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, ReadModelError>
@@ -89,19 +117,24 @@ impl ReadModelStore for SqliteReadModels {
         tenant: &TenantId,
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
-        let (tenant, plan_id) = (tenant.to_string(), plan_id.to_owned());
-        self.with(move |conn| {
-            let document: Option<String> = conn
-                .query_row(
+        let (t, id) = (tenant.to_string(), plan_id.to_owned());
+        let document: Option<String> = self
+            .with(move |conn| {
+                conn.query_row(
                     "SELECT document FROM plan_views WHERE tenant = ?1 AND plan_id = ?2",
-                    params![tenant, plan_id],
+                    params![t, id],
                     |row| row.get(0),
                 )
                 .optional()
-                .map_err(unavailable)?;
-            document.as_deref().map(decode).transpose()
-        })
-        .await
+                .map_err(unavailable)
+            })
+            .await?;
+        match document {
+            Some(document) => Ok(Some(
+                self.documents.decode(tenant, plan_id, document).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn plans(
@@ -111,47 +144,45 @@ impl ReadModelStore for SqliteReadModels {
         after: Option<&str>,
         first: usize,
     ) -> Result<PlanPage, ReadModelError> {
+        let tenant_id = tenant.clone();
         let tenant = tenant.to_string();
         let filter = filter.clone();
         let after = after.unwrap_or("").to_owned();
-        self.with(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT document FROM plan_views
+        let (documents, has_next_page) = self
+            .with(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(concat!(
+                        "SELECT plan_id, document FROM plan_views
                      WHERE tenant = :tenant AND plan_id > :after AND ",
-                    plan_filter!(),
-                    " ORDER BY plan_id LIMIT :limit"
-                ))
-                .map_err(unavailable)?;
-            let limit = i64::try_from(first + 1).unwrap_or(i64::MAX);
-            let clinics = clinics_json(&filter);
-            let documents = stmt
-                .query_map(
-                    named_params! {
-                        ":tenant": tenant,
-                        ":after": after,
-                        ":client": filter.client_id,
-                        ":clinician": filter.clinician_id,
-                        ":clinics": clinics,
-                        ":limit": limit,
-                    },
-                    |row| row.get::<_, String>(0),
-                )
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            let has_next_page = documents.len() > first;
-            let plans = documents
-                .iter()
-                .take(first)
-                .map(|d| decode(d))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(PlanPage {
-                plans,
-                has_next_page,
+                        plan_filter!(),
+                        " ORDER BY plan_id LIMIT :limit"
+                    ))
+                    .map_err(unavailable)?;
+                let limit = i64::try_from(first + 1).unwrap_or(i64::MAX);
+                let clinics = clinics_json(&filter);
+                let documents = stmt
+                    .query_map(
+                        named_params! {
+                            ":tenant": tenant,
+                            ":after": after,
+                            ":client": filter.client_id,
+                            ":clinician": filter.clinician_id,
+                            ":clinics": clinics,
+                            ":limit": limit,
+                        },
+                        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                    )
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unavailable)?;
+                let has_next_page = documents.len() > first;
+                Ok((documents.into_iter().take(first).collect(), has_next_page))
             })
+            .await?;
+        Ok(PlanPage {
+            plans: self.documents.decode_all(&tenant_id, documents).await?,
+            has_next_page,
         })
-        .await
     }
 
     async fn summaries(
@@ -159,48 +190,52 @@ impl ReadModelStore for SqliteReadModels {
         tenant: &TenantId,
         filter: &PlanFilter,
     ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let tenant_id = tenant.clone();
         let tenant = tenant.to_string();
         let filter = filter.clone();
-        self.with(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(concat!(
-                    "SELECT summary,
+        let rows = self
+            .with(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(concat!(
+                        "SELECT plan_id, summary,
                             CASE WHEN summary IS NULL
                                    OR json_extract(summary, '$.schema') IS NOT :schema
                                  THEN document END
                      FROM plan_views
                      WHERE tenant = :tenant AND ",
-                    plan_filter!(),
-                    " ORDER BY plan_id"
-                ))
-                .map_err(unavailable)?;
-            let clinics = clinics_json(&filter);
-            let rows = stmt
-                .query_map(
-                    named_params! {
-                        ":tenant": tenant,
-                        ":client": filter.client_id,
-                        ":clinician": filter.clinician_id,
-                        ":clinics": clinics,
-                        ":schema": PlanSummary::SCHEMA,
-                    },
-                    |row| {
-                        Ok((
-                            row.get::<_, Option<String>>(0)?,
-                            row.get::<_, Option<String>>(1)?,
-                        ))
-                    },
-                )
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            // A document comes back when the summary is missing or was
-            // written by another version of `PlanSummary::of`.
-            rows.into_iter()
-                .map(|(summary, document)| summary_of(summary, document))
-                .collect()
-        })
-        .await
+                        plan_filter!(),
+                        " ORDER BY plan_id"
+                    ))
+                    .map_err(unavailable)?;
+                let clinics = clinics_json(&filter);
+                let rows = stmt
+                    .query_map(
+                        named_params! {
+                            ":tenant": tenant,
+                            ":client": filter.client_id,
+                            ":clinician": filter.clinician_id,
+                            ":clinics": clinics,
+                            ":schema": PlanSummary::SCHEMA,
+                        },
+                        |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, Option<String>>(1)?,
+                                row.get::<_, Option<String>>(2)?,
+                            ))
+                        },
+                    )
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unavailable)?;
+                // A document comes back when the summary is missing or was
+                // written by another version of `PlanSummary::of`.
+                rows.into_iter()
+                    .map(|(plan_id, summary, document)| summary_of(plan_id, summary, document))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        self.summaries_from(&tenant_id, rows).await
     }
 
     async fn reviews_due(
@@ -231,11 +266,13 @@ impl ReadModelStore for SqliteReadModels {
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        let mut documents = Vec::with_capacity(views.len());
+        for view in &views {
+            documents.push(self.documents.encode(view).await?);
+        }
         self.with(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
-            for view in &views {
-                let document = serde_json::to_string(view)
-                    .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+            for (view, document) in views.iter().zip(documents) {
                 let summary = PlanSummary::of(view);
                 let (review_due, unsigned) = index_values(&summary);
                 let summary_text = serde_json::to_string(&summary)

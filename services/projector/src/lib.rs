@@ -18,6 +18,7 @@ pub mod compliance;
 mod embedded;
 mod redis_store;
 mod runner;
+mod sealing;
 mod store;
 mod view;
 
@@ -26,6 +27,7 @@ pub use changes::{CHANGES_CHANNEL, ChangePublisher, LocalChanges, PlanChanged, R
 pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
+pub use sealing::DocumentSeal;
 pub use store::{PlanFilter, PlanPage, ReadModelError, ReadModelStore};
 pub use view::{
     ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView,

@@ -37,6 +37,7 @@ use redis::{AsyncCommands, Script};
 use trellis_kernel::TenantId;
 
 use crate::compliance::{IndexedList, PlanSummary};
+use crate::sealing::{DocumentSeal, Documents};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
 
 /// Sets a plan's entries in the compliance indexes (KEYS 1–4: reviews due
@@ -131,6 +132,7 @@ pub struct RedisReadModels {
     rebuilding_key: String,
     /// `trellis:projector:<ns>`: which projector may write.
     lease_key: String,
+    documents: Documents,
 }
 
 impl std::fmt::Debug for RedisReadModels {
@@ -254,7 +256,14 @@ impl RedisReadModels {
             generation: Arc::default(),
             rebuilding_key: format!("trellis:rebuilding:{namespace}"),
             lease_key: format!("trellis:projector:{namespace}"),
+            documents: Documents::default(),
         })
+    }
+
+    /// Keeps every plan document sealed by `seal`.
+    pub fn sealed_by(mut self, seal: Arc<dyn DocumentSeal>) -> Self {
+        self.documents = Documents::sealed_by(seal);
+        self
     }
 
     /// Runs `op`, and again (briefly apart) when the connection dropped
@@ -314,11 +323,6 @@ impl RedisReadModels {
     }
 }
 
-fn decode(document: &str) -> Result<PlanView, ReadModelError> {
-    serde_json::from_str(document)
-        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
-}
-
 /// A due date as a compliance index scores it: days since 1970-01-01.
 fn due_score(date: NaiveDate) -> i64 {
     (date - NaiveDate::default()).num_days()
@@ -359,7 +363,9 @@ impl RedisReadModels {
                 Some(s) => serde_json::from_str::<PlanSummary>(&s)
                     .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
                 None => match documents.next().flatten() {
-                    Some(document) => PlanSummary::of(&decode(&document)?),
+                    Some(document) => {
+                        PlanSummary::of(&self.documents.decode(tenant, id, document).await?)
+                    }
                     None => continue,
                 },
             };
@@ -387,7 +393,12 @@ impl ReadModelStore for RedisReadModels {
                 async move { redis.get(key).await }
             })
             .await?;
-        document.as_deref().map(decode).transpose()
+        match document {
+            Some(document) => Ok(Some(
+                self.documents.decode(tenant, plan_id, document).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn plan_for_reader(
@@ -396,8 +407,12 @@ impl ReadModelStore for RedisReadModels {
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
         let key = self.doc_key(tenant.as_str(), plan_id);
-        let document = self.unless_rebuilding(key).await?;
-        document.as_deref().map(decode).transpose()
+        match self.unless_rebuilding(key).await? {
+            Some(document) => Ok(Some(
+                self.documents.decode(tenant, plan_id, document).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn plans(
@@ -420,8 +435,10 @@ impl ReadModelStore for RedisReadModels {
                 cursor = format!("({last}");
             }
             let keys: Vec<String> = ids.iter().map(|id| self.doc_key(t, id)).collect();
-            for document in self.documents(&keys).await?.into_iter().flatten() {
-                let view = decode(&document)?;
+            let found = self.documents(&keys).await?;
+            for (id, document) in ids.iter().zip(found) {
+                let Some(document) = document else { continue };
+                let view = self.documents.decode(tenant, id, document).await?;
                 if filter.admits_plan(&view) {
                     plans.push(view);
                 }
@@ -516,8 +533,7 @@ impl ReadModelStore for RedisReadModels {
         pipe.atomic();
         for view in &views {
             let t = view.tenant.as_str();
-            let document = serde_json::to_string(view)
-                .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+            let document = self.documents.encode(view).await?;
             let summary = PlanSummary::of(view);
             let (due, unsigned) = entry_args(&summary);
             let summary = serde_json::to_string(&summary)

@@ -25,6 +25,7 @@
 
 pub mod checks;
 mod fixtures;
+pub mod key_directory;
 
 pub use fixtures::{fresh_tenant, plan_stream, sample_event, sample_snapshot};
 

@@ -26,6 +26,7 @@
 
 mod batch;
 mod error;
+mod keys;
 mod schema;
 mod snapshots;
 mod writer;
@@ -37,9 +38,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::mpsc;
 use trellis_kernel::{
-    AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, EventStore,
-    ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, Snapshot,
-    SnapshotStore, StoreError, StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
+    AccessLog, AccessQuery, AccessRecord, AppendOutcome, AppendSignal, DataKeyRecord, EventStore,
+    ExpectedRevision, KeyDirectory, LoggedAccess, NewEvent, PageFuture, ReadDirection,
+    RecordedEvent, Snapshot, SnapshotStore, StoreError, StreamHead, StreamName, SubscriptionStream,
+    TenantId, WrappedKey, catch_up,
 };
 
 use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, writer_stopped};
@@ -261,6 +263,56 @@ impl AccessLog for PostgresEventStore {
             query,
             after.unwrap_or(0),
             limit,
+        ))
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyDirectory for PostgresEventStore {
+    async fn subject_key(
+        &self,
+        tenant: &TenantId,
+        subject_tag: &[u8; 32],
+    ) -> Result<Option<DataKeyRecord>, StoreError> {
+        self.within(keys::subject_key(&self.inner.pool, tenant, subject_tag))
+            .await
+    }
+
+    async fn key(
+        &self,
+        tenant: &TenantId,
+        key_id: uuid::Uuid,
+    ) -> Result<Option<DataKeyRecord>, StoreError> {
+        self.within(keys::key(&self.inner.pool, tenant, key_id))
+            .await
+    }
+
+    async fn issue(&self, record: DataKeyRecord) -> Result<DataKeyRecord, StoreError> {
+        self.within(keys::issue(&self.inner.pool, &record)).await
+    }
+
+    async fn keys(&self, tenant: &TenantId) -> Result<Vec<DataKeyRecord>, StoreError> {
+        self.within(keys::keys(&self.inner.pool, tenant)).await
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.within(keys::tenants(&self.inner.pool)).await
+    }
+
+    async fn rewrap(
+        &self,
+        tenant: &TenantId,
+        key_id: uuid::Uuid,
+        from_version: u32,
+        wrapped: WrappedKey,
+    ) -> Result<bool, StoreError> {
+        self.within(keys::rewrap(
+            &self.inner.pool,
+            tenant,
+            key_id,
+            from_version,
+            &wrapped,
         ))
         .await
     }

@@ -67,6 +67,16 @@ const SCHEMA: &[&str] = &[
         payload         BYTEA  NOT NULL,
         saved_at_us     BIGINT NOT NULL
     )",
+    "CREATE TABLE IF NOT EXISTS trellis_data_keys (
+        tenant        TEXT   NOT NULL,
+        key_id        BYTEA  NOT NULL,
+        subject_tag   BYTEA  NOT NULL,
+        kek_version   BIGINT NOT NULL,
+        wrapped       BYTEA  NOT NULL,
+        created_at_us BIGINT NOT NULL,
+        PRIMARY KEY (tenant, key_id),
+        UNIQUE (tenant, subject_tag)
+    )",
 ];
 
 /// The event columns, as a literal so queries stay `&'static str` (sqlx

@@ -22,3 +22,8 @@ trellis_store_conformance::snapshot_conformance_tests!(fresh_stores);
 async fn a_saved_snapshot_survives_reopen() {
     trellis_store_conformance::checks::a_saved_snapshot_survives_reopen(fresh_stores).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_key_table_keeps_what_the_directory_contract_asks() {
+    trellis_store_conformance::key_directory::checks(&support::connect().await).await;
+}

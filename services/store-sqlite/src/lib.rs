@@ -13,6 +13,7 @@
 //! events: saved through the same writer (after the record's commit, in a
 //! transaction of their own that waits for no fsync), read by the readers.
 
+mod keys;
 mod schema;
 mod snapshots;
 mod writer;
@@ -28,6 +29,8 @@ use trellis_kernel::{
     ExpectedRevision, LoggedAccess, NewEvent, PageFuture, ReadDirection, RecordedEvent, Snapshot,
     SnapshotStore, StoreError, StreamHead, StreamName, SubscriptionStream, TenantId, catch_up,
 };
+
+pub use keys::SqliteKeyDirectory;
 
 use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, writer_stopped};
 

@@ -14,6 +14,11 @@ pub struct ServeArgs {
     /// Where the event store and read models live.
     #[arg(long, env = "TRELLIS_DATA_DIR", default_value = "./trellis-data")]
     pub data_dir: PathBuf,
+    /// The keyring holding each tenant's key-encryption key: made on
+    /// first start (default `<data-dir>/keyring.json`); keep its backups
+    /// apart from the data's.
+    #[arg(long, env = "TRELLIS_KEYRING")]
+    pub keyring: Option<PathBuf>,
     /// gRPC listen address (port 0 picks a free port).
     #[arg(long, env = "TRELLIS_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,

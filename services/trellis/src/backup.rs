@@ -5,9 +5,11 @@
 //! connection: one read transaction, so the copy is exactly the database
 //! at one instant, whatever the writer does meanwhile. The read models are
 //! copied first, so they are never ahead of the events they were made from
-//! (the projector catches up from its checkpoint after a restore). Keys
-//! are kept apart from the data: the audit signing key goes to
-//! `--keys-to` (or `<backup>/keys`, with a warning). `backup.json` lists
+//! (the projector catches up from its checkpoint after a restore), and the
+//! key directory last, so it holds every data key a copied event names.
+//! Keys are kept apart from the data: the keyring (which opens the plans)
+//! and the audit signing key go to `--keys-to` (or `<backup>/keys`, with a
+//! warning: whoever holds both directories reads every plan). `backup.json` lists
 //! every file with its size and SHA-256; `restore` checks them first.
 
 use std::path::{Path, PathBuf};
@@ -17,10 +19,11 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::sealing::{KEY_DIRECTORY_FILE, KEYRING_FILE};
 use crate::serve::INSTALL_KEY_FILE;
 
 /// The databases of the embedded store, in the order they are copied.
-const DATABASES: [&str; 2] = ["read-models.db", "events.db"];
+const DATABASES: [&str; 3] = ["read-models.db", "events.db", KEY_DIRECTORY_FILE];
 const MANIFEST: &str = "backup.json";
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +38,9 @@ pub struct BackupArgs {
     /// another vault). Default: `<to>/keys`, with a warning.
     #[arg(long)]
     pub keys_to: Option<PathBuf>,
+    /// The install's keyring, when it is not `<data-dir>/keyring.json`.
+    #[arg(long, env = "TRELLIS_KEYRING")]
+    pub keyring: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +55,10 @@ pub struct RestoreArgs {
     /// Where the backup's keys are, if not in `<from>/keys`.
     #[arg(long)]
     pub keys_from: Option<PathBuf>,
+    /// Where the keyring goes, when not `<data-dir>/keyring.json` (the
+    /// restored server must be started with the same `--keyring`).
+    #[arg(long, env = "TRELLIS_KEYRING")]
+    pub keyring: Option<PathBuf>,
 }
 
 fn sha256_hex(path: &Path) -> anyhow::Result<(u64, String)> {
@@ -90,18 +100,33 @@ pub fn backup(args: &BackupArgs) -> anyhow::Result<()> {
         files.push(json!({ "name": name, "bytes": bytes, "sha256": sha256 }));
     }
     let keys = args.keys_to.clone().unwrap_or_else(|| args.to.join("keys"));
+    let keyring = args
+        .keyring
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join(KEYRING_FILE));
+    if !keyring.exists() {
+        bail!(
+            "there is no keyring at {}: without it the backup's plans cannot be read (give \
+             --keyring)",
+            keyring.display()
+        );
+    }
+    empty_or_new(&keys, "the keys directory")?;
+    crate::data_dir::prepare(&keys)?;
+    std::fs::copy(&keyring, keys.join(KEYRING_FILE))
+        .with_context(|| format!("cannot copy {}", keyring.display()))?;
     let key = args.data_dir.join(INSTALL_KEY_FILE);
     if key.exists() {
-        empty_or_new(&keys, "the keys directory")?;
         std::fs::copy(&key, keys.join(INSTALL_KEY_FILE))
             .with_context(|| format!("cannot copy {}", key.display()))?;
-        if args.keys_to.is_none() {
-            eprintln!(
-                "warning: the audit signing key is in {} beside the data; move that directory \
-                 apart (whoever holds both can sign a digest over altered files)",
-                keys.display()
-            );
-        }
+    }
+    if args.keys_to.is_none() {
+        eprintln!(
+            "warning: the keyring and the audit signing key are in {} beside the data; move \
+             that directory apart (whoever holds both reads every plan, and can sign a digest \
+             over altered files)",
+            keys.display()
+        );
     }
     let manifest = json!({
         "format": 1,
@@ -141,16 +166,29 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
             bail!("{name} in the backup does not match its manifest: refusing to restore it");
         }
     }
+    let keys = args
+        .keys_from
+        .clone()
+        .unwrap_or_else(|| args.from.join("keys"));
+    let keyring = keys.join(KEYRING_FILE);
+    if !keyring.exists() {
+        bail!(
+            "no keyring in {}: the backup's plans cannot be read without it (give --keys-from)",
+            keys.display()
+        );
+    }
     empty_or_new(&args.data_dir, "the data directory")?;
     crate::data_dir::prepare(&args.data_dir)?;
     for name in DATABASES {
         std::fs::copy(args.from.join(name), args.data_dir.join(name))
             .with_context(|| format!("cannot restore {name}"))?;
     }
-    let keys = args
-        .keys_from
+    let keyring_target = args
+        .keyring
         .clone()
-        .unwrap_or_else(|| args.from.join("keys"));
+        .unwrap_or_else(|| args.data_dir.join(KEYRING_FILE));
+    std::fs::copy(&keyring, &keyring_target)
+        .with_context(|| format!("cannot restore the keyring to {}", keyring_target.display()))?;
     let key = keys.join(INSTALL_KEY_FILE);
     if key.exists() {
         std::fs::copy(&key, args.data_dir.join(INSTALL_KEY_FILE))?;

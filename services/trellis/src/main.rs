@@ -27,7 +27,9 @@ mod demo;
 mod document_check;
 mod edge_args;
 mod health;
+mod keys_cli;
 mod listen;
+mod sealing;
 mod serve;
 mod split;
 mod telemetry;
@@ -66,6 +68,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Brings a backup back into an empty data directory.
     Restore(backup::RestoreArgs),
+    /// PHI at rest: data keys per tenant, key-encryption key rotation.
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
     /// Distributed: the plans and audit gRPC services on a shared store.
     PlansService(split::PlansServiceArgs),
     /// Distributed: the projection from the store into Redis read models.
@@ -103,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(command) => audit_cli::run(command).await,
         Command::Backup(args) => backup::backup(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Keys(command) => keys_cli::run(command).await,
         Command::PlansService(args) => split::plans_service(args).await,
         Command::Projector(args) => split::projector(args).await,
         Command::Gateway(args) => split::gateway(args).await,

@@ -17,7 +17,7 @@ use trellis_plans::grpc::PlanGrpc;
 use trellis_projector::{
     CachedReadModels, LocalChanges, Projector, ReadModelStore, SqliteReadModels,
 };
-use trellis_store_sqlite::SqliteEventStore;
+use trellis_store_sqlite::{SqliteEventStore, SqliteKeyDirectory};
 
 use trellis_proto::plans::v1::plan_service_client::PlanServiceClient;
 
@@ -50,20 +50,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         SqliteEventStore::open(args.data_dir.join("events.db"))
             .context("cannot open the event store")?,
     );
-    let events: Arc<dyn EventStore> = store.clone();
     let access_log: Arc<dyn AccessLog> = store.clone();
-    let snapshots: Arc<dyn trellis_kernel::SnapshotStore> = store.clone();
+    let keyring = args
+        .keyring
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join(crate::sealing::KEYRING_FILE));
+    let directory =
+        SqliteKeyDirectory::open(args.data_dir.join(crate::sealing::KEY_DIRECTORY_FILE))
+            .context("cannot open the key directory")?;
+    let sealed = crate::sealing::seal(
+        store.clone(),
+        Some(store.clone()),
+        Arc::new(directory),
+        &keyring,
+    )
+    .await?;
+    let events = sealed.events;
+    let snapshots = sealed.snapshots;
     let key = install_key(&args.audit, &args.data_dir)?;
     let audit = audit_service(
         &args.audit,
         key,
         Arc::clone(&events),
+        Arc::clone(&sealed.record),
         Arc::clone(&access_log),
     )?;
     let read_models: Arc<dyn ReadModelStore> = Arc::new(CachedReadModels::new(
         Arc::new(
             SqliteReadModels::open(args.data_dir.join("read-models.db"))
-                .context("cannot open the read models")?,
+                .context("cannot open the read models")?
+                .sealed_by(Arc::clone(&sealed.documents)),
         ),
         READ_MODEL_CACHE,
     ));
@@ -96,9 +112,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let commands = args
-        .commands
-        .plan_commands(Arc::clone(&events), Some(snapshots));
+    let commands = args.commands.plan_commands(Arc::clone(&events), snapshots);
     let grpc = grpc_services(
         commands,
         audit.clone(),
@@ -111,7 +125,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let digests = tokio::spawn(periodic_digests(
         audit.clone(),
-        Arc::clone(&events),
+        sealed.record,
         args.audit.digest_interval_secs,
     ));
     let mobile = Arc::new(
@@ -299,6 +313,7 @@ pub(crate) fn audit_service(
     args: &AuditArgs,
     key: DigestKey,
     events: Arc<dyn EventStore>,
+    record: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
 ) -> anyhow::Result<Audit> {
     let trusted = match &args.trusted_key {
@@ -306,7 +321,7 @@ pub(crate) fn audit_service(
             .context("TRELLIS_AUDIT_TRUSTED_KEY")?,
         None => key.public_key(),
     };
-    Ok(Audit::new(events, access_log, key, trusted))
+    Ok(Audit::new(events, access_log, key, trusted).with_record(record))
 }
 
 /// Every `interval_secs`, signs a digest for each tenant whose streams

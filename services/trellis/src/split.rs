@@ -3,15 +3,18 @@
 //! on a server-backed store (PostgreSQL) and Redis read models.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use trellis_gateway::GatewayConfig;
-use trellis_kernel::{AccessLog, EventStore, SnapshotStore};
+use trellis_kernel::{AccessLog, EventStore, KeyDirectory, SnapshotStore};
 use trellis_projector::{LocalChanges, Projector, ReadModelStore, RedisChanges, RedisReadModels};
 use trellis_store_postgres::PostgresEventStore;
-use trellis_store_sqlite::SqliteEventStore;
+use trellis_store_sqlite::{SqliteEventStore, SqliteKeyDirectory};
+
+use crate::sealing::{KEY_DIRECTORY_FILE, KEYRING_FILE, SealedStores, seal};
 
 use crate::args::{AuditArgs, SecretArgs};
 use crate::health::{Check, Readiness, ReadinessArgs, health_routes};
@@ -48,6 +51,11 @@ pub struct Store {
     #[arg(long, env = "TRELLIS_STORE_TIMEOUT_MS", default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(100..=60_000))]
     store_timeout_ms: u64,
+    /// The keyring every process of the deployment shares (each tenant's
+    /// key-encryption key), made on first start if absent. Required,
+    /// except beside a `sqlite:` store (default `keyring.json` there).
+    #[arg(long, env = "TRELLIS_KEYRING")]
+    keyring: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +174,23 @@ struct Opened {
     events: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
     snapshots: Option<Arc<dyn SnapshotStore>>,
+    directory: Arc<dyn KeyDirectory>,
+}
+
+/// The store the configuration names, sealed: plan content opened for the
+/// process, sealed in the store.
+async fn open_sealed(store: &Store) -> anyhow::Result<(SealedStores, Arc<dyn AccessLog>)> {
+    let opened = open_store(store).await?;
+    let keyring = match (&store.keyring, store.store_url.strip_prefix("sqlite:")) {
+        (Some(path), _) => path.clone(),
+        (None, Some(events)) => Path::new(events).with_file_name(KEYRING_FILE),
+        (None, None) => bail!(
+            "set TRELLIS_KEYRING: the keyring file every process of this deployment shares \
+             (made on first start if absent; keep its backups apart from the data's)"
+        ),
+    };
+    let sealed = seal(opened.events, opened.snapshots, opened.directory, &keyring).await?;
+    Ok((sealed, opened.access_log))
 }
 
 /// Opens the event store (and its access log) the configuration names.
@@ -179,13 +204,15 @@ async fn open_store(store: &Store) -> anyhow::Result<Opened> {
         let access_url = store.access_log_url.as_deref().context(
             "a KurrentDB store keeps events only: set TRELLIS_ACCESS_LOG_URL (postgres://) for the access log",
         )?;
-        let access_log: Arc<dyn AccessLog> =
+        let access_log =
             postgres(access_url, Duration::from_millis(store.store_timeout_ms)).await?;
         // KurrentDB keeps no snapshot table: plans fold from their events.
+        // The data keys live beside the access log.
         return Ok(Opened {
             events,
-            access_log,
+            access_log: access_log.clone(),
             snapshots: None,
+            directory: access_log,
         });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -193,15 +220,20 @@ async fn open_store(store: &Store) -> anyhow::Result<Opened> {
         return Ok(Opened {
             events: store.clone(),
             access_log: store.clone(),
-            snapshots: Some(store),
+            snapshots: Some(store.clone()),
+            directory: store,
         });
     }
     if let Some(path) = url.strip_prefix("sqlite:") {
         let store = Arc::new(SqliteEventStore::open(path).context("cannot open the event store")?);
+        let directory =
+            SqliteKeyDirectory::open(Path::new(path).with_file_name(KEY_DIRECTORY_FILE))
+                .context("cannot open the key directory")?;
         return Ok(Opened {
             events: store.clone(),
             access_log: store.clone(),
             snapshots: Some(store),
+            directory: Arc::new(directory),
         });
     }
     bail!("TRELLIS_STORE_URL must start with postgres://, kurrentdb:// or sqlite:")
@@ -247,24 +279,29 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, "trellis-plans-service", async {
         let limits = args.connections.limits();
         crate::listen::raise_file_limit(&limits, 2);
-        let Opened {
-            events,
-            access_log,
-            snapshots,
-        } = open_store(&args.store).await?;
+        let (sealed, access_log) = open_sealed(&args.store).await?;
+        let events = sealed.events;
         let key = split_key(&args.audit, args.secret.dev)?;
-        let audit = audit_service(&args.audit, key, Arc::clone(&events), access_log)?;
+        let audit = audit_service(
+            &args.audit,
+            key,
+            Arc::clone(&events),
+            Arc::clone(&sealed.record),
+            access_log,
+        )?;
         let verifier = Arc::new(args.secret.verifier()?);
         let grpc_listener = Listener::grpc(args.grpc_addr, limits).await?;
         let http_listener = bind(args.http_addr, "health", &args.connections).await?;
         let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
         let digests = tokio::spawn(periodic_digests(
             audit.clone(),
-            Arc::clone(&events),
+            sealed.record,
             args.audit.digest_interval_secs,
         ));
         let readiness = Readiness::new(&args.readiness, [Check::store_writes(Arc::clone(&events))]);
-        let commands = args.commands.plan_commands(Arc::clone(&events), snapshots);
+        let commands = args
+            .commands
+            .plan_commands(Arc::clone(&events), sealed.snapshots);
         let grpc = grpc_services(commands, audit, verifier, &limits, &readiness)
             .await?
             .serve_with_incoming_shutdown(grpc_listener.incoming(), shutdown_signal());
@@ -283,11 +320,13 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
 pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, "trellis-projector", async {
         crate::listen::raise_file_limit(&args.connections.limits(), 1);
-        let events = open_store(&args.store).await?.events;
+        let sealed = open_sealed(&args.store).await?.0;
+        let events = sealed.events;
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
-                .context("cannot reach Redis")?,
+                .context("cannot reach Redis")?
+                .sealed_by(sealed.documents),
         );
         let http_listener = bind(args.http_addr, "health", &args.connections).await?;
         let http_addr = http_listener.local_addr()?;
@@ -321,9 +360,8 @@ pub async fn projector(args: ProjectorArgs) -> anyhow::Result<()> {
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     with_telemetry(&args.telemetry, "trellis-gateway", async {
         crate::listen::raise_file_limit(&args.connections.limits(), 1);
-        let Opened {
-            events, access_log, ..
-        } = open_store(&args.store).await?;
+        let (sealed, access_log) = open_sealed(&args.store).await?;
+        let events = sealed.events;
         // The auditor's queries go to the audit service over gRPC, which
         // logs them as it answers.
         let audit_url = args.audit_url.as_deref().unwrap_or(&args.plans_url);
@@ -338,7 +376,8 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         let read_models: Arc<dyn ReadModelStore> = Arc::new(
             RedisReadModels::connect(&args.redis_url, &args.namespace)
                 .await
-                .context("cannot reach Redis")?,
+                .context("cannot reach Redis")?
+                .sealed_by(sealed.documents),
         );
         let verifier = Arc::new(args.secret.verifier()?);
         let mobile = Arc::new(

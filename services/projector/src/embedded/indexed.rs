@@ -6,7 +6,9 @@
 use rusqlite::{Connection, ToSql};
 
 use super::SqliteReadModels;
-use super::rows::{SUMMARY_OR_DOCUMENT, day, summary_of, unavailable};
+use trellis_kernel::TenantId;
+
+use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, day, summary_of, unavailable};
 use crate::compliance::{IndexedList, PlanSummary};
 use crate::{PlanFilter, ReadModelError};
 
@@ -40,8 +42,9 @@ fn sql(list: IndexedList, clinic: bool, filter: &PlanFilter) -> String {
         (None, None) if clinic => format!("plan_views AS v INDEXED BY {by_clinic}"),
         (None, None) => format!("plan_views AS v INDEXED BY {by_tenant}"),
     };
-    let mut sql =
-        format!("SELECT {SUMMARY_OR_DOCUMENT} FROM {source} WHERE v.tenant = :tenant AND {listed}");
+    let mut sql = format!(
+        "SELECT v.plan_id, {SUMMARY_OR_DOCUMENT} FROM {source} WHERE v.tenant = :tenant AND {listed}"
+    );
     if clinic {
         sql.push_str(" AND v.clinic_id = :clinic");
     }
@@ -69,7 +72,7 @@ fn query(
     clinic: Option<&str>,
     filter: &PlanFilter,
     limit: usize,
-) -> Result<Vec<PlanSummary>, ReadModelError> {
+) -> Result<Vec<Summarised>, ReadModelError> {
     let mut stmt = conn
         .prepare_cached(&sql(list, clinic.is_some(), filter))
         .map_err(unavailable)?;
@@ -97,24 +100,26 @@ fn query(
     ];
     bound.extend(optional.into_iter().filter_map(|(n, v)| Some((n, v?))));
     let rows = stmt
-        .query_map(bound.as_slice(), |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_map(bound.as_slice(), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .map_err(unavailable)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
     rows.into_iter()
-        .map(|(summary, document)| summary_of(summary, document))
+        .map(|(plan_id, summary, document)| summary_of(plan_id, summary, document))
         .collect()
 }
 
-/// The first `limit` plans of `list` matching `filter`: per clinic when it
-/// names clinics, merged in list order.
+/// The first `limit` plans of `list` matching `filter`, per clinic when it
+/// names clinics (merged after, in list order).
 fn first(
     conn: &Connection,
     list: IndexedList,
     tenant: &str,
     filter: &PlanFilter,
     limit: usize,
-) -> Result<Vec<PlanSummary>, ReadModelError> {
+) -> Result<Vec<Summarised>, ReadModelError> {
     if limit == 0 {
         return Ok(Vec::new());
     }
@@ -131,9 +136,7 @@ fn first(
             found
         }
     };
-    // The reference's order (and, over several clinics, the merge); it also
-    // drops a plan whose summary, recomputed from its document, left the list.
-    Ok(list.pick(found, limit))
+    Ok(found)
 }
 
 impl SqliteReadModels {
@@ -145,8 +148,16 @@ impl SqliteReadModels {
         filter: PlanFilter,
         limit: usize,
     ) -> Result<Vec<PlanSummary>, ReadModelError> {
-        self.with(move |conn| first(conn, list, &tenant, &filter, limit))
-            .await
+        let tenant_id = TenantId::parse(&tenant)
+            .map_err(|_| ReadModelError::Corrupt("a tenant id is malformed".into()))?;
+        let found = self
+            .with(move |conn| first(conn, list, &tenant, &filter, limit))
+            .await?;
+        let found = self.summaries_from(&tenant_id, found).await?;
+        // The reference's order (and, over several clinics, the merge); it
+        // also drops a plan whose summary, recomputed from its document,
+        // left the list.
+        Ok(list.pick(found, limit))
     }
 }
 

@@ -1,18 +1,21 @@
-//! What the embedded store's queries share: error mapping, decoding a
-//! stored document or summary, and the values a plan is indexed by.
+//! What the embedded store's queries share: error mapping, reading a
+//! stored summary (or the document it is computed from), and the values a
+//! plan is indexed by.
 
 use chrono::NaiveDate;
 
+use crate::ReadModelError;
 use crate::compliance::PlanSummary;
-use crate::{PlanView, ReadModelError};
 
 pub fn unavailable(e: rusqlite::Error) -> ReadModelError {
     ReadModelError::Unavailable(e.to_string())
 }
 
-pub fn decode(document: &str) -> Result<PlanView, ReadModelError> {
-    serde_json::from_str(document)
-        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
+/// A listed plan's summary, or the document to compute it from (which may
+/// be sealed: opened by the caller, off the blocking thread).
+pub enum Summarised {
+    Ready(Box<PlanSummary>),
+    FromDocument { plan_id: String, document: String },
 }
 
 /// Selects `summary` and, when that is missing or was written by another
@@ -24,12 +27,14 @@ pub const SUMMARY_OR_DOCUMENT: &str = "summary,
 
 /// The summary of a row selected with [`SUMMARY_OR_DOCUMENT`].
 pub fn summary_of(
+    plan_id: String,
     summary: Option<String>,
     document: Option<String>,
-) -> Result<PlanSummary, ReadModelError> {
+) -> Result<Summarised, ReadModelError> {
     match (summary, document) {
-        (_, Some(document)) => decode(&document).map(|v| PlanSummary::of(&v)),
+        (_, Some(document)) => Ok(Summarised::FromDocument { plan_id, document }),
         (Some(summary), None) => serde_json::from_str(&summary)
+            .map(|summary| Summarised::Ready(Box::new(summary)))
             .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into())),
         (None, None) => Err(ReadModelError::Corrupt("plan without document".into())),
     }

@@ -10,7 +10,7 @@ pub(super) fn plan() -> SeedPlan {
     SeedPlan {
         key: "doug-mcgee",
         template_id: "builtin-mdd",
-        client_id: "client-doug-mcgee",
+        client_id: "client-2087",
         title: "Major Depressive Disorder, Single Episode, Moderate - Doug McGee, 67",
         payer: "medicare",
         // Comorbid: "Alcohol Abuse" in the article's plan.

@@ -9,7 +9,7 @@ pub(super) fn plan() -> SeedPlan {
     SeedPlan {
         key: "emma-lee",
         template_id: "builtin-gad",
-        client_id: "client-emma-lee",
+        client_id: "client-1042",
         title: "Generalized Anxiety Disorder (GAD) - Emma Lee, 27",
         payer: "commercial",
         diagnoses: &["F41.1"],

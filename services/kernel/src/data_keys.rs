@@ -1,0 +1,164 @@
+//! The directory of data keys: one key per client (subject of care) and
+//! tenant, stored only wrapped by the tenant's key-encryption key, which
+//! lives elsewhere (a keyring file or a KMS). The directory never sees a
+//! key in clear, and a subject is named in it only by a keyed tag, so a
+//! copy of it reads no client.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{StoreError, TenantId};
+
+/// A data key as the key provider wrapped it: the version of the tenant's
+/// key-encryption key that did, and the sealed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub kek_version: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// One client's data key in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    pub tenant: TenantId,
+    /// Named, in clear, in every payload sealed under the key.
+    pub key_id: Uuid,
+    /// The key provider's keyed tag of the client id.
+    pub subject_tag: [u8; 32],
+    pub wrapped: WrappedKey,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait KeyDirectory: Send + Sync + 'static {
+    /// The data key issued for the subject with this tag, if any.
+    async fn subject_key(
+        &self,
+        tenant: &TenantId,
+        subject_tag: &[u8; 32],
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+
+    /// The data key with this id, if the directory holds it.
+    async fn key(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+
+    /// Keeps `record` unless its subject has a key already; answers the key
+    /// that holds for the subject afterwards (two processes issuing at once
+    /// both end up with the first one stored).
+    async fn issue(&self, record: DataKeyRecord) -> Result<DataKeyRecord, StoreError>;
+
+    /// Every data key of `tenant`.
+    async fn keys(&self, tenant: &TenantId) -> Result<Vec<DataKeyRecord>, StoreError>;
+
+    /// Every tenant with at least one data key.
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
+
+    /// Replaces a key's wrapping if it is still wrapped by `from_version`
+    /// (rotation); answers whether it was.
+    async fn rewrap(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        from_version: u32,
+        wrapped: WrappedKey,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A directory in memory (tests, and the check that two directories agree).
+/// Clones share one map.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryKeyDirectory {
+    records: std::sync::Arc<std::sync::Mutex<Vec<DataKeyRecord>>>,
+}
+
+impl MemoryKeyDirectory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<DataKeyRecord>) -> T) -> T {
+        f(&mut self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl KeyDirectory for MemoryKeyDirectory {
+    async fn subject_key(
+        &self,
+        tenant: &TenantId,
+        subject_tag: &[u8; 32],
+    ) -> Result<Option<DataKeyRecord>, StoreError> {
+        Ok(self.with(|all| {
+            all.iter()
+                .find(|r| &r.tenant == tenant && &r.subject_tag == subject_tag)
+                .cloned()
+        }))
+    }
+
+    async fn key(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+    ) -> Result<Option<DataKeyRecord>, StoreError> {
+        Ok(self.with(|all| {
+            all.iter()
+                .find(|r| &r.tenant == tenant && r.key_id == key_id)
+                .cloned()
+        }))
+    }
+
+    async fn issue(&self, record: DataKeyRecord) -> Result<DataKeyRecord, StoreError> {
+        Ok(self.with(|all| {
+            if let Some(held) = all
+                .iter()
+                .find(|r| r.tenant == record.tenant && r.subject_tag == record.subject_tag)
+            {
+                return held.clone();
+            }
+            all.push(record.clone());
+            record
+        }))
+    }
+
+    async fn keys(&self, tenant: &TenantId) -> Result<Vec<DataKeyRecord>, StoreError> {
+        Ok(self.with(|all| {
+            all.iter()
+                .filter(|r| &r.tenant == tenant)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        Ok(self.with(|all| {
+            let mut tenants: Vec<TenantId> = all.iter().map(|r| r.tenant.clone()).collect();
+            tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            tenants.dedup();
+            tenants
+        }))
+    }
+
+    async fn rewrap(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        from_version: u32,
+        wrapped: WrappedKey,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|all| {
+            match all.iter_mut().find(|r| {
+                &r.tenant == tenant && r.key_id == key_id && r.wrapped.kek_version == from_version
+            }) {
+                Some(record) => {
+                    record.wrapped = wrapped;
+                    true
+                }
+                None => false,
+            }
+        }))
+    }
+}
