@@ -1,7 +1,7 @@
 //! A plan's status, consent and signatures.
 
 use async_graphql::{Enum, SimpleObject};
-use trellis_projector::{ConsentView, LifecycleView, SignatureView, StatusChangeView};
+use trellis_projector::{ConsentView, ErasureView, LifecycleView, SignatureView, StatusChangeView};
 
 use crate::contract;
 
@@ -89,6 +89,43 @@ impl From<&SignatureView> for Signature {
             signed_on: v.signed_on.to_string(),
             recorded_at: v.recorded_at.map(|at| at.to_rfc3339()),
             revision: v.revision,
+        }
+    }
+}
+
+/// What is left of a plan whose client was erased.
+#[derive(Debug, SimpleObject)]
+pub struct Erasure {
+    /// The day the client's data key was destroyed (ISO 8601).
+    erased_on: String,
+    /// `retention_elapsed` (closed longer than the retention period) or
+    /// `override` (sooner, on the stated legal basis).
+    basis: String,
+    /// The override's stated legal basis; null after a retention period.
+    reason: Option<String>,
+    /// How many of each the plan held (its shape, not its content).
+    goals: u32,
+    objectives: u32,
+    interventions: u32,
+    diagnoses: u32,
+    reviews: u32,
+    measures: u32,
+    signatures: u32,
+}
+
+impl From<&ErasureView> for Erasure {
+    fn from(v: &ErasureView) -> Self {
+        Self {
+            erased_on: v.erased_on.to_string(),
+            basis: v.basis.clone(),
+            reason: v.reason.clone(),
+            goals: v.goals,
+            objectives: v.objectives,
+            interventions: v.interventions,
+            diagnoses: v.diagnoses,
+            reviews: v.reviews,
+            measures: v.measures,
+            signatures: v.signatures,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::context::{api_of, caller, internal, record_reads, selected, spend_rep
 use crate::contract;
 use crate::error::{ErrorCode, error};
 use crate::goals::Goal;
-use crate::lifecycle::{Consent, GqlPlanStatus, Signature, StatusChange, plan_status};
+use crate::lifecycle::{Consent, Erasure, GqlPlanStatus, Signature, StatusChange, plan_status};
 use crate::measures::{Measure, SafetyFlag, ScheduledMeasure};
 use crate::reviews::{GqlReviewStanding, Review, standing};
 
@@ -199,6 +199,13 @@ impl Plan {
     /// signing starts the next one.
     async fn plan_version(&self) -> u32 {
         self.0.plan_version
+    }
+    /// Set when the plan's client was erased (their data key destroyed):
+    /// what is left is the plan's shape and who treated under it. Every
+    /// content field is then empty, `title` is "erased" and `clientId` is
+    /// empty; the plan takes no more changes. Null for every other plan.
+    async fn erasure(&self) -> Option<Erasure> {
+        self.0.erasure.as_ref().map(Into::into)
     }
     /// Signatures; `current: true` for the version in force only.
     async fn signatures(&self, current: Option<bool>) -> Vec<Signature> {

@@ -12,6 +12,7 @@ mod connections;
 mod console;
 mod crash;
 mod defaults;
+mod erasure;
 mod faults;
 mod fhir;
 mod hostile;

@@ -153,6 +153,8 @@ pub fn authorize_command<P: PlanScope + ?Sized>(
         },
         // Who treats is an administrative matter, not clinical content.
         PlanCommand::AssignCareTeam(_) => &[Role::Admin, Role::Supervisor],
+        // Erasing a client is an administrator's act, never a clinician's.
+        PlanCommand::EraseClientContent(_) => &[Role::Admin],
         _ if self_report => &[Role::Client, Role::Clinician, Role::Supervisor],
         _ => &[Role::Clinician, Role::Supervisor],
     };

@@ -28,7 +28,16 @@ pub struct DataKeyRecord {
     pub subject_tag: [u8; 32],
     pub wrapped: WrappedKey,
     pub created_at: DateTime<Utc>,
+    /// When the key was destroyed (crypto-shredding): its wrapped bytes
+    /// are gone and its tag no longer names the client; what it sealed
+    /// reads as erased.
+    pub erased_at: Option<DateTime<Utc>>,
 }
+
+/// What a reader gets in place of a payload sealed under a destroyed data
+/// key: the event's envelope (type, stream, revision, times, actor, hash)
+/// stands, its content is gone.
+pub const ERASED_PAYLOAD: &[u8] = br#"{"erased":true}"#;
 
 #[async_trait]
 pub trait KeyDirectory: Send + Sync + 'static {
@@ -66,6 +75,30 @@ pub trait KeyDirectory: Send + Sync + 'static {
         from_version: u32,
         wrapped: WrappedKey,
     ) -> Result<bool, StoreError>;
+
+    /// Notes that `stream` is sealed under `key_id` (when its first events
+    /// are), so a client's plans can be found by its key.
+    async fn bind_stream(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        stream: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The streams sealed under `key_id`, in name order.
+    async fn streams(&self, tenant: &TenantId, key_id: Uuid) -> Result<Vec<String>, StoreError>;
+
+    /// Destroys a data key: its wrapped bytes are overwritten, its tag
+    /// replaced by `tombstone_tag` (so the client may get a new key), and
+    /// `erased_at` set; the row stays, so what it sealed reads as erased,
+    /// not as missing. Answers whether it was there to destroy.
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        tombstone_tag: [u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A directory in memory (tests, and the check that two directories agree).
@@ -73,6 +106,7 @@ pub trait KeyDirectory: Send + Sync + 'static {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryKeyDirectory {
     records: std::sync::Arc<std::sync::Mutex<Vec<DataKeyRecord>>>,
+    bindings: std::sync::Arc<std::sync::Mutex<Vec<(TenantId, Uuid, String)>>>,
 }
 
 impl MemoryKeyDirectory {
@@ -151,7 +185,10 @@ impl KeyDirectory for MemoryKeyDirectory {
     ) -> Result<bool, StoreError> {
         Ok(self.with(|all| {
             match all.iter_mut().find(|r| {
-                &r.tenant == tenant && r.key_id == key_id && r.wrapped.kek_version == from_version
+                &r.tenant == tenant
+                    && r.key_id == key_id
+                    && r.wrapped.kek_version == from_version
+                    && r.erased_at.is_none()
             }) {
                 Some(record) => {
                     record.wrapped = wrapped;
@@ -161,4 +198,69 @@ impl KeyDirectory for MemoryKeyDirectory {
             }
         }))
     }
+
+    async fn bind_stream(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        stream: &str,
+    ) -> Result<(), StoreError> {
+        let mut bindings = self.bindings.lock().unwrap_or_else(|p| p.into_inner());
+        let binding = (tenant.clone(), key_id, stream.to_owned());
+        if !bindings.contains(&binding) {
+            bindings.push(binding);
+        }
+        Ok(())
+    }
+
+    async fn streams(&self, tenant: &TenantId, key_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let bindings = self.bindings.lock().unwrap_or_else(|p| p.into_inner());
+        let mut streams: Vec<String> = bindings
+            .iter()
+            .filter(|(t, k, _)| t == tenant && *k == key_id)
+            .map(|(_, _, s)| s.clone())
+            .collect();
+        streams.sort();
+        Ok(streams)
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        tombstone_tag: [u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|all| {
+            match all
+                .iter_mut()
+                .find(|r| &r.tenant == tenant && r.key_id == key_id && r.erased_at.is_none())
+            {
+                Some(record) => {
+                    record.wrapped.bytes.clear();
+                    record.subject_tag = tombstone_tag;
+                    record.erased_at = Some(at);
+                    true
+                }
+                None => false,
+            }
+        }))
+    }
+}
+
+/// Crypto-shredding, as a service erasing a client asks for it: which
+/// streams the client's key seals, and destroying that key.
+#[async_trait]
+pub trait ClientErasure: Send + Sync + 'static {
+    /// The streams sealed under the client's data key, in name order;
+    /// none when the client has no key (never had, or already erased).
+    async fn client_streams(
+        &self,
+        tenant: &TenantId,
+        client: &str,
+    ) -> Result<Vec<crate::StreamName>, StoreError>;
+
+    /// Destroys the client's data key; answers whether there was one.
+    async fn destroy_client_key(&self, tenant: &TenantId, client: &str)
+    -> Result<bool, StoreError>;
 }

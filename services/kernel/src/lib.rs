@@ -17,7 +17,9 @@ mod subscription;
 
 pub use access::{AccessLog, AccessQuery, AccessRecord, LoggedAccess};
 pub use chain::{ChainInput, EventHash, chain_hash, from_hex, metadata_bytes, sha256, to_hex};
-pub use data_keys::{DataKeyRecord, KeyDirectory, MemoryKeyDirectory, WrappedKey};
+pub use data_keys::{
+    ClientErasure, DataKeyRecord, ERASED_PAYLOAD, KeyDirectory, MemoryKeyDirectory, WrappedKey,
+};
 pub use envelope::{Actor, EventMetadata, NewEvent, RecordedEvent};
 pub use ids::{IdError, StreamName, TenantId};
 pub use snapshot::{MemorySnapshots, Snapshot, SnapshotStore};

@@ -6,6 +6,8 @@
 //! times and actor stay in clear for the store, the projector's routing
 //! and the auditor's filters; the hash chain covers the sealed bytes.
 
+mod cache;
+mod erasure;
 mod keyring;
 mod provider;
 mod rotation;

@@ -36,7 +36,7 @@ pub async fn rotate_tenant_key(
             .await
             .map_err(directory_failure)?
             .into_iter()
-            .filter(|k| k.wrapped.kek_version < version)
+            .filter(|k| k.erased_at.is_none() && k.wrapped.kek_version < version)
             .collect();
         if stale.is_empty() {
             // Once more after a pause: a wrap in flight when the new
@@ -47,7 +47,7 @@ pub async fn rotate_tenant_key(
                 .await
                 .map_err(directory_failure)?
                 .iter()
-                .any(|k| k.wrapped.kek_version < version);
+                .any(|k| k.erased_at.is_none() && k.wrapped.kek_version < version);
             if !late {
                 break;
             }

@@ -62,7 +62,7 @@ impl EventStore for SealedEvents {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
-        if !self.vault.seals(stream) || events.is_empty() {
+        if !self.vault.seals(stream) || events.iter().all(|e| self.vault.keeps_in_clear(e)) {
             return self.inner.append(stream, expected, events).await;
         }
         let (key_id, key) = self
@@ -71,7 +71,13 @@ impl EventStore for SealedEvents {
             .await?;
         let sealed = events
             .into_iter()
-            .map(|event| self.vault.seal_event(stream, key_id, &key, event))
+            .map(|event| {
+                if self.vault.keeps_in_clear(&event) {
+                    event
+                } else {
+                    self.vault.seal_event(stream, key_id, &key, event)
+                }
+            })
             .collect();
         self.inner.append(stream, expected, sealed).await
     }

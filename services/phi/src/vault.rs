@@ -8,11 +8,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as BASE64;
 use chrono::Utc;
 use trellis_kernel::{
-    DataKeyRecord, EventStore, KeyDirectory, NewEvent, ReadDirection, RecordedEvent, Snapshot,
-    StoreError, StreamName, TenantId,
+    DataKeyRecord, ERASED_PAYLOAD, EventStore, KeyDirectory, NewEvent, ReadDirection,
+    RecordedEvent, Snapshot, StoreError, StreamName, TenantId,
 };
 use uuid::Uuid;
 
+use crate::cache::{Held, KeyCache};
 use crate::provider::{KeyError, KeyProvider};
 use crate::seal::{SecretKey, key_id_of};
 
@@ -33,13 +34,18 @@ pub trait SubjectOfCare: Send + Sync + 'static {
     /// opens the stream), if it is such an event.
     fn client_named(&self, event_type: &str, schema_version: u32, payload: &[u8])
     -> Option<String>;
+
+    /// Whether events of this type are stored in clear even in a stream
+    /// about a client: the record of the client's erasure, written as its
+    /// key is destroyed, holds no PHI and must stay readable.
+    fn stays_in_clear(&self, event_type: &str) -> bool;
 }
 
 pub struct Vault {
     provider: Arc<dyn KeyProvider>,
     directory: Arc<dyn KeyDirectory>,
     subjects: Arc<dyn SubjectOfCare>,
-    keys: Mutex<HashMap<(TenantId, Uuid), SecretKey>>,
+    keys: KeyCache,
     stream_keys: Mutex<HashMap<StreamName, Uuid>>,
 }
 
@@ -59,7 +65,7 @@ impl Vault {
             provider,
             directory,
             subjects,
-            keys: Mutex::default(),
+            keys: KeyCache::default(),
             stream_keys: Mutex::default(),
         }
     }
@@ -72,8 +78,16 @@ impl Vault {
         &self.directory
     }
 
+    pub(crate) fn key_cache(&self) -> &KeyCache {
+        &self.keys
+    }
+
     pub(crate) fn seals(&self, stream: &StreamName) -> bool {
         self.subjects.is_about_a_client(stream)
+    }
+
+    pub(crate) fn keeps_in_clear(&self, event: &NewEvent) -> bool {
+        self.subjects.stays_in_clear(&event.event_type)
     }
 
     /// Refuses to start on a provider that cannot open this install's data
@@ -91,7 +105,8 @@ impl Vault {
                 .keys(tenant)
                 .await
                 .map_err(|e| KeyError::Unavailable(format!("key directory: {e}")))?;
-            if let Some(newest) = keys.iter().max_by_key(|k| k.created_at) {
+            let live = keys.iter().filter(|k| k.erased_at.is_none());
+            if let Some(newest) = live.max_by_key(|k| k.created_at) {
                 self.provider
                     .unwrap(tenant, newest.key_id, &newest.wrapped)
                     .await?;
@@ -100,23 +115,40 @@ impl Vault {
         Ok(tenants.len())
     }
 
-    /// The data key with this id, unwrapped.
-    async fn key(&self, tenant: &TenantId, key_id: Uuid) -> Result<SecretKey, StoreError> {
-        let cached = self.lock_keys().get(&(tenant.clone(), key_id)).cloned();
-        if let Some(key) = cached {
-            return Ok(key);
+    /// The data key with this id, unwrapped; `None` when it was destroyed.
+    pub(crate) async fn key(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+    ) -> Result<Option<SecretKey>, StoreError> {
+        match self.keys.get(tenant, key_id) {
+            Some(Held::Key(key)) => return Ok(Some(key)),
+            Some(Held::Erased) => return Ok(None),
+            None => {}
         }
         let record = self.directory.key(tenant, key_id).await?.ok_or_else(|| {
             StoreError::Corrupt(format!("data key {key_id} is not in the key directory"))
         })?;
+        if record.erased_at.is_some() {
+            self.keys.put(tenant, key_id, Held::Erased);
+            return Ok(None);
+        }
         let key = self
             .provider
             .unwrap(tenant, key_id, &record.wrapped)
             .await
             .map_err(provider_failure)?;
-        self.lock_keys()
-            .insert((tenant.clone(), key_id), key.clone());
-        Ok(key)
+        self.keys.put(tenant, key_id, Held::Key(key.clone()));
+        Ok(Some(key))
+    }
+
+    /// The data key with this id for sealing: a destroyed one refuses.
+    async fn live_key(&self, tenant: &TenantId, key_id: Uuid) -> Result<SecretKey, StoreError> {
+        self.key(tenant, key_id).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "data key {key_id} was destroyed: its client was erased, nothing more is sealed under it"
+            ))
+        })
     }
 
     /// The client's data key, issued (and wrapped) on first use.
@@ -144,10 +176,11 @@ impl Vault {
                 subject_tag: tag,
                 wrapped,
                 created_at: Utc::now(),
+                erased_at: None,
             })
             .await?;
         if held.key_id == key_id {
-            self.lock_keys().insert((tenant.clone(), key_id), key);
+            self.keys.put(tenant, key_id, Held::Key(key));
         }
         Ok(held.key_id)
     }
@@ -197,11 +230,15 @@ impl Vault {
                         self.issue_for(stream.tenant(), &client).await?
                     }
                 };
+                // So the client's plans can be found by its key (erasure).
+                self.directory
+                    .bind_stream(stream.tenant(), id, &stream.to_string())
+                    .await?;
                 self.lock_streams().insert(stream.clone(), id);
                 id
             }
         };
-        Ok((key_id, self.key(stream.tenant(), key_id).await?))
+        Ok((key_id, self.live_key(stream.tenant(), key_id).await?))
     }
 
     fn client_of(
@@ -248,7 +285,19 @@ impl Vault {
         let Some(key_id) = key_id_of(&event.payload) else {
             return Ok(event);
         };
-        let key = self.key(event.stream.tenant(), key_id).await?;
+        let Some(key) = self.key(event.stream.tenant(), key_id).await? else {
+            // Its client was erased: the envelope stands, the content is gone.
+            event.payload = ERASED_PAYLOAD.to_vec();
+            if event
+                .metadata
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(SEALED_TEXT))
+            {
+                event.metadata.reason = None;
+            }
+            return Ok(event);
+        };
         self.lock_streams()
             .entry(event.stream.clone())
             .or_insert(key_id);
@@ -310,7 +359,7 @@ impl Vault {
             // Written before sealing: dropped rather than trusted.
             return None;
         };
-        let key = self.key(stream.tenant(), key_id).await.ok()?;
+        let key = self.key(stream.tenant(), key_id).await.ok()??;
         snapshot.payload = key.open(&snapshot.payload, &snapshot_binding(stream, &snapshot))?;
         Some(snapshot)
     }
@@ -329,28 +378,29 @@ impl Vault {
     }
 
     /// Opens what [`Vault::seal_document`] made for the same stream; a
-    /// document in clear (written before sealing) passes as it is.
+    /// document in clear (written before sealing) passes as it is. `None`:
+    /// it was sealed under a destroyed key (its client was erased).
     pub async fn open_document(
         &self,
         stream: &StreamName,
         document: String,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let Some(text) = document.strip_prefix(SEALED_TEXT) else {
-            return Ok(document);
+            return Ok(Some(document));
         };
         let unreadable =
             || StoreError::Corrupt(format!("the read model of {stream} does not open"));
         let sealed = BASE64.decode(text).map_err(|_| unreadable())?;
         let key_id = key_id_of(&sealed).ok_or_else(unreadable)?;
-        let key = self.key(stream.tenant(), key_id).await?;
+        let Some(key) = self.key(stream.tenant(), key_id).await? else {
+            return Ok(None);
+        };
         let opened = key
             .open(&sealed, &document_binding(stream))
             .ok_or_else(unreadable)?;
-        String::from_utf8(opened).map_err(|_| unreadable())
-    }
-
-    fn lock_keys(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, Uuid), SecretKey>> {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+        String::from_utf8(opened)
+            .map(Some)
+            .map_err(|_| unreadable())
     }
 
     fn lock_streams(&self) -> std::sync::MutexGuard<'_, HashMap<StreamName, Uuid>> {
@@ -358,7 +408,7 @@ impl Vault {
     }
 }
 
-fn provider_failure(e: KeyError) -> StoreError {
+pub(crate) fn provider_failure(e: KeyError) -> StoreError {
     match e {
         KeyError::Unavailable(reason) => StoreError::Unavailable(format!("key provider: {reason}")),
         other => StoreError::Corrupt(other.to_string()),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use trellis_kernel::{
-    Actor, ChainInput, EventHash, EventMetadata, EventStore, ExpectedRevision, KeyDirectory,
-    MemoryKeyDirectory, NewEvent, ReadDirection, Snapshot, SnapshotStore, StreamName,
-    SubscriptionMessage, TenantId, chain_hash,
+    Actor, ChainInput, ClientErasure, ERASED_PAYLOAD, EventHash, EventMetadata, EventStore,
+    ExpectedRevision, KeyDirectory, MemoryKeyDirectory, NewEvent, ReadDirection, Snapshot,
+    SnapshotStore, StreamName, SubscriptionMessage, TenantId, chain_hash,
 };
 use trellis_phi::{
     KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault, key_id_of,
@@ -22,6 +22,10 @@ struct Plans;
 impl SubjectOfCare for Plans {
     fn is_about_a_client(&self, stream: &StreamName) -> bool {
         stream.category() == "plan"
+    }
+
+    fn stays_in_clear(&self, event_type: &str) -> bool {
+        event_type == "Erased"
     }
 
     fn client_named(&self, event_type: &str, _: u32, payload: &[u8]) -> Option<String> {
@@ -412,5 +416,168 @@ async fn a_reason_given_in_free_text_is_sealed_with_its_event() {
     assert_eq!(
         read[1].metadata.reason.as_deref(),
         Some("entered for Doug by mistake")
+    );
+}
+
+#[tokio::test]
+async fn an_erased_client_reads_as_erased_and_others_are_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
+    let directory = MemoryKeyDirectory::new();
+    let vault = Arc::new(Vault::new(
+        Arc::new(LocalKeyring::create(dir.path().join("keyring.json")).unwrap()),
+        Arc::new(directory.clone()),
+        Arc::new(Plans),
+    ));
+    let inner: Arc<dyn EventStore> = raw.clone();
+    let sealed = SealedEvents::new(Arc::clone(&inner), Arc::clone(&vault));
+    let snapshots = SealedSnapshots::new(raw.clone(), Arc::clone(&inner), Arc::clone(&vault));
+    let tenant = TenantId::parse("sealed-h").unwrap();
+    let (doug, doug_two, emma) = (
+        plan("sealed-h", "p1"),
+        plan("sealed-h", "p2"),
+        plan("sealed-h", "p3"),
+    );
+    for (stream, client) in [
+        (&doug, "client-doug"),
+        (&doug_two, "client-doug"),
+        (&emma, "client-emma"),
+    ] {
+        let mut note = event("Noted", serde_json::json!({"text": "machinist"}));
+        note.metadata.reason = Some("why, in words".into());
+        sealed
+            .append(
+                stream,
+                ExpectedRevision::NoStream,
+                vec![
+                    event("Opened", serde_json::json!({ "client": client })),
+                    note,
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    snapshots
+        .save_snapshot(
+            &doug,
+            Snapshot {
+                revision: 1,
+                schema_version: 1,
+                payload: b"state".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    let document = vault
+        .seal_document(inner.as_ref(), &doug, "{\"title\":\"x\"}")
+        .await
+        .unwrap();
+
+    // Both of Doug's plans are found by his key; then the key goes.
+    let streams = vault.client_streams(&tenant, "client-doug").await.unwrap();
+    assert_eq!(streams, [doug.clone(), doug_two.clone()]);
+    assert!(
+        vault
+            .destroy_client_key(&tenant, "client-doug")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !vault
+            .destroy_client_key(&tenant, "client-doug")
+            .await
+            .unwrap()
+    );
+    assert!(
+        vault
+            .client_streams(&tenant, "client-doug")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The erasure itself is kept in clear, though the key is gone...
+    sealed
+        .append(
+            &doug,
+            ExpectedRevision::Exact(1),
+            vec![event("Erased", serde_json::json!({"on": "today"}))],
+        )
+        .await
+        .unwrap();
+    // ...and nothing more is sealed under it.
+    assert!(
+        sealed
+            .append(
+                &doug,
+                ExpectedRevision::Exact(2),
+                vec![event("Noted", serde_json::json!({}))]
+            )
+            .await
+            .is_err()
+    );
+
+    // Readers get the envelopes, the erasure, and no content.
+    let read = sealed
+        .read_stream(&doug, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 3);
+    assert!(
+        read[..2]
+            .iter()
+            .all(|e| e.payload == ERASED_PAYLOAD && e.metadata.reason.is_none())
+    );
+    assert_eq!(read[2].event_type, "Erased");
+    assert_eq!(snapshots.load_snapshot(&doug).await.unwrap(), None);
+    assert_eq!(vault.open_document(&doug, document).await.unwrap(), None);
+    // A process started afresh (nothing cached) reads the same.
+    let fresh = Arc::new(Vault::new(
+        Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).unwrap()),
+        Arc::new(directory.clone()),
+        Arc::new(Plans),
+    ));
+    let again = SealedEvents::new(Arc::clone(&inner), Arc::clone(&fresh));
+    let read = again
+        .read_stream(&doug_two, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    assert!(read.iter().all(|e| e.payload == ERASED_PAYLOAD));
+    // Emma is untouched.
+    let emma_read = again
+        .read_stream(&emma, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&emma_read[1].payload).contains("machinist"));
+    assert_eq!(
+        emma_read[1].metadata.reason.as_deref(),
+        Some("why, in words")
+    );
+    // The chain still holds over every stored byte.
+    let mut previous = EventHash::GENESIS;
+    for e in raw
+        .read_stream(&doug, ReadDirection::Forward, None, 10)
+        .await
+        .unwrap()
+    {
+        assert_eq!(chain_hash(&previous, &ChainInput::recorded(&e)), e.hash);
+        previous = e.hash;
+    }
+    // The client, should they come back, gets a key of their own.
+    let back = plan("sealed-h", "p4");
+    sealed
+        .append(
+            &back,
+            ExpectedRevision::NoStream,
+            vec![event(
+                "Opened",
+                serde_json::json!({"client": "client-doug"}),
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        vault.client_streams(&tenant, "client-doug").await.unwrap(),
+        [back]
     );
 }

@@ -295,6 +295,16 @@ pub struct AssignCareTeam {
     pub members: Vec<String>,
 }
 
+/// Admin: erase the plan's content with its client's key. Without an
+/// override the plan must be closed and `retention_years` past its
+/// closing; `override_reason` states the legal basis for erasing sooner
+/// (it is kept in clear: no PHI in it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EraseClientContent {
+    pub retention_years: u32,
+    pub override_reason: Option<String>,
+}
+
 /// What a clinician asks of a plan, in the imperative.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanCommand {
@@ -331,6 +341,7 @@ pub enum PlanCommand {
     CompleteObjective(CompleteObjective),
     AssignCareTeam(AssignCareTeam),
     ReviseObjective(ReviseObjective),
+    EraseClientContent(EraseClientContent),
 }
 
 impl PlanCommand {
@@ -343,6 +354,7 @@ impl PlanCommand {
             Self::MarkObjectiveNotMet(c) => Some(c.reason.trim()),
             Self::PutPlanOnHold(c) => Some(c.reason.trim()),
             Self::ClosePlan(c) => Some(c.reason.trim()),
+            Self::EraseClientContent(c) => c.override_reason.as_deref().map(str::trim),
             _ => None,
         }
     }
@@ -383,6 +395,7 @@ impl PlanCommand {
             Self::CreatePlanFromTemplate(_) => "CreatePlanFromTemplate",
             Self::CompleteObjective(_) => "CompleteObjective",
             Self::AssignCareTeam(_) => "AssignCareTeam",
+            Self::EraseClientContent(_) => "EraseClientContent",
         }
     }
 }

@@ -67,6 +67,16 @@ pub enum PlanError {
         field: &'static str,
         description: String,
     },
+    #[error("the plan's client was erased: it takes no more changes")]
+    Erased,
+    #[error(
+        "the plan's retention period ends on {0}: erase its client before then only with an override reason"
+    )]
+    RetentionNotElapsed(chrono::NaiveDate),
+    #[error(
+        "the plan is {0}: a retention period runs from a plan's closing; erase it now only with an override reason"
+    )]
+    NotClosedForErasure(PlanStatus),
     #[error("plan not found")]
     PlanNotFound,
     #[error("plan already exists")]

@@ -1,6 +1,13 @@
 //! Where a plan stands in its life.
 
-use crate::event::PlanClosure;
+/// How a plan closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanClosure {
+    Completed,
+    Discharged,
+    Transferred,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PlanStatus {

@@ -13,7 +13,8 @@ mod commands;
 pub mod grpc;
 
 pub use commands::{
-    CommandContext, CommandError, CommandOutcome, DEFAULT_CACHE_BYTES, PlanCommands, SNAPSHOT_EVERY,
+    ClientErasureOutcome, CommandContext, CommandError, CommandOutcome, DEFAULT_CACHE_BYTES,
+    DEFAULT_RETENTION_YEARS, PlanCommands, SNAPSHOT_EVERY,
 };
 // A command error carries it, so callers of this crate can match on it.
 pub use trellis_access::AccessDenied;

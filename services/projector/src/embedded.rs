@@ -68,7 +68,10 @@ impl SqliteReadModels {
             summaries.push(match row {
                 Summarised::Ready(summary) => *summary,
                 Summarised::FromDocument { plan_id, document } => {
-                    PlanSummary::of(&self.documents.decode(tenant, &plan_id, document).await?)
+                    match self.documents.decode(tenant, &plan_id, document).await? {
+                        Some(view) => PlanSummary::of(&view),
+                        None => continue,
+                    }
                 }
             });
         }
@@ -130,9 +133,7 @@ impl ReadModelStore for SqliteReadModels {
             })
             .await?;
         match document {
-            Some(document) => Ok(Some(
-                self.documents.decode(tenant, plan_id, document).await?,
-            )),
+            Some(document) => self.documents.decode(tenant, plan_id, document).await,
             None => Ok(None),
         }
     }

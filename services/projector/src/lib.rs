@@ -30,9 +30,9 @@ pub use runner::{Projector, ProjectorError};
 pub use sealing::DocumentSeal;
 pub use store::{PlanFilter, PlanPage, ReadModelError, ReadModelStore};
 pub use view::{
-    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView,
-    GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView, MeasureView,
-    ObjectiveRevisionView, ObjectiveView, PlanView, PresentingProblemView, ProgressView,
-    ReferralView, ReviewView, SafetyFlagView, SafetyPlanView, ServicePlanView, SignatureView,
-    StatusChangeView, apply_event,
+    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, ERASED_TITLE, EnteredView,
+    ErasureView, GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView,
+    MeasureView, ObjectiveRevisionView, ObjectiveView, PlanView, PresentingProblemView,
+    ProgressView, ReferralView, ReviewView, SafetyFlagView, SafetyPlanView, ServicePlanView,
+    SignatureView, StatusChangeView, apply_event,
 };

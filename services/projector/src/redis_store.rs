@@ -363,9 +363,10 @@ impl RedisReadModels {
                 Some(s) => serde_json::from_str::<PlanSummary>(&s)
                     .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
                 None => match documents.next().flatten() {
-                    Some(document) => {
-                        PlanSummary::of(&self.documents.decode(tenant, id, document).await?)
-                    }
+                    Some(document) => match self.documents.decode(tenant, id, document).await? {
+                        Some(view) => PlanSummary::of(&view),
+                        None => continue,
+                    },
                     None => continue,
                 },
             };
@@ -394,9 +395,7 @@ impl ReadModelStore for RedisReadModels {
             })
             .await?;
         match document {
-            Some(document) => Ok(Some(
-                self.documents.decode(tenant, plan_id, document).await?,
-            )),
+            Some(document) => self.documents.decode(tenant, plan_id, document).await,
             None => Ok(None),
         }
     }
@@ -408,9 +407,7 @@ impl ReadModelStore for RedisReadModels {
     ) -> Result<Option<PlanView>, ReadModelError> {
         let key = self.doc_key(tenant.as_str(), plan_id);
         match self.unless_rebuilding(key).await? {
-            Some(document) => Ok(Some(
-                self.documents.decode(tenant, plan_id, document).await?,
-            )),
+            Some(document) => self.documents.decode(tenant, plan_id, document).await,
             None => Ok(None),
         }
     }
@@ -438,7 +435,9 @@ impl ReadModelStore for RedisReadModels {
             let found = self.documents(&keys).await?;
             for (id, document) in ids.iter().zip(found) {
                 let Some(document) = document else { continue };
-                let view = self.documents.decode(tenant, id, document).await?;
+                let Some(view) = self.documents.decode(tenant, id, document).await? else {
+                    continue;
+                };
                 if filter.admits_plan(&view) {
                     plans.push(view);
                 }

@@ -23,13 +23,15 @@ pub trait DocumentSeal: Send + Sync + 'static {
     ) -> Result<String, ReadModelError>;
 
     /// Opens what `seal` made for the same plan; a document in clear (from
-    /// before sealing) passes as it is.
+    /// before sealing) passes as it is. `None`: sealed under a destroyed
+    /// key (the plan's client was erased; the projector writes the erased
+    /// plan in its place).
     async fn open(
         &self,
         tenant: &TenantId,
         plan_id: &str,
         document: String,
-    ) -> Result<String, ReadModelError>;
+    ) -> Result<Option<String>, ReadModelError>;
 }
 
 /// A store's optional seal, with the encode and decode every store shares.
@@ -56,29 +58,33 @@ impl Documents {
         let document = serde_json::to_string(view)
             .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
         match &self.seal {
-            Some(seal) => {
+            // An erased plan holds no content, and its key is gone.
+            Some(seal) if view.erasure.is_none() => {
                 let tenant = tenant_of(view)?;
                 seal.seal(&tenant, &view.plan_id, document).await
             }
-            None => Ok(document),
+            _ => Ok(document),
         }
     }
 
-    /// The view from what the store keeps for `plan_id` of `tenant`.
+    /// The view from what the store keeps for `plan_id` of `tenant`;
+    /// `None` while a plan whose key was destroyed still has its sealed
+    /// document (until the projector writes the erased plan).
     pub(crate) async fn decode(
         &self,
         tenant: &TenantId,
         plan_id: &str,
         stored: String,
-    ) -> Result<PlanView, ReadModelError> {
+    ) -> Result<Option<PlanView>, ReadModelError> {
         let document = match &self.seal {
             Some(seal) => seal.open(tenant, plan_id, stored).await?,
-            None => stored,
+            None => Some(stored),
         };
-        decode_json(&document)
+        document.as_deref().map(decode_json).transpose()
     }
 
-    /// Decodes many (plan id, stored document) pairs in order.
+    /// Decodes many (plan id, stored document) pairs in order, leaving out
+    /// those that no longer open.
     pub(crate) async fn decode_all(
         &self,
         tenant: &TenantId,
@@ -86,7 +92,7 @@ impl Documents {
     ) -> Result<Vec<PlanView>, ReadModelError> {
         let mut views = Vec::with_capacity(stored.len());
         for (plan_id, document) in stored {
-            views.push(self.decode(tenant, &plan_id, document).await?);
+            views.extend(self.decode(tenant, &plan_id, document).await?);
         }
         Ok(views)
     }

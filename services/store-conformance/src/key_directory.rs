@@ -20,6 +20,7 @@ fn record(tenant: &trellis_kernel::TenantId, tag: u8) -> DataKeyRecord {
         created_at: Utc::now()
             .duration_trunc(TimeDelta::microseconds(1))
             .expect("in range"),
+        erased_at: None,
     }
 }
 
@@ -83,4 +84,63 @@ pub async fn checks(directory: &dyn KeyDirectory) {
     let now = directory.key(&tenant, first.key_id).await.unwrap().unwrap();
     assert_eq!(now.wrapped, rewrapped);
     assert_eq!(now.subject_tag, first.subject_tag);
+
+    // Streams are found by the key that seals them, within the tenant.
+    for stream in ["plan-b", "plan-a", "plan-a"] {
+        let name = format!("{tenant}:{stream}");
+        directory
+            .bind_stream(&tenant, first.key_id, &name)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        directory.streams(&tenant, first.key_id).await.unwrap(),
+        [format!("{tenant}:plan-a"), format!("{tenant}:plan-b")]
+    );
+    assert!(
+        directory
+            .streams(&other, first.key_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Erasure destroys the wrapped bytes and unlinks the client; the row
+    // stays as a tombstone; a second erasure finds nothing to destroy.
+    let at = Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .expect("in range");
+    assert!(
+        directory
+            .erase(&tenant, first.key_id, [7; 32], at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !directory
+            .erase(&tenant, first.key_id, [8; 32], at)
+            .await
+            .unwrap()
+    );
+    let erased = directory.key(&tenant, first.key_id).await.unwrap().unwrap();
+    assert!(erased.wrapped.bytes.is_empty());
+    assert_eq!(erased.erased_at, Some(at));
+    assert_eq!(
+        directory.subject_key(&tenant, &[1; 32]).await.unwrap(),
+        None
+    );
+    // A returning client gets a key of its own again.
+    let again = record(&tenant, 1);
+    assert_eq!(directory.issue(again.clone()).await.unwrap(), again);
+    // A destroyed key is not wrapped again by a rotation.
+    let wrapping = WrappedKey {
+        kek_version: 3,
+        bytes: vec![1],
+    };
+    assert!(
+        !directory
+            .rewrap(&tenant, first.key_id, 2, wrapping)
+            .await
+            .unwrap()
+    );
 }

@@ -316,6 +316,42 @@ impl KeyDirectory for PostgresEventStore {
         ))
         .await
     }
+
+    async fn bind_stream(
+        &self,
+        tenant: &TenantId,
+        key_id: uuid::Uuid,
+        stream: &str,
+    ) -> Result<(), StoreError> {
+        self.within(keys::bind_stream(&self.inner.pool, tenant, key_id, stream))
+            .await
+    }
+
+    async fn streams(
+        &self,
+        tenant: &TenantId,
+        key_id: uuid::Uuid,
+    ) -> Result<Vec<String>, StoreError> {
+        self.within(keys::streams(&self.inner.pool, tenant, key_id))
+            .await
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        key_id: uuid::Uuid,
+        tombstone_tag: [u8; 32],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.within(keys::erase(
+            &self.inner.pool,
+            tenant,
+            key_id,
+            tombstone_tag,
+            at,
+        ))
+        .await
+    }
 }
 
 #[async_trait]

@@ -74,9 +74,20 @@ const SCHEMA: &[&str] = &[
         kek_version   BIGINT NOT NULL,
         wrapped       BYTEA  NOT NULL,
         created_at_us BIGINT NOT NULL,
+        erased_at_us  BIGINT,
         PRIMARY KEY (tenant, key_id),
         UNIQUE (tenant, subject_tag)
     )",
+    // Databases that made the table before erasure existed.
+    "ALTER TABLE trellis_data_keys ADD COLUMN IF NOT EXISTS erased_at_us BIGINT",
+    "CREATE TABLE IF NOT EXISTS trellis_data_key_streams (
+        tenant TEXT  NOT NULL,
+        key_id BYTEA NOT NULL,
+        stream TEXT  NOT NULL,
+        PRIMARY KEY (tenant, stream)
+    )",
+    "CREATE INDEX IF NOT EXISTS trellis_data_key_streams_by_key
+        ON trellis_data_key_streams (tenant, key_id)",
 ];
 
 /// The event columns, as a literal so queries stay `&'static str` (sqlx

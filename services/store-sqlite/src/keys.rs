@@ -22,12 +22,21 @@ CREATE TABLE IF NOT EXISTS data_keys (
     kek_version   INTEGER NOT NULL,
     wrapped       BLOB    NOT NULL,
     created_at_us INTEGER NOT NULL,
+    erased_at_us  INTEGER,
     PRIMARY KEY (tenant, key_id),
     UNIQUE (tenant, subject_tag)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS data_key_streams (
+    tenant TEXT NOT NULL,
+    key_id BLOB NOT NULL,
+    stream TEXT NOT NULL,
+    PRIMARY KEY (tenant, stream)
+) STRICT;
+CREATE INDEX IF NOT EXISTS data_key_streams_by_key ON data_key_streams (tenant, key_id);
 ";
 
-const COLUMNS: &str = "tenant, key_id, subject_tag, kek_version, wrapped, created_at_us";
+const COLUMNS: &str =
+    "tenant, key_id, subject_tag, kek_version, wrapped, created_at_us, erased_at_us";
 
 /// Cloneable handle to one key directory file.
 #[derive(Debug, Clone)]
@@ -77,20 +86,24 @@ fn record(row: &Row<'_>) -> rusqlite::Result<Result<DataKeyRecord, StoreError>> 
     let version: i64 = row.get(3)?;
     let wrapped: Vec<u8> = row.get(4)?;
     let created: i64 = row.get(5)?;
+    let erased: Option<i64> = row.get(6)?;
     Ok((|| {
         Ok(DataKeyRecord {
             tenant: TenantId::parse(&tenant).map_err(|_| malformed("tenant"))?,
             key_id: Uuid::from_slice(&key_id).map_err(|_| malformed("key id"))?,
-            subject_tag: tag
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("a subject tag is not 32 bytes".into()))?,
+            subject_tag: tag.try_into().map_err(|_| malformed("subject tag"))?,
             wrapped: WrappedKey {
                 kek_version: u32::try_from(version).map_err(|_| malformed("key version"))?,
                 bytes: wrapped,
             },
-            created_at: DateTime::<Utc>::from_timestamp_micros(created).ok_or_else(|| {
-                StoreError::Corrupt("a key's creation time is out of range".into())
-            })?,
+            created_at: DateTime::<Utc>::from_timestamp_micros(created)
+                .ok_or_else(|| malformed("creation time"))?,
+            erased_at: erased
+                .map(|us| {
+                    DateTime::<Utc>::from_timestamp_micros(us)
+                        .ok_or_else(|| malformed("erasure time"))
+                })
+                .transpose()?,
         })
     })())
 }
@@ -148,7 +161,7 @@ impl KeyDirectory for SqliteKeyDirectory {
         self.with(move |conn| {
             conn.execute(
                 &format!(
-                    "INSERT INTO data_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                    "INSERT INTO data_keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                      ON CONFLICT DO NOTHING"
                 ),
                 params![
@@ -158,6 +171,7 @@ impl KeyDirectory for SqliteKeyDirectory {
                     i64::from(record.wrapped.kek_version),
                     record.wrapped.bytes,
                     record.created_at.timestamp_micros(),
+                    record.erased_at.map(|at| at.timestamp_micros()),
                 ],
             )
             .map_err(unavailable)?;
@@ -215,13 +229,81 @@ impl KeyDirectory for SqliteKeyDirectory {
             let changed = conn
                 .execute(
                     "UPDATE data_keys SET kek_version = ?1, wrapped = ?2 \
-                     WHERE tenant = ?3 AND key_id = ?4 AND kek_version = ?5",
+                     WHERE tenant = ?3 AND key_id = ?4 AND kek_version = ?5 \
+                       AND erased_at_us IS NULL",
                     params![
                         i64::from(wrapped.kek_version),
                         wrapped.bytes,
                         tenant,
                         key_id.as_bytes().to_vec(),
                         i64::from(from_version),
+                    ],
+                )
+                .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn bind_stream(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        stream: &str,
+    ) -> Result<(), StoreError> {
+        let (tenant, stream) = (tenant.as_str().to_owned(), stream.to_owned());
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO data_key_streams (tenant, key_id, stream) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
+                params![tenant, key_id.as_bytes().to_vec(), stream],
+            )
+            .map(drop)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn streams(&self, tenant: &TenantId, key_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT stream FROM data_key_streams WHERE tenant = ?1 AND key_id = ?2 \
+                     ORDER BY stream",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![tenant, key_id.as_bytes().to_vec()], |row| {
+                    row.get(0)
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<Vec<String>, _>>()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        key_id: Uuid,
+        tombstone_tag: [u8; 32],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.with(move |conn| {
+            // secure_delete overwrites the old row's bytes in place; the
+            // rollback journal that held them is deleted at commit.
+            let changed = conn
+                .execute(
+                    "UPDATE data_keys SET wrapped = X'', subject_tag = ?1, erased_at_us = ?2 \
+                     WHERE tenant = ?3 AND key_id = ?4 AND erased_at_us IS NULL",
+                    params![
+                        tombstone_tag.to_vec(),
+                        at.timestamp_micros(),
+                        tenant,
+                        key_id.as_bytes().to_vec()
                     ],
                 )
                 .map_err(unavailable)?;

@@ -59,7 +59,8 @@ pub struct ServeArgs {
     pub commands: CommandArgs,
 }
 
-/// How plan commands keep plans in memory and in snapshots.
+/// How plan commands keep plans in memory and in snapshots, and how long
+/// a closed plan is kept before its client may be erased.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommandArgs {
     /// Bytes of plan state held in memory (about); cold plans are evicted.
@@ -68,21 +69,31 @@ pub struct CommandArgs {
     /// Events between two snapshots of a plan; 0 turns snapshots off.
     #[arg(long, env = "TRELLIS_SNAPSHOT_EVERY", default_value_t = trellis_plans::SNAPSHOT_EVERY)]
     pub snapshot_every: u64,
+    /// Years a closed plan is kept before its client may be erased without
+    /// an override (HIPAA: six).
+    #[arg(long, env = "TRELLIS_RETENTION_YEARS", default_value_t = trellis_plans::DEFAULT_RETENTION_YEARS,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub retention_years: u32,
 }
 
 impl CommandArgs {
-    /// The command handler over `events`, snapshotting into `snapshots`
-    /// where the store keeps them.
+    /// The command handler over the sealed stores: snapshots where the
+    /// store keeps them, and erasure of clients (logged in `access_log`).
     pub fn plan_commands(
         &self,
-        events: std::sync::Arc<dyn trellis_kernel::EventStore>,
-        snapshots: Option<std::sync::Arc<dyn trellis_kernel::SnapshotStore>>,
+        sealed: &crate::sealing::SealedStores,
+        access_log: std::sync::Arc<dyn trellis_kernel::AccessLog>,
     ) -> trellis_plans::PlanCommands {
-        let commands =
-            trellis_plans::PlanCommands::new(events).with_cache_bytes(self.plan_cache_bytes);
-        match snapshots {
+        let commands = trellis_plans::PlanCommands::new(std::sync::Arc::clone(&sealed.events))
+            .with_cache_bytes(self.plan_cache_bytes)
+            .with_erasure(
+                std::sync::Arc::clone(&sealed.erasure),
+                access_log,
+                self.retention_years,
+            );
+        match &sealed.snapshots {
             Some(store) if self.snapshot_every > 0 => {
-                commands.with_snapshots(store, self.snapshot_every)
+                commands.with_snapshots(std::sync::Arc::clone(store), self.snapshot_every)
             }
             _ => commands,
         }

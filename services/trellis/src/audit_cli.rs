@@ -153,7 +153,12 @@ impl tonic::service::Interceptor for BearerToken {
     }
 }
 
-async fn connect(grpc_addr: &str, token: &str) -> anyhow::Result<Client> {
+/// A connection to trellis's gRPC endpoint at `grpc_addr`, every call
+/// carrying `token`.
+pub(crate) async fn authenticated_channel(
+    grpc_addr: &str,
+    token: &str,
+) -> anyhow::Result<(tonic::transport::Channel, BearerToken)> {
     let uri = if grpc_addr.starts_with("http") {
         grpc_addr.to_owned()
     } else {
@@ -164,12 +169,17 @@ async fn connect(grpc_addr: &str, token: &str) -> anyhow::Result<Client> {
         .await
         .with_context(|| format!("cannot reach trellis at {grpc_addr}"))?;
     let bearer = BearerToken(format!("Bearer {token}").parse().context("token")?);
+    Ok((channel, bearer))
+}
+
+async fn connect(grpc_addr: &str, token: &str) -> anyhow::Result<Client> {
+    let (channel, bearer) = authenticated_channel(grpc_addr, token).await?;
     Ok(AuditServiceClient::with_interceptor(channel, bearer)
         .max_decoding_message_size(MAX_RESPONSE_BYTES))
 }
 
 /// A gRPC error as a sentence for the terminal.
-fn explain(status: tonic::Status) -> anyhow::Error {
+pub(crate) fn explain(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 

@@ -17,6 +17,7 @@ macro_rules! say {
     }};
 }
 
+mod admin_cli;
 mod args;
 mod audit_cli;
 mod backup;
@@ -68,6 +69,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Brings a backup back into an empty data directory.
     Restore(backup::RestoreArgs),
+    /// Administration over the gRPC API: erasing a client.
+    #[command(subcommand)]
+    Admin(admin_cli::AdminCommand),
     /// PHI at rest: data keys per tenant, key-encryption key rotation.
     #[command(subcommand)]
     Keys(keys_cli::KeysCommand),
@@ -109,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Backup(args) => backup::backup(&args),
         Command::Restore(args) => backup::restore(&args),
         Command::Keys(command) => keys_cli::run(command).await,
+        Command::Admin(command) => admin_cli::run(command).await,
         Command::PlansService(args) => split::plans_service(args).await,
         Command::Projector(args) => split::projector(args).await,
         Command::Gateway(args) => split::gateway(args).await,

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use trellis_kernel::{EventStore, KeyDirectory, SnapshotStore, StoreError, StreamName, TenantId};
+use trellis_kernel::{
+    ClientErasure, EventStore, KeyDirectory, SnapshotStore, StoreError, StreamName, TenantId,
+};
 use trellis_phi::{KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault};
 use trellis_plans_domain::PlanEvent;
 use trellis_projector::{DocumentSeal, ReadModelError};
@@ -25,6 +27,10 @@ struct PlanSubjects;
 impl SubjectOfCare for PlanSubjects {
     fn is_about_a_client(&self, stream: &StreamName) -> bool {
         stream.category() == "plan"
+    }
+
+    fn stays_in_clear(&self, event_type: &str) -> bool {
+        event_type == "ClientErased"
     }
 
     fn client_named(
@@ -52,6 +58,8 @@ pub(crate) struct SealedStores {
     pub snapshots: Option<Arc<dyn SnapshotStore>>,
     /// Seals and opens the plans' read-model documents.
     pub documents: Arc<dyn DocumentSeal>,
+    /// Finds a client's plans and destroys their key.
+    pub erasure: Arc<dyn ClientErasure>,
 }
 
 /// Read-model documents sealed under their plan's key, as the vault does.
@@ -92,7 +100,7 @@ impl DocumentSeal for VaultDocuments {
         tenant: &TenantId,
         plan_id: &str,
         document: String,
-    ) -> Result<String, ReadModelError> {
+    ) -> Result<Option<String>, ReadModelError> {
         let stream = plan_stream(tenant, plan_id)?;
         self.vault
             .open_document(&stream, document)
@@ -129,9 +137,10 @@ pub(crate) async fn seal(
             ))
         }),
         documents: Arc::new(VaultDocuments {
-            vault,
+            vault: Arc::clone(&vault),
             record: Arc::clone(&record),
         }),
+        erasure: vault,
         record,
     })
 }

@@ -65,8 +65,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &keyring,
     )
     .await?;
-    let events = sealed.events;
-    let snapshots = sealed.snapshots;
+    let events = Arc::clone(&sealed.events);
     let key = install_key(&args.audit, &args.data_dir)?;
     let audit = audit_service(
         &args.audit,
@@ -112,7 +111,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let commands = args.commands.plan_commands(Arc::clone(&events), snapshots);
+    let commands = args
+        .commands
+        .plan_commands(&sealed, Arc::clone(&access_log));
     let grpc = grpc_services(
         commands,
         audit.clone(),
@@ -125,7 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let digests = tokio::spawn(periodic_digests(
         audit.clone(),
-        sealed.record,
+        Arc::clone(&sealed.record),
         args.audit.digest_interval_secs,
     ));
     let mobile = Arc::new(

@@ -280,14 +280,14 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
         let limits = args.connections.limits();
         crate::listen::raise_file_limit(&limits, 2);
         let (sealed, access_log) = open_sealed(&args.store).await?;
-        let events = sealed.events;
+        let events = Arc::clone(&sealed.events);
         let key = split_key(&args.audit, args.secret.dev)?;
         let audit = audit_service(
             &args.audit,
             key,
             Arc::clone(&events),
             Arc::clone(&sealed.record),
-            access_log,
+            Arc::clone(&access_log),
         )?;
         let verifier = Arc::new(args.secret.verifier()?);
         let grpc_listener = Listener::grpc(args.grpc_addr, limits).await?;
@@ -295,13 +295,11 @@ pub async fn plans_service(args: PlansServiceArgs) -> anyhow::Result<()> {
         let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
         let digests = tokio::spawn(periodic_digests(
             audit.clone(),
-            sealed.record,
+            Arc::clone(&sealed.record),
             args.audit.digest_interval_secs,
         ));
         let readiness = Readiness::new(&args.readiness, [Check::store_writes(Arc::clone(&events))]);
-        let commands = args
-            .commands
-            .plan_commands(Arc::clone(&events), sealed.snapshots);
+        let commands = args.commands.plan_commands(&sealed, access_log);
         let grpc = grpc_services(commands, audit, verifier, &limits, &readiness)
             .await?
             .serve_with_incoming_shutdown(grpc_listener.incoming(), shutdown_signal());

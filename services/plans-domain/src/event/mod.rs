@@ -3,6 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Upcast, stored_events};
 use crate::measure::Instrument;
+pub use crate::status::PlanClosure;
+use crate::status::PlanStatus;
 use crate::{
     GoalId, InterventionId, MeasureId, ObjectiveId, PlanId, ReferralId, ReviewId, SafetyFlagId,
 };
@@ -399,14 +401,6 @@ pub struct MeasureScheduled {
     pub interval_days: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanClosure {
-    Completed,
-    Discharged,
-    Transferred,
-}
-
 /// The plan leaves draft and treatment under it begins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanActivated {
@@ -483,6 +477,45 @@ pub struct CareTeamAssigned {
     pub members: Vec<String>,
 }
 
+/// Why a client's content was erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureBasis {
+    /// The plan was closed and the tenant's retention period is over.
+    RetentionElapsed,
+    /// Before that, on a stated legal basis (the reason, in the envelope).
+    Override,
+}
+
+/// What a plan held when its client was erased, counted: the erased plan
+/// keeps its shape, not its content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanShape {
+    pub goals: u32,
+    pub objectives: u32,
+    pub interventions: u32,
+    pub diagnoses: u32,
+    pub reviews: u32,
+    pub measures: u32,
+    pub signatures: u32,
+}
+
+/// The client's data key was destroyed: every earlier event of the plan
+/// reads as erased. Stored in clear (its key is gone) and so holds no PHI:
+/// staff ids, counts, the date and the basis; no client id, no content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientErased {
+    pub plan_id: PlanId,
+    pub erased_on: NaiveDate,
+    pub basis: ErasureBasis,
+    pub clinic_id: String,
+    pub primary_clinician_id: String,
+    pub care_team: Vec<String>,
+    /// The plan's status when erased.
+    pub status: PlanStatus,
+    pub shape: PlanShape,
+}
+
 stored_events! {
     /// Everything that can happen to a plan, in the past tense.
     pub enum PlanEvent {
@@ -519,6 +552,7 @@ stored_events! {
         PlanVersionStarted(PlanVersionStarted) = "PlanVersionStarted" @ 1,
         CareTeamAssigned(CareTeamAssigned) = "CareTeamAssigned" @ 1,
         ObjectiveRevised(ObjectiveRevised) = "ObjectiveRevised" @ 1,
+        ClientErased(ClientErased) = "ClientErased" @ 1,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::*;
+use crate::PlanStatus;
 use crate::codec::EventDecodeError;
 use crate::review_rules::{ReviewRuleEvent, ReviewRuleSet};
 use crate::template::{PlanTemplate, TemplateEvent, TemplateRetired, TemplateSaved};
@@ -206,6 +207,20 @@ fn one_of_each() -> Vec<PlanEvent> {
             kind: ConsentKind::InformationRelease,
             given_on: on(),
             note: words("to the PCP"),
+        }),
+        PlanEvent::ClientErased(ClientErased {
+            plan_id: PlanId(Uuid::from_u128(9)),
+            erased_on: on(),
+            basis: ErasureBasis::Override,
+            clinic_id: words("eastside"),
+            primary_clinician_id: words("clin-3"),
+            care_team: vec![words("clin-4")],
+            status: PlanStatus::Closed(PlanClosure::Completed),
+            shape: PlanShape {
+                goals: 2,
+                objectives: 3,
+                ..PlanShape::default()
+            },
         }),
         PlanEvent::PlanSigned(PlanSigned {
             version: 2,

@@ -15,6 +15,7 @@ use crate::{
 
 mod clinical;
 mod corrections;
+mod erasure;
 mod goals;
 mod lifecycle;
 mod measures;
@@ -103,6 +104,10 @@ pub struct Plan {
     has_presenting_problem: bool,
     /// Template objectives still waiting for the client's numbers.
     drafts: BTreeMap<ObjectiveId, crate::event::ObjectiveDrafted>,
+    /// When the plan was closed: its retention period runs from then.
+    closed_on: Option<NaiveDate>,
+    /// Its client was erased: nothing more is decided on it.
+    erased: bool,
 }
 
 impl Default for Plan {
@@ -126,6 +131,8 @@ impl Default for Plan {
             scores: Vec::new(),
             has_presenting_problem: false,
             drafts: BTreeMap::new(),
+            closed_on: None,
+            erased: false,
         }
     }
 }
@@ -285,7 +292,24 @@ impl Plan {
                 self.status = PlanStatus::Active;
             }
             PlanEvent::PlanPutOnHold(_) => self.status = PlanStatus::OnHold,
-            PlanEvent::PlanClosed(e) => self.status = PlanStatus::Closed(e.closure),
+            PlanEvent::PlanClosed(e) => {
+                self.status = PlanStatus::Closed(e.closure);
+                self.closed_on = Some(e.closed_on);
+            }
+            PlanEvent::ClientErased(e) => {
+                // After an erasure the events before it read as erased:
+                // this one alone says whose plan it was.
+                self.erased = true;
+                self.id.get_or_insert(e.plan_id);
+                if self.care.is_none() {
+                    self.care = Some(CareAssignment {
+                        client_id: String::new(),
+                        primary_clinician_id: e.primary_clinician_id.clone(),
+                        clinic_id: e.clinic_id.clone(),
+                        care_team: e.care_team.clone(),
+                    });
+                }
+            }
             PlanEvent::ConsentRecorded(e) => {
                 self.consents.insert(e.kind);
             }
@@ -324,8 +348,14 @@ impl Plan {
             PlanCommand::CreatePlanFromTemplate(c) => return self.create_from_template(c, today),
             _ => {}
         }
+        if self.erased {
+            return Err(PlanError::Erased);
+        }
         if self.status == PlanStatus::New {
             return Err(PlanError::PlanNotFound);
+        }
+        if let PlanCommand::EraseClientContent(c) = command {
+            return self.erase_client(c, today);
         }
         // A closed plan is a record: only corrections of it are accepted.
         if matches!(self.status, PlanStatus::Closed(_))
@@ -361,7 +391,9 @@ impl Plan {
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
         match command {
-            PlanCommand::CreatePlan(_) | PlanCommand::CreatePlanFromTemplate(_) => {
+            PlanCommand::CreatePlan(_)
+            | PlanCommand::CreatePlanFromTemplate(_)
+            | PlanCommand::EraseClientContent(_) => {
                 unreachable!("handled above")
             }
             PlanCommand::CompleteObjective(c) => self.complete_objective(c, today),

@@ -8,7 +8,7 @@ use super::Plan;
 /// means changes; a changed shape (a field added, removed or renamed)
 /// already fails to decode, since every state struct denies unknown fields
 /// and requires its own.
-pub const PLAN_STATE_VERSION: u32 = 1;
+pub const PLAN_STATE_VERSION: u32 = 2;
 
 /// Stored state that this code cannot read (another shape or version).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1881,3 +1881,104 @@ mod from_template {
             .then_error(PlanError::ObjectiveIncomplete(objective_n(1)));
     }
 }
+
+mod erasure {
+    use super::*;
+
+    fn closed(on: &str) -> PlanEvent {
+        PlanEvent::PlanClosed(PlanClosed {
+            closure: PlanClosure::Completed,
+            closed_on: day(on),
+            reason: "goals met".into(),
+        })
+    }
+
+    fn erase(override_reason: Option<&str>) -> PlanCommand {
+        PlanCommand::EraseClientContent(EraseClientContent {
+            retention_years: 6,
+            override_reason: override_reason.map(str::to_owned),
+        })
+    }
+
+    fn erased(basis: ErasureBasis, status: PlanStatus, items: (u32, u32)) -> PlanEvent {
+        PlanEvent::ClientErased(ClientErased {
+            plan_id: PLAN,
+            erased_on: today(),
+            basis,
+            clinic_id: "eastside".into(),
+            primary_clinician_id: "clin-3".into(),
+            care_team: Vec::new(),
+            status,
+            shape: PlanShape {
+                goals: items.0,
+                objectives: items.1,
+                ..PlanShape::default()
+            },
+        })
+    }
+
+    #[test]
+    fn a_plan_closed_longer_than_the_retention_period_is_erased_keeping_its_shape() {
+        given([
+            created(),
+            goal_added(),
+            objective_added(),
+            closed("2020-11-29"),
+        ])
+        .when(erase(None))
+        .then([erased(
+            ErasureBasis::RetentionElapsed,
+            PlanStatus::Closed(PlanClosure::Completed),
+            (1, 1),
+        )]);
+    }
+
+    #[test]
+    fn within_the_retention_period_the_day_it_ends_is_named() {
+        given([created(), closed("2021-03-01")])
+            .when(erase(None))
+            .then_error(PlanError::RetentionNotElapsed(day("2027-03-01")));
+        // Closed on 29 February: six years on is the 28th.
+        given([created(), closed("2024-02-29")])
+            .when(erase(None))
+            .then_error(PlanError::RetentionNotElapsed(day("2030-02-28")));
+    }
+
+    #[test]
+    fn an_open_plan_needs_an_override_with_a_reason() {
+        given([created(), goal_added()])
+            .when(erase(None))
+            .then_error(PlanError::NotClosedForErasure(PlanStatus::Draft));
+        given([created(), goal_added()])
+            .when(erase(Some("  ")))
+            .then_invalid(&["override_reason"]);
+        given([created(), goal_added()])
+            .when(erase(Some("court order 2026-114")))
+            .then([erased(ErasureBasis::Override, PlanStatus::Draft, (1, 0))]);
+    }
+
+    #[test]
+    fn an_erased_plan_takes_nothing_more_even_folded_from_the_erasure_alone() {
+        let erasure = erased(ErasureBasis::Override, PlanStatus::Draft, (1, 0));
+        given([created(), goal_added(), erasure.clone()])
+            .when(PlanCommand::AddGoal(AddGoal {
+                goal_id: GoalId(Uuid::from_u128(7)),
+                description: "x".into(),
+                term: GoalTerm::LongTerm,
+            }))
+            .then_error(PlanError::Erased);
+        given([created(), erasure.clone()])
+            .when(erase(Some("again")))
+            .then_error(PlanError::Erased);
+        // After the erasure, the events before it no longer decode: the
+        // plan is known from the erasure alone, with whom it concerned.
+        let plan = Plan::from_history([&erasure]);
+        assert_eq!(plan.id(), Some(PLAN));
+        assert_eq!(plan.care().unwrap().clinic_id, "eastside");
+        assert_eq!(plan.care().unwrap().client_id, "");
+        assert_eq!(
+            plan.decide(&erase(Some("again")), today()),
+            Err(PlanError::Erased)
+        );
+    }
+}

@@ -108,7 +108,9 @@ impl PlanCommands {
                         recorded.global_position
                     )));
                 }
-                cached.plan.evolve(&decode(recorded)?);
+                if let Some(event) = decode(recorded)? {
+                    cached.plan.evolve(&event);
+                }
                 cached
                     .commands
                     .insert(recorded.metadata.causation_id, recorded.revision);
@@ -400,6 +402,7 @@ fn copy_error(error: &CommandError) -> CommandError {
         CommandError::CommandIdReused => CommandError::CommandIdReused,
         CommandError::Rejected(e) => CommandError::Rejected(e.clone()),
         CommandError::Denied(e) => CommandError::Denied(*e),
+        CommandError::ErasureUnavailable => CommandError::ErasureUnavailable,
     }
 }
 

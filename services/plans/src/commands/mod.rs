@@ -11,8 +11,8 @@ use chrono::{NaiveDate, Utc};
 use trellis_access::{authorize_settings_change, authorize_settings_read};
 use trellis_auth::Caller;
 use trellis_kernel::{
-    Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, RecordedEvent,
-    SnapshotStore, StoreError, StreamName, TenantId,
+    Actor, ERASED_PAYLOAD, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection,
+    RecordedEvent, SnapshotStore, StoreError, StreamName, TenantId,
 };
 use trellis_plans_domain::review_rules::{
     REVIEW_RULES_CATEGORY, REVIEW_RULES_STREAM_ID, ReviewRuleEvent, ReviewRules,
@@ -26,6 +26,8 @@ use uuid::Uuid;
 
 mod batch;
 mod cache;
+mod erasure;
+mod erasure_keys;
 mod outcome;
 mod settings;
 mod snapshot;
@@ -34,6 +36,8 @@ mod staff;
 mod tests;
 
 use cache::{AggregateCache, Queued};
+pub use erasure::ClientErasureOutcome;
+pub use erasure_keys::DEFAULT_RETENTION_YEARS;
 pub use outcome::{CommandContext, CommandError, CommandOutcome};
 pub use snapshot::SNAPSHOT_EVERY;
 /// Bucket bounds of the latency histograms (shared by every process).
@@ -52,6 +56,7 @@ pub struct PlanCommands {
     snapshots: Option<snapshot::Snapshots>,
     cache: Arc<AggregateCache<Queued>>,
     today: fn() -> NaiveDate,
+    erasure: Option<erasure_keys::Erasure>,
 }
 
 /// Bytes of plan state kept in memory unless configured otherwise.
@@ -70,6 +75,7 @@ impl PlanCommands {
             snapshots: None,
             cache: Arc::new(AggregateCache::new(DEFAULT_CACHE_BYTES)),
             today: || Utc::now().date_naive(),
+            erasure: None,
         }
     }
 
@@ -317,6 +323,7 @@ pub(super) fn outcome_of<T>(result: &Result<T, CommandError>, duplicate: bool) -
         Err(CommandError::Denied(_)) => "denied",
         Err(CommandError::Contended) => "contended",
         Err(CommandError::Store(_) | CommandError::Corrupt(_)) => "failed",
+        Err(CommandError::ErasureUnavailable) => "rejected",
     }
 }
 
@@ -342,12 +349,19 @@ pub(super) fn observe(command: &'static str, started: Instant, outcome: &'static
     );
 }
 
-pub(super) fn decode(recorded: &RecordedEvent) -> Result<PlanEvent, CommandError> {
+/// The event a stored one holds; `None` for one whose content was erased
+/// with its client's key (the plan's `ClientErased`, later in the stream,
+/// stands for what is left).
+pub(super) fn decode(recorded: &RecordedEvent) -> Result<Option<PlanEvent>, CommandError> {
+    if recorded.payload == ERASED_PAYLOAD {
+        return Ok(None);
+    }
     PlanEvent::decode(
         &recorded.event_type,
         recorded.schema_version,
         &recorded.payload,
     )
+    .map(Some)
     // The decode error may quote payload text (PHI); name the place only.
     .map_err(|_| corrupt(recorded))
 }

@@ -56,4 +56,8 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error("stored plan event cannot be read: {0}")]
     Corrupt(String),
+    /// This deployment keeps no data keys (plans in clear): there is
+    /// nothing to destroy, so no client can be erased.
+    #[error("this deployment keeps plans in clear: no client can be erased")]
+    ErasureUnavailable,
 }

@@ -14,6 +14,7 @@ pub use pb::plan_service_server::PlanServiceServer;
 
 mod clinical;
 mod corrections;
+mod erasure;
 mod fields;
 mod goals;
 mod lifecycle;

@@ -7,6 +7,7 @@
 
 pub(super) use super::clinical::*;
 pub(super) use super::corrections::*;
+pub(super) use super::erasure::*;
 pub(super) use super::goals::*;
 pub(super) use super::lifecycle::*;
 pub(super) use super::measures::*;

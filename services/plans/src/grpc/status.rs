@@ -47,7 +47,10 @@ pub(super) fn to_status(error: CommandError) -> Status {
             | PlanError::ConsentRequired
             | PlanError::CosignBeforeClinician
             | PlanError::CosignBySameSigner
-            | PlanError::EnteredInError => Status::failed_precondition(e.to_string()),
+            | PlanError::EnteredInError
+            | PlanError::Erased
+            | PlanError::RetentionNotElapsed(_)
+            | PlanError::NotClosedForErasure(_) => Status::failed_precondition(e.to_string()),
             PlanError::ReferralAlreadyExists(_)
             | PlanError::AlreadySigned(_)
             | PlanError::ObjectiveAlreadyComplete(_) => Status::already_exists(e.to_string()),
@@ -73,6 +76,7 @@ pub(super) fn to_status(error: CommandError) -> Status {
                 "was already used for another command",
             ),
         ),
+        CommandError::ErasureUnavailable => Status::failed_precondition(error.to_string()),
         CommandError::Store(e) => {
             tracing::error!(error = %e, "event store failed during a command");
             Status::unavailable("event store unavailable; retry the command")

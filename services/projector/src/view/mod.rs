@@ -1,19 +1,21 @@
 //! Plan documents and the pure fold that builds them: `plan` is the
 //! document, and each section module folds its own events into it.
 
-use trellis_kernel::RecordedEvent;
+use trellis_kernel::{ERASED_PAYLOAD, RecordedEvent};
 use trellis_plans_domain::{EventDecodeError, PlanEvent};
 
 mod clinical;
 mod corrections;
+mod erasure;
 mod goals;
 mod lifecycle;
 mod measures;
 mod plan;
 mod reviews;
 
+pub use erasure::ERASED_TITLE;
 pub use plan::{
-    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView,
+    ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, EnteredView, ErasureView,
     GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView, MeasureView,
     ObjectiveRevisionView, ObjectiveView, PlanView, PresentingProblemView, ProgressView,
     ReferralView, ReviewView, SafetyFlagView, SafetyPlanView, ServicePlanView, SignatureView,
@@ -36,11 +38,20 @@ pub fn apply_event(
     {
         return Ok(());
     }
+    // Sealed under a key since destroyed: its plan's erasure, which comes
+    // later in the stream, says what is left.
+    if recorded.payload == ERASED_PAYLOAD {
+        return Ok(());
+    }
     let event = PlanEvent::decode(
         &recorded.event_type,
         recorded.schema_version,
         &recorded.payload,
     )?;
+    if let PlanEvent::ClientErased(e) = event {
+        *view = Some(erasure::erased_view(e, recorded));
+        return Ok(());
+    }
     match (view.as_mut(), event) {
         (None, PlanEvent::PlanCreated(e)) => {
             *view = Some(PlanView {
@@ -77,6 +88,7 @@ pub fn apply_event(
                 consents: Vec::new(),
                 plan_version: 1,
                 signatures: Vec::new(),
+                erasure: None,
             });
         }
         (None, _) => {}
@@ -137,6 +149,8 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
         PlanEvent::EnteredInError(_) => {
             corrections::apply(view, event, recorded);
         }
+        // Replaces the whole view in `apply_event`; nothing to fold here.
+        PlanEvent::ClientErased(_) => {}
     }
 }
 

@@ -93,6 +93,28 @@ pub struct PlanView {
     /// Every signature, of every version.
     #[serde(default)]
     pub signatures: Vec<SignatureView>,
+    /// Set when the plan's client was erased: the plan keeps its shape
+    /// and who treated under it; every content field is empty.
+    #[serde(default)]
+    pub erasure: Option<ErasureView>,
+}
+
+/// What is left of a plan whose client was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureView {
+    pub erased_on: NaiveDate,
+    /// `retention_elapsed` or `override`.
+    pub basis: String,
+    /// The override's stated legal basis (no PHI by rule); none after a
+    /// retention period.
+    pub reason: Option<String>,
+    pub goals: u32,
+    pub objectives: u32,
+    pub interventions: u32,
+    pub diagnoses: u32,
+    pub reviews: u32,
+    pub measures: u32,
+    pub signatures: u32,
 }
 
 fn first_version() -> u32 {

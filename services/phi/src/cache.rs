@@ -1,0 +1,49 @@
+//! Unwrapped data keys held by a process, each for a while only: a key
+//! another process destroyed (a client erased) is forgotten here within
+//! [`KeyCache::RECHECK`], and then reads as erased.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use trellis_kernel::TenantId;
+use uuid::Uuid;
+
+use crate::seal::SecretKey;
+
+/// What the directory said of a key when last asked.
+#[derive(Clone)]
+pub(crate) enum Held {
+    Key(SecretKey),
+    Erased,
+}
+
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    held: Mutex<HashMap<(TenantId, Uuid), (Held, Instant)>>,
+}
+
+impl KeyCache {
+    /// How long a key is used before the directory is asked again.
+    pub(crate) const RECHECK: Duration = Duration::from_secs(30);
+
+    pub(crate) fn get(&self, tenant: &TenantId, key_id: Uuid) -> Option<Held> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (tenant.clone(), key_id);
+        match held.get(&key) {
+            Some((entry, at)) if at.elapsed() < Self::RECHECK => Some(entry.clone()),
+            Some(_) => {
+                held.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(crate) fn put(&self, tenant: &TenantId, key_id: Uuid, entry: Held) {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((tenant.clone(), key_id), (entry, Instant::now()));
+    }
+}
