@@ -202,18 +202,31 @@ async fn rotating_a_tenant_key_while_serving_keeps_every_plan_readable() {
         said.contains("version 2 is current; 2 data key(s) wrapped again"),
         "{said}"
     );
-    let keyring: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(server.data_dir.join("keyring.json")).unwrap())
-            .unwrap();
-    assert_eq!(
+    let versions = || {
+        let keyring: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(server.data_dir.join("keyring.json")).unwrap())
+                .unwrap();
         keyring["tenants"]["sealed-rotate"]["keys"]
             .as_object()
             .unwrap()
             .keys()
-            .collect::<Vec<_>>(),
-        ["2"],
-        "version 1 destroyed"
-    );
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // The version replaced is kept until the next rotation destroys it.
+    assert_eq!(versions(), ["1", "2"]);
+    let again = trellis_cli(&[
+        "keys",
+        "rotate",
+        "--tenant",
+        "sealed-rotate",
+        "--data-dir",
+        &data,
+    ])
+    .output()
+    .unwrap();
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(versions(), ["2", "3"], "version 1 destroyed");
 
     // Serving on: a new client's plan is sealed under the new version, and
     // after a restart (keys unwrapped afresh) every plan reads.
@@ -241,11 +254,120 @@ async fn rotating_a_tenant_key_while_serving_keeps_every_plan_readable() {
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
     assert!(
-        status.contains("wrapped by key version(s) 2; the keyring opens them"),
+        status.contains("wrapped by key version(s) 3; the keyring opens them"),
         "{status}"
     );
     restarted.stop().await;
     // Rotation rewrote no event: the chain still verifies.
+    let verified = trellis_cli(&["audit", "verify", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{verified:?}");
+    drop(dir);
+}
+
+#[tokio::test]
+async fn an_offboarded_tenant_is_exported_then_unreadable_and_others_are_untouched() {
+    let server = Server::start().await;
+    let leaving = run_demo(&server, "sealed-leaving");
+    let staying = run_demo(&server, "sealed-staying");
+    let dir = server
+        .stop()
+        .await
+        .expect("the server's own data directory");
+    let data = dir.path().to_str().unwrap().to_owned();
+    let export = tempfile::tempdir().unwrap();
+    let export_to = export.path().join("sealed-leaving");
+
+    // The confirmation must repeat the tenant: nothing happens otherwise.
+    let refused = trellis_cli(&[
+        "admin",
+        "offboard-tenant",
+        "--data-dir",
+        &data,
+        "--tenant",
+        "sealed-leaving",
+        "--export-to",
+        export_to.to_str().unwrap(),
+        "--confirm",
+        "sealed-staying",
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    assert!(!export_to.exists());
+
+    let done = trellis_cli(&[
+        "admin",
+        "offboard-tenant",
+        "--data-dir",
+        &data,
+        "--tenant",
+        "sealed-leaving",
+        "--export-to",
+        export_to.to_str().unwrap(),
+        "--confirm",
+        "sealed-leaving",
+    ])
+    .output()
+    .unwrap();
+    let said = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(done.status.success(), "{done:?}");
+    assert!(
+        said.contains("2 data key(s) and the tenant's key-encryption key destroyed"),
+        "{said}"
+    );
+
+    // The export holds the tenant's records in clear (its files 0600), and
+    // only this tenant's; the manifest names the record's heads and sums.
+    let events = std::fs::read_to_string(export_to.join("events.jsonl")).unwrap();
+    assert!(events.contains("machinist") && events.contains("PlanCreated"));
+    assert!(!events.contains("sealed-staying"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export_to.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tenant"], "sealed-leaving");
+    assert_eq!(
+        manifest["events"].as_u64().unwrap(),
+        events.lines().count() as u64
+    );
+    assert!(manifest["heads"].as_array().unwrap().len() >= 2);
+    for file in ["events.jsonl", "access-log.jsonl", "manifest.json"] {
+        let mode = std::fs::metadata(export_to.join(file))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+
+    // Afterwards: the keyring knows the tenant no more, its plans read as
+    // nothing, the other tenant reads as before, and the chain verifies.
+    let keyring = std::fs::read_to_string(dir.path().join("keyring.json")).unwrap();
+    assert!(!keyring.contains("sealed-leaving"));
+    let server = Server::start_in(dir.path()).await;
+    assert_eq!(
+        title(&server, "sealed-leaving", &leaving.plan("doug-mcgee")).await,
+        ""
+    );
+    // The read models were dropped with the tenant's index rows; the
+    // other tenant's plans come back as they are rebuilt.
+    let mut staying_title = String::new();
+    for _ in 0..200 {
+        staying_title = title(&server, "sealed-staying", &staying.plan("doug-mcgee")).await;
+        if !staying_title.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(staying_title.contains("Doug McGee"), "{staying_title}");
+    // Rebuilt past the leaving tenant's events (the staying tenant's came
+    // after them): no row of it was written again.
+    for file in files_named(dir.path(), &["read-models.db"]) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!holds(&bytes, "sealed-leaving"), "{}", file.display());
+    }
+    server.stop().await;
     let verified = trellis_cli(&["audit", "verify", "--data-dir", &data])
         .output()
         .unwrap();

@@ -16,7 +16,8 @@ use trellis_kernel::{
     Actor, EventMetadata, EventStore, ExpectedRevision, NewEvent, ReadDirection, StreamName,
     TenantId,
 };
-use trellis_store_sqlite::{SqliteEventStore, StoreOptions};
+use trellis_phi::{LocalKeyring, SealedEvents, SubjectOfCare, Vault};
+use trellis_store_sqlite::{SqliteEventStore, SqliteKeyDirectory, StoreOptions};
 use uuid::Uuid;
 
 use crate::raw_sqlite::RawLog;
@@ -46,6 +47,11 @@ pub(crate) struct W1Options {
     /// group-commit baseline, and compare the medians.
     #[arg(long)]
     baseline: bool,
+    /// (`w1` only, embedded store) Follow every run with one of the same
+    /// store sealed as `trellis serve` runs it (a data key per client,
+    /// XChaCha20-Poly1305, the local keyring), and compare the medians.
+    #[arg(long)]
+    sealed_pair: bool,
     /// PostgreSQL server (an admin database URL); each run creates and
     /// drops a fresh database on it.
     #[arg(
@@ -59,6 +65,9 @@ pub(crate) struct W1Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Backend {
     Sqlite,
+    /// The embedded store behind the sealing `trellis serve` puts in front
+    /// of it (`trellis-phi`).
+    SqliteSealed,
     Postgres,
     /// Not a Trellis store: the plain rusqlite group-commit writer W1 is
     /// compared with (`raw_sqlite.rs`).
@@ -69,6 +78,7 @@ impl Backend {
     fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
+            Backend::SqliteSealed => "sqlite-sealed",
             Backend::Postgres => "postgres",
             Backend::RawSqlite => "raw-sqlite",
         }
@@ -93,47 +103,73 @@ pub(crate) struct RunReport {
 
 pub(crate) fn w1_all(writers: &[usize], runs: usize, options: &W1Options) -> anyhow::Result<()> {
     let mut peers = vec![options.store];
+    let sealed = options.sealed_pair && options.store == Backend::Sqlite;
+    if sealed {
+        peers.push(Backend::SqliteSealed);
+    }
     if options.baseline && options.store != Backend::RawSqlite {
         peers.push(Backend::RawSqlite);
     }
-    let mut medians = Vec::new();
+    // Per writer count, the median run of each peer, in `peers` order.
+    let mut medians: Vec<Vec<RunReport>> = Vec::new();
     for &m in writers {
         let mut reports: Vec<Vec<RunReport>> = vec![Vec::new(); peers.len()];
-        // Run by run, peer after peer: drift of the machine falls on both.
+        // Run by run, peer after peer: drift of the machine falls on all.
         for _ in 0..runs {
             for (peer, reports) in peers.iter().zip(&mut reports) {
                 reports.push(one_run(m, *peer, options)?);
             }
         }
-        for mut reports in reports {
-            reports.sort_by(|a, b| a.events_per_s.total_cmp(&b.events_per_s));
-            medians.push(reports[reports.len() / 2].clone());
-        }
+        medians.push(
+            reports
+                .into_iter()
+                .map(|mut reports| {
+                    reports.sort_by(|a, b| a.events_per_s.total_cmp(&b.events_per_s));
+                    reports[reports.len() / 2].clone()
+                })
+                .collect(),
+        );
     }
     eprintln!("\nW1 medians ({runs} runs each):");
     eprintln!("| peer | writers | events/s | p50 µs | p99 µs | capped | verify |");
     eprintln!("|---|---:|---:|---:|---:|---|---|");
-    for r in &medians {
+    for r in medians.iter().flatten() {
         eprintln!(
             "| {} | {} | {:.0} | {} | {} | {} | {} |",
             r.peer, r.writers, r.events_per_s, r.lat_p50_us, r.lat_p99_us, r.capped, r.verify
         );
     }
-    if peers.len() == 2 {
-        eprintln!("\nAgainst the raw group-commit baseline (same runs, medians):");
-        eprintln!("| writers | events/s of baseline | p99 vs baseline p99 |");
-        eprintln!("|---:|---:|---:|");
-        for pair in medians.chunks(2) {
-            let [store, raw] = pair else { continue };
-            eprintln!(
-                "| {} | {:.0} % | {:.2}× |",
-                store.writers,
-                100.0 * store.events_per_s / raw.events_per_s.max(f64::MIN_POSITIVE),
-                store.lat_p99_us as f64 / raw.lat_p99_us.max(1) as f64
-            );
-        }
+    if sealed {
+        compare(&medians, 1, 0, "Sealed against the same store in clear");
+    }
+    if peers.last() == Some(&Backend::RawSqlite) && peers.len() > 1 {
+        compare(
+            &medians,
+            0,
+            peers.len() - 1,
+            "Against the raw group-commit baseline",
+        );
     }
     Ok(())
+}
+
+/// Peer `this` against peer `that`, per writer count (same runs, medians).
+fn compare(medians: &[Vec<RunReport>], this: usize, that: usize, title: &str) {
+    eprintln!("\n{title} (same runs, medians):");
+    eprintln!(
+        "| writers | {} events/s, % of {} | p99 vs its p99 |",
+        medians[0][this].peer, medians[0][that].peer
+    );
+    eprintln!("|---:|---:|---:|");
+    for row in medians {
+        let (a, b) = (&row[this], &row[that]);
+        eprintln!(
+            "| {} | {:.0} % | {:.2}× |",
+            a.writers,
+            100.0 * a.events_per_s / b.events_per_s.max(f64::MIN_POSITIVE),
+            a.lat_p99_us as f64 / b.lat_p99_us.max(1) as f64
+        );
+    }
 }
 
 /// One run in a fresh process; its report (also printed as JSON).
@@ -255,6 +291,14 @@ pub(crate) async fn w1_run(writers: usize, options: &W1Options) -> anyhow::Resul
             let store = SqliteEventStore::open_with(path, store_options)?;
             (Log::Store(Arc::new(store)), peer)
         }
+        Backend::SqliteSealed => {
+            let store: Arc<dyn EventStore> =
+                Arc::new(SqliteEventStore::open(dir.path().join("events.db"))?);
+            (
+                Log::Store(sealed(store, dir.path())?),
+                "trellis-sqlite-sealed",
+            )
+        }
         Backend::Postgres => {
             let url =
                 trellis_store_postgres::ensure_database(&options.postgres_url, &database).await?;
@@ -347,4 +391,35 @@ pub(crate) async fn w1_run(writers: usize, options: &W1Options) -> anyhow::Resul
         errors: errors.load(Ordering::Relaxed),
         verify,
     })
+}
+
+/// W1's streams are about one client each: the writer's plan.
+struct OneClientPerWriter;
+
+impl SubjectOfCare for OneClientPerWriter {
+    fn is_about_a_client(&self, stream: &StreamName) -> bool {
+        stream.category() == "plan"
+    }
+
+    fn client_named(&self, _: &str, _: u32, payload: &[u8]) -> Option<String> {
+        let body: serde_json::Value = serde_json::from_slice(payload).ok()?;
+        Some(body.get("plan_id")?.as_str()?.to_owned())
+    }
+
+    fn stays_in_clear(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// `store` behind the sealing, with a keyring and key directory of its own.
+fn sealed(
+    store: Arc<dyn EventStore>,
+    dir: &std::path::Path,
+) -> anyhow::Result<Arc<dyn EventStore>> {
+    let vault = Vault::new(
+        Arc::new(LocalKeyring::create(dir.join("keyring.json"))?),
+        Arc::new(SqliteKeyDirectory::open(dir.join("keys.db"))?),
+        Arc::new(OneClientPerWriter),
+    );
+    Ok(Arc::new(SealedEvents::new(store, Arc::new(vault))))
 }

@@ -260,7 +260,12 @@ pub trait ClientErasure: Send + Sync + 'static {
         client: &str,
     ) -> Result<Vec<crate::StreamName>, StoreError>;
 
-    /// Destroys the client's data key; answers whether there was one.
-    async fn destroy_client_key(&self, tenant: &TenantId, client: &str)
-    -> Result<bool, StoreError>;
+    /// Destroys the client's data key; answers the streams it sealed as
+    /// they stand once it is destroyed (a plan created meanwhile among
+    /// them), or `None` when the client had no key.
+    async fn destroy_client_key(
+        &self,
+        tenant: &TenantId,
+        client: &str,
+    ) -> Result<Option<Vec<crate::StreamName>>, StoreError>;
 }

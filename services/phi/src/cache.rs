@@ -1,6 +1,7 @@
 //! Unwrapped data keys held by a process, each for a while only: a key
 //! another process destroyed (a client erased) is forgotten here within
-//! [`KeyCache::RECHECK`], and then reads as erased.
+//! [`KeyCache::RECHECK`], and then reads as erased. Expired keys are
+//! dropped (and wiped) at the next miss.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,9 +42,10 @@ impl KeyCache {
     }
 
     pub(crate) fn put(&self, tenant: &TenantId, key_id: Uuid, entry: Held) {
-        self.held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((tenant.clone(), key_id), (entry, Instant::now()));
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        // Keys nobody asked for within the period leave memory here (a
+        // put is a miss: rare), not only when asked for again.
+        held.retain(|_, (_, at)| at.elapsed() < Self::RECHECK);
+        held.insert((tenant.clone(), key_id), (entry, Instant::now()));
     }
 }

@@ -277,6 +277,10 @@ impl KeyProvider for LocalKeyring {
     async fn knows(&self, tenant: &TenantId) -> Result<bool, KeyError> {
         Ok(self.fresh_tenant_keys(tenant)?.is_some())
     }
+
+    async fn destroy_tenant(&self, tenant: &TenantId) -> Result<bool, KeyError> {
+        self.change(|file| file.tenants.remove(tenant.as_str()).is_some())
+    }
 }
 
 /// What a wrapped data key is bound to: its tenant and its id.
@@ -399,11 +403,19 @@ mod tests {
         assert_ne!(ring.subject_tag(&acme, "client-2").await.unwrap(), tag);
 
         ring.retire_before(&acme, 2).await.unwrap();
+        assert!(ring.knows(&acme).await.unwrap());
         assert!(matches!(
             ring.unwrap(&acme, id, &old).await,
             Err(KeyError::MissingVersion { version: 1, .. })
         ));
         assert!(ring.unwrap(&acme, id, &new).await.is_ok());
+
+        // Offboarding: the tenant's keys leave the file; nothing unwraps.
+        assert!(ring.destroy_tenant(&acme).await.unwrap());
+        assert!(!ring.destroy_tenant(&acme).await.unwrap());
+        let file = std::fs::read_to_string(ring.path()).unwrap();
+        assert!(!file.contains("acme"), "{file}");
+        assert!(ring.unwrap(&acme, id, &new).await.is_err());
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod seal;
 mod store;
 mod vault;
 
+pub use erasure::shred_tenant;
 pub use keyring::LocalKeyring;
 pub use provider::{KeyError, KeyProvider};
 pub use rotation::{Rotation, rotate_tenant_key};

@@ -62,4 +62,8 @@ pub trait KeyProvider: Send + Sync + 'static {
 
     /// Whether the provider holds keys for the tenant at all.
     async fn knows(&self, tenant: &TenantId) -> Result<bool, KeyError>;
+
+    /// Destroys every key of the tenant (offboarding): nothing it wrapped
+    /// unwraps again. Answers whether there was any.
+    async fn destroy_tenant(&self, tenant: &TenantId) -> Result<bool, KeyError>;
 }

@@ -1,7 +1,10 @@
 //! Rotating a tenant's key-encryption key: a new version becomes current,
-//! every data key of the tenant is wrapped again under it, and only then
-//! are the older versions forgotten. No event, snapshot or hash changes:
-//! the data keys themselves stay the same.
+//! every data key of the tenant is wrapped again under it, and then the
+//! versions before the one it replaced are destroyed. The replaced one is
+//! kept until the next rotation: a data key a process wrapped under it
+//! while this ran (and a backup whose keyring was copied meanwhile) still
+//! opens, and the next rotation wraps it again. No event, snapshot or
+//! hash changes: the data keys themselves stay the same.
 
 use std::time::Duration;
 
@@ -16,12 +19,14 @@ pub struct Rotation {
     pub version: u32,
     /// Data keys wrapped again.
     pub rewrapped: usize,
+    /// Versions below this one are destroyed (the one before `version` is
+    /// kept until the next rotation).
+    pub destroyed_below: u32,
 }
 
 /// Rotates `tenant`'s key-encryption key. A data key another process
 /// issued meanwhile under the old version is wrapped again too: the
-/// directory is read again after `settle`, and older versions are retired
-/// only once none is left.
+/// directory is read again after `settle`.
 pub async fn rotate_tenant_key(
     provider: &dyn KeyProvider,
     directory: &dyn KeyDirectory,
@@ -65,8 +70,13 @@ pub async fn rotate_tenant_key(
             }
         }
     }
-    provider.retire_before(tenant, version).await?;
-    Ok(Rotation { version, rewrapped })
+    let destroyed_below = version.saturating_sub(1).max(1);
+    provider.retire_before(tenant, destroyed_below).await?;
+    Ok(Rotation {
+        version,
+        rewrapped,
+        destroyed_below,
+    })
 }
 
 fn directory_failure(e: trellis_kernel::StoreError) -> KeyError {

@@ -346,21 +346,31 @@ async fn rotating_a_tenant_key_rewraps_data_keys_and_changes_no_event() {
         rotation,
         trellis_phi::Rotation {
             version: 2,
-            rewrapped: 2
+            rewrapped: 2,
+            destroyed_below: 1,
         }
     );
-
-    // Every data key is wrapped by version 2; version 1 is gone from the file.
+    let versions = || {
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&s.keyring_path).unwrap()).unwrap();
+        file["tenants"]["sealed-f"]["keys"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // Every data key is wrapped by version 2; version 1 is kept until the
+    // next rotation, which destroys it.
     let keys = s.directory.keys(&tenant).await.unwrap();
     assert!(keys.iter().all(|k| k.wrapped.kek_version == 2));
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&s.keyring_path).unwrap()).unwrap();
-    let versions: Vec<&String> = file["tenants"]["sealed-f"]["keys"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(versions, ["2"]);
+    assert_eq!(versions(), ["1", "2"]);
+    let again =
+        trellis_phi::rotate_tenant_key(&keyring, &s.directory, &tenant, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!((again.version, again.destroyed_below), (3, 2));
+    assert_eq!(versions(), ["2", "3"]);
     // The events are byte for byte what they were, and a process started
     // afresh with the rotated keyring opens them.
     assert_eq!(s.raw.read_all(None, 10).await.unwrap(), before);
@@ -476,18 +486,32 @@ async fn an_erased_client_reads_as_erased_and_others_are_intact() {
     // Both of Doug's plans are found by his key; then the key goes.
     let streams = vault.client_streams(&tenant, "client-doug").await.unwrap();
     assert_eq!(streams, [doug.clone(), doug_two.clone()]);
-    assert!(
+    // Destroyed: the streams it sealed, as they stand afterwards.
+    assert_eq!(
         vault
             .destroy_client_key(&tenant, "client-doug")
             .await
-            .unwrap()
+            .unwrap(),
+        Some(vec![doug.clone(), doug_two.clone()])
     );
-    assert!(
-        !vault
+    assert_eq!(
+        vault
             .destroy_client_key(&tenant, "client-doug")
             .await
-            .unwrap()
+            .unwrap(),
+        None
     );
+    // A tenant the keyring does not know has no client keys (and asking
+    // makes it none).
+    let unknown = TenantId::parse("sealed-unknown").unwrap();
+    assert!(
+        vault
+            .client_streams(&unknown, "client-x")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!vault.provider().knows(&unknown).await.unwrap());
     assert!(
         vault
             .client_streams(&tenant, "client-doug")

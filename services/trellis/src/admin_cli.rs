@@ -1,5 +1,6 @@
-//! `trellis admin`: what a tenant's administrator does from a terminal,
-//! over the same gRPC API (and under the same rules) as any client.
+//! `trellis admin`: erasing a client, over the same gRPC API (and under
+//! the same rules) as any client; offboarding a tenant, on the install's
+//! store and keyring.
 
 use clap::Subcommand;
 use trellis_proto::plans::v1 as pb;
@@ -31,10 +32,15 @@ pub enum AdminCommand {
         #[arg(long)]
         command_id: Option<String>,
     },
+    /// A tenant leaves: its records are exported (JSON Lines, with a
+    /// manifest), then every key of the tenant is destroyed. Works on the
+    /// data directory (or the PostgreSQL store) and the keyring directly.
+    OffboardTenant(crate::offboard::OffboardArgs),
 }
 
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::OffboardTenant(args) => crate::offboard::run(args).await,
         AdminCommand::EraseClient {
             grpc_addr,
             token,

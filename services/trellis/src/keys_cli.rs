@@ -58,7 +58,42 @@ pub struct KeysArgs {
 }
 
 impl KeysArgs {
-    async fn open(&self) -> anyhow::Result<(LocalKeyring, Arc<dyn KeyDirectory>)> {
+    /// The embedded install's data directory, when that is what is named.
+    pub(crate) fn embedded_data_dir(&self) -> Option<&std::path::Path> {
+        self.store_url.is_none().then_some(self.data_dir.as_path())
+    }
+
+    /// The event store and access log of the install (for offboarding).
+    pub(crate) async fn open_record(
+        &self,
+    ) -> anyhow::Result<(
+        Arc<dyn trellis_kernel::EventStore>,
+        Arc<dyn trellis_kernel::AccessLog>,
+    )> {
+        match &self.store_url {
+            Some(url) => {
+                let store = Arc::new(
+                    trellis_store_postgres::PostgresEventStore::connect(url)
+                        .await
+                        .context("cannot reach the PostgreSQL store")?,
+                );
+                Ok((store.clone(), store))
+            }
+            None => {
+                let path = self.data_dir.join("events.db");
+                if !path.exists() {
+                    bail!("{} has no events.db", self.data_dir.display());
+                }
+                let store = Arc::new(
+                    trellis_store_sqlite::SqliteEventStore::open(&path)
+                        .context("cannot open the event store")?,
+                );
+                Ok((store.clone(), store))
+            }
+        }
+    }
+
+    pub(crate) async fn open(&self) -> anyhow::Result<(LocalKeyring, Arc<dyn KeyDirectory>)> {
         let (directory, keyring): (Arc<dyn KeyDirectory>, PathBuf) = match &self.store_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let keyring = self
@@ -102,7 +137,9 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 say!("no data keys yet");
             }
             for tenant in tenants {
-                let keys = directory.keys(&tenant).await?;
+                let all = directory.keys(&tenant).await?;
+                let erased = all.iter().filter(|k| k.erased_at.is_some()).count();
+                let keys: Vec<_> = all.into_iter().filter(|k| k.erased_at.is_none()).collect();
                 let mut versions: Vec<u32> = keys.iter().map(|k| k.wrapped.kek_version).collect();
                 versions.sort_unstable();
                 versions.dedup();
@@ -124,6 +161,9 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                         "does NOT open them"
                     }
                 );
+                if erased > 0 {
+                    say!("{tenant}: {erased} data key(s) destroyed (clients erased)");
+                }
             }
             Ok(())
         }
@@ -158,9 +198,11 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             .await?;
             say!(
                 "{tenant}: key-encryption key version {} is current; {} data key(s) wrapped again; \
-                 older versions destroyed",
+                 versions below {} destroyed (version {} is kept until the next rotation)",
                 rotation.version,
-                rotation.rewrapped
+                rotation.rewrapped,
+                rotation.destroyed_below,
+                rotation.destroyed_below
             );
             Ok(())
         }

@@ -30,6 +30,7 @@ mod edge_args;
 mod health;
 mod keys_cli;
 mod listen;
+mod offboard;
 mod sealing;
 mod serve;
 mod split;
@@ -69,7 +70,7 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Brings a backup back into an empty data directory.
     Restore(backup::RestoreArgs),
-    /// Administration over the gRPC API: erasing a client.
+    /// Administration: erasing a client, offboarding a tenant.
     #[command(subcommand)]
     Admin(admin_cli::AdminCommand),
     /// PHI at rest: data keys per tenant, key-encryption key rotation.

@@ -49,6 +49,11 @@ impl SubjectOfCare for PlanSubjects {
     }
 }
 
+/// Which streams the vault seals and for whom: plans, for their client.
+pub(crate) fn plan_subjects() -> Arc<dyn SubjectOfCare> {
+    Arc::new(PlanSubjects)
+}
+
 /// The stores as everything above them sees them, and the record beneath.
 pub(crate) struct SealedStores {
     /// Plan payloads opened on reading, sealed on appending.
@@ -118,7 +123,7 @@ pub(crate) async fn seal(
     keyring: &Path,
 ) -> anyhow::Result<SealedStores> {
     let provider = keyring_for(keyring, directory.as_ref(), record.as_ref()).await?;
-    let vault = Arc::new(Vault::new(provider, directory, Arc::new(PlanSubjects)));
+    let vault = Arc::new(Vault::new(provider, directory, plan_subjects()));
     let tenants = vault.check_opens_directory().await.with_context(|| {
         format!(
             "the keyring at {} does not open this install's data keys; start with the keyring \

@@ -77,45 +77,71 @@ impl PlanCommands {
                 Err(refused) => return Err(refused.into()),
             }
         }
-        for &(plan_id, erased_before) in &plans {
-            if erased_before {
-                continue;
-            }
+        let fresh: Vec<PlanId> = plans
+            .iter()
+            .filter(|(_, erased_before)| !erased_before)
+            .map(|(id, _)| *id)
+            .collect();
+        self.mark_erased(ctx, &fresh, &command).await?;
+        let mut erased: Vec<PlanId> = plans.iter().map(|(id, _)| *id).collect();
+        // Logged before the key goes: an erasure is never left unlogged.
+        log_erasures(&erasure, ctx, &erased).await?;
+        let Some(bound) = erasure
+            .keys
+            .destroy_client_key(tenant, client_id.trim())
+            .await?
+        else {
+            return Ok(ClientErasureOutcome {
+                plans: erased,
+                key_destroyed: false,
+            });
+        };
+        // A plan created for the client while this ran was sealed under the
+        // key just destroyed: it is erased too, on the same basis.
+        let late: Vec<PlanId> = bound
+            .iter()
+            .filter_map(|stream| stream.id().parse().ok().map(PlanId))
+            .filter(|id| !erased.contains(id))
+            .collect();
+        if !late.is_empty() {
+            let late_command = PlanCommand::EraseClientContent(EraseClientContent {
+                retention_years: erasure.retention_years,
+                override_reason: Some(override_reason.map_or_else(
+                    || "created while its client was erased".to_owned(),
+                    str::to_owned,
+                )),
+            });
+            self.mark_erased(ctx, &late, &late_command).await?;
+            log_erasures(&erasure, ctx, &late).await?;
+            erased.extend(late);
+        }
+        Ok(ClientErasureOutcome {
+            plans: erased,
+            key_destroyed: true,
+        })
+    }
+
+    /// Appends each plan's `ClientErased`, one command per plan, each
+    /// recognised when the call is sent again.
+    async fn mark_erased(
+        &self,
+        ctx: &CommandContext,
+        plans: &[PlanId],
+        command: &PlanCommand,
+    ) -> Result<(), CommandError> {
+        for &plan_id in plans {
             let mut per_plan = ctx.clone();
-            // One command per plan, each recognised when the call is sent again.
-            per_plan.command_id =
-                derive_id(tenant.as_str(), ctx.command_id, &format!("erase-{plan_id}"));
-            match self.handle(&per_plan, plan_id, &command).await {
+            per_plan.command_id = derive_id(
+                ctx.caller.tenant.as_str(),
+                ctx.command_id,
+                &format!("erase-{plan_id}"),
+            );
+            match self.handle(&per_plan, plan_id, command).await {
                 Ok(_) | Err(CommandError::Rejected(PlanError::Erased)) => {}
                 Err(e) => return Err(e),
             }
         }
-        let key_destroyed = erasure
-            .keys
-            .destroy_client_key(tenant, client_id.trim())
-            .await?;
-        let records = plans
-            .iter()
-            .map(|(plan_id, _)| AccessRecord {
-                tenant: tenant.clone(),
-                subject: ctx.caller.subject.clone(),
-                role: Role::Admin.as_str().to_owned(),
-                plan_id: Some(plan_id.to_string()),
-                operation: "grpc:PlanService/EraseClient".into(),
-                fields: vec!["erased".into()],
-                api: "grpc".into(),
-                address: String::new(),
-                request_id: ctx.request_id.clone(),
-                at: Utc::now(),
-            })
-            .collect::<Vec<_>>();
-        if !records.is_empty() {
-            erasure.access_log.record(records).await?;
-        }
-        Ok(ClientErasureOutcome {
-            plans: plans.into_iter().map(|(id, _)| id).collect(),
-            key_destroyed,
-        })
+        Ok(())
     }
 
     /// The plan as its stored events make it (those erased skipped).
@@ -128,4 +154,32 @@ impl PlanCommands {
         }
         Ok(plan)
     }
+}
+
+/// One access record per plan erased, by the admin who erased it.
+async fn log_erasures(
+    erasure: &Erasure,
+    ctx: &CommandContext,
+    plans: &[PlanId],
+) -> Result<(), CommandError> {
+    if plans.is_empty() {
+        return Ok(());
+    }
+    let records = plans
+        .iter()
+        .map(|plan_id| AccessRecord {
+            tenant: ctx.caller.tenant.clone(),
+            subject: ctx.caller.subject.clone(),
+            role: Role::Admin.as_str().to_owned(),
+            plan_id: Some(plan_id.to_string()),
+            operation: "grpc:PlanService/EraseClient".into(),
+            fields: vec!["erased".into()],
+            api: "grpc".into(),
+            address: String::new(),
+            request_id: ctx.request_id.clone(),
+            at: Utc::now(),
+        })
+        .collect();
+    erasure.access_log.record(records).await?;
+    Ok(())
 }
