@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::write_plan;
-use trellis_kernel::TenantId;
+use trellis_kernel::{EventStore, TenantId};
 use trellis_projector::compliance::PlanSummary;
 use trellis_projector::{PlanFilter, Projector, ReadModelStore, RedisReadModels};
 use trellis_store_sqlite::SqliteEventStore;
@@ -208,4 +208,46 @@ async fn a_projector_taking_an_unmarked_namespace_marks_a_rebuild_until_caught_u
         .unwrap()
         .unwrap();
     assert_eq!(read.goals.len(), 2);
+}
+
+/// Redis came back empty, and a projector that had not noticed saved one
+/// more batch into it (its checkpoint among it) before it died. The next
+/// projector must not resume from that checkpoint: every plan written
+/// before it would stay missing once the rebuild mark went.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_left_in_an_unmarked_namespace_is_not_resumed_from() {
+    let (_dir, events, tenant) = store_and_tenant();
+    let early = write_plan(&events, &tenant, "clin-1", 2).await.to_string();
+    let late = write_plan(&events, &tenant, "clin-1", 1).await.to_string();
+    let emptied = models(&format!("emptied{}", Uuid::new_v4().simple())).await;
+    // Only the late plan's batch and its checkpoint reached the new Redis.
+    let late_events = events.read_all(None, 100).await.unwrap();
+    let mut view = None;
+    for event in late_events.iter().filter(|e| e.stream.id() == late) {
+        trellis_projector::apply_event(&mut view, event).unwrap();
+    }
+    let last = late_events.last().unwrap().global_position;
+    emptied.save(vec![view.unwrap()], last).await.unwrap();
+    assert_eq!(emptied.checkpoint().await.unwrap(), Some(last));
+
+    emptied.prepare().await.unwrap();
+    assert_eq!(
+        emptied.checkpoint().await.unwrap(),
+        None,
+        "the checkpoint of an unmarked namespace is forgotten"
+    );
+    let projector = Projector::new(Arc::new(events.clone()), Arc::new(emptied.clone()));
+    let run = tokio::spawn(async move { projector.run().await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while emptied.rebuilding().await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.abort();
+    let read = emptied.plan_for_reader(&tenant, &early).await.unwrap();
+    assert_eq!(
+        read.map(|v| v.goals.len()),
+        Some(2),
+        "the early plan is back"
+    );
 }

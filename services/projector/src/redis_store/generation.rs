@@ -35,7 +35,11 @@ impl RedisReadModels {
     /// otherwise read the plans not yet written as missing.
     pub(super) async fn adopt_generation(&self) -> Result<(), ReadModelError> {
         let fresh = uuid::Uuid::new_v4().simple().to_string();
-        let (key, rebuilding) = (&self.generation_key, &self.rebuilding_key);
+        let (key, rebuilding, checkpoint) = (
+            &self.generation_key,
+            &self.rebuilding_key,
+            &self.checkpoint_key,
+        );
         let generation: String = self
             .retrying(|mut redis| {
                 let fresh = fresh.clone();
@@ -43,6 +47,7 @@ impl RedisReadModels {
                     redis::Script::new(ADOPT_GENERATION)
                         .key(key)
                         .key(rebuilding)
+                        .key(checkpoint)
                         .arg(&fresh)
                         .invoke_async(&mut redis)
                         .await
@@ -147,12 +152,15 @@ impl RedisReadModels {
     }
 }
 
-/// Sets the generation when there is none, marking a rebuild with it, and
-/// answers the generation (KEYS 1: generation, 2: rebuilding; ARGV 1: a
-/// fresh generation).
+/// Sets the generation when there is none, marking a rebuild with it and
+/// forgetting any checkpoint there (a projector that had not noticed the
+/// loss may have saved one into the emptied Redis: resuming from it would
+/// skip every plan written before), and answers the generation (KEYS 1:
+/// generation, 2: rebuilding, 3: checkpoint; ARGV 1: a fresh generation).
 const ADOPT_GENERATION: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('SET', KEYS[2], '1')
+  redis.call('DEL', KEYS[3])
 end
 return redis.call('GET', KEYS[1])
 ";
