@@ -1,7 +1,7 @@
 //! Unwrapped data keys held by a process, each for a while only: a key
 //! another process destroyed (a client erased) is forgotten here within
 //! [`KeyCache::RECHECK`], and then reads as erased. Expired keys are
-//! dropped (and wiped) at the next miss.
+//! dropped (and wiped) by a sweep once a period.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,9 +19,25 @@ pub(crate) enum Held {
     Erased,
 }
 
-#[derive(Default)]
 pub(crate) struct KeyCache {
-    held: Mutex<HashMap<(TenantId, Uuid), (Held, Instant)>>,
+    held: Mutex<Cached>,
+}
+
+/// The keys, and when expired ones were last dropped.
+struct Cached {
+    keys: HashMap<(TenantId, Uuid), (Held, Instant)>,
+    swept: Instant,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self {
+            held: Mutex::new(Cached {
+                keys: HashMap::new(),
+                swept: Instant::now(),
+            }),
+        }
+    }
 }
 
 impl KeyCache {
@@ -31,10 +47,10 @@ impl KeyCache {
     pub(crate) fn get(&self, tenant: &TenantId, key_id: Uuid) -> Option<Held> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         let key = (tenant.clone(), key_id);
-        match held.get(&key) {
+        match held.keys.get(&key) {
             Some((entry, at)) if at.elapsed() < Self::RECHECK => Some(entry.clone()),
             Some(_) => {
-                held.remove(&key);
+                held.keys.remove(&key);
                 None
             }
             None => None,
@@ -43,9 +59,14 @@ impl KeyCache {
 
     pub(crate) fn put(&self, tenant: &TenantId, key_id: Uuid, entry: Held) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        // Keys nobody asked for within the period leave memory here (a
-        // put is a miss: rare), not only when asked for again.
-        held.retain(|_, (_, at)| at.elapsed() < Self::RECHECK);
-        held.insert((tenant.clone(), key_id), (entry, Instant::now()));
+        // Keys nobody asked for within the period leave memory too, not
+        // only when asked for again: swept once a period (a sweep on every
+        // miss would make warming n keys cost n²).
+        if held.swept.elapsed() >= Self::RECHECK {
+            held.keys.retain(|_, (_, at)| at.elapsed() < Self::RECHECK);
+            held.swept = Instant::now();
+        }
+        held.keys
+            .insert((tenant.clone(), key_id), (entry, Instant::now()));
     }
 }

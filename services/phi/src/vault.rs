@@ -200,45 +200,52 @@ impl Vault {
                 let first = inner
                     .read_stream(stream, ReadDirection::Forward, None, 1)
                     .await?;
-                let id = match first.first() {
-                    Some(event) => match key_id_of(&event.payload) {
-                        Some(id) => id,
-                        None => {
-                            let client = self.client_of(
+                // Sealed already: bound to its key when it was made.
+                let sealed_with = first.first().and_then(|e| key_id_of(&e.payload));
+                let id = match (sealed_with, first.first()) {
+                    (Some(id), _) => id,
+                    // A new stream, or one begun before sealing: its
+                    // client's key, bound to it so an erasure finds it.
+                    (None, opened) => {
+                        let client = match opened {
+                            Some(event) => self.client_of(
                                 &event.event_type,
                                 event.schema_version,
                                 &event.payload,
-                            )?;
-                            self.issue_for(stream.tenant(), &client).await?
-                        }
-                    },
-                    None => {
-                        let client = batch
-                            .iter()
-                            .find_map(|e| {
-                                self.subjects.client_named(
-                                    &e.event_type,
-                                    e.schema_version,
-                                    &e.payload,
-                                )
-                            })
-                            .ok_or_else(|| {
-                                StoreError::Corrupt(format!(
-                                    "the first append to {stream} names no client to seal it for"
-                                ))
-                            })?;
-                        self.issue_for(stream.tenant(), &client).await?
+                            )?,
+                            None => self.client_of_batch(stream, batch)?,
+                        };
+                        let id = self.issue_for(stream.tenant(), &client).await?;
+                        self.directory
+                            .bind_stream(stream.tenant(), id, &stream.to_string())
+                            .await?;
+                        id
                     }
                 };
-                // So the client's plans can be found by its key (erasure).
-                self.directory
-                    .bind_stream(stream.tenant(), id, &stream.to_string())
-                    .await?;
                 self.lock_streams().insert(stream.clone(), id);
                 id
             }
         };
         Ok((key_id, self.live_key(stream.tenant(), key_id).await?))
+    }
+
+    /// The client the first append to a new stream names.
+    fn client_of_batch(
+        &self,
+        stream: &StreamName,
+        batch: &[NewEvent],
+    ) -> Result<String, StoreError> {
+        batch
+            .iter()
+            .find_map(|e| {
+                self.subjects
+                    .client_named(&e.event_type, e.schema_version, &e.payload)
+            })
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the first append to {stream} names no client to seal it for"
+                ))
+            })
     }
 
     fn client_of(
