@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use trellis_auth::Role;
 
-use crate::harness::{Server, run_demo, serve_command, token_in, trellis_cli};
+use crate::harness::{Server, command_id, run_demo, serve_command, token_in, trellis_cli};
 
 /// Words of the seed plans: the clients' names and what they told us.
 const SEED_PHRASES: [&str; 6] = [
@@ -98,6 +98,71 @@ async fn after_the_demo_the_event_store_holds_no_seed_phrase_and_still_verifies(
             );
         }
     }
+
+    // The summaries listings read keep ids, dates and counts in clear; the
+    // standardized scores in them are sealed, and still count in outcomes
+    // (Doug's second PHQ-9 makes him measured: a baseline and a later one).
+    let clinician = token_in(
+        "sealed-demo",
+        "dr-rivera",
+        &[Role::Clinician],
+        &["main-street"],
+    );
+    let doug_id = demo.plan("doug-mcgee");
+    let later = server
+        .graphql(
+            &clinician,
+            "mutation($input: RecordMeasureInput!) { recordMeasure(input: $input) { revision } }",
+            json!({ "input": {
+                "commandId": command_id(), "planId": doug_id, "instrument": "PHQ9",
+                "answers": [1, 1, 0, 1, 0, 0, 1, 0, 0],
+                "administeredOn": chrono::Utc::now().date_naive().to_string(),
+                "source": "CLINICIAN"
+            }}),
+        )
+        .await;
+    let revision = later["recordMeasure"]["revision"].as_u64().unwrap();
+    server.plan_at_version(&clinician, &doug_id, revision).await;
+    let read_models = rusqlite::Connection::open(server.data_dir.join("read-models.db")).unwrap();
+    let summaries: Vec<serde_json::Value> = read_models
+        .prepare("SELECT summary FROM plan_views WHERE tenant = 'sealed-demo'")
+        .unwrap()
+        .query_map([], |row| row.get::<_, String>(0))
+        .unwrap()
+        .map(|text| serde_json::from_str(&text.unwrap()).unwrap())
+        .collect();
+    assert_eq!(summaries.len(), 2);
+    let with_scores: Vec<_> = summaries
+        .iter()
+        .filter(|s| s.get("sealed_scores").is_some())
+        .collect();
+    assert!(!with_scores.is_empty(), "{summaries:?}");
+    for summary in &with_scores {
+        assert_eq!(summary["scores"], json!([]), "{summary}");
+        assert_eq!(summary["score_changes"], json!([]), "{summary}");
+        assert!(
+            summary["sealed_scores"]
+                .as_str()
+                .unwrap()
+                .starts_with("sealed:")
+        );
+    }
+    let outcomes = server
+        .graphql(
+            &token_in(
+                "sealed-demo",
+                "sup-1",
+                &[Role::Supervisor],
+                &["main-street"],
+            ),
+            "{ outcomes { clientsMeasured } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        outcomes["outcomes"]["clientsMeasured"], 1,
+        "{outcomes} {summaries:?}"
+    );
 
     // The hash chain is over the sealed bytes: it verifies with no key.
     let data = server.data_dir.to_str().unwrap().to_owned();

@@ -21,4 +21,4 @@ pub use provider::{KeyError, KeyProvider};
 pub use rotation::{Rotation, rotate_tenant_key};
 pub use seal::{SecretKey, key_id_of};
 pub use store::{SealedEvents, SealedSnapshots};
-pub use vault::{SubjectOfCare, Vault};
+pub use vault::{SubjectOfCare, Vault, WHOLE_DOCUMENT};

@@ -371,25 +371,29 @@ impl Vault {
         Some(snapshot)
     }
 
-    /// A plan's read-model document sealed under its stream's key, as text
-    /// (`sealed:` and the sealed bytes in base64) for stores of text.
+    /// One part of a plan's read model (`part`: [`WHOLE_DOCUMENT`] or the
+    /// name of another part) sealed under its stream's key, as text
+    /// (`sealed:` and the sealed bytes in base64) for stores of text. The
+    /// seal is bound to the stream and the part.
     pub async fn seal_document(
         &self,
         inner: &dyn EventStore,
         stream: &StreamName,
+        part: &str,
         document: &str,
     ) -> Result<String, StoreError> {
         let (key_id, key) = self.stream_key(inner, stream, &[]).await?;
-        let sealed = key.seal(key_id, &document_binding(stream), document.as_bytes());
+        let sealed = key.seal(key_id, &document_binding(stream, part), document.as_bytes());
         Ok(format!("{SEALED_TEXT}{}", BASE64.encode(sealed)))
     }
 
-    /// Opens what [`Vault::seal_document`] made for the same stream; a
-    /// document in clear (written before sealing) passes as it is. `None`:
-    /// it was sealed under a destroyed key (its client was erased).
+    /// Opens what [`Vault::seal_document`] made for the same stream and
+    /// part; a document in clear (written before sealing) passes as it is.
+    /// `None`: it was sealed under a destroyed key (its client was erased).
     pub async fn open_document(
         &self,
         stream: &StreamName,
+        part: &str,
         document: String,
     ) -> Result<Option<String>, StoreError> {
         let Some(text) = document.strip_prefix(SEALED_TEXT) else {
@@ -403,7 +407,7 @@ impl Vault {
             return Ok(None);
         };
         let opened = key
-            .open(&sealed, &document_binding(stream))
+            .open(&sealed, &document_binding(stream, part))
             .ok_or_else(unreadable)?;
         String::from_utf8(opened)
             .map(Some)
@@ -440,9 +444,17 @@ fn event_binding(
     aad
 }
 
-fn document_binding(stream: &StreamName) -> Vec<u8> {
+/// The part name of a plan's whole read-model document.
+pub const WHOLE_DOCUMENT: &str = "document";
+
+fn document_binding(stream: &StreamName, part: &str) -> Vec<u8> {
     let mut aad = b"trellis-read-model-v1\0".to_vec();
     aad.extend_from_slice(stream.to_string().as_bytes());
+    // The whole document keeps the binding it had before parts existed.
+    if part != WHOLE_DOCUMENT {
+        aad.push(0);
+        aad.extend_from_slice(part.as_bytes());
+    }
     aad
 }
 

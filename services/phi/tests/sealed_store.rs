@@ -11,7 +11,8 @@ use trellis_kernel::{
     SnapshotStore, StreamName, SubscriptionMessage, TenantId, chain_hash,
 };
 use trellis_phi::{
-    KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault, key_id_of,
+    KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault, WHOLE_DOCUMENT,
+    key_id_of,
 };
 use trellis_store_sqlite::SqliteEventStore;
 use uuid::Uuid;
@@ -479,9 +480,34 @@ async fn an_erased_client_reads_as_erased_and_others_are_intact() {
         .await
         .unwrap();
     let document = vault
-        .seal_document(inner.as_ref(), &doug, "{\"title\":\"x\"}")
+        .seal_document(inner.as_ref(), &doug, WHOLE_DOCUMENT, "{\"title\":\"x\"}")
         .await
         .unwrap();
+    // Each part of a read model opens only as the part it was sealed as.
+    let scores = vault
+        .seal_document(inner.as_ref(), &doug, "scores", "[9]")
+        .await
+        .unwrap();
+    assert_eq!(
+        vault
+            .open_document(&doug, "scores", scores.clone())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("[9]")
+    );
+    assert!(
+        vault
+            .open_document(&doug, WHOLE_DOCUMENT, scores)
+            .await
+            .is_err()
+    );
+    assert!(
+        vault
+            .open_document(&doug, "scores", document.clone())
+            .await
+            .is_err()
+    );
 
     // Both of Doug's plans are found by his key; then the key goes.
     let streams = vault.client_streams(&tenant, "client-doug").await.unwrap();
@@ -554,7 +580,13 @@ async fn an_erased_client_reads_as_erased_and_others_are_intact() {
     );
     assert_eq!(read[2].event_type, "Erased");
     assert_eq!(snapshots.load_snapshot(&doug).await.unwrap(), None);
-    assert_eq!(vault.open_document(&doug, document).await.unwrap(), None);
+    assert_eq!(
+        vault
+            .open_document(&doug, WHOLE_DOCUMENT, document)
+            .await
+            .unwrap(),
+        None
+    );
     // A process started afresh (nothing cached) reads the same.
     let fresh = Arc::new(Vault::new(
         Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).unwrap()),

@@ -184,6 +184,10 @@ pub struct PlanSummary {
     /// Each standing objective's added and met dates.
     #[serde(default)]
     pub objective_dates: Vec<ObjectiveDates>,
+    /// `score_changes` and `scores` as a store that seals keeps them (both
+    /// are then empty in what it keeps); never set on a summary read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_scores: Option<String>,
 }
 
 /// One standing score.
@@ -266,6 +270,7 @@ impl PlanSummary {
                     met: o.met_on,
                 })
                 .collect(),
+            sealed_scores: None,
         }
     }
 

@@ -66,7 +66,7 @@ impl SqliteReadModels {
         let mut summaries = Vec::with_capacity(rows.len());
         for row in rows {
             summaries.push(match row {
-                Summarised::Ready(summary) => *summary,
+                Summarised::Ready(summary) => self.documents.open_summary(tenant, *summary).await?,
                 Summarised::FromDocument { plan_id, document } => {
                     match self.documents.decode(tenant, &plan_id, document).await? {
                         Some(view) => PlanSummary::of(&view),
@@ -267,17 +267,16 @@ impl ReadModelStore for SqliteReadModels {
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
-        let mut documents = Vec::with_capacity(views.len());
+        let mut stored = Vec::with_capacity(views.len());
         for view in &views {
-            documents.push(self.documents.encode(view).await?);
+            let summary = PlanSummary::of(view);
+            let summary_text = self.documents.encode_summary(&summary).await?;
+            stored.push((self.documents.encode(view).await?, summary, summary_text));
         }
         self.with(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
-            for (view, document) in views.iter().zip(documents) {
-                let summary = PlanSummary::of(view);
+            for (view, (document, summary, summary_text)) in views.iter().zip(stored) {
                 let (review_due, unsigned) = index_values(&summary);
-                let summary_text = serde_json::to_string(&summary)
-                    .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
                 let written = tx
                     .prepare_cached(
                         "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id,

@@ -27,7 +27,7 @@ pub use changes::{CHANGES_CHANNEL, ChangePublisher, LocalChanges, PlanChanged, R
 pub use embedded::SqliteReadModels;
 pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
-pub use sealing::DocumentSeal;
+pub use sealing::{DocumentSeal, SealedPart};
 pub use store::{PlanFilter, PlanPage, ReadModelError, ReadModelStore};
 pub use view::{
     ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, ERASED_TITLE, EnteredView,

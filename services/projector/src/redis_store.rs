@@ -22,6 +22,7 @@
 //! a Redis that lost its content from one that holds it ([`generation`]).
 
 mod backfill;
+mod erased;
 mod generation;
 mod indexes;
 
@@ -338,48 +339,6 @@ fn entry_args(summary: &PlanSummary) -> (String, &'static str) {
     )
 }
 
-impl RedisReadModels {
-    /// The summaries of these plans (skipping any not stored), from their
-    /// own keys; a plan saved before summaries existed, or whose summary
-    /// another version of `PlanSummary::of` wrote, from its document.
-    async fn summaries_of(
-        &self,
-        tenant: &TenantId,
-        ids: &[String],
-    ) -> Result<Vec<PlanSummary>, ReadModelError> {
-        let t = tenant.as_str();
-        let keys: Vec<String> = ids.iter().map(|id| self.summary_key(t, id)).collect();
-        let found = self.documents(&keys).await?;
-        let missing: Vec<String> = ids
-            .iter()
-            .zip(&found)
-            .filter(|(_, s)| s.is_none())
-            .map(|(id, _)| self.doc_key(t, id))
-            .collect();
-        let mut documents = self.documents(&missing).await?.into_iter();
-        let mut summaries = Vec::with_capacity(ids.len());
-        for (id, summary) in ids.iter().zip(found) {
-            let summary = match summary {
-                Some(s) => serde_json::from_str::<PlanSummary>(&s)
-                    .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?,
-                None => match documents.next().flatten() {
-                    Some(document) => match self.documents.decode(tenant, id, document).await? {
-                        Some(view) => PlanSummary::of(&view),
-                        None => continue,
-                    },
-                    None => continue,
-                },
-            };
-            if summary.schema == PlanSummary::SCHEMA {
-                summaries.push(summary);
-            } else if let Some(view) = self.plan(tenant, id).await? {
-                summaries.push(PlanSummary::of(&view));
-            }
-        }
-        Ok(summaries)
-    }
-}
-
 #[async_trait]
 impl ReadModelStore for RedisReadModels {
     async fn plan(
@@ -530,13 +489,13 @@ impl ReadModelStore for RedisReadModels {
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
+        self.forget_erased_clients(&views, &mut pipe).await?;
         for view in &views {
             let t = view.tenant.as_str();
             let document = self.documents.encode(view).await?;
             let summary = PlanSummary::of(view);
             let (due, unsigned) = entry_args(&summary);
-            let summary = serde_json::to_string(&summary)
-                .map_err(|_| ReadModelError::Corrupt("plan summary does not serialize".into()))?;
+            let summary = self.documents.encode_summary(&summary).await?;
             let mut invocation = self.save_view.prepare_invoke();
             for key in self.entry_keys(t, &view.clinic_id) {
                 invocation.key(key);

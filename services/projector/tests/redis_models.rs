@@ -251,3 +251,67 @@ async fn a_checkpoint_left_in_an_unmarked_namespace_is_not_resumed_from() {
         "the early plan is back"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_plan_leaves_the_index_named_by_its_client() {
+    let (_dir, events, tenant) = store_and_tenant();
+    let namespace = format!("erased{}", Uuid::new_v4().simple());
+    let read_models = models(&namespace).await;
+    let plan = write_plan(&events, &tenant, "clin-1", 1).await.to_string();
+    let mut view = None;
+    for event in events.read_all(None, 100).await.unwrap() {
+        trellis_projector::apply_event(&mut view, &event).unwrap();
+    }
+    let view = view.unwrap();
+    read_models.save(vec![view.clone()], 2).await.unwrap();
+    let client_index = format!("{tenant}:{namespace}:plans:client:client-1");
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let exists = |redis: &mut redis::aio::MultiplexedConnection| {
+        let mut redis = redis.clone();
+        let key = client_index.clone();
+        async move {
+            redis::AsyncCommands::exists::<_, bool>(&mut redis, key)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        exists(&mut redis).await,
+        "the client's index holds the plan"
+    );
+
+    // The projector writes the erased plan: no client id, its shape only.
+    let erased = trellis_projector::PlanView {
+        client_id: String::new(),
+        version: view.version + 1,
+        erasure: Some(trellis_projector::ErasureView {
+            erased_on: chrono::Utc::now().date_naive(),
+            basis: "override".into(),
+            reason: Some("court order".into()),
+            goals: 1,
+            objectives: 0,
+            interventions: 0,
+            diagnoses: 0,
+            reviews: 0,
+            measures: 0,
+            signatures: 0,
+        }),
+        ..view
+    };
+    read_models.save(vec![erased], 3).await.unwrap();
+    assert!(
+        !exists(&mut redis).await,
+        "no key names the erased client any more"
+    );
+    let listed = read_models
+        .plans(&tenant, &PlanFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.plans.len(), 1);
+    assert_eq!(listed.plans[0].plan_id, plan);
+    assert!(listed.plans[0].erasure.is_some());
+}

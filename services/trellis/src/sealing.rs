@@ -11,9 +11,11 @@ use anyhow::{Context, bail};
 use trellis_kernel::{
     ClientErasure, EventStore, KeyDirectory, SnapshotStore, StoreError, StreamName, TenantId,
 };
-use trellis_phi::{KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault};
+use trellis_phi::{
+    KeyProvider, LocalKeyring, SealedEvents, SealedSnapshots, SubjectOfCare, Vault, WHOLE_DOCUMENT,
+};
 use trellis_plans_domain::PlanEvent;
-use trellis_projector::{DocumentSeal, ReadModelError};
+use trellis_projector::{DocumentSeal, ReadModelError, SealedPart};
 
 /// The file the embedded install keeps its keyring in, unless one is
 /// supplied elsewhere.
@@ -78,6 +80,13 @@ fn plan_stream(tenant: &TenantId, plan_id: &str) -> Result<StreamName, ReadModel
         .map_err(|_| ReadModelError::Corrupt("a plan id is malformed".into()))
 }
 
+fn part_name(part: SealedPart) -> &'static str {
+    match part {
+        SealedPart::Document => WHOLE_DOCUMENT,
+        SealedPart::Scores => "scores",
+    }
+}
+
 fn read_model_error(e: StoreError) -> ReadModelError {
     match e {
         StoreError::Unavailable(reason) => ReadModelError::Unavailable(reason),
@@ -91,11 +100,12 @@ impl DocumentSeal for VaultDocuments {
         &self,
         tenant: &TenantId,
         plan_id: &str,
+        part: SealedPart,
         document: String,
     ) -> Result<String, ReadModelError> {
         let stream = plan_stream(tenant, plan_id)?;
         self.vault
-            .seal_document(self.record.as_ref(), &stream, &document)
+            .seal_document(self.record.as_ref(), &stream, part_name(part), &document)
             .await
             .map_err(read_model_error)
     }
@@ -104,11 +114,12 @@ impl DocumentSeal for VaultDocuments {
         &self,
         tenant: &TenantId,
         plan_id: &str,
+        part: SealedPart,
         document: String,
     ) -> Result<Option<String>, ReadModelError> {
         let stream = plan_stream(tenant, plan_id)?;
         self.vault
-            .open_document(&stream, document)
+            .open_document(&stream, part_name(part), document)
             .await
             .map_err(read_model_error)
     }

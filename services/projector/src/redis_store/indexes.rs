@@ -133,4 +133,47 @@ impl RedisReadModels {
             offset += ids.len();
         }
     }
+
+    /// The summaries of these plans (skipping any not stored), from their
+    /// own keys; a plan saved before summaries existed, or whose summary
+    /// another version of `PlanSummary::of` wrote, from its document.
+    pub(super) async fn summaries_of(
+        &self,
+        tenant: &TenantId,
+        ids: &[String],
+    ) -> Result<Vec<PlanSummary>, ReadModelError> {
+        let t = tenant.as_str();
+        let keys: Vec<String> = ids.iter().map(|id| self.summary_key(t, id)).collect();
+        let found = self.documents(&keys).await?;
+        let missing: Vec<String> = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, s)| s.is_none())
+            .map(|(id, _)| self.doc_key(t, id))
+            .collect();
+        let mut documents = self.documents(&missing).await?.into_iter();
+        let mut summaries = Vec::with_capacity(ids.len());
+        for (id, summary) in ids.iter().zip(found) {
+            let summary = match summary {
+                Some(s) => {
+                    let stored = serde_json::from_str::<PlanSummary>(&s)
+                        .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?;
+                    self.documents.open_summary(tenant, stored).await?
+                }
+                None => match documents.next().flatten() {
+                    Some(document) => match self.documents.decode(tenant, id, document).await? {
+                        Some(view) => PlanSummary::of(&view),
+                        None => continue,
+                    },
+                    None => continue,
+                },
+            };
+            if summary.schema == PlanSummary::SCHEMA {
+                summaries.push(summary);
+            } else if let Some(view) = self.plan(tenant, id).await? {
+                summaries.push(PlanSummary::of(&view));
+            }
+        }
+        Ok(summaries)
+    }
 }
