@@ -1,5 +1,6 @@
 //! A tenant's settings over GraphQL: the review rules admins set (the
-//! query that reads them is in `compliance.rs`) and the staff directory.
+//! query that reads them is in `compliance.rs`), the staff directory and
+//! the retention period erasures are checked against.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use trellis_proto::plans::v1 as pb;
@@ -71,6 +72,34 @@ fn staff_directory(reply: pb::StaffDirectory) -> Vec<StaffMember> {
         .collect()
 }
 
+#[derive(Debug, InputObject)]
+pub struct SetRetentionPeriodInput {
+    /// Whole years, 1 to 100.
+    years: u32,
+    /// A client-chosen UUID: sent again, the period is set once and the
+    /// answer is the first one. Omitted, every call is a new command.
+    command_id: Option<ID>,
+}
+
+/// How long after a plan closes its client may be erased without an
+/// override reason.
+#[derive(Debug, SimpleObject)]
+pub struct RetentionPeriod {
+    pub years: u32,
+    /// True when the tenant set the period; false when the deployment's
+    /// default (`TRELLIS_RETENTION_YEARS`, 6 unless configured) applies.
+    pub tenant_rule: bool,
+}
+
+impl From<pb::RetentionPeriod> for RetentionPeriod {
+    fn from(reply: pb::RetentionPeriod) -> Self {
+        Self {
+            years: reply.years,
+            tenant_rule: reply.tenant_rule,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct SettingsQuery;
 
@@ -87,6 +116,18 @@ impl SettingsQuery {
         )
         .await?;
         Ok(staff_directory(reply))
+    }
+
+    /// The tenant's retention period in force (not for clients).
+    async fn retention_period(&self, ctx: &Context<'_>) -> async_graphql::Result<RetentionPeriod> {
+        let reply = call_plans(
+            ctx,
+            "GetRetentionPeriod",
+            pb::GetRetentionPeriodRequest {},
+            |mut c, r| async move { c.get_retention_period(r).await },
+        )
+        .await?;
+        Ok(reply.into())
     }
 }
 
@@ -131,5 +172,24 @@ impl SettingsMutation {
         })
         .await?;
         Ok(staff_directory(reply))
+    }
+
+    /// Admin: the tenant's retention period, 1 to 100 years: how long after
+    /// a plan closes its client may be erased without an override reason.
+    /// Replaces the period set before; returns the one now in force.
+    async fn set_retention_period(
+        &self,
+        ctx: &Context<'_>,
+        input: SetRetentionPeriodInput,
+    ) -> async_graphql::Result<RetentionPeriod> {
+        let message = pb::SetRetentionPeriodRequest {
+            years: input.years,
+            command_id: input.command_id.map(|c| c.0).unwrap_or_default(),
+        };
+        let reply = call_plans(ctx, "SetRetentionPeriod", message, |mut c, r| async move {
+            c.set_retention_period(r).await
+        })
+        .await?;
+        Ok(reply.into())
     }
 }

@@ -160,6 +160,27 @@ async fn erasing_doug_removes_his_content_everywhere_and_leaves_emma_and_the_pro
     let before = plan_when(&server, &doug, |p| p["title"].is_string()).await;
     assert!(before["title"].as_str().unwrap().contains("Doug McGee"));
 
+    // The tenant's own retention period, set and read over GraphQL.
+    let period = "{ retentionPeriod { years tenantRule } }";
+    let default = server.graphql(&clinician(), period, json!({})).await;
+    assert_eq!(
+        default["retentionPeriod"],
+        json!({ "years": 6, "tenantRule": false })
+    );
+    let set = server
+        .graphql(
+            &admin(),
+            "mutation { setRetentionPeriod(input: { years: 8 }) { years tenantRule } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        set["setRetentionPeriod"],
+        json!({ "years": 8, "tenantRule": true })
+    );
+    let read = server.graphql(&clinician(), period, json!({})).await;
+    assert_eq!(read["retentionPeriod"], set["setRetentionPeriod"]);
+
     // Doug's plan is active: without an override nothing is erased, and
     // the refusal says why (no value echoed).
     let (ok, said) = erase(&server, "client-2087", None);

@@ -17,6 +17,7 @@ mod ids;
 mod input;
 pub mod measure;
 mod plan;
+pub mod retention;
 pub mod review_rules;
 mod service_plan;
 pub mod staff;

@@ -14,7 +14,7 @@ pub mod grpc;
 
 pub use commands::{
     ClientErasureOutcome, CommandContext, CommandError, CommandOutcome, DEFAULT_CACHE_BYTES,
-    DEFAULT_RETENTION_YEARS, PlanCommands, SNAPSHOT_EVERY,
+    DEFAULT_RETENTION_YEARS, PlanCommands, RetentionPeriod, SNAPSHOT_EVERY,
 };
 // A command error carries it, so callers of this crate can match on it.
 pub use trellis_access::AccessDenied;

@@ -3977,6 +3977,63 @@ async fn get_review_rules_refuses_clients() {
 }
 
 // ---------------------------------------------------------------------------
+// Settings: SetRetentionPeriod, GetRetentionPeriod
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_retention_period_is_the_default_until_an_admin_sets_the_tenant_s_own() {
+    let fx = Fixture::new();
+    let read = ok(call!(
+        fx.get_retention_period(pb::GetRetentionPeriodRequest {}) as fx.auditor()
+    ));
+    assert_eq!((read.years, read.tenant_rule), (6, false));
+    for caller in [fx.clinician(), fx.supervisor(), fx.auditor(), fx.client()] {
+        refused(
+            call!(fx.set_retention_period(pb::SetRetentionPeriodRequest {
+                years: 7,
+                command_id: String::new(),
+            }) as caller),
+            Code::PermissionDenied,
+        );
+    }
+    for years in [0, 101] {
+        assert_invalid(
+            call!(fx.set_retention_period(pb::SetRetentionPeriodRequest {
+                years,
+                command_id: String::new(),
+            }) as fx.admin()),
+            &["years"],
+        );
+    }
+    let stream = fx.settings_stream("retention", "tenant");
+    assert!(fx.recorded(&stream).await.is_empty());
+
+    let set = ok(
+        call!(fx.set_retention_period(pb::SetRetentionPeriodRequest {
+        years: 10,
+        command_id: cid_fixed(),
+    }) as fx.admin()),
+    );
+    assert_eq!((set.years, set.tenant_rule), (10, true));
+    let again = ok(
+        call!(fx.set_retention_period(pb::SetRetentionPeriodRequest {
+        years: 10,
+        command_id: cid_fixed(),
+    }) as fx.admin()),
+    );
+    assert_eq!(again, set);
+    assert_eq!(fx.recorded(&stream).await.len(), 1);
+    let read = ok(call!(
+        fx.get_retention_period(pb::GetRetentionPeriodRequest {}) as fx.supervisor()
+    ));
+    assert_eq!(read, set);
+    refused(
+        call!(fx.get_retention_period(pb::GetRetentionPeriodRequest {}) as fx.client()),
+        Code::PermissionDenied,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Care team: AssignCareTeam
 // ---------------------------------------------------------------------------
 

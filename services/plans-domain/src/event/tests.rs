@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::*;
 use crate::PlanStatus;
 use crate::codec::EventDecodeError;
+use crate::retention::{RetentionEvent, RetentionPeriodSet};
 use crate::review_rules::{ReviewRuleEvent, ReviewRuleSet};
 use crate::template::{PlanTemplate, TemplateEvent, TemplateRetired, TemplateSaved};
 
@@ -315,6 +316,17 @@ fn every_template_and_settings_event_round_trips() {
     for event in rules {
         let decoded =
             ReviewRuleEvent::decode(event.event_type(), event.schema_version(), &event.encode())
+                .unwrap();
+        assert_eq!(decoded, event);
+    }
+    let retention = vec![RetentionEvent::PeriodSet(RetentionPeriodSet { years: 10 })];
+    covers_every_type(
+        RetentionEvent::EVENT_TYPES,
+        retention.iter().map(RetentionEvent::event_type),
+    );
+    for event in retention {
+        let decoded =
+            RetentionEvent::decode(event.event_type(), event.schema_version(), &event.encode())
                 .unwrap();
         assert_eq!(decoded, event);
     }

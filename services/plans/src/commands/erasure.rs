@@ -26,7 +26,8 @@ pub struct ClientErasureOutcome {
 impl PlanCommands {
     /// Lets admins erase clients: `keys` finds a client's plans and
     /// destroys their key, `access_log` records each erasure, and a closed
-    /// plan is erased without an override `retention_years` after closing.
+    /// plan is erased without an override `retention_years` after closing,
+    /// in tenants that set no retention rule of their own.
     #[must_use]
     pub fn with_erasure(
         mut self,
@@ -58,8 +59,9 @@ impl PlanCommands {
             .clone()
             .ok_or(CommandError::ErasureUnavailable)?;
         let tenant = &ctx.caller.tenant;
+        let retention_years = self.retention_period(tenant).await?.years;
         let command = PlanCommand::EraseClientContent(EraseClientContent {
-            retention_years: erasure.retention_years,
+            retention_years,
             override_reason: override_reason.map(str::to_owned),
         });
         let today = (self.today)();
@@ -105,7 +107,7 @@ impl PlanCommands {
             .collect();
         if !late.is_empty() {
             let late_command = PlanCommand::EraseClientContent(EraseClientContent {
-                retention_years: erasure.retention_years,
+                retention_years,
                 override_reason: Some(override_reason.map_or_else(
                     || "created while its client was erased".to_owned(),
                     str::to_owned,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use trellis_kernel::{AccessLog, ClientErasure};
 
-/// HIPAA's six years (164.316(b)(2)): the default retention period.
+/// HIPAA's six years (164.316(b)(2)): the default retention period, for
+/// a deployment that names none and a tenant that sets none.
 pub const DEFAULT_RETENTION_YEARS: u32 = 6;
 
 /// Where a client's plans are found and their key destroyed, and where

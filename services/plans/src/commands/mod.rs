@@ -29,6 +29,7 @@ mod cache;
 mod erasure;
 mod erasure_keys;
 mod outcome;
+mod retention;
 mod settings;
 mod snapshot;
 mod staff;
@@ -39,6 +40,7 @@ use cache::{AggregateCache, Queued};
 pub use erasure::ClientErasureOutcome;
 pub use erasure_keys::DEFAULT_RETENTION_YEARS;
 pub use outcome::{CommandContext, CommandError, CommandOutcome};
+pub use retention::RetentionPeriod;
 pub use snapshot::SNAPSHOT_EVERY;
 /// Bucket bounds of the latency histograms (shared by every process).
 pub use trellis_grpc_edge::metrics::LATENCY_BOUNDS_S;

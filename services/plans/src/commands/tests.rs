@@ -20,7 +20,7 @@ fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-fn ctx(tenant: &TenantId) -> CommandContext {
+pub(super) fn ctx(tenant: &TenantId) -> CommandContext {
     CommandContext {
         caller: Caller {
             tenant: tenant.clone(),

@@ -1,11 +1,12 @@
 //! Erasing a client: the admin's request, checked, handed to the command
-//! side, answered with the plans erased.
+//! side, answered with the plans erased; and the tenant's retention
+//! period erasures are checked against.
 
 use tonic::{Request, Response, Status};
-use trellis_grpc_edge::observed;
+use trellis_grpc_edge::{caller, observed};
 use trellis_proto::plans::v1 as pb;
 
-use crate::PlanCommands;
+use crate::{PlanCommands, RetentionPeriod};
 
 use super::settings::settings_command;
 use super::status::to_status;
@@ -39,5 +40,37 @@ pub(super) async fn erase_client(
             plan_ids: outcome.plans.iter().map(ToString::to_string).collect(),
             key_destroyed: outcome.key_destroyed,
         })
+    })
+}
+
+pub(super) async fn set_retention_period(
+    commands: &PlanCommands,
+    request: Request<pb::SetRetentionPeriodRequest>,
+) -> Result<Response<pb::RetentionPeriod>, Status> {
+    let (ctx, body, tenant) = settings_command(request, |b| &b.command_id, |_, _| {})?;
+    let set = commands
+        .set_retention_period(&ctx, body.years)
+        .await
+        .map_err(to_status);
+    observed(&tenant, "SetRetentionPeriod", set).map(retention_reply)
+}
+
+pub(super) async fn get_retention_period(
+    commands: &PlanCommands,
+    request: Request<pb::GetRetentionPeriodRequest>,
+) -> Result<Response<pb::RetentionPeriod>, Status> {
+    let caller = caller(&request)?;
+    let tenant = caller.tenant.to_string();
+    let period = commands
+        .read_retention_period(&caller)
+        .await
+        .map_err(to_status);
+    observed(&tenant, "GetRetentionPeriod", period).map(retention_reply)
+}
+
+fn retention_reply(period: RetentionPeriod) -> Response<pb::RetentionPeriod> {
+    Response::new(pb::RetentionPeriod {
+        years: period.years,
+        tenant_rule: period.tenant_rule,
     })
 }
