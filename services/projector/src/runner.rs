@@ -18,7 +18,10 @@ use trellis_plans_domain::{PLAN_CATEGORY, PlanEvent};
 use crate::{ChangePublisher, PlanChanged, PlanView, ReadModelError, ReadModelStore, apply_event};
 
 /// How many feed messages are folded into one read-model write at most.
-const BATCH: usize = 256;
+/// A plan's document is written once per batch however many of its
+/// events the batch holds, so a projector behind its feed catches up in
+/// few large writes rather than many.
+const BATCH: usize = 1024;
 /// The longest a batch waits for more events to join it (see `gather`).
 const MAX_GATHER: Duration = Duration::from_millis(10);
 

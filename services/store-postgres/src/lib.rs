@@ -49,7 +49,7 @@ use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, wr
 use crate::error::unavailable;
 use crate::schema::CHANNEL;
 
-const SUBSCRIPTION_PAGE: usize = 512;
+const SUBSCRIPTION_PAGE: usize = 1024;
 /// How long an operation waits for a database connection by default.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 /// Work already sent may take this many times the connection bound.

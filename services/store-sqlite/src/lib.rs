@@ -35,7 +35,7 @@ pub use keys::SqliteKeyDirectory;
 use trellis_kernel::group_commit::{ProbeGate, WriteRequest, probe_unanswered, writer_stopped};
 
 /// How many events one subscription read fetches at a time.
-const SUBSCRIPTION_PAGE: usize = 512;
+const SUBSCRIPTION_PAGE: usize = 1024;
 
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
