@@ -43,6 +43,12 @@ use trellis_kernel::TenantId;
 
 use crate::args::{DemoArgs, ServeArgs, TokenArgs};
 
+/// Requests allocate many small values on many threads; glibc's malloc
+/// spent a sixth of the server's time there under load (W2, W3 in
+/// docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "trellis",
