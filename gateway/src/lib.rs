@@ -23,7 +23,7 @@ mod edge;
 mod embedded;
 mod entered;
 mod error;
-mod fhir;
+pub mod fhir;
 mod forwarded;
 mod goals;
 mod graphiql;

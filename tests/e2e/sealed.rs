@@ -396,7 +396,43 @@ async fn an_offboarded_tenant_is_exported_then_unreadable_and_others_are_untouch
         events.lines().count() as u64
     );
     assert!(manifest["heads"].as_array().unwrap().len() >= 2);
-    for file in ["events.jsonl", "access-log.jsonl", "manifest.json"] {
+    // The plans as FHIR R4 too, as `$export` writes them: both care plans,
+    // their goals and conditions, in the manifest with their sums; and the
+    // export's own reads are in the exported access log.
+    let care_plans = std::fs::read_to_string(export_to.join("fhir/CarePlan.ndjson")).unwrap();
+    assert_eq!(care_plans.lines().count(), 2, "{care_plans}");
+    assert!(
+        care_plans.contains("Doug McGee") && care_plans.contains("\"resourceType\":\"CarePlan\"")
+    );
+    let goals = std::fs::read_to_string(export_to.join("fhir/Goal.ndjson")).unwrap();
+    assert!(goals.lines().count() >= 7, "{goals}");
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "fhir/CarePlan.ndjson",
+        "fhir/Goal.ndjson",
+        "fhir/Condition.ndjson",
+    ] {
+        assert!(listed.contains(&expected), "{listed:?}");
+    }
+    let fhir_counts = manifest["fhir_resources"].as_array().unwrap();
+    assert!(
+        fhir_counts
+            .iter()
+            .any(|f| f["file"] == "fhir/CarePlan.ndjson" && f["count"] == 2)
+    );
+    let access = std::fs::read_to_string(export_to.join("access-log.jsonl")).unwrap();
+    assert!(access.contains("offboard-export"), "{access}");
+    for file in [
+        "events.jsonl",
+        "access-log.jsonl",
+        "manifest.json",
+        "fhir/CarePlan.ndjson",
+    ] {
         let mode = std::fs::metadata(export_to.join(file))
             .unwrap()
             .permissions();

@@ -85,21 +85,7 @@ async fn run(fhir: Fhir, interaction: Interaction, id: String, types: Vec<&'stat
             }
         };
         for plan in &page.nodes {
-            for resource in resources_of(plan) {
-                let Some(kind) = types
-                    .iter()
-                    .find(|t| resource["resourceType"] == **t)
-                    .copied()
-                else {
-                    continue;
-                };
-                let file = files.entry(kind).or_default();
-                let line = resource.to_string();
-                bytes += line.len() + 1;
-                file.ndjson.extend_from_slice(line.as_bytes());
-                file.ndjson.push(b'\n');
-                file.count += 1;
-            }
+            bytes += add_resources(&mut files, plan, &types);
         }
         plans += page.nodes.len();
         if bytes > MAX_OUTPUT_BYTES {
@@ -115,6 +101,32 @@ async fn run(fhir: Fhir, interaction: Interaction, id: String, types: Vec<&'stat
         }
     }
     jobs.update(&id, JobState::Done { files });
+}
+
+/// Appends `plan`'s resources of `types` to their files; answers the bytes
+/// added.
+pub(super) fn add_resources(
+    files: &mut BTreeMap<&'static str, File>,
+    plan: &PlanDoc,
+    types: &[&'static str],
+) -> usize {
+    let mut bytes = 0;
+    for resource in resources_of(plan) {
+        let Some(kind) = types
+            .iter()
+            .find(|t| resource["resourceType"] == **t)
+            .copied()
+        else {
+            continue;
+        };
+        let file = files.entry(kind).or_default();
+        let line = resource.to_string();
+        bytes += line.len() + 1;
+        file.ndjson.extend_from_slice(line.as_bytes());
+        file.ndjson.push(b'\n');
+        file.count += 1;
+    }
+    bytes
 }
 
 /// One page of plans; a spent request budget is waited out (briefly).

@@ -19,6 +19,7 @@ mod export_jobs;
 mod goals;
 mod import;
 mod measures;
+mod offline;
 mod outcome;
 mod plan_doc;
 mod provenance;
@@ -31,6 +32,7 @@ mod transaction;
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use offline::{ExportFile, export_plans};
 use request::FHIR_BASE_PATH;
 pub(crate) use request::Fhir;
 

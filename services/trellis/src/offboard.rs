@@ -1,12 +1,14 @@
 //! `trellis admin offboard-tenant`: a clinic network leaves. Run with the
 //! services stopped (or no longer serving the tenant). Its records are
-//! exported first — every event of every stream, opened, and the access
-//! log of its plans, as JSON Lines with a manifest of SHA-256 sums — and
+//! exported first — every event of every stream, opened, the plans as FHIR
+//! R4 resources, and the access log of its plans, as JSON Lines with a
+//! manifest of SHA-256 sums — and
 //! checked against the record's heads; then every data key of the tenant
 //! and its key-encryption key are destroyed, and (embedded) the read
 //! models are dropped to be rebuilt without it. The events stay, sealed:
 //! the chains still verify; nothing of its content opens again.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use trellis_audit::Audit;
+use trellis_audit::integrity::DigestKey;
+use trellis_auth::{Caller, Role};
 use trellis_kernel::{AccessLog, AccessQuery, EventStore, ReadDirection, RecordedEvent, TenantId};
 use trellis_phi::{SealedEvents, Vault, shred_tenant};
+use trellis_plans_domain::PLAN_CATEGORY;
+use trellis_projector::{PlanView, ReadModelStore, SqliteReadModels, apply_event};
 
 use crate::keys_cli::KeysArgs;
 
@@ -62,7 +69,17 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.export_to)?;
     crate::data_dir::prepare(&args.export_to)?;
     let heads = record.stream_heads(&tenant).await?;
-    let (events, streams, plans) = export_events(&opened, &tenant, &args.export_to).await?;
+    let (events, streams, views) = export_events(&opened, &tenant, &args.export_to).await?;
+    let plans: Vec<String> = views.keys().cloned().collect();
+    // Before the access log: the export's own reads are in it.
+    let fhir = export_fhir(
+        views.into_values().flatten().collect(),
+        Arc::clone(&record),
+        Arc::clone(&access_log),
+        &tenant,
+        &args.export_to,
+    )
+    .await?;
     let accesses = export_access(access_log.as_ref(), &tenant, &plans, &args.export_to).await?;
     if record.stream_heads(&tenant).await? != heads {
         bail!(
@@ -70,10 +87,11 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
              and run again (nothing was destroyed)"
         );
     }
-    let files = ["events.jsonl", "access-log.jsonl"]
-        .iter()
+    let files = ["events.jsonl".to_owned(), "access-log.jsonl".to_owned()]
+        .into_iter()
+        .chain(fhir.iter().map(|(name, _)| name.clone()))
         .map(|name| {
-            let bytes = std::fs::read(args.export_to.join(name))?;
+            let bytes = std::fs::read(args.export_to.join(&name))?;
             let digest: String = Sha256::digest(&bytes)
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -88,6 +106,8 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
         "events": events,
         "streams": streams,
         "access_records": accesses,
+        // FHIR R4 resources by type, as the bulk export (`$export`) writes them.
+        "fhir_resources": fhir.iter().map(|(name, count)| json!({ "file": name, "count": count })).collect::<Vec<_>>(),
         // What the export must agree with: the record's stream heads.
         "heads": heads.iter().map(|h| json!({
             "stream": h.stream.to_string(),
@@ -125,27 +145,28 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let resources: usize = fhir.iter().map(|(_, count)| count).sum();
     say!(
-        "{tenant}: {events} event(s) of {streams} stream(s) and {accesses} access record(s) exported to {}; {destroyed} data key(s) and the tenant's key-encryption key destroyed",
+        "{tenant}: {events} event(s) of {streams} stream(s), {resources} FHIR resource(s) and {accesses} access record(s) exported to {}; {destroyed} data key(s) and the tenant's key-encryption key destroyed",
         args.export_to.display()
     );
     Ok(())
 }
 
-/// Every event of the tenant, opened, one JSON object per line.
+/// Every event of the tenant, opened, one JSON object per line; and each
+/// plan as its events make it (by plan id).
 async fn export_events(
     opened: &SealedEvents,
     tenant: &TenantId,
     dir: &Path,
-) -> anyhow::Result<(u64, usize, Vec<String>)> {
+) -> anyhow::Result<(u64, usize, BTreeMap<String, Option<PlanView>>)> {
     let heads = opened.stream_heads(tenant).await?;
     let mut out = Vec::new();
     let mut count = 0u64;
-    let mut plans = Vec::new();
+    let mut plans = BTreeMap::new();
     for head in &heads {
-        if head.stream.category() == "plan" {
-            plans.push(head.stream.id().to_owned());
-        }
+        let mut view = (head.stream.category() == PLAN_CATEGORY)
+            .then(|| plans.entry(head.stream.id().to_owned()).or_insert(None));
         let mut from = None;
         loop {
             let page = opened
@@ -155,6 +176,11 @@ async fn export_events(
                 serde_json::to_writer(&mut out, &event_line(event))?;
                 out.push(b'\n');
                 count += 1;
+                if let Some(view) = view.as_deref_mut() {
+                    // An event that does not project is in events.jsonl
+                    // all the same; the FHIR files show the plan without it.
+                    let _ = apply_event(view, event);
+                }
             }
             match page.last() {
                 Some(last) if page.len() == PAGE => from = Some(last.revision + 1),
@@ -164,6 +190,55 @@ async fn export_events(
     }
     write_file(&dir.join("events.jsonl"), &out)?;
     Ok((count, heads.len(), plans))
+}
+
+/// The plans as FHIR R4 resources, one NDJSON file per type under
+/// `fhir/`, made by the gateway's own bulk export run in-process on read
+/// models held in memory (no file holds them), as an auditor of the
+/// tenant. Answers each file's name (relative to `dir`) and count.
+async fn export_fhir(
+    views: Vec<PlanView>,
+    record: Arc<dyn EventStore>,
+    access_log: Arc<dyn AccessLog>,
+    tenant: &TenantId,
+    dir: &Path,
+) -> anyhow::Result<Vec<(String, usize)>> {
+    let read_models = SqliteReadModels::open(":memory:").context("in-memory read models")?;
+    read_models.save(views, 0).await?;
+    let key = DigestKey::generate();
+    let audit = Audit::new(
+        Arc::clone(&record),
+        Arc::clone(&access_log),
+        key.clone(),
+        key.public_key(),
+    );
+    let schema = trellis_gateway::build_schema(
+        Arc::new(read_models),
+        access_log,
+        trellis_gateway::AuditBackend::Local(Box::new(audit)),
+        None,
+        None,
+    );
+    let auditor = Caller {
+        tenant: tenant.clone(),
+        subject: "offboard-export".into(),
+        roles: vec![Role::Auditor],
+        clinics: Vec::new(),
+    };
+    let files = trellis_gateway::fhir::export_plans(schema, auditor)
+        .await
+        .map_err(|reason| anyhow::anyhow!("the FHIR export failed: {reason}"))?;
+    let fhir_dir = dir.join("fhir");
+    std::fs::create_dir(&fhir_dir)?;
+    crate::data_dir::prepare(&fhir_dir)?;
+    let mut written = Vec::with_capacity(files.len());
+    for file in files {
+        let name = format!("fhir/{}.ndjson", file.resource_type);
+        write_file(&dir.join(&name), &file.ndjson)?;
+        written.push((name, file.count));
+    }
+    std::fs::File::open(&fhir_dir)?.sync_all()?;
+    Ok(written)
 }
 
 fn event_line(event: &RecordedEvent) -> Value {
