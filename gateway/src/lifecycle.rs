@@ -103,6 +103,10 @@ pub struct Erasure {
     basis: String,
     /// The override's stated legal basis; null after a retention period.
     reason: Option<String>,
+    /// After a retention period: the tenant's period in years that the
+    /// plan was checked against (the period in force that day); null for
+    /// an override, and for erasures recorded before 2026-12-05.
+    retention_years: Option<u32>,
     /// How many of each the plan held (its shape, not its content).
     goals: u32,
     objectives: u32,
@@ -119,6 +123,7 @@ impl From<&ErasureView> for Erasure {
             erased_on: v.erased_on.to_string(),
             basis: v.basis.clone(),
             reason: v.reason.clone(),
+            retention_years: v.retention_years,
             goals: v.goals,
             objectives: v.objectives,
             interventions: v.interventions,

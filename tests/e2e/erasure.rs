@@ -53,7 +53,7 @@ fn erase(server: &Server, client: &str, override_reason: Option<&str>) -> (bool,
 }
 
 const PLAN: &str = "query($id: ID!) { plan(id: $id) { title clientId status goals { description }
-    diagnoses { code } erasure { erasedOn basis reason goals objectives diagnoses measures } } }";
+    diagnoses { code } erasure { erasedOn basis reason retentionYears goals objectives diagnoses measures } } }";
 
 /// The plan as the clinician reads it, once the projection shows `done`.
 async fn plan_when(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -107,6 +107,8 @@ async fn check_erased(server: &Server, doug: &str, emma: &str) {
     assert_eq!(plan["clientId"], "", "{plan}");
     assert_eq!(plan["goals"], json!([]), "{plan}");
     assert_eq!(plan["erasure"]["basis"], "override", "{plan}");
+    // An override names no retention period: none was checked.
+    assert!(plan["erasure"]["retentionYears"].is_null(), "{plan}");
     assert_eq!(plan["erasure"]["reason"], "court order 2026-114", "{plan}");
     // The plan keeps its shape: Doug's plan had goals and a diagnosis.
     assert!(plan["erasure"]["goals"].as_u64().unwrap() >= 2, "{plan}");

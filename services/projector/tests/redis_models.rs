@@ -299,6 +299,7 @@ async fn an_erased_plan_leaves_the_index_named_by_its_client() {
             reviews: 0,
             measures: 0,
             signatures: 0,
+            retention_years: None,
         }),
         ..view
     };

@@ -64,7 +64,7 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
         .check_opens_directory()
         .await
         .context("the keyring does not open this install's data keys")?;
-    let opened = SealedEvents::new(Arc::clone(&record), Arc::clone(&vault));
+    let opened = Arc::new(SealedEvents::new(Arc::clone(&record), Arc::clone(&vault)));
 
     std::fs::create_dir_all(&args.export_to)?;
     crate::data_dir::prepare(&args.export_to)?;
@@ -74,7 +74,7 @@ pub async fn run(args: OffboardArgs) -> anyhow::Result<()> {
     // Before the access log: the export's own reads are in it.
     let fhir = export_fhir(
         views.into_values().flatten().collect(),
-        Arc::clone(&record),
+        Arc::clone(&opened) as Arc<dyn EventStore>,
         Arc::clone(&access_log),
         &tenant,
         &args.export_to,
@@ -195,10 +195,12 @@ async fn export_events(
 /// The plans as FHIR R4 resources, one NDJSON file per type under
 /// `fhir/`, made by the gateway's own bulk export run in-process on read
 /// models held in memory (no file holds them), as an auditor of the
-/// tenant. Answers each file's name (relative to `dir`) and count.
+/// tenant; `opened` is the record with content opened, for any field read
+/// from the history. Answers each file's name (relative to `dir`) and
+/// count.
 async fn export_fhir(
     views: Vec<PlanView>,
-    record: Arc<dyn EventStore>,
+    opened: Arc<dyn EventStore>,
     access_log: Arc<dyn AccessLog>,
     tenant: &TenantId,
     dir: &Path,
@@ -207,7 +209,7 @@ async fn export_fhir(
     read_models.save(views, 0).await?;
     let key = DigestKey::generate();
     let audit = Audit::new(
-        Arc::clone(&record),
+        opened,
         Arc::clone(&access_log),
         key.clone(),
         key.public_key(),

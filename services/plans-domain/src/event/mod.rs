@@ -514,6 +514,9 @@ pub struct ClientErased {
     /// The plan's status when erased.
     pub status: PlanStatus,
     pub shape: PlanShape,
+    /// The tenant's period (years) a retention-elapsed erasure was checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_years: Option<u32>,
 }
 
 stored_events! {

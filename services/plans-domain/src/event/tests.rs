@@ -222,6 +222,7 @@ fn one_of_each() -> Vec<PlanEvent> {
                 objectives: 3,
                 ..PlanShape::default()
             },
+            retention_years: None,
         }),
         PlanEvent::PlanSigned(PlanSigned {
             version: 2,

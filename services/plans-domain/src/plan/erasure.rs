@@ -27,6 +27,7 @@ impl Plan {
         c: &EraseClientContent,
         today: NaiveDate,
     ) -> Result<Vec<PlanEvent>, PlanError> {
+        let mut retention_years = None;
         let basis = match c.override_reason.as_deref() {
             Some(reason) => {
                 let mut v = Violations::default();
@@ -44,6 +45,7 @@ impl Plan {
                 if today < ends {
                     return Err(PlanError::RetentionNotElapsed(ends));
                 }
+                retention_years = Some(c.retention_years);
                 ErasureBasis::RetentionElapsed
             }
         };
@@ -71,6 +73,7 @@ impl Plan {
                 measures: count(self.scores.len()),
                 signatures: count(self.signatures.len()),
             },
+            retention_years,
         })])
     }
 }

@@ -1914,6 +1914,7 @@ mod erasure {
                 objectives: items.1,
                 ..PlanShape::default()
             },
+            retention_years: (basis == ErasureBasis::RetentionElapsed).then_some(6),
         })
     }
 

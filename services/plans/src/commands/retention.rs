@@ -109,7 +109,7 @@ mod tests {
     use trellis_auth::Role;
     use trellis_kernel::{ClientErasure, StoreError};
     use trellis_plans_domain::{
-        ClosePlan, CreatePlan, PlanClosure, PlanCommand, PlanError, PlanId,
+        ClosePlan, CreatePlan, PlanClosure, PlanCommand, PlanError, PlanEvent, PlanId,
     };
     use trellis_store_sqlite::SqliteEventStore;
     use uuid::Uuid;
@@ -266,6 +266,14 @@ mod tests {
             .unwrap();
         assert_eq!(erased.plans.len(), 1);
         assert!(erased.key_destroyed);
+        // The record names the period the plan was checked against.
+        let stream = keys.streams.lock().unwrap()[0].clone();
+        let last = commands.load(&stream).await.unwrap().pop().unwrap();
+        let decoded = PlanEvent::decode(&last.event_type, last.schema_version, &last.payload);
+        let Ok(PlanEvent::ClientErased(event)) = decoded else {
+            panic!("{decoded:?}");
+        };
+        assert_eq!(event.retention_years, Some(1));
     }
 
     #[tokio::test]

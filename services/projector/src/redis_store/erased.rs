@@ -20,8 +20,15 @@ impl RedisReadModels {
             let Some(stored) = self.documents(&[key]).await?.pop().flatten() else {
                 continue;
             };
-            let former: PlanSummary = serde_json::from_str(&stored)
-                .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into()))?;
+            // A summary that does not parse must not stop every later
+            // batch: the index entry stays, logged by plan only.
+            let Ok(former) = serde_json::from_str::<PlanSummary>(&stored) else {
+                tracing::error!(
+                    plan_id = %view.plan_id,
+                    "an erased plan's summary is unreadable; its client index entry stays"
+                );
+                continue;
+            };
             if !former.client_id.is_empty() {
                 let index = self.index_key(t, Some(("client", &former.client_id)));
                 pipe.zrem(index, &view.plan_id).ignore();

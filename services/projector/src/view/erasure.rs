@@ -46,6 +46,7 @@ pub(super) fn erased_view(e: ClientErased, recorded: &RecordedEvent) -> PlanView
             reviews: e.shape.reviews,
             measures: e.shape.measures,
             signatures: e.shape.signatures,
+            retention_years: e.retention_years,
         }),
         ..PlanView::default()
     }

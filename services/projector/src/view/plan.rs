@@ -115,6 +115,9 @@ pub struct ErasureView {
     pub reviews: u32,
     pub measures: u32,
     pub signatures: u32,
+    /// After a retention period: the period checked against, in years.
+    #[serde(default)]
+    pub retention_years: Option<u32>,
 }
 
 fn first_version() -> u32 {
