@@ -7,10 +7,10 @@ use trellis_plans_domain::retention::{
 };
 
 use super::erasure_keys::DEFAULT_RETENTION_YEARS;
-use super::settings::SettingChange;
+use super::settings::{SettingChange, fold_setting};
 use super::{
     Caller, CommandContext, CommandError, PlanCommands, RecordedEvent, StreamName, TenantId,
-    authorize_settings_read, corrupt,
+    authorize_settings_read,
 };
 
 /// The retention period in force for a tenant.
@@ -88,17 +88,7 @@ impl PlanCommands {
 }
 
 fn fold_retention(history: &[RecordedEvent]) -> Result<RetentionRule, CommandError> {
-    let mut rule = RetentionRule::default();
-    for recorded in history {
-        let event = RetentionEvent::decode(
-            &recorded.event_type,
-            recorded.schema_version,
-            &recorded.payload,
-        )
-        .map_err(|_| corrupt(recorded))?;
-        rule.evolve(&event);
-    }
-    Ok(rule)
+    fold_setting(history, RetentionEvent::decode, RetentionRule::evolve)
 }
 
 #[cfg(test)]

@@ -265,24 +265,31 @@ fn decode_template(recorded: &RecordedEvent) -> Result<TemplateEvent, CommandErr
     .map_err(|_| corrupt(recorded))
 }
 
-fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandError> {
-    let mut library = TemplateLibrary::default();
+/// A settings stream's state from its history: each event decoded by
+/// `decode` (one that does not decode is a corrupt record) and folded in
+/// by `evolve`.
+pub(super) fn fold_setting<S: Default, E, D>(
+    history: &[RecordedEvent],
+    decode: fn(&str, u32, &[u8]) -> Result<E, D>,
+    evolve: fn(&mut S, &E),
+) -> Result<S, CommandError> {
+    let mut state = S::default();
     for recorded in history {
-        library.evolve(&decode_template(recorded)?);
-    }
-    Ok(library)
-}
-
-fn fold_rules(history: &[RecordedEvent]) -> Result<ReviewRules, CommandError> {
-    let mut rules = ReviewRules::default();
-    for recorded in history {
-        let rule = ReviewRuleEvent::decode(
+        let event = decode(
             &recorded.event_type,
             recorded.schema_version,
             &recorded.payload,
         )
         .map_err(|_| corrupt(recorded))?;
-        rules.evolve(&rule);
+        evolve(&mut state, &event);
     }
-    Ok(rules)
+    Ok(state)
+}
+
+fn fold_templates(history: &[RecordedEvent]) -> Result<TemplateLibrary, CommandError> {
+    fold_setting(history, TemplateEvent::decode, TemplateLibrary::evolve)
+}
+
+fn fold_rules(history: &[RecordedEvent]) -> Result<ReviewRules, CommandError> {
+    fold_setting(history, ReviewRuleEvent::decode, ReviewRules::evolve)
 }

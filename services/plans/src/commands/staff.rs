@@ -5,10 +5,10 @@ use trellis_plans_domain::staff::{
     STAFF_CATEGORY, STAFF_STREAM_ID, StaffDirectory, StaffEvent, StaffMember,
 };
 
-use super::settings::SettingChange;
+use super::settings::{SettingChange, fold_setting};
 use super::{
     Caller, CommandContext, CommandError, PlanCommands, RecordedEvent, StreamName, TenantId,
-    authorize_settings_read, corrupt,
+    authorize_settings_read,
 };
 
 impl PlanCommands {
@@ -59,15 +59,5 @@ impl PlanCommands {
 }
 
 fn fold_staff(history: &[RecordedEvent]) -> Result<StaffDirectory, CommandError> {
-    let mut directory = StaffDirectory::default();
-    for recorded in history {
-        let event = StaffEvent::decode(
-            &recorded.event_type,
-            recorded.schema_version,
-            &recorded.payload,
-        )
-        .map_err(|_| corrupt(recorded))?;
-        directory.evolve(&event);
-    }
-    Ok(directory)
+    fold_setting(history, StaffEvent::decode, StaffDirectory::evolve)
 }
