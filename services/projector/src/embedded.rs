@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, named_params, params};
 use trellis_kernel::TenantId;
 
@@ -42,6 +43,11 @@ impl SqliteReadModels {
             .map_err(unavailable)?;
         // Sorts and temporary tables in memory, not in files under /tmp.
         conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(unavailable)?;
+        // Cached statements keep their plans whatever is bound: since
+        // SQLite 3.54 a bound `LIMIT ?` otherwise re-prepares a statement
+        // on every reuse.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(unavailable)?;
         schema::prepare(&mut conn)?;
         Ok(Self {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use trellis_kernel::{DataKeyRecord, KeyDirectory, StoreError, TenantId, WrappedKey};
 use uuid::Uuid;
 
-use crate::schema::{keep_temporaries_in_memory, unavailable};
+use crate::schema::{configure_session, unavailable};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -56,7 +56,7 @@ impl SqliteKeyDirectory {
             .map_err(unavailable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
-        keep_temporaries_in_memory(&conn)?;
+        configure_session(&conn)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

@@ -208,7 +208,7 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     .map_err(schema::unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(schema::unavailable)?;
-    schema::keep_temporaries_in_memory(&conn)?;
+    schema::configure_session(&conn)?;
     Ok(conn)
 }
 
@@ -308,5 +308,28 @@ mod tests {
                 .unwrap();
             assert_eq!(store, 2, "MEMORY");
         }
+    }
+
+    /// A read reuses its cached statement as prepared: a new `LIMIT ?` or
+    /// stream bound to it does not send SQLite back to the parser.
+    #[test]
+    fn a_cached_read_is_not_prepared_again_for_new_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let _writer = schema::open_writer(&path).unwrap();
+        let reader = open_reader(&path).unwrap();
+        let sql = "SELECT revision FROM events WHERE stream = ?1 AND revision >= ?2 \
+                   ORDER BY revision LIMIT ?3";
+        for (stream, limit) in [("t:plan-a", 10), ("t:plan-b", 512), ("t:plan-c", 3)] {
+            let mut stmt = reader.prepare_cached(sql).unwrap();
+            let rows: Vec<i64> = stmt
+                .query_map(rusqlite::params![stream, 0, limit], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(rows.is_empty());
+        }
+        let stmt = reader.prepare_cached(sql).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
