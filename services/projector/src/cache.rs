@@ -8,7 +8,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
 use trellis_kernel::TenantId;
 
-use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
+use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore, UnsavedViews};
 
 /// Caches `plan` lookups. Exact only when every write to the store goes
 /// through this same wrapper (one process: the projector and the gateway
@@ -17,6 +17,8 @@ pub struct CachedReadModels {
     inner: Arc<dyn ReadModelStore>,
     plans: Mutex<HashMap<(String, String), PlanView>>,
     capacity: usize,
+    /// What the projector of this process folded but has not saved yet.
+    unsaved: Option<Arc<UnsavedViews>>,
 }
 
 impl std::fmt::Debug for CachedReadModels {
@@ -43,7 +45,18 @@ impl CachedReadModels {
             inner,
             plans: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            unsaved: None,
         }
+    }
+
+    /// Answers `plan` first from what the projector sharing `unsaved`
+    /// ([`crate::Projector::folding_into`]) folded and is still saving: a
+    /// command shows as soon as it is folded. Listings still answer from
+    /// the store, as of the last save.
+    #[must_use]
+    pub fn showing_unsaved(mut self, unsaved: Arc<UnsavedViews>) -> Self {
+        self.unsaved = Some(unsaved);
+        self
     }
 
     fn cached(&self, key: &(String, String)) -> Option<PlanView> {
@@ -67,6 +80,14 @@ impl ReadModelStore for CachedReadModels {
         tenant: &TenantId,
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
+        if let Some(view) = self
+            .unsaved
+            .as_ref()
+            .and_then(|unsaved| unsaved.plan(tenant.as_str(), plan_id))
+        {
+            lookups().add(1, &[KeyValue::new("result", "unsaved")]);
+            return Ok(Some(view));
+        }
         let key = (tenant.to_string(), plan_id.to_owned());
         if let Some(view) = self.cached(&key) {
             lookups().add(1, &[KeyValue::new("result", "hit")]);

@@ -20,6 +20,7 @@ mod redis_store;
 mod runner;
 mod sealing;
 mod store;
+mod unsaved;
 mod view;
 
 pub use cache::CachedReadModels;
@@ -29,6 +30,7 @@ pub use redis_store::RedisReadModels;
 pub use runner::{Projector, ProjectorError};
 pub use sealing::{DocumentSeal, SealedPart};
 pub use store::{PlanFilter, PlanPage, ReadModelError, ReadModelStore};
+pub use unsaved::UnsavedViews;
 pub use view::{
     ClinicalContextView, ClosedNotMetView, ConsentView, DiagnosisView, ERASED_TITLE, EnteredView,
     ErasureView, GoalRevisionView, GoalView, InterventionView, LifecycleView, MeasureScheduleView,

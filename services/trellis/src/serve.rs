@@ -15,7 +15,7 @@ use trellis_kernel::{AccessLog, EventStore, TenantId};
 use trellis_plans::PlanCommands;
 use trellis_plans::grpc::PlanGrpc;
 use trellis_projector::{
-    CachedReadModels, LocalChanges, Projector, ReadModelStore, SqliteReadModels,
+    CachedReadModels, LocalChanges, Projector, ReadModelStore, SqliteReadModels, UnsavedViews,
 };
 use trellis_store_sqlite::{SqliteEventStore, SqliteKeyDirectory};
 
@@ -74,17 +74,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&sealed.record),
         Arc::clone(&access_log),
     )?;
-    let read_models: Arc<dyn ReadModelStore> = Arc::new(CachedReadModels::new(
-        Arc::new(
-            SqliteReadModels::open(args.data_dir.join("read-models.db"))
-                .context("cannot open the read models")?
-                .sealed_by(Arc::clone(&sealed.documents)),
-        ),
-        READ_MODEL_CACHE,
-    ));
+    // The gateway reads a plan as the projector folded it, while the
+    // projector still writes it to the file behind.
+    let unsaved = Arc::new(UnsavedViews::default());
+    let read_models: Arc<dyn ReadModelStore> = Arc::new(
+        CachedReadModels::new(
+            Arc::new(
+                SqliteReadModels::open(args.data_dir.join("read-models.db"))
+                    .context("cannot open the read models")?
+                    .sealed_by(Arc::clone(&sealed.documents)),
+            ),
+            READ_MODEL_CACHE,
+        )
+        .showing_unsaved(Arc::clone(&unsaved)),
+    );
 
     let changes = LocalChanges::default();
     let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
+        .folding_into(unsaved)
         .announcing_to(Arc::new(changes.clone()));
     let projected = projector.position();
     // Registered once; the meter keeps the callback for the process.

@@ -155,4 +155,4 @@ fn apply_to(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::*;
 
-fn recorded(revision: u64, event: &PlanEvent) -> RecordedEvent {
+pub(crate) fn recorded(revision: u64, event: &PlanEvent) -> RecordedEvent {
     let tenant = TenantId::parse("northside").unwrap();
     RecordedEvent {
         event_id: Uuid::new_v4(),
@@ -34,7 +34,7 @@ fn recorded(revision: u64, event: &PlanEvent) -> RecordedEvent {
     }
 }
 
-fn created() -> PlanEvent {
+pub(crate) fn created() -> PlanEvent {
     PlanEvent::PlanCreated(PlanCreated {
         plan_id: PlanId(Uuid::from_u128(1)),
         client_id: "client-17".into(),
@@ -47,7 +47,7 @@ fn created() -> PlanEvent {
     })
 }
 
-fn goal() -> PlanEvent {
+pub(crate) fn goal() -> PlanEvent {
     PlanEvent::GoalAdded(GoalAdded {
         goal_id: GoalId(Uuid::from_u128(2)),
         description: "Reduce worry".into(),

@@ -1,0 +1,127 @@
+//! The projector folds ahead of its saves: a reader of the same process
+//! sees a plan as folded while its save is still running, the position
+//! (what listings and readiness go by) moves only once it is saved, and
+//! the folded copy is let go after.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use support::write_plan;
+use tokio::sync::Semaphore;
+use trellis_kernel::TenantId;
+use trellis_projector::{
+    CachedReadModels, PlanFilter, PlanPage, PlanView, Projector, ReadModelError, ReadModelStore,
+    SqliteReadModels, UnsavedViews,
+};
+use trellis_store_sqlite::SqliteEventStore;
+
+/// Read models whose saves wait for a permit each, so a test decides when
+/// a save completes.
+struct HeldSaves {
+    inner: SqliteReadModels,
+    permits: Arc<Semaphore>,
+}
+
+#[async_trait]
+impl ReadModelStore for HeldSaves {
+    async fn plan(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        self.inner.plan(tenant, plan_id).await
+    }
+
+    async fn plans(
+        &self,
+        tenant: &TenantId,
+        filter: &PlanFilter,
+        after: Option<&str>,
+        first: usize,
+    ) -> Result<PlanPage, ReadModelError> {
+        self.inner.plans(tenant, filter, after, first).await
+    }
+
+    async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        self.permits
+            .acquire()
+            .await
+            .expect("semaphore open")
+            .forget();
+        self.inner.save(views, checkpoint).await
+    }
+
+    async fn checkpoint(&self) -> Result<Option<u64>, ReadModelError> {
+        self.inner.checkpoint().await
+    }
+
+    async fn ping(&self) -> Result<(), ReadModelError> {
+        self.inner.ping().await
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folded_plan_reads_before_its_save_and_the_position_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let saved = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+    let permits = Arc::new(Semaphore::new(0));
+    let unsaved = Arc::new(UnsavedViews::default());
+    let readers: Arc<dyn ReadModelStore> = Arc::new(
+        CachedReadModels::new(
+            Arc::new(HeldSaves {
+                inner: saved.clone(),
+                permits: Arc::clone(&permits),
+            }),
+            16,
+        )
+        .showing_unsaved(Arc::clone(&unsaved)),
+    );
+    let projector = Projector::new(Arc::new(events.clone()), Arc::clone(&readers))
+        .folding_into(Arc::clone(&unsaved));
+    let mut position = projector.position();
+    let run = tokio::spawn(async move { projector.run().await });
+
+    let tenant = TenantId::parse("behind").unwrap();
+    let plan = write_plan(&events, &tenant, "clin-1", 2).await.to_string();
+    eventually("the folded plan reads before any save", || async {
+        readers
+            .plan(&tenant, &plan)
+            .await
+            .unwrap()
+            .is_some_and(|p| p.version == 2 && p.goals.len() == 2)
+    })
+    .await;
+    assert_eq!(saved.plan(&tenant, &plan).await.unwrap(), None, "not saved");
+    assert_eq!(*position.borrow(), 0, "the position waits for the save");
+
+    permits.add_permits(64);
+    tokio::time::timeout(Duration::from_secs(10), position.wait_for(|p| *p >= 3))
+        .await
+        .expect("saved")
+        .unwrap();
+    let stored = saved.plan(&tenant, &plan).await.unwrap().expect("saved");
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        unsaved.plan(tenant.as_str(), &plan),
+        None,
+        "a saved plan is no longer held"
+    );
+    assert_eq!(readers.plan(&tenant, &plan).await.unwrap(), Some(stored));
+    run.abort();
+}
