@@ -34,7 +34,7 @@ fn lookups() -> &'static Counter<u64> {
     LOOKUPS.get_or_init(|| {
         opentelemetry::global::meter("trellis")
             .u64_counter("trellis.readmodel.cache.lookups")
-            .with_description("Plan read-model lookups by result (hit or miss)")
+            .with_description("Plan read-model lookups by result (unsaved, hit or miss)")
             .build()
     })
 }
@@ -139,6 +139,9 @@ impl ReadModelStore for CachedReadModels {
     }
 
     async fn prepare(&self) -> Result<(), ReadModelError> {
+        // A projector (re)starting reads through here from its checkpoint;
+        // nothing cached from before may stand in for what the store holds.
+        self.plans.lock().expect("cache poisoned").clear();
         self.inner.prepare().await
     }
 

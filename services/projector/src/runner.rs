@@ -16,7 +16,7 @@ use trellis_kernel::{EventStore, RecordedEvent, StoreError, SubscriptionMessage}
 use trellis_plans_domain::{PLAN_CATEGORY, PlanEvent};
 
 use crate::unsaved::{PlanKey, UnsavedViews};
-use crate::{ChangePublisher, PlanChanged, PlanView, ReadModelError, ReadModelStore};
+use crate::{ChangePublisher, PlanChanged, ReadModelError, ReadModelStore};
 
 /// How many feed messages are folded at once at most: a projector behind
 /// its feed catches up in pages of this many.
@@ -153,7 +153,7 @@ impl Projector {
         self
     }
 
-    /// The feed position the read models include; changes after each batch.
+    /// The feed position the read models include; changes after each save.
     pub fn position(&self) -> watch::Receiver<u64> {
         self.position.subscribe()
     }
@@ -173,8 +173,11 @@ impl Projector {
         let followed = self
             .follow(feed, checkpoint.unwrap_or(0), &mut saving)
             .await;
+        // A save under way is let finish, not aborted: its write may
+        // already be past the point of no return (a blocking SQLite
+        // transaction), and the caches it refreshes must not lag the store.
         if let Some(save) = saving {
-            save.abort();
+            let _ = save.await;
         }
         followed
     }
@@ -192,6 +195,14 @@ impl Projector {
             ..Folded::default()
         };
         let mut saved_position = checkpoint;
+        // The feed position the last save started with: a save follows
+        // whenever the feed moved past it, plan events or not, so the
+        // position (and a rebuild's end) reach the last event.
+        let mut save_started_at = checkpoint;
+        // The store-loss check waits for no save to be under way: a save
+        // landing after a rebuild began would put an old checkpoint into
+        // the rebuilt store.
+        let mut intact_due = false;
         // Saves are spaced by as long as the last one took (at most
         // MAX_SAVE_GAP): under load the projector writes at most half the
         // time, leaving the rest of the machine to the commands, while
@@ -212,10 +223,20 @@ impl Projector {
                     saved_position = saved.checkpoint;
                     next_save_at = tokio::time::Instant::now() + saved.took.min(MAX_SAVE_GAP);
                     self.finish_save(saved).await;
+                    if std::mem::take(&mut intact_due) {
+                        self.ensure_intact().await?;
+                    }
                 }
-                _ = check.tick() => self.keep_standing().await?,
+                _ = check.tick() => {
+                    self.renew_lease().await?;
+                    if saving.is_some() {
+                        intact_due = true;
+                    } else {
+                        self.ensure_intact().await?;
+                    }
+                }
                 () = tokio::time::sleep_until(next_save_at),
-                    if saving.is_none() && !folded.changed.is_empty() => {}
+                    if saving.is_none() && folded.position > save_started_at => {}
                 // While a save runs, folding goes on up to a bound of plans
                 // held (memory), then waits for it.
                 first = feed.next(), if self.unsaved.len() < MAX_UNSAVED_PLANS => {
@@ -230,10 +251,11 @@ impl Projector {
             }
             // A full hold is saved at once: folding waits for it.
             if saving.is_none()
-                && !folded.changed.is_empty()
+                && folded.position > save_started_at
                 && (tokio::time::Instant::now() >= next_save_at
                     || self.unsaved.len() >= MAX_UNSAVED_PLANS)
             {
+                save_started_at = folded.position;
                 *saving = Some(self.start_save(&mut folded));
             }
             // Only once the events before it are saved: a rebuild ends
@@ -320,16 +342,21 @@ impl Projector {
         let changed = std::mem::take(&mut folded.changed);
         let mut raised = std::mem::take(&mut folded.raised);
         let views = self.unsaved.snapshot(&changed);
+        let saved_versions: HashMap<(&str, &str), u64> = views
+            .iter()
+            .map(|v| ((v.tenant.as_str(), v.plan_id.as_str()), v.version))
+            .collect();
         let versions: Vec<(PlanKey, u64)> = changed
-            .into_iter()
+            .iter()
             .map(|key| {
-                let version = views
-                    .iter()
-                    .find(|v| v.tenant == key.0 && v.plan_id == key.1)
-                    .map_or(0, |v| v.version);
-                (key, version)
+                let version = saved_versions
+                    .get(&(key.0.as_str(), key.1.as_str()))
+                    .copied()
+                    .unwrap_or(0);
+                (key.clone(), version)
             })
             .collect();
+        drop(saved_versions);
         let announcements: Vec<PlanChanged> = views
             .iter()
             .map(|v| PlanChanged {
@@ -348,9 +375,10 @@ impl Projector {
         tokio::spawn(
             async move {
                 let started = Instant::now();
-                // Copied here, off the folding: the unsaved plans go on
-                // changing while this save runs.
-                let views = views.iter().map(|v| PlanView::clone(v)).collect();
+                // Copied here, off the folding, and the shared copies let
+                // go at once: a plan folded again meanwhile is then changed
+                // in place rather than copied.
+                let views = views.into_iter().map(Arc::unwrap_or_clone).collect();
                 read_models.save(views, checkpoint).await?;
                 Ok(Saved {
                     took: started.elapsed(),
@@ -377,13 +405,6 @@ impl Projector {
             publisher.publish(&saved.announcements).await;
         }
         self.unsaved.forget_saved(&saved.versions);
-    }
-
-    /// Still the lease holder, and the store still holds what was
-    /// written: checked every INTACT_EVERY, idle or busy.
-    async fn keep_standing(&self) -> Result<(), ProjectorError> {
-        self.renew_lease().await?;
-        self.ensure_intact().await
     }
 
     /// Starts the rebuild when the store lost what was written to it.

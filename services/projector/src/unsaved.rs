@@ -24,7 +24,7 @@ pub(crate) type PlanKey = (String, String);
 pub struct UnsavedViews {
     /// `None`: the plan's stream has events but no creation yet. Shared
     /// (`Arc`) with the save and the readers that took a copy, so the lock
-    /// is never held while a large document is copied for them.
+    /// is not held while a large document is copied for them.
     views: Mutex<HashMap<PlanKey, Option<Arc<PlanView>>>>,
 }
 
@@ -53,16 +53,30 @@ impl UnsavedViews {
     }
 
     /// Applies `event` to the plan of `key` (adopted before). An event that
-    /// cannot be projected is left out and answered as an error.
+    /// cannot be projected is left out and answered as an error. Only the
+    /// projector folds, so nothing changes the plan between the two locks
+    /// below; a reader meanwhile gets the version before this event.
     pub(crate) fn fold(&self, key: &PlanKey, event: &RecordedEvent) -> Result<(), ()> {
-        let mut views = self.lock();
-        let slot = views.entry(key.clone()).or_default();
-        // Copied only when a save or a reader still holds this version.
-        let mut view = slot.take().map(|shared| {
-            Arc::try_unwrap(shared).unwrap_or_else(|shared| PlanView::clone(&shared))
-        });
+        let shared = {
+            let mut views = self.lock();
+            let slot = views.entry(key.clone()).or_default();
+            // No save or reader holds it: changed in place.
+            if slot
+                .as_mut()
+                .is_none_or(|view| Arc::get_mut(view).is_some())
+            {
+                let mut folded = slot.take().map(Arc::unwrap_or_clone);
+                let applied = apply_event(&mut folded, event).map_err(drop);
+                *slot = folded.map(Arc::new);
+                return applied;
+            }
+            slot.clone()
+        };
+        // Held by a save or a reader: copied outside the lock, which
+        // readers of other plans share.
+        let mut view = shared.map(Arc::unwrap_or_clone);
         let applied = apply_event(&mut view, event).map_err(drop);
-        *slot = view.map(Arc::new);
+        self.lock().insert(key.clone(), view.map(Arc::new));
         applied
     }
 

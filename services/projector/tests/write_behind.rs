@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use support::write_plan;
 use tokio::sync::Semaphore;
-use trellis_kernel::TenantId;
+use trellis_kernel::{EventStore, ExpectedRevision, StreamName, TenantId};
+use trellis_plans_domain::{PlanCreated, PlanEvent, PlanId};
 use trellis_projector::{
     CachedReadModels, PlanFilter, PlanPage, PlanView, Projector, ReadModelError, ReadModelStore,
     SqliteReadModels, UnsavedViews,
@@ -123,5 +124,54 @@ async fn a_folded_plan_reads_before_its_save_and_the_position_waits_for_it() {
         "a saved plan is no longer held"
     );
     assert_eq!(readers.plan(&tenant, &plan).await.unwrap(), Some(stored));
+    run.abort();
+}
+
+/// Events of other streams (digests, settings) move the position too, so a
+/// feed whose last events are no plan's is saved up to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_position_reaches_a_last_event_that_is_no_plan_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let saved = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+    let projector = Projector::new(Arc::new(events.clone()), Arc::new(saved.clone()));
+    let mut position = projector.position();
+    let run = tokio::spawn(async move { projector.run().await });
+
+    let tenant = TenantId::parse("settings-last").unwrap();
+    let plan = write_plan(&events, &tenant, "clin-1", 1).await.to_string();
+    tokio::time::timeout(Duration::from_secs(10), position.wait_for(|p| *p >= 2))
+        .await
+        .expect("the plan saved")
+        .unwrap();
+    // Alone in its page: nothing of a plan changes.
+    let other = StreamName::new(tenant.clone(), "digest", "tenant").unwrap();
+    let appended = events
+        .append(
+            &other,
+            ExpectedRevision::NoStream,
+            vec![support::envelope(&PlanEvent::PlanCreated(PlanCreated {
+                plan_id: PlanId(uuid::Uuid::new_v4()),
+                client_id: "client-1".into(),
+                primary_clinician_id: "clin-1".into(),
+                clinic_id: "clinic-a".into(),
+                title: "not a plan stream".into(),
+                created_on: "2026-12-05".parse().unwrap(),
+                template: None,
+                payer: String::new(),
+            }))],
+        )
+        .await
+        .unwrap();
+    let last = appended.last_position;
+    tokio::time::timeout(Duration::from_secs(10), position.wait_for(|p| *p >= last))
+        .await
+        .expect("the position reaches the last event")
+        .unwrap();
+    assert_eq!(saved.checkpoint().await.unwrap(), Some(last));
+    assert_eq!(
+        saved.plan(&tenant, &plan).await.unwrap().unwrap().version,
+        1
+    );
     run.abort();
 }
