@@ -341,22 +341,7 @@ impl Projector {
     ) -> tokio::task::JoinHandle<Result<Saved, ProjectorError>> {
         let changed = std::mem::take(&mut folded.changed);
         let mut raised = std::mem::take(&mut folded.raised);
-        let views = self.unsaved.snapshot(&changed);
-        let saved_versions: HashMap<(&str, &str), u64> = views
-            .iter()
-            .map(|v| ((v.tenant.as_str(), v.plan_id.as_str()), v.version))
-            .collect();
-        let versions: Vec<(PlanKey, u64)> = changed
-            .iter()
-            .map(|key| {
-                let version = saved_versions
-                    .get(&(key.0.as_str(), key.1.as_str()))
-                    .copied()
-                    .unwrap_or(0);
-                (key.clone(), version)
-            })
-            .collect();
-        drop(saved_versions);
+        let (views, versions) = self.unsaved.snapshot(changed);
         let announcements: Vec<PlanChanged> = views
             .iter()
             .map(|v| PlanChanged {

@@ -80,15 +80,22 @@ impl UnsavedViews {
         applied
     }
 
-    /// The plans of `keys` as they are now: what a save writes.
-    pub(crate) fn snapshot<'k>(
+    /// The plans of `keys` as they are now (what a save writes), and the
+    /// version each key is at (0 for a plan not yet created), which
+    /// [`UnsavedViews::forget_saved`] takes once the save is done.
+    pub(crate) fn snapshot(
         &self,
-        keys: impl IntoIterator<Item = &'k PlanKey>,
-    ) -> Vec<Arc<PlanView>> {
+        keys: impl IntoIterator<Item = PlanKey>,
+    ) -> (Vec<Arc<PlanView>>, Vec<(PlanKey, u64)>) {
         let views = self.lock();
-        keys.into_iter()
-            .filter_map(|key| views.get(key).cloned().flatten())
-            .collect()
+        let mut plans = Vec::new();
+        let mut versions = Vec::new();
+        for key in keys {
+            let plan = views.get(&key).cloned().flatten();
+            versions.push((key, plan.as_ref().map_or(0, |p| p.version)));
+            plans.extend(plan);
+        }
+        (plans, versions)
     }
 
     /// After a save of these versions: plans not folded further since are
@@ -131,7 +138,8 @@ mod tests {
         unsaved.adopt(key(), None);
         unsaved.fold(&key(), &recorded(0, &created())).unwrap();
         unsaved.fold(&key(), &recorded(1, &goal())).unwrap();
-        let saving = unsaved.snapshot([&key()]);
+        let (saving, versions) = unsaved.snapshot([key()]);
+        assert_eq!(versions, vec![(key(), 1)]);
         let read = unsaved.plan("northside", "p1").expect("held");
 
         unsaved.fold(&key(), &recorded(2, &goal())).unwrap();
