@@ -8,6 +8,11 @@
 //! fsync cost is shared by every append that arrived meanwhile (group commit).
 //!
 //! Readers use their own read-only connections and never block the writer.
+//! The writer keeps the last revision of the streams it wrote, which spares
+//! a command both the writer's lookup of its stream's head and, when it
+//! catches its plan up, a read that would find nothing new. That is exact
+//! because one process, the server, appends to the file's streams; the
+//! command-line tools beside it only read them.
 //!
 //! Snapshots ([`SnapshotStore`]) live in a `snapshots` table beside the
 //! events: saved through the same writer (after the record's commit, in a
@@ -68,6 +73,8 @@ struct Inner {
     probes: ProbeGate,
     /// Global position of the last committed event (0 when empty).
     head: watch::Receiver<u64>,
+    /// The last revision of streams the writer committed to.
+    heads: writer::CommittedHeads,
 }
 
 impl SqliteEventStore {
@@ -83,9 +90,11 @@ impl SqliteEventStore {
         let head = schema::head_position(&conn)?;
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel();
+        let heads = writer::CommittedHeads::default();
+        let writer_heads = writer::StreamHeads::sharing(heads.clone());
         std::thread::Builder::new()
             .name("trellis-store-writer".into())
-            .spawn(move || writer::run(conn, rx, head_tx, max_group))
+            .spawn(move || writer::run(conn, writer_heads, rx, head_tx, max_group))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -94,6 +103,7 @@ impl SqliteEventStore {
                 readers: Mutex::new(Vec::new()),
                 probes: ProbeGate::default(),
                 head: head_rx,
+                heads,
             }),
         })
     }
@@ -235,6 +245,15 @@ impl EventStore for SqliteEventStore {
         from: Option<u64>,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // A command catching its plan up asks for what follows the last
+        // revision it holds, which is normally nothing: known here, that
+        // answer costs no trip to a reader thread.
+        if direction == ReadDirection::Forward
+            && let Some(from) = from
+            && self.inner.heads.ends_before(&stream.to_string(), from)
+        {
+            return Ok(Vec::new());
+        }
         let stream = stream.clone();
         self.with_reader(move |conn| schema::read_stream(conn, &stream, direction, from, max_count))
             .await
@@ -295,6 +314,67 @@ impl EventStore for SqliteEventStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trellis_store_conformance::{fresh_tenant, plan_stream, sample_event};
+
+    fn readers_opened(store: &SqliteEventStore) -> usize {
+        store.inner.readers.lock().unwrap().len()
+    }
+
+    /// Catching a plan up after its own append asks for what follows its
+    /// last revision: answered from the writer's committed heads, exactly,
+    /// and without a reader.
+    #[tokio::test]
+    async fn a_read_past_a_written_stream_s_end_needs_no_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+        let stream = plan_stream(&fresh_tenant(), "a");
+        let events = vec![sample_event(0), sample_event(1)];
+        store
+            .append(&stream, ExpectedRevision::NoStream, events)
+            .await
+            .unwrap();
+
+        let past = store
+            .read_stream(&stream, ReadDirection::Forward, Some(2), 10)
+            .await
+            .unwrap();
+        assert!(past.is_empty());
+        assert_eq!(readers_opened(&store), 0, "answered without a reader");
+
+        let last = store
+            .read_stream(&stream, ReadDirection::Forward, Some(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(last.len(), 1, "the last event itself is read");
+        assert_eq!(last[0].revision, 1);
+        assert_eq!(readers_opened(&store), 1);
+    }
+
+    /// A stream this process never wrote to is read from the file.
+    #[tokio::test]
+    async fn a_stream_not_written_here_is_read_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let stream = plan_stream(&fresh_tenant(), "a");
+        {
+            let earlier = SqliteEventStore::open(&path).unwrap();
+            earlier
+                .append(&stream, ExpectedRevision::NoStream, vec![sample_event(0)])
+                .await
+                .unwrap();
+        }
+        let store = SqliteEventStore::open(&path).unwrap();
+        let read = store
+            .read_stream(&stream, ReadDirection::Forward, Some(0), 10)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 1);
+        let past = store
+            .read_stream(&stream, ReadDirection::Forward, Some(1), 10)
+            .await
+            .unwrap();
+        assert!(past.is_empty());
+    }
 
     #[test]
     fn temporaries_stay_in_memory_not_in_tmp() {

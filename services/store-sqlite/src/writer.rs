@@ -7,7 +7,7 @@
 //! next fsync of the record makes it durable as a side effect.
 
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -21,11 +21,12 @@ use crate::{schema, snapshots};
 
 pub(crate) fn run(
     conn: Connection,
+    heads: StreamHeads,
     requests: mpsc::Receiver<WriteRequest>,
     head: watch::Sender<u64>,
     max_group: usize,
 ) {
-    let mut writer = Writer::new(conn);
+    let mut writer = Writer::new(conn, heads);
     while let Ok(first) = requests.recv() {
         // Everything that queued while the last commit was syncing goes
         // into this one, up to a bound that keeps one commit's latency low.
@@ -50,10 +51,10 @@ struct Writer {
 
 impl Writer {
     /// `conn` as `schema::open_writer` left it: `synchronous=FULL`.
-    fn new(conn: Connection) -> Self {
+    fn new(conn: Connection, heads: StreamHeads) -> Self {
         Self {
             conn,
-            heads: StreamHeads::default(),
+            heads,
             sync: SyncLevel::Full,
         }
     }
@@ -112,22 +113,57 @@ impl SyncLevel {
 /// The last revision of recently written streams, so the hot path does not
 /// ask SQLite for it. Only the writer thread writes, so the cache cannot go
 /// stale; entries of a group are kept apart until its commit succeeds.
+/// The committed entries are shared with readers ([`CommittedHeads`]).
 #[derive(Default)]
-struct StreamHeads {
-    committed: HashMap<String, (u64, EventHash)>,
+pub(crate) struct StreamHeads {
+    committed: CommittedHeads,
     pending: HashMap<String, (u64, EventHash)>,
 }
 
-impl StreamHeads {
+/// The heads the writer committed, as readers may ask for them. Exact for
+/// every stream in it, because this process's writer is the file's only
+/// one; published before any append of the group is acknowledged.
+#[derive(Clone, Default)]
+pub(crate) struct CommittedHeads(Arc<Mutex<HashMap<String, (u64, EventHash)>>>);
+
+impl std::fmt::Debug for CommittedHeads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommittedHeads")
+            .field("streams", &self.lock().len())
+            .finish()
+    }
+}
+
+impl CommittedHeads {
     /// Bounds memory: a store with very many streams just asks SQLite more.
     const MAX_CACHED: usize = 100_000;
 
-    fn get(&self, conn: &Connection, stream: &str) -> Result<Option<(u64, EventHash)>, StoreError> {
-        if let Some(head) = self
-            .pending
+    /// Whether `stream` is known to end before revision `from`: a forward
+    /// read from there finds nothing, without asking SQLite.
+    pub(crate) fn ends_before(&self, stream: &str, from: u64) -> bool {
+        self.lock()
             .get(stream)
-            .or_else(|| self.committed.get(stream))
-        {
+            .is_some_and(|(revision, _)| *revision < from)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, EventHash)>> {
+        self.0.lock().expect("stream heads poisoned")
+    }
+}
+
+impl StreamHeads {
+    pub(crate) fn sharing(committed: CommittedHeads) -> Self {
+        Self {
+            committed,
+            pending: HashMap::new(),
+        }
+    }
+
+    fn get(&self, conn: &Connection, stream: &str) -> Result<Option<(u64, EventHash)>, StoreError> {
+        if let Some(head) = self.pending.get(stream) {
+            return Ok(Some(*head));
+        }
+        if let Some(head) = self.committed.lock().get(stream) {
             return Ok(Some(*head));
         }
         schema::stream_head(conn, stream)
@@ -138,10 +174,11 @@ impl StreamHeads {
     }
 
     fn commit(&mut self) {
-        if self.committed.len() + self.pending.len() > Self::MAX_CACHED {
-            self.committed.clear();
+        let mut committed = self.committed.lock();
+        if committed.len() + self.pending.len() > CommittedHeads::MAX_CACHED {
+            committed.clear();
         }
-        self.committed.extend(self.pending.drain());
+        committed.extend(self.pending.drain());
     }
 
     fn discard(&mut self) {
@@ -348,7 +385,7 @@ mod tests {
     fn writer() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let conn = schema::open_writer(&dir.path().join("events.db")).unwrap();
-        (dir, Writer::new(conn))
+        (dir, Writer::new(conn, StreamHeads::default()))
     }
 
     #[test]
