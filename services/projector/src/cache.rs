@@ -1,6 +1,7 @@
 //! An in-memory cache of plan documents in front of a read-model store.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
@@ -16,6 +17,10 @@ use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore, Unsa
 pub struct CachedReadModels {
     inner: Arc<dyn ReadModelStore>,
     plans: Mutex<HashMap<(String, String), PlanView>>,
+    /// Saves finished, counted under the `plans` lock: a plan read from the
+    /// store while one finished may be older than what it saved, so it is
+    /// not cached.
+    saves: AtomicU64,
     capacity: usize,
     /// What the projector of this process folded but has not saved yet.
     unsaved: Option<Arc<UnsavedViews>>,
@@ -44,6 +49,7 @@ impl CachedReadModels {
         Self {
             inner,
             plans: Mutex::new(HashMap::new()),
+            saves: AtomicU64::new(0),
             capacity: capacity.max(1),
             unsaved: None,
         }
@@ -63,13 +69,26 @@ impl CachedReadModels {
         self.plans.lock().expect("cache poisoned").get(key).cloned()
     }
 
-    fn remember(&self, view: PlanView) {
+    /// Caches `view`, read from the store when `saves` had finished:
+    /// unless a save finished since (the view may be older than it) or a
+    /// newer version is cached.
+    fn remember(&self, view: PlanView, saves: u64) {
         let mut plans = self.plans.lock().expect("cache poisoned");
+        if self.saves.load(Ordering::Acquire) != saves {
+            return;
+        }
+        let key = (view.tenant.clone(), view.plan_id.clone());
+        if plans
+            .get(&key)
+            .is_some_and(|cached| cached.version >= view.version)
+        {
+            return;
+        }
         // Crude but bounded: start over when full.
         if plans.len() >= self.capacity {
             plans.clear();
         }
-        plans.insert((view.tenant.clone(), view.plan_id.clone()), view);
+        plans.insert(key, view);
     }
 }
 
@@ -94,9 +113,10 @@ impl ReadModelStore for CachedReadModels {
             return Ok(Some(view));
         }
         lookups().add(1, &[KeyValue::new("result", "miss")]);
+        let saves = self.saves.load(Ordering::Acquire);
         let view = self.inner.plan(tenant, plan_id).await?;
         if let Some(v) = &view {
-            self.remember(v.clone());
+            self.remember(v.clone(), saves);
         }
         Ok(view)
     }
@@ -147,20 +167,26 @@ impl ReadModelStore for CachedReadModels {
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
         // Only what is cached is refreshed (the rest loads on first read),
-        // so only that is copied: a save's plans can be large.
-        let refreshed: Vec<PlanView> = {
+        // so only that is copied, outside the lock: a save's plans can be
+        // large.
+        let cached: Vec<bool> = {
             let plans = self.plans.lock().expect("cache poisoned");
             views
                 .iter()
-                .filter(|view| {
+                .map(|view| {
                     let key = (view.tenant.clone(), view.plan_id.clone());
                     plans
                         .get(&key)
                         .is_some_and(|cached| cached.version < view.version)
                 })
-                .cloned()
                 .collect()
         };
+        let refreshed: Vec<PlanView> = views
+            .iter()
+            .zip(cached)
+            .filter(|(_, cached)| *cached)
+            .map(|(view, _)| view.clone())
+            .collect();
         let saved: Vec<((String, String), u64)> = views
             .iter()
             .map(|view| ((view.tenant.clone(), view.plan_id.clone()), view.version))
@@ -176,7 +202,8 @@ impl ReadModelStore for CachedReadModels {
             }
         }
         // A plan first read while the save ran may hold an older version:
-        // it is dropped, to load again on the next read.
+        // it is dropped, to load again on the next read; and a read still
+        // under way is not cached (`remember`).
         for (key, version) in saved {
             if plans
                 .get(&key)
@@ -185,6 +212,7 @@ impl ReadModelStore for CachedReadModels {
                 plans.remove(&key);
             }
         }
+        self.saves.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -263,6 +291,9 @@ mod tests {
         inner: SqliteReadModels,
         permits: Arc<Semaphore>,
         entered: Arc<Notify>,
+        /// When set, a plan read tells `entered` and waits for a permit
+        /// after reading.
+        reads: Option<Arc<Semaphore>>,
     }
 
     #[async_trait]
@@ -272,7 +303,12 @@ mod tests {
             tenant: &TenantId,
             plan_id: &str,
         ) -> Result<Option<PlanView>, ReadModelError> {
-            self.inner.plan(tenant, plan_id).await
+            let read = self.inner.plan(tenant, plan_id).await;
+            if let Some(reads) = &self.reads {
+                self.entered.notify_one();
+                reads.acquire().await.expect("semaphore open").forget();
+            }
+            read
         }
 
         async fn plans(
@@ -329,6 +365,7 @@ mod tests {
                 inner: store,
                 permits: Arc::clone(&permits),
                 entered: Arc::clone(&entered),
+                reads: None,
             }),
             16,
         ));
@@ -350,5 +387,39 @@ mod tests {
         );
         let after = cache.plan(&tenant(), PLAN).await.unwrap().unwrap();
         assert_eq!(after.version, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_straddles_a_save_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+        store.save(vec![plan_at(1)], 2).await.unwrap();
+        let reads = Arc::new(Semaphore::new(0));
+        let held = Arc::new(Notify::new());
+        let cache = Arc::new(CachedReadModels::new(
+            Arc::new(HeldSaves {
+                inner: store,
+                permits: Arc::new(Semaphore::new(1)),
+                entered: Arc::clone(&held),
+                reads: Some(Arc::clone(&reads)),
+            }),
+            16,
+        ));
+        // The read finds version 1 and is held before it returns.
+        let reading = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move { cache.plan(&tenant(), PLAN).await }
+        });
+        held.notified().await;
+        cache.save(vec![plan_at(2)], 3).await.unwrap();
+        reads.add_permits(2);
+
+        let read = reading.await.unwrap().unwrap().unwrap();
+        assert_eq!(read.version, 1, "what the store held when read");
+        assert_eq!(cache.cached(&key()), None, "not cached over the save");
+        assert_eq!(
+            cache.plan(&tenant(), PLAN).await.unwrap().unwrap().version,
+            2
+        );
     }
 }

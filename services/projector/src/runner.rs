@@ -30,11 +30,12 @@ const MAX_SAVE_GAP: Duration = Duration::from_millis(250);
 /// A save is followed by a wait this many times as long as it took.
 const SAVE_GAP_FACTOR: u32 = 3;
 
-/// The wait after a save that took `took`: under load saves take at most a
-/// quarter of the time (one part saving, three waiting). Measured under W2,
-/// a quarter left the commands 6 % more than half did (docs/benchmarks.md);
-/// the cost is that listings trail the folded plans for longer, never more
-/// than `MAX_SAVE_GAP` beyond a save's own time.
+/// The wait after a save that took `took`: three times as long, so saves
+/// shorter than a third of `MAX_SAVE_GAP` take at most a quarter of the
+/// time under load (a longer save is followed by `MAX_SAVE_GAP`). Under
+/// W2 this left the commands 5–6 % more than waiting once as long did
+/// (docs/benchmarks.md); listings trail the folded plans for longer, never
+/// more than `MAX_SAVE_GAP` beyond a save's own time.
 fn save_gap(took: Duration) -> Duration {
     took.saturating_mul(SAVE_GAP_FACTOR).min(MAX_SAVE_GAP)
 }
@@ -215,9 +216,9 @@ impl Projector {
         // the rebuilt store.
         let mut intact_due = false;
         // Saves are spaced by `save_gap`: under load the projector writes
-        // at most a quarter of the time, leaving the rest of the machine
-        // to the commands, while readers of this process see the folded
-        // plans meanwhile.
+        // a quarter of the time or less (for saves under ~80 ms), leaving
+        // the rest of the machine to the commands, while readers of this
+        // process see the folded plans meanwhile.
         let mut next_save_at = tokio::time::Instant::now();
         // The feed position a rebuild ends at, once saved.
         let mut rebuilt_at: Option<u64> = None;

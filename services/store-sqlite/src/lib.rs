@@ -10,9 +10,11 @@
 //! Readers use their own read-only connections and never block the writer.
 //! The writer keeps the last revision of the streams it wrote, which spares
 //! a command both the writer's lookup of its stream's head and, when it
-//! catches its plan up, a read that would find nothing new. That is exact
-//! because one process, the server, appends to the file's streams; the
-//! command-line tools beside it only read them.
+//! catches its plan up, a read that would find nothing new. One process,
+//! the server, appends to the file's streams; should any other connection
+//! commit to the file (a command-line tool's access record, say), the
+//! writer sees `PRAGMA data_version` change at its next group and drops
+//! what it kept.
 //!
 //! Snapshots ([`SnapshotStore`]) live in a `snapshots` table beside the
 //! events: saved through the same writer (after the record's commit, in a
@@ -348,6 +350,45 @@ mod tests {
         assert_eq!(last.len(), 1, "the last event itself is read");
         assert_eq!(last[0].revision, 1);
         assert_eq!(readers_opened(&store), 1);
+    }
+
+    /// Another process (here: another handle, its own connections) wrote
+    /// the stream: the next group notices, checks against the file, and
+    /// reads find the other's event.
+    #[tokio::test]
+    async fn a_write_by_another_connection_drops_the_heads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let here = SqliteEventStore::open(&path).unwrap();
+        let elsewhere = SqliteEventStore::open(&path).unwrap();
+        let stream = plan_stream(&fresh_tenant(), "a");
+        here.append(&stream, ExpectedRevision::NoStream, vec![sample_event(0)])
+            .await
+            .unwrap();
+        elsewhere
+            .append(&stream, ExpectedRevision::Exact(0), vec![sample_event(1)])
+            .await
+            .unwrap();
+
+        let err = here
+            .append(&stream, ExpectedRevision::Exact(0), vec![sample_event(2)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::WrongExpectedRevision {
+                    actual: Some(1),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let read = here
+            .read_stream(&stream, ReadDirection::Forward, Some(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 1, "the other's event is read");
     }
 
     /// A stream this process never wrote to is read from the file.

@@ -118,6 +118,8 @@ impl SyncLevel {
 pub(crate) struct StreamHeads {
     committed: CommittedHeads,
     pending: HashMap<String, (u64, EventHash)>,
+    /// The file's `data_version` when the writer last looked.
+    data_version: Option<i64>,
 }
 
 /// The heads the writer committed, as readers may ask for them. Exact for
@@ -156,6 +158,7 @@ impl StreamHeads {
         Self {
             committed,
             pending: HashMap::new(),
+            data_version: None,
         }
     }
 
@@ -181,8 +184,31 @@ impl StreamHeads {
         committed.extend(self.pending.drain());
     }
 
+    /// After a failed commit: SQLite may have rolled back more than this
+    /// group's last statement, so no stream it touched is trusted.
     fn discard(&mut self) {
+        let mut committed = self.committed.lock();
+        for stream in self.pending.keys() {
+            committed.remove(stream);
+        }
+        drop(committed);
         self.pending.clear();
+    }
+
+    /// Drops every committed head when another connection (another
+    /// process) committed to the file since the writer last looked: one
+    /// `PRAGMA data_version`, inside the group's write transaction.
+    fn forget_if_written_elsewhere(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let version: i64 = conn.pragma_query_value(None, "data_version", |row| row.get(0))?;
+        if self
+            .data_version
+            .replace(version)
+            .is_some_and(|seen| seen != version)
+        {
+            tracing::debug!("another connection wrote the store; stream heads dropped");
+            self.committed.lock().clear();
+        }
+        Ok(())
     }
 }
 
@@ -198,6 +224,9 @@ fn commit_group(
         Ok(tx) => tx,
         Err(e) => return (failed_group(group, &e), None),
     };
+    if let Err(e) = heads.forget_if_written_elsewhere(&tx) {
+        return (failed_group(group, &e), None);
+    }
     let mut results = Vec::with_capacity(group.len());
     let mut last_position = None;
     for request in group {

@@ -83,9 +83,10 @@ impl PlanCommands {
 
     /// Brings the cached plan up to the stream's end: from a snapshot and
     /// the events after it when cold, else the events appended since (by
-    /// another process; normally none). Reading the tail on every batch
+    /// another process; normally none). Asking for the tail on every batch
     /// keeps the state exact across processes and makes a hidden plan cost
-    /// what a missing one does.
+    /// what a missing one does; the embedded store answers it from its
+    /// writer's stream heads when nothing follows.
     async fn catch_up(
         &self,
         stream: &StreamName,
