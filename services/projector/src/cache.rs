@@ -267,7 +267,7 @@ mod tests {
         ("northside".into(), PLAN.into())
     }
 
-    /// The plan `northside`/`p1` at `version`: created, then a goal per
+    /// The plan `PLAN` of `northside` at `version`: created, then a goal per
     /// version after the first.
     fn plan_at(version: u64) -> PlanView {
         let unsaved = UnsavedViews::default();

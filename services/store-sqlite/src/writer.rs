@@ -122,9 +122,12 @@ pub(crate) struct StreamHeads {
     data_version: Option<i64>,
 }
 
-/// The heads the writer committed, as readers may ask for them. Exact for
-/// every stream in it, because this process's writer is the file's only
-/// one; published before any append of the group is acknowledged.
+/// The heads the writer committed, as readers may ask for them; published
+/// before any append of the group is acknowledged. Exact while this
+/// process's writer is the file's only one: a commit by another connection
+/// empties it at the writer's next group (`forget_if_written_elsewhere`),
+/// and an append planned on a head it had moved fails its revision check
+/// there and is retried.
 #[derive(Clone, Default)]
 pub(crate) struct CommittedHeads(Arc<Mutex<HashMap<String, (u64, EventHash)>>>);
 
