@@ -17,9 +17,9 @@ use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore, Unsa
 pub struct CachedReadModels {
     inner: Arc<dyn ReadModelStore>,
     plans: Mutex<HashMap<(String, String), PlanView>>,
-    /// Saves finished, counted under the `plans` lock: a plan read from the
-    /// store while one finished may be older than what it saved, so it is
-    /// not cached.
+    /// Saves finished and clears done, counted under the `plans` lock: a
+    /// plan read from the store while one happened may be older than what
+    /// was saved, or from before a rebuild, so it is not cached.
     saves: AtomicU64,
     capacity: usize,
     /// What the projector of this process folded but has not saved yet.
@@ -67,6 +67,13 @@ impl CachedReadModels {
 
     fn cached(&self, key: &(String, String)) -> Option<PlanView> {
         self.plans.lock().expect("cache poisoned").get(key).cloned()
+    }
+
+    /// Empties the cache; a read under way is not cached either.
+    fn forget_all(&self) {
+        let mut plans = self.plans.lock().expect("cache poisoned");
+        plans.clear();
+        self.saves.fetch_add(1, Ordering::Release);
     }
 
     /// Caches `view`, read from the store when `saves` had finished:
@@ -161,35 +168,30 @@ impl ReadModelStore for CachedReadModels {
     async fn prepare(&self) -> Result<(), ReadModelError> {
         // A projector (re)starting reads through here from its checkpoint;
         // nothing cached from before may stand in for what the store holds.
-        self.plans.lock().expect("cache poisoned").clear();
+        self.forget_all();
         self.inner.prepare().await
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        let saved: Vec<((String, String), u64)> = views
+            .iter()
+            .map(|view| ((view.tenant.clone(), view.plan_id.clone()), view.version))
+            .collect();
         // Only what is cached is refreshed (the rest loads on first read),
         // so only that is copied, outside the lock: a save's plans can be
         // large.
-        let cached: Vec<bool> = {
+        let stale: Vec<bool> = {
             let plans = self.plans.lock().expect("cache poisoned");
-            views
+            saved
                 .iter()
-                .map(|view| {
-                    let key = (view.tenant.clone(), view.plan_id.clone());
-                    plans
-                        .get(&key)
-                        .is_some_and(|cached| cached.version < view.version)
-                })
+                .map(|(key, version)| plans.get(key).is_some_and(|c| c.version < *version))
                 .collect()
         };
         let refreshed: Vec<PlanView> = views
             .iter()
-            .zip(cached)
-            .filter(|(_, cached)| *cached)
+            .zip(stale)
+            .filter(|(_, stale)| *stale)
             .map(|(view, _)| view.clone())
-            .collect();
-        let saved: Vec<((String, String), u64)> = views
-            .iter()
-            .map(|view| ((view.tenant.clone(), view.plan_id.clone()), view.version))
             .collect();
         self.inner.save(views, checkpoint).await?;
         let mut plans = self.plans.lock().expect("cache poisoned");
@@ -228,7 +230,7 @@ impl ReadModelStore for CachedReadModels {
         self.inner.start_rebuild().await?;
         // The projector folds events onto what it reads: a view cached
         // from before the loss would have them applied twice.
-        self.plans.lock().expect("cache poisoned").clear();
+        self.forget_all();
         Ok(())
     }
 
