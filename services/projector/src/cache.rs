@@ -298,6 +298,25 @@ mod tests {
         reads: Option<Arc<Semaphore>>,
     }
 
+    impl HeldSaves {
+        /// Over a fresh file in `dir` that holds the plan at version 1.
+        async fn at_version_1(
+            dir: &std::path::Path,
+            permits: &Arc<Semaphore>,
+            entered: &Arc<Notify>,
+            reads: Option<&Arc<Semaphore>>,
+        ) -> Self {
+            let inner = SqliteReadModels::open(dir.join("rm.db")).unwrap();
+            inner.save(vec![plan_at(1)], 2).await.unwrap();
+            Self {
+                inner,
+                permits: Arc::clone(permits),
+                entered: Arc::clone(entered),
+                reads: reads.map(Arc::clone),
+            }
+        }
+    }
+
     #[async_trait]
     impl ReadModelStore for HeldSaves {
         async fn plan(
@@ -358,19 +377,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_plan_first_read_while_its_save_runs_is_not_left_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
-        store.save(vec![plan_at(1)], 2).await.unwrap();
         let permits = Arc::new(Semaphore::new(0));
         let entered = Arc::new(Notify::new());
-        let cache = Arc::new(CachedReadModels::new(
-            Arc::new(HeldSaves {
-                inner: store,
-                permits: Arc::clone(&permits),
-                entered: Arc::clone(&entered),
-                reads: None,
-            }),
-            16,
-        ));
+        let held = HeldSaves::at_version_1(dir.path(), &permits, &entered, None).await;
+        let cache = Arc::new(CachedReadModels::new(Arc::new(held), 16));
         let saving = tokio::spawn({
             let cache = Arc::clone(&cache);
             async move { cache.save(vec![plan_at(2)], 3).await }
@@ -394,19 +404,16 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_read_that_straddles_a_save_is_not_cached() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
-        store.save(vec![plan_at(1)], 2).await.unwrap();
         let reads = Arc::new(Semaphore::new(0));
         let held = Arc::new(Notify::new());
-        let cache = Arc::new(CachedReadModels::new(
-            Arc::new(HeldSaves {
-                inner: store,
-                permits: Arc::new(Semaphore::new(1)),
-                entered: Arc::clone(&held),
-                reads: Some(Arc::clone(&reads)),
-            }),
-            16,
-        ));
+        let store = HeldSaves::at_version_1(
+            dir.path(),
+            &Arc::new(Semaphore::new(1)),
+            &held,
+            Some(&reads),
+        )
+        .await;
+        let cache = Arc::new(CachedReadModels::new(Arc::new(store), 16));
         // The read finds version 1 and is held before it returns.
         let reading = tokio::spawn({
             let cache = Arc::clone(&cache);
