@@ -303,13 +303,13 @@ impl PlanCommands {
     }
 
     /// Hands a copy of the plan to the snapshot writer once enough events
-    /// were folded since the last one; the copy is encoded and saved in
-    /// another task, off the command path.
+    /// were folded since the last one ([`snapshot::due`]); the copy is
+    /// encoded and saved in another task, off the command path.
     fn snapshot_if_due(&self, stream: &StreamName, cached: &mut CachedPlan) {
         let Some(snapshots) = &self.snapshots else {
             return;
         };
-        if cached.since_snapshot < snapshots.every || cached.len == 0 {
+        if !snapshot::due(cached, snapshots.every) {
             return;
         }
         // A writer busy with other plans: this one goes next time.

@@ -1,6 +1,8 @@
 //! Snapshots of cached plans: a cache, never the record. Written in the
-//! background every [`SNAPSHOT_EVERY`] events, read when a plan is cold,
-//! thrown away when written by code of another version.
+//! background every [`SNAPSHOT_EVERY`] events, or once a quarter of the
+//! plan's events came since the last one if that is more ([`due`]); read
+//! when a plan is cold, thrown away when written by code of another
+//! version.
 //!
 //! Layout of a payload (little endian): the plan state's length (u32), the
 //! state ([`Plan::encode_state`]), the payload bytes folded so far (u64),
@@ -18,6 +20,13 @@ use super::cache::CachedPlan;
 
 /// Events folded between two snapshots of a plan, unless configured.
 pub const SNAPSHOT_EVERY: u64 = 100;
+
+/// A snapshot waits for at least this share of the plan's events (1 in
+/// 4). A snapshot costs in proportion to the plan (its state, and every
+/// command id it applied), so spacing them in proportion keeps their cost
+/// per event the same however old the plan, and a cold load still folds
+/// no more than a quarter of the stream after it.
+const SPACING_SHARE: u64 = 4;
 
 /// The layout above; bump it when the layout changes.
 const LAYOUT_VERSION: u32 = 1;
@@ -51,6 +60,12 @@ impl Snapshots {
             writers: Arc::new(Semaphore::new(WRITERS)),
         }
     }
+}
+
+/// Whether the plan has come far enough since its last snapshot for the
+/// next: `every` events, or a quarter of all its events if that is more.
+pub(crate) fn due(cached: &CachedPlan, every: u64) -> bool {
+    cached.len > 0 && cached.since_snapshot >= every.max(cached.len / SPACING_SHARE)
 }
 
 /// The version a snapshot written by this code carries: the plan state's
@@ -136,6 +151,23 @@ mod tests {
         assert_eq!(back.len, cached.len);
         assert_eq!(back.commands, cached.commands);
         assert_eq!(back.payload_bytes, cached.payload_bytes);
+    }
+
+    #[test]
+    fn snapshots_are_spaced_by_a_quarter_of_an_old_plan() {
+        let at = |len, since_snapshot| CachedPlan {
+            len,
+            since_snapshot,
+            ..CachedPlan::empty()
+        };
+        // A young plan: every 100 events.
+        assert!(!due(&at(150, 99), 100));
+        assert!(due(&at(150, 100), 100));
+        // A plan of 10,000 events: not before 2,500 since the last.
+        assert!(!due(&at(10_000, 2_499), 100));
+        assert!(due(&at(10_000, 2_500), 100));
+        // Nothing folded, nothing to keep.
+        assert!(!due(&at(0, 0), 1));
     }
 
     #[test]
