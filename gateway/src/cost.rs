@@ -73,10 +73,17 @@ impl Cost {
     }
 }
 
+/// Fragments spreading fragments, at most this deep. The walk recurses
+/// once per level, so an unbounded chain (`F2 { ...F1 }`, `F3 { ...F2 }`,
+/// …) would overflow the stack; no real query nests fragments this far.
+const MAX_FRAGMENT_NESTING: usize = 32;
+
 struct Walker<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     known: HashMap<&'a str, Cost>,
     visiting: Vec<&'a str>,
+    /// A spread was found nested past [`MAX_FRAGMENT_NESTING`].
+    nested_too_deeply: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -134,6 +141,10 @@ impl<'a> Walker<'a> {
         if self.visiting.contains(&name) {
             return Cost::default();
         }
+        if self.visiting.len() >= MAX_FRAGMENT_NESTING {
+            self.nested_too_deeply = true;
+            return Cost::default();
+        }
         self.visiting.push(name);
         let cost = self.selection_set(&definition.node.selection_set.node);
         self.visiting.pop();
@@ -149,6 +160,7 @@ pub fn check(document: &ExecutableDocument, limits: &CostLimits) -> Result<(), S
         fragments: &document.fragments,
         known: HashMap::new(),
         visiting: Vec::new(),
+        nested_too_deeply: false,
     };
     let mut total = Cost::default();
     for (_, operation) in document.operations.iter() {
@@ -171,6 +183,11 @@ pub fn check(document: &ExecutableDocument, limits: &CostLimits) -> Result<(), S
         total.directives = total
             .directives
             .saturating_add(operation.directives.len() as u64);
+    }
+    if walker.nested_too_deeply {
+        return Err(format!(
+            "the query's fragments spread one another too deeply (at most {MAX_FRAGMENT_NESTING})"
+        ));
     }
     let over = |what: &str, limit: u64| Err(format!("the query {what} (at most {limit})"));
     if total.fields > limits.fields {
@@ -292,6 +309,27 @@ mod tests {
         assert!(judged(&fragment_chain(80)).is_err());
         // A short chain is an ordinary query.
         assert!(judged(&fragment_chain(5)).is_ok());
+    }
+
+    #[test]
+    fn a_long_chain_of_single_spreads_is_refused_without_deep_recursion() {
+        // Each fragment spreads the one before once: few fields, but a walk
+        // as deep as the chain. 100,000 levels would overflow a stack.
+        let chain = |n: usize| {
+            let mut query = String::from("fragment F0 on QueryRoot { __typename }\n");
+            for i in 1..=n {
+                query.push_str(&format!("fragment F{i} on QueryRoot {{ ...F{} }}\n", i - 1));
+            }
+            query.push_str(&format!("{{ ...F{n} }}"));
+            query
+        };
+        let refused = judged(&chain(100_000)).unwrap_err();
+        assert!(
+            refused.contains("spread one another too deeply"),
+            "{refused}"
+        );
+        assert!(judged(&chain(MAX_FRAGMENT_NESTING - 1)).is_ok());
+        assert!(judged(&chain(MAX_FRAGMENT_NESTING + 1)).is_err());
     }
 
     #[test]

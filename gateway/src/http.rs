@@ -280,10 +280,7 @@ async fn graphql(
             "rate-limited",
             Some(ErrorCode::RateLimited.as_str()),
         );
-        let body = error_body(
-            ErrorCode::RateLimited,
-            "the request budget for this minute is used (the clinic network's or this caller's); retry shortly",
-        );
+        let body = error_body(ErrorCode::RateLimited, crate::mobile::OVER_BUDGET);
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, "60")],
@@ -348,6 +345,7 @@ async fn graphql_ws(
         address: edge.trusted_proxies.client_address(peer, &headers),
         introspection: edge.introspection,
         limits: edge.websocket,
+        budget: Arc::clone(&state.config.limiter),
     };
     crate::ws::upgrade(
         upgrade,

@@ -11,6 +11,7 @@ mod in_redis;
 mod local;
 mod lru;
 
+pub(crate) use budget::OVER_BUDGET;
 pub use budget::{QueryCache, RateLimiter, sha256_hex};
 pub use in_redis::{QUERY_TTL, RedisMobile};
 pub use local::{DEFAULT_QUERY_CACHE_BYTES, MemoryMobile};

@@ -59,8 +59,10 @@ pub fn build_schema(
     // validation; async-graphql's own limits stay as a second line. The
     // introspection guard comes first (outermost): it judges the caller,
     // so it must see every document, also those the cost check answers
-    // from the documents it has already parsed (`parsed.rs`).
+    // from the documents it has already parsed (`parsed.rs`). Before all,
+    // an operation sent over a socket is counted against the budget.
     builder
+        .extension(crate::ws::SocketRequests)
         .extension(crate::introspection::IntrospectionGuard)
         .extension(crate::cost::QueryCost::default())
         .extension(crate::redact::ValueFreeErrors)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Subscription};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
-use trellis_access::reading_role;
+use trellis_access::{cares_for, reading_role};
 use trellis_auth::Role;
 use trellis_projector::{LocalChanges, PlanChanged, ReadModelStore};
 
@@ -60,7 +60,8 @@ pub struct SubscriptionRoot;
 
 #[Subscription]
 impl SubscriptionRoot {
-    /// Every new version of one plan the caller may read.
+    /// Every new version of one plan the caller may read. Ends when the
+    /// caller may no longer read it (taken off its care team, say).
     async fn plan_changed(
         &self,
         ctx: &Context<'_>,
@@ -90,15 +91,32 @@ impl SubscriptionRoot {
                 )
             })?
             .subscribe();
-        let tenant = caller.tenant.to_string();
         let plan_id = id.to_string();
-        let stream = BroadcastStream::new(changes).filter_map(move |change| {
-            let wanted = match change {
-                Ok(c) if c.tenant == tenant && c.plan_id == plan_id => Some(PlanChange(c)),
-                _ => None,
-            };
-            async move { wanted }
-        });
+        let read_models = Arc::clone(read_models);
+        // Each change is checked against the caller's access as it then
+        // stands: taken off the care team, the subscription ends (`complete`).
+        let stream = BroadcastStream::new(changes)
+            .filter_map(move |change| {
+                let (caller, plan_id) = (caller.clone(), plan_id.clone());
+                let read_models = Arc::clone(&read_models);
+                async move {
+                    let change = change.ok()?;
+                    if change.tenant != caller.tenant.as_str() || change.plan_id != plan_id {
+                        return None;
+                    }
+                    match read_models.plan(&caller.tenant, &plan_id).await {
+                        Ok(Some(view)) if reading_role(&caller, &view).is_some() => {
+                            Some(Some(PlanChange(change)))
+                        }
+                        Ok(_) => Some(None),
+                        // Unsure now: this change is not told, nor is the
+                        // subscription ended.
+                        Err(_) => None,
+                    }
+                }
+            })
+            .take_while(|change| futures::future::ready(change.is_some()))
+            .filter_map(futures::future::ready);
         Ok(Held::new(stream, slot))
     }
 
@@ -140,8 +158,9 @@ impl SubscriptionRoot {
                         .plan(&caller.tenant, &change.plan_id)
                         .await
                         .ok()??;
-                    let role = reading_role(&caller, &view)?;
-                    matches!(role, Role::Clinician | Role::Supervisor).then(|| {
+                    // As clinician or supervisor, whatever other roles the
+                    // caller holds (reading_role would name the first).
+                    cares_for(&caller, &view).then(|| {
                         futures::stream::iter(change.raised_flags.into_iter().map(move |flag_id| {
                             SafetyFlagAlert {
                                 plan_id: change.plan_id.clone(),

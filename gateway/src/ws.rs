@@ -4,7 +4,10 @@
 //! or the socket is closed (4408, as graphql-ws says), and one connection
 //! holds at most [`WebSocketLimits::max_subscriptions`] subscriptions at
 //! once — one more is answered `TOO_MANY_SUBSCRIPTIONS` while the others
-//! run on.
+//! run on. A message is at most [`MAX_REQUEST_BYTES`], as an HTTP body is,
+//! and every operation a socket runs (a query or mutation sent over it as
+//! much as a subscription) counts against the caller's request budget, as
+//! it would over HTTP ([`SocketRequests`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,18 +15,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use async_graphql::Context;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Context, ErrorExtensionValues, ServerError, ServerResult};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::WebSocketUpgrade;
 use axum::extract::ws::{CloseFrame, Message};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, Stream, StreamExt};
-use trellis_auth::TokenVerifier;
+use trellis_auth::{Caller, TokenVerifier};
 use trellis_grpc_edge::metrics::record_request;
 
 use crate::error::{ErrorCode, error};
+use crate::http::MAX_REQUEST_BYTES;
 use crate::introspection::IntrospectionPolicy;
+use crate::mobile::{OVER_BUDGET, RateLimiter};
 use crate::{RequestMeta, TrellisSchema};
 
 /// What one WebSocket connection may do.
@@ -127,11 +135,59 @@ impl<T> Stream for Held<T> {
 }
 
 /// What the socket's requests carry besides the caller.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct SocketSetup {
     pub(crate) address: String,
     pub(crate) introspection: IntrospectionPolicy,
     pub(crate) limits: WebSocketLimits,
+    pub(crate) budget: Arc<dyn RateLimiter>,
+}
+
+/// The request budget a socket's operations are counted against, in the
+/// connection's data (only sockets carry it: HTTP counts its requests at
+/// the edge, before the schema sees them).
+#[derive(Clone)]
+struct SocketBudget(Arc<dyn RateLimiter>);
+
+/// The schema extension that counts each operation run over a socket
+/// against the caller's budget, and refuses it (`RATE_LIMITED`) when spent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SocketRequests;
+
+impl ExtensionFactory for SocketRequests {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for SocketRequests {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        if let (Some(budget), Some(caller)) =
+            (ctx.data_opt::<SocketBudget>(), ctx.data_opt::<Caller>())
+        {
+            let tenant = caller.tenant.as_str();
+            if !budget.0.allow(tenant, &caller.subject).await {
+                record_request(
+                    tenant,
+                    "graphql",
+                    "rate-limited",
+                    Some(ErrorCode::RateLimited.as_str()),
+                );
+                let mut error = ServerError::new(OVER_BUDGET, None);
+                let mut extensions = ErrorExtensionValues::default();
+                extensions.set("code", ErrorCode::RateLimited.as_str());
+                error.extensions = Some(extensions);
+                return Err(error);
+            }
+        }
+        next.run(ctx, request).await
+    }
 }
 
 /// Upgrades to a GraphQL WebSocket. The bearer token comes in the
@@ -146,6 +202,9 @@ pub(crate) fn upgrade(
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // As an HTTP body: read (and held) before the token is checked.
+        .max_message_size(MAX_REQUEST_BYTES)
+        .max_frame_size(MAX_REQUEST_BYTES)
         .on_upgrade(move |socket| async move {
             let (mut sink, stream) = socket.split();
             let (initialised, init_seen) = tokio::sync::oneshot::channel::<()>();
@@ -207,6 +266,7 @@ fn connection_data(
     });
     data.insert(setup.introspection);
     data.insert(SubscriptionSlots::new(setup.limits.max_subscriptions));
+    data.insert(SocketBudget(setup.budget));
     Ok(data)
 }
 

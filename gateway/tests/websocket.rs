@@ -1,5 +1,7 @@
 //! WebSocket hygiene: a socket that never says `connection_init` is
-//! closed, and one connection holds a bounded number of subscriptions.
+//! closed, one connection holds a bounded number of subscriptions, a
+//! message is no larger than an HTTP body may be, and operations sent over
+//! a socket count against the request budget as HTTP requests do.
 
 mod common;
 
@@ -11,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use trellis_auth::Role;
 use trellis_gateway::WebSocketLimits;
-use trellis_projector::{ChangePublisher, LocalChanges, PlanChanged};
+use trellis_projector::{ChangePublisher, LocalChanges, PlanChanged, ReadModelStore};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -143,6 +145,116 @@ async fn one_connection_holds_a_bounded_number_of_subscriptions() {
     );
     send(&mut socket, subscribe("4")).await;
     hear_changes(&mut socket, &changes, &["2", "4"]).await;
+}
+
+async fn init(socket: &mut Socket, subject: &str) {
+    let token = common::token(subject, &[Role::Clinician]);
+    send(
+        socket,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    assert_eq!(next(socket).await["type"], "connection_ack");
+}
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_caller_may_no_longer_read_the_plan() {
+    let gateway = common::gateway(|_| {}).await;
+    let (changes, read_models) = (gateway.changes.clone(), gateway.read_models.clone());
+    let address = common::serve(gateway.router).await;
+    let mut socket = open(address).await;
+    init(&mut socket, "clin-1").await;
+    send(&mut socket, subscribe("1")).await;
+    hear_changes(&mut socket, &changes, &["1"]).await;
+
+    // The plan passes to another clinician: clin-1 hears no more of it.
+    let mut handed_over = common::plan();
+    handed_over.primary_clinician_id = "clin-2".into();
+    handed_over.version += 1;
+    read_models.save(vec![handed_over], 2).await.unwrap();
+    let change = PlanChanged {
+        tenant: common::TENANT.into(),
+        plan_id: common::PLAN_ID.into(),
+        version: 8,
+        raised_flags: vec![],
+    };
+    changes.publish(std::slice::from_ref(&change)).await;
+    let ended = next(&mut socket).await;
+    assert_eq!(
+        (&ended["type"], &ended["id"]),
+        (&json!("complete"), &json!("1")),
+        "{ended}"
+    );
+}
+
+#[tokio::test]
+async fn queries_over_a_socket_count_against_the_request_budget() {
+    let gateway = common::gateway(|config| {
+        config.limiter = std::sync::Arc::new(trellis_gateway::mobile::MemoryMobile::new(2));
+    })
+    .await;
+    let address = common::serve(gateway.router).await;
+    let mut socket = open(address).await;
+    init(&mut socket, "clin-1").await;
+    let query = |id: &str| {
+        json!({ "id": id, "type": "subscribe",
+                "payload": { "query": "{ plan(id: \"00000000-0000-0000-0000-000000000000\") { id } }" } })
+    };
+    for id in ["1", "2"] {
+        send(&mut socket, query(id)).await;
+        let answer = next(&mut socket).await;
+        assert_eq!(
+            (&answer["type"], &answer["id"]),
+            (&json!("next"), &json!(id)),
+            "{answer}"
+        );
+        assert!(answer["payload"].get("errors").is_none(), "{answer}");
+        assert_eq!(next(&mut socket).await["type"], "complete");
+    }
+    // The tenant's budget of 2 a minute is spent: the third is refused,
+    // and nothing of it ran.
+    send(&mut socket, query("3")).await;
+    let refused = next(&mut socket).await;
+    assert_eq!(refused["id"], "3", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{refused}"
+    );
+    assert!(refused["payload"]["data"].is_null(), "{refused}");
+}
+
+#[tokio::test]
+async fn a_message_larger_than_a_request_body_closes_the_socket() {
+    let gateway = common::gateway(|_| {}).await;
+    let address = common::serve(gateway.router).await;
+    let mut socket = open(address).await;
+    // Read before the token is checked, so a valid token does not help:
+    // the server must not hold megabytes for anyone.
+    let token = common::token("clin-1", &[Role::Clinician]);
+    let padding = "x".repeat(trellis_gateway::MAX_REQUEST_BYTES + 1);
+    let oversized = json!({ "type": "connection_init",
+                       "payload": { "authorization": format!("Bearer {token}"), "padding": padding } });
+    let _ = socket.send(Message::text(oversized.to_string())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(other)) => assert!(
+                    !other
+                        .to_text()
+                        .unwrap_or_default()
+                        .contains("connection_ack"),
+                    "an oversized init was acknowledged"
+                ),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the socket stayed open");
+
+    // A message within the limit is served as ever.
+    let mut socket = open(address).await;
+    init(&mut socket, "clin-1").await;
 }
 
 /// Announces changes of the plan until each of `ids` has heard one; no

@@ -22,6 +22,9 @@ pub trait RateLimiter: Send + Sync + 'static {
     async fn allow(&self, tenant: &str, subject: &str) -> bool;
 }
 
+/// What a caller over budget is told: the rule, and that it passes.
+pub(crate) const OVER_BUDGET: &str = "the request budget for this minute is used (the clinic network's or this caller's); retry shortly";
+
 /// Within budget: a limit of 0 means none.
 pub(crate) fn within(count: u64, limit: u64) -> bool {
     limit == 0 || count <= limit

@@ -71,6 +71,7 @@ pub fn token(subject: &str, roles: &[Role]) -> String {
 
 pub struct Gateway {
     pub router: Router,
+    pub read_models: SqliteReadModels,
     pub log: Arc<RecordingLog>,
     pub changes: LocalChanges,
     _dir: tempfile::TempDir,
@@ -82,6 +83,7 @@ pub async fn gateway(configure: impl FnOnce(&mut GatewayConfig)) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let read_models = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
     read_models.save(vec![plan()], 1).await.unwrap();
+    let kept = read_models.clone();
     let store = Arc::new(SqliteEventStore::open(dir.path().join("events.db")).unwrap());
     let key = DigestKey::development();
     let audit = Audit::new(store.clone(), store, key.clone(), key.public_key());
@@ -106,6 +108,7 @@ pub async fn gateway(configure: impl FnOnce(&mut GatewayConfig)) -> Gateway {
     let verifier = Arc::new(TokenVerifier::hs256(DEV_SECRET.as_bytes()).unwrap());
     Gateway {
         router: trellis_gateway::router(schema, verifier, config),
+        read_models: kept,
         log,
         changes,
         _dir: dir,

@@ -127,6 +127,15 @@ pub fn reading_role(caller: &Caller, plan: &(impl PlanScope + ?Sized)) -> Option
         .find(|&role| reach(caller, role).shows_clinical_content() && reaches(caller, role, plan))
 }
 
+/// Whether `caller` reaches `plan` as one of its clinicians or as its
+/// supervisor — the care team, whom safety alerts are for — whatever other
+/// roles they also hold (an auditor who also treats still treats).
+pub fn cares_for(caller: &Caller, plan: &(impl PlanScope + ?Sized)) -> bool {
+    caller.roles.iter().any(|&role| {
+        matches!(role, Role::Clinician | Role::Supervisor) && reaches(caller, role, plan)
+    })
+}
+
 /// Decides the role a caller acts in for `command` on `plan` (`None` for
 /// a plan that does not exist yet).
 pub fn authorize_command<P: PlanScope + ?Sized>(

@@ -604,3 +604,39 @@ fn a_supervisor_of_no_clinic_lists_by_their_other_role() {
     let only = caller("sup-3", &[Role::Supervisor], &[]);
     assert_eq!(list_scope(&only, ListRequest::default()), None);
 }
+
+#[test]
+fn the_care_team_is_who_treats_or_supervises_whatever_else_they_hold() {
+    let plan = TenantPlan {
+        tenant: "northside",
+        care: care(),
+    };
+    // An auditor who also treats the plan: read as auditor (the first
+    // role that reaches it), yet on its care team.
+    let both = caller("clin-8", &[Role::Auditor, Role::Clinician], &[]);
+    assert_eq!(reading_role(&both, &plan), Some(Role::Auditor));
+    assert!(cares_for(&both, &plan));
+    assert!(cares_for(
+        &caller("sup-1", &[Role::Supervisor], &["eastside"]),
+        &plan
+    ));
+    // Reaching the plan is not treating it.
+    assert!(!cares_for(&caller("aud-1", &[Role::Auditor], &[]), &plan));
+    assert!(!cares_for(
+        &caller("clin-9", &[Role::Auditor, Role::Clinician], &[]),
+        &plan
+    ));
+    assert!(!cares_for(
+        &caller("client-17", &[Role::Client], &[]),
+        &plan
+    ));
+    // Another tenant's plan of the same ids is nobody's here.
+    let elsewhere = TenantPlan {
+        tenant: "southside",
+        care: care(),
+    };
+    assert!(!cares_for(
+        &caller("clin-3", &[Role::Clinician], &[]),
+        &elsewhere
+    ));
+}
