@@ -15,7 +15,7 @@ use trellis_kernel::AccessQuery;
 use trellis_proto::audit::v1 as pb;
 use trellis_proto::audit::v1::audit_service_client::AuditServiceClient;
 
-use crate::context::{api_of, caller, request_meta};
+use crate::context::{Replay, api_of, caller, request_meta, spend_replay};
 use crate::error::{ErrorCode, error};
 use crate::plan::Plan;
 
@@ -271,7 +271,9 @@ impl AuditQuery {
         })
     }
 
-    /// The plan as it stood at a time (RFC 3339) or a version.
+    /// The plan as it stood at a time (RFC 3339) or a version. Replayed from
+    /// the plan's history, so resolved at most once per request (a second is
+    /// refused with BAD_USER_INPUT), and over HTTP only.
     async fn plan_as_of(
         &self,
         ctx: &Context<'_>,
@@ -279,6 +281,7 @@ impl AuditQuery {
         at: Option<String>,
         version: Option<u64>,
     ) -> async_graphql::Result<Plan> {
+        spend_replay(ctx, Replay::PlanAsOf)?;
         let as_of = match (time("at", at)?, version) {
             (Some(t), None) => AsOf::Time(t),
             (None, Some(v)) => AsOf::Version(v),
@@ -322,7 +325,9 @@ impl AuditQuery {
         }
     }
 
-    /// Field-level changes from one version of a plan to another.
+    /// Field-level changes from one version of a plan to another. Replayed
+    /// from the plan's history, so resolved at most once per request (a second
+    /// is refused with BAD_USER_INPUT), and over HTTP only.
     async fn plan_diff(
         &self,
         ctx: &Context<'_>,
@@ -330,6 +335,7 @@ impl AuditQuery {
         from_version: u64,
         to_version: u64,
     ) -> async_graphql::Result<Vec<FieldChange>> {
+        spend_replay(ctx, Replay::PlanDiff)?;
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
             AuditBackend::Remote(RemoteAudit {
@@ -446,8 +452,11 @@ impl AuditQuery {
             .collect())
     }
 
-    /// Recomputes the tenant's hash chains and signed digests.
+    /// Recomputes the tenant's hash chains and signed digests. Reads every
+    /// stream of the tenant, so resolved at most once per request (a second is
+    /// refused with BAD_USER_INPUT), and over HTTP only.
     async fn audit_verification(&self, ctx: &Context<'_>) -> async_graphql::Result<Verification> {
+        spend_replay(ctx, Replay::AuditVerification)?;
         let audit = match backend(ctx) {
             AuditBackend::Local(audit) => audit,
             AuditBackend::Remote(RemoteAudit {

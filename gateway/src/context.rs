@@ -18,24 +18,75 @@ pub struct RequestMeta {
     pub request_id: String,
 }
 
-/// Plans a request may still replay from their history: one. Each edge
-/// puts a fresh one in every request, so a request's replay cost is known
-/// before any replay runs, whatever the document selects.
+/// What a request may still replay from history: each of [`Replay`]'s
+/// kinds once. Each edge puts a fresh one in every request, so a request's
+/// replay cost is known before any replay runs, whatever the document
+/// selects (aliases included).
 #[derive(Debug, Default)]
-pub struct Replays(std::sync::atomic::AtomicBool);
+pub struct Replays(std::sync::atomic::AtomicU8);
 
-/// Takes the request's one replay, or refuses with the rule.
-pub(crate) fn spend_replay(ctx: &Context<'_>, field: &str) -> async_graphql::Result<()> {
-    let spent = ctx
-        .data_opt::<Replays>()
-        .is_none_or(|r| r.0.swap(true, std::sync::atomic::Ordering::Relaxed));
-    if spent {
+/// The fields that replay history: each costs a plan's stream (or, for
+/// the verification, every stream of the tenant) however little it
+/// selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    SignedVersion,
+    PlanAsOf,
+    PlanDiff,
+    AuditVerification,
+}
+
+impl Replay {
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            Self::SignedVersion => "signedVersion",
+            Self::PlanAsOf => "planAsOf",
+            Self::PlanDiff => "planDiff",
+            Self::AuditVerification => "auditVerification",
+        }
+    }
+
+    fn rule(self) -> String {
+        match self {
+            Self::SignedVersion => format!(
+                "{} is replayed from a plan's history: select it for one plan per request",
+                self.field()
+            ),
+            Self::AuditVerification => format!(
+                "{} recomputes every hash chain of the tenant: select it once per request",
+                self.field()
+            ),
+            Self::PlanAsOf | Self::PlanDiff => format!(
+                "{} is replayed from a plan's history: select it once per request",
+                self.field()
+            ),
+        }
+    }
+}
+
+/// Takes the request's one replay of `kind`, or refuses with the rule.
+pub(crate) fn spend_replay(ctx: &Context<'_>, kind: Replay) -> async_graphql::Result<()> {
+    // Sockets carry no budget: a subscription would replay per event.
+    let Some(replays) = ctx.data_opt::<Replays>() else {
         return Err(error(
             ErrorCode::BadUserInput,
             &format!(
-                "{field} is replayed from a plan's history: select it for one plan per request"
+                "{} is replayed from history: ask for it over HTTP, not over a socket",
+                kind.field()
             ),
         ));
+    };
+    let spent = replays
+        .0
+        .fetch_or(kind.bit(), std::sync::atomic::Ordering::Relaxed)
+        & kind.bit()
+        != 0;
+    if spent {
+        return Err(error(ErrorCode::BadUserInput, &kind.rule()));
     }
     Ok(())
 }

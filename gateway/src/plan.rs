@@ -14,7 +14,9 @@ use trellis_audit::history::read_whole_stream;
 use trellis_audit::timetravel::last_fully_signed;
 
 use crate::audit_backend::AuditBackend;
-use crate::context::{api_of, caller, internal, record_reads, selected, spend_replay, today};
+use crate::context::{
+    Replay, api_of, caller, internal, record_reads, selected, spend_replay, today,
+};
 use crate::contract;
 use crate::error::{ErrorCode, error};
 use crate::goals::Goal;
@@ -235,7 +237,7 @@ impl Plan {
     /// BAD_USER_INPUT, and it is not offered in subscriptions. Reading it
     /// writes its own access record, naming the version read.
     async fn signed_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plan>> {
-        spend_replay(ctx, "signedVersion")?;
+        spend_replay(ctx, Replay::SignedVersion)?;
         let signed = if compliance::pending_signatures(&self.0).is_empty() {
             Some(self.0.clone())
         } else {

@@ -58,6 +58,26 @@ pub fn rule_of(message: &str) -> Option<String> {
     const NOT_IN_ENUM: &str = "does not contain the value";
     // `Expected input type "Int", found <value>.`
     const WRONG_TYPE: &str = ", found ";
+    // `Unknown operation named "<operationName>"`: free text from the
+    // request's JSON, not a name the document holds.
+    const UNKNOWN_OPERATION: &str = "Unknown operation named ";
+    // `unknown field "<key>" of type "AddGoalInput"`: a key of the
+    // variables' JSON may be any text.
+    const UNKNOWN_FIELD: &str = "unknown field \"";
+    const OF_TYPE: &str = "\" of type ";
+    if message.starts_with(UNKNOWN_OPERATION) {
+        return Some("no operation in the document has the operationName sent".to_owned());
+    }
+    if let Some(start) = message.find(UNKNOWN_FIELD)
+        && let Some(end) = message.rfind(OF_TYPE)
+        && end >= start + UNKNOWN_FIELD.len()
+    {
+        return Some(format!(
+            "{}an unknown field of type {}",
+            &message[..start],
+            &message[end + OF_TYPE.len()..]
+        ));
+    }
     if let Some(at) = message.find(NOT_IN_ENUM) {
         return Some(format!("{}does not contain the value sent", &message[..at]));
     }
@@ -92,6 +112,23 @@ mod tests {
                 r#"Failed to parse "Int": Expected input type "Int", found a value of another type."#
             )
         );
+    }
+
+    #[test]
+    fn operation_names_and_variable_keys_are_not_quoted() {
+        assert_eq!(
+            rule_of(r#"Unknown operation named "Jane Roe, DOB 1980-01-01""#).as_deref(),
+            Some("no operation in the document has the operationName sent")
+        );
+        let refused = rule_of(
+            r#"Invalid value for argument "input", unknown field "Jane Roe" of type "AddGoalInput""#,
+        )
+        .unwrap();
+        assert_eq!(
+            refused,
+            r#"Invalid value for argument "input", an unknown field of type "AddGoalInput""#
+        );
+        assert!(!refused.contains("Jane"));
     }
 
     #[test]

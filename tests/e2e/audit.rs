@@ -200,6 +200,28 @@ async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
         .unwrap()
         .into_inner();
     assert_eq!(verified.digests, 2);
+    client
+        .list_digests(audit::ListDigestsRequest {})
+        .await
+        .unwrap();
+    // Every audit call is itself logged: digests made and listed too.
+    let auditor_calls = client
+        .get_access_log(audit::AccessLogRequest {
+            about: Some(audit::access_log_request::About::Subject("aud-1".into())),
+            after_id: None,
+            page_size: 1000,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let operations: Vec<&str> = auditor_calls
+        .entries
+        .iter()
+        .map(|a| a.operation.as_str())
+        .collect();
+    let count = |op: &str| operations.iter().filter(|o| **o == op).count();
+    assert_eq!(count("audit:create-digest"), 2, "{operations:?}");
+    assert_eq!(count("audit:digests"), 1, "{operations:?}");
 
     // The same through GraphQL.
     let data = server
@@ -229,6 +251,52 @@ async fn an_auditor_sees_who_changed_and_who_viewed_a_plan() {
         data["auditVerification"]["lastDigestAt"].as_str(),
         Some(verified.last_digest_at.as_str())
     );
+
+    // Replays of history are bounded per request: a second, under an
+    // alias, is refused with the rule.
+    for (first, second, field) in [
+        (
+            "auditVerification { ok }",
+            "again: auditVerification { ok }",
+            "auditVerification",
+        ),
+        (
+            "planAsOf(id: $id, version: 0) { version }",
+            "again: planAsOf(id: $id, version: 1) { version }",
+            "planAsOf",
+        ),
+        (
+            "planDiff(id: $id, fromVersion: 0, toVersion: 1) { path }",
+            "again: planDiff(id: $id, fromVersion: 1, toVersion: 2) { path }",
+            "planDiff",
+        ),
+    ] {
+        let (status, body) = server
+            .graphql_raw(
+                Some(&auditor),
+                &if first.contains("$id") {
+                    format!("query($id: ID!) {{ {first} {second} }}")
+                } else {
+                    format!("{{ {first} {second} }}")
+                },
+                if first.contains("$id") {
+                    json!({ "id": plan_id })
+                } else {
+                    json!({})
+                },
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let errors = body["errors"].as_array().expect("one refused");
+        assert_eq!(errors.len(), 1, "{body}");
+        assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        let message = errors[0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.ends_with("once per request"),
+            "{message}"
+        );
+        assert_eq!(errors[0]["path"], json!(["again"]), "{body}");
+    }
 }
 
 #[tokio::test]
