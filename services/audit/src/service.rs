@@ -253,6 +253,8 @@ impl Audit {
 
     pub async fn create_digest(&self, ctx: &ReadContext) -> Result<SignedDigest, AuditError> {
         Self::require_auditor(ctx)?;
+        self.log(ctx, None, "audit:create-digest", &["digests"])
+            .await?;
         let actor = Actor {
             subject: ctx.caller.subject.clone(),
             role: Role::Auditor.as_str().to_owned(),
@@ -277,6 +279,7 @@ impl Audit {
 
     pub async fn digests(&self, ctx: &ReadContext) -> Result<Vec<SignedDigest>, AuditError> {
         Self::require_auditor(ctx)?;
+        self.log(ctx, None, "audit:digests", &["digests"]).await?;
         Ok(integrity::list_digests(self.record.as_ref(), &ctx.caller.tenant).await?)
     }
 

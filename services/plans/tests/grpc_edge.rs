@@ -3269,6 +3269,29 @@ async fn save_template_without_an_id_derives_one() {
 }
 
 #[tokio::test]
+async fn template_commands_without_a_command_id_are_refused_and_write_nothing() {
+    let fx = Fixture::new();
+    let (wire, _) = full_template("Panic disorder");
+    assert_invalid(
+        call!(fx.save_template(pb::SaveTemplateRequest {
+            command_id: String::new(),
+            template: Some(wire.clone()),
+        }) as fx.admin()),
+        &["command_id"],
+    );
+    assert!(fx.template_events().await.is_empty());
+    let saved = fx.saved_template(wire).await;
+    assert_invalid(
+        call!(fx.retire_template(pb::RetireTemplateRequest {
+            command_id: " ".into(),
+            template_id: saved.template_id,
+        }) as fx.admin()),
+        &["command_id"],
+    );
+    assert_eq!(fx.template_events().await.len(), 1);
+}
+
+#[tokio::test]
 async fn save_template_resent_answers_the_first_save() {
     let fx = Fixture::new();
     let (wire, _) = full_template("Panic disorder");

@@ -68,7 +68,7 @@ pub(super) fn settings_command<T>(
 
 /// A settings command's id as the client sent it; a fresh one when it
 /// sent none (such a command cannot be recognised when resent).
-pub(super) fn settings_command_id(f: &mut Fields, raw: &str) -> Option<Uuid> {
+fn settings_command_id(f: &mut Fields, raw: &str) -> Option<Uuid> {
     if raw.trim().is_empty() {
         return Some(Uuid::new_v4());
     }

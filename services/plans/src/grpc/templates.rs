@@ -16,7 +16,7 @@ use crate::PlanCommands;
 
 use super::fields::{Fields, Mapped};
 use super::lifecycle::map_create_plan;
-use super::settings::{settings_command, settings_command_id, settings_context, settings_request};
+use super::settings::{settings_command, settings_context, settings_request};
 use super::status::to_status;
 use super::wire::{goal_term, instrument, modality};
 
@@ -78,7 +78,9 @@ pub(super) async fn save_template(
     let (caller, meta, body) = settings_request(request)?;
     let tenant = caller.tenant.to_string();
     let mut fields = Fields::default();
-    let command_id = settings_command_id(&mut fields, &body.command_id);
+    // Required here (unlike the other settings): a template saved twice
+    // would be two versions, so a resend must be recognisable.
+    let command_id = fields.command_id(&body.command_id);
     let wire = body.template.unwrap_or_default();
     let template = from_wire(&mut fields, &wire);
     if let Some(t) = &template
@@ -114,6 +116,9 @@ pub(super) async fn retire_template(
         request,
         |b| &b.command_id,
         |b, fields| {
+            if b.command_id.trim().is_empty() {
+                fields.violation("command_id", "is required");
+            }
             if b.template_id.trim().is_empty() {
                 fields.violation("template_id", "is required");
             }
