@@ -1556,6 +1556,50 @@ async fn record_measure_maps_a_total_without_answers_and_a_self_report() {
 }
 
 #[tokio::test]
+async fn record_measures_names_a_bad_questionnaire_by_its_place_and_writes_nothing() {
+    let fx = Fixture::new();
+    let plan = fx.plan().await;
+    let before = fx.len_of(plan).await;
+    let good = pb::MeasureAdministration {
+        measure_id: Uuid::new_v4().to_string(),
+        instrument: pb::Instrument::Phq9.into(),
+        answers: answers_of(Instrument::Phq9),
+        total: None,
+        administered_on: days_ago(1).to_string(),
+        source: pb::ProgressSource::Clinician.into(),
+    };
+    let status = assert_invalid(
+        call!(fx.record_measures(pb::RecordMeasuresRequest {
+            command_id: cid(),
+            plan_id: plan.to_string(),
+            measures: vec![
+                good.clone(),
+                pb::MeasureAdministration {
+                    measure_id: String::new(),
+                    ..good
+                },
+            ],
+        })),
+        &["measures.measure_id"],
+    );
+    let described: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| v.description.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        described[0].starts_with("questionnaire 2: "),
+        "{described:?}"
+    );
+    assert_eq!(fx.len_of(plan).await, before);
+}
+
+#[tokio::test]
 async fn record_measure_refuses_bad_fields_and_a_wrong_number_of_answers() {
     let fx = Fixture::new();
     let plan = fx.plan().await;
@@ -2621,7 +2665,7 @@ async fn add_intervention_refuses_bad_fields_an_unnamed_other_and_an_unknown_goa
             other_modality: String::new(),
             ..request()
         })),
-        &["modality"],
+        &["other_modality"],
     );
     refused(
         call!(fx.add_intervention(pb::AddInterventionRequest {
@@ -3698,7 +3742,7 @@ async fn create_plan_from_template_refuses_bad_fields_and_an_unknown_template() 
                 template_id: String::new(),
             })
         ),
-        &["command_id", "template_id"],
+        &["plan.command_id", "template_id"],
     );
     assert_invalid(
         call!(
@@ -3710,7 +3754,7 @@ async fn create_plan_from_template_refuses_bad_fields_and_an_unknown_template() 
                 template_id: "builtin-gad".into(),
             })
         ),
-        &["plan_id"],
+        &["plan.plan_id"],
     );
     assert_invalid(
         call!(
@@ -3719,7 +3763,7 @@ async fn create_plan_from_template_refuses_bad_fields_and_an_unknown_template() 
                 template_id: "builtin-gad".into(),
             })
         ),
-        &["command_id"],
+        &["plan"],
     );
     refused(
         call!(

@@ -75,7 +75,7 @@ impl Plan {
     ) -> Result<Vec<PlanEvent>, PlanError> {
         let mut v = Violations::default();
         if let Modality::Other(name) = &c.modality {
-            v.required("modality", name, MAX_SHORT_TEXT);
+            v.required("other_modality", name, MAX_SHORT_TEXT);
         }
         v.required("technique", &c.technique, MAX_TEXT);
         v.optional("frequency", &c.frequency, MAX_SHORT_TEXT);

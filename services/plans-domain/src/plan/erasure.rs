@@ -21,6 +21,23 @@ fn years_after(from: NaiveDate, years: u32) -> NaiveDate {
         .unwrap_or(NaiveDate::MAX)
 }
 
+impl EraseClientContent {
+    /// The override reason's rules, judged without any plan (so a client
+    /// with none gets the same answer): present when given, one line of
+    /// at most `MAX_TEXT` characters.
+    pub fn check(&self) -> Result<(), PlanError> {
+        let Some(reason) = self.override_reason.as_deref() else {
+            return Ok(());
+        };
+        let mut v = Violations::default();
+        v.required("override_reason", reason, MAX_TEXT);
+        if reason.chars().any(char::is_control) {
+            v.push("override_reason", "must be one line");
+        }
+        v.finish()
+    }
+}
+
 impl Plan {
     pub(super) fn erase_client(
         &self,
@@ -29,10 +46,8 @@ impl Plan {
     ) -> Result<Vec<PlanEvent>, PlanError> {
         let mut retention_years = None;
         let basis = match c.override_reason.as_deref() {
-            Some(reason) => {
-                let mut v = Violations::default();
-                v.required("override_reason", reason, MAX_TEXT);
-                v.finish()?;
+            Some(_) => {
+                c.check()?;
                 ErasureBasis::Override
             }
             None => {

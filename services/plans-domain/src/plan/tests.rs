@@ -817,7 +817,7 @@ mod clinical_picture {
             .then_error(PlanError::UnknownGoal(GOAL));
         given([created()])
             .when(intervention(Modality::Other(" ".into()), vec![]))
-            .then_invalid(&["modality"]);
+            .then_invalid(&["other_modality"]);
     }
 
     #[test]
@@ -1956,6 +1956,27 @@ mod erasure {
         given([created(), goal_added()])
             .when(erase(Some("court order 2026-114")))
             .then([erased(ErasureBasis::Override, PlanStatus::Draft, (1, 0))]);
+    }
+
+    #[test]
+    fn an_override_reason_is_one_line_of_bounded_length_even_with_no_plan() {
+        given([created(), goal_added()])
+            .when(erase(Some("court order\n2026-114")))
+            .then_invalid(&["override_reason"]);
+        given([created(), goal_added()])
+            .when(erase(Some(&"x".repeat(4001))))
+            .then_invalid(&["override_reason"]);
+        // Judged without a plan too: a client with none gets the same answer.
+        let content = EraseClientContent {
+            retention_years: 6,
+            override_reason: Some("court order\r2026-114".into()),
+        };
+        assert!(matches!(content.check(), Err(PlanError::Invalid(_))));
+        let content = EraseClientContent {
+            retention_years: 6,
+            override_reason: None,
+        };
+        assert!(content.check().is_ok());
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn validate(t: &PlanTemplate) -> Result<PlanTemplate, PlanError> {
         text("interventions.frequency", &i.frequency, MAX_NAME, false);
         text("interventions.comorbidity", &i.comorbidity, MAX_NAME, false);
         if let Modality::Other(name) = &i.modality {
-            text("interventions.modality", name, MAX_NAME, true);
+            text("interventions.other_modality", name, MAX_NAME, true);
         }
     }
     if t.goals.is_empty() {

@@ -64,6 +64,9 @@ impl PlanCommands {
             retention_years,
             override_reason: override_reason.map(str::to_owned),
         });
+        if let PlanCommand::EraseClientContent(content) = &command {
+            content.check()?;
+        }
         let today = (self.today)();
         let mut plans = Vec::new();
         for stream in erasure

@@ -73,7 +73,9 @@ pub(super) fn record_measures(
     }
     let decoded: Vec<Option<RecordMeasure>> = measures
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(n, m)| {
+            let before = f.0.len();
             let measure_id = f.uuid("measures.measure_id", &m.measure_id);
             let which = f.choice("measures.instrument", instrument(m.instrument));
             let administered_on = f.date("measures.administered_on", &m.administered_on);
@@ -82,6 +84,11 @@ pub(super) fn record_measures(
                 m.answers.iter().map(|a| u8::try_from(*a).ok()).collect();
             if answers.is_none() {
                 f.violation("measures.answers", "each answer must be a small number");
+            }
+            // Named by place, as the plan's own refusals are.
+            for violation in &mut f.0[before..] {
+                violation.description =
+                    format!("questionnaire {}: {}", n + 1, violation.description);
             }
             Some(RecordMeasure {
                 measure_id: MeasureId(measure_id?),

@@ -25,8 +25,27 @@ pub(super) fn create_plan_from_template(
     r: &pb::CreatePlanFromTemplateRequest,
     f: &mut Fields,
 ) -> Option<Mapped> {
-    let plan = r.plan.clone().unwrap_or_default();
-    let created = map_create_plan(caller, &plan, f);
+    // The plan's own ids are named under `plan.`, where the request holds
+    // them.
+    let created = match &r.plan {
+        Some(plan) => {
+            let mut inner = Fields::default();
+            let created = map_create_plan(caller, plan, &mut inner);
+            for violation in inner.0 {
+                let field = match violation.field {
+                    "command_id" => "plan.command_id",
+                    "plan_id" => "plan.plan_id",
+                    other => other,
+                };
+                f.violation(field, &violation.description);
+            }
+            created
+        }
+        None => {
+            f.violation("plan", "is required");
+            None
+        }
+    };
     if r.template_id.trim().is_empty() {
         f.violation("template_id", "is required");
     }
