@@ -66,7 +66,8 @@ pub struct CommandArgs {
     /// Bytes of plan state held in memory (about); cold plans are evicted.
     #[arg(long, env = "TRELLIS_PLAN_CACHE_BYTES", default_value_t = trellis_plans::DEFAULT_CACHE_BYTES)]
     pub plan_cache_bytes: usize,
-    /// Events between two snapshots of a plan; 0 turns snapshots off.
+    /// Events at least between two snapshots of a plan (an old one waits
+    /// for a quarter of its events); 0 turns snapshots off.
     #[arg(long, env = "TRELLIS_SNAPSHOT_EVERY", default_value_t = trellis_plans::SNAPSHOT_EVERY)]
     pub snapshot_every: u64,
     /// Years a closed plan is kept before its client may be erased without
