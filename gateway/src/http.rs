@@ -346,6 +346,7 @@ async fn graphql_ws(
         introspection: edge.introspection,
         limits: edge.websocket,
         budget: Arc::clone(&state.config.limiter),
+        max_message_bytes: MAX_REQUEST_BYTES,
     };
     crate::ws::upgrade(
         upgrade,

@@ -4,7 +4,7 @@
 //! or the socket is closed (4408, as graphql-ws says), and one connection
 //! holds at most [`WebSocketLimits::max_subscriptions`] subscriptions at
 //! once — one more is answered `TOO_MANY_SUBSCRIPTIONS` while the others
-//! run on. A message is at most [`MAX_REQUEST_BYTES`], as an HTTP body is,
+//! run on. A message is at most as large as an HTTP body may be,
 //! and every operation a socket runs (a query or mutation sent over it as
 //! much as a subscription) counts against the caller's request budget, as
 //! it would over HTTP ([`SocketRequests`]).
@@ -29,7 +29,6 @@ use trellis_auth::{Caller, TokenVerifier};
 use trellis_grpc_edge::metrics::record_request;
 
 use crate::error::{ErrorCode, error};
-use crate::http::MAX_REQUEST_BYTES;
 use crate::introspection::IntrospectionPolicy;
 use crate::mobile::{OVER_BUDGET, RateLimiter};
 use crate::{RequestMeta, TrellisSchema};
@@ -141,6 +140,8 @@ pub(crate) struct SocketSetup {
     pub(crate) introspection: IntrospectionPolicy,
     pub(crate) limits: WebSocketLimits,
     pub(crate) budget: Arc<dyn RateLimiter>,
+    /// The largest message (and frame) read: an HTTP body's limit.
+    pub(crate) max_message_bytes: usize,
 }
 
 /// The request budget a socket's operations are counted against, in the
@@ -203,8 +204,8 @@ pub(crate) fn upgrade(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // As an HTTP body: read (and held) before the token is checked.
-        .max_message_size(MAX_REQUEST_BYTES)
-        .max_frame_size(MAX_REQUEST_BYTES)
+        .max_message_size(setup.max_message_bytes)
+        .max_frame_size(setup.max_message_bytes)
         .on_upgrade(move |socket| async move {
             let (mut sink, stream) = socket.split();
             let (initialised, init_seen) = tokio::sync::oneshot::channel::<()>();
