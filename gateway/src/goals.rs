@@ -103,11 +103,10 @@ impl Objective<'_> {
     async fn met_on(&self) -> Option<String> {
         self.0.met_on.map(|d| d.to_string())
     }
-    /// The most recent progress value, if any: of the latest observation
-    /// day (a value entered late for an earlier day does not replace it),
-    /// the last recorded for that day.
+    /// The last progress value recorded, if any (a value entered late for
+    /// an earlier day is the last recorded; `progress` gives each day).
     async fn latest_value(&self) -> Option<f64> {
-        latest_observed(&self.0.progress).map(|p| p.value)
+        self.0.progress.last().map(|p| p.value)
     }
     async fn progress(&self) -> Vec<Progress<'_>> {
         self.0.progress.iter().map(Progress).collect()
@@ -188,50 +187,5 @@ impl ObjectiveRevision<'_> {
     }
     async fn revised_at(&self) -> String {
         self.0.revised_at.to_rfc3339()
-    }
-}
-
-/// The progress entry observed last; of one day, the last recorded.
-fn latest_observed(
-    progress: &[trellis_projector::ProgressView],
-) -> Option<&trellis_projector::ProgressView> {
-    progress
-        .iter()
-        .enumerate()
-        .max_by_key(|(at, p)| (p.observed_on, *at))
-        .map(|(_, p)| p)
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{NaiveDate, Utc};
-    use trellis_plans_domain::ProgressSource;
-    use trellis_projector::ProgressView;
-
-    use super::latest_observed;
-
-    fn progress(value: f64, observed_on: &str) -> ProgressView {
-        ProgressView {
-            value,
-            observed_on: observed_on.parse::<NaiveDate>().unwrap(),
-            source: ProgressSource::Clinician,
-            note: String::new(),
-            recorded_by: "clin-3".into(),
-            recorded_at: Utc::now(),
-        }
-    }
-
-    #[test]
-    fn the_latest_value_is_of_the_latest_day_observed() {
-        let entries = [
-            progress(3.0, "2026-12-01"),
-            progress(2.0, "2026-12-08"),
-            // Entered late, for an earlier day: not the latest.
-            progress(5.0, "2026-11-20"),
-            // A second value for the latest day: the last recorded wins.
-            progress(1.0, "2026-12-08"),
-        ];
-        assert_eq!(latest_observed(&entries).map(|p| p.value), Some(1.0));
-        assert!(latest_observed(&[]).is_none());
     }
 }

@@ -107,8 +107,12 @@ impl Plan {
     async fn reviews(&self) -> Vec<Review<'_>> {
         self.0.reviews.iter().map(Review).collect()
     }
-    /// Standardized measures, oldest first, optionally of one instrument —
-    /// a client's trend, with each score's band and change from baseline.
+    /// Standardized measures in the order they were recorded (oldest
+    /// first), optionally of one instrument — a client's trend, with each
+    /// score's band and change from baseline: the instrument's first score
+    /// recorded, as a score objective's baseline is. A questionnaire
+    /// entered late for an earlier day comes where it was recorded; its
+    /// `administeredOn` tells its day.
     async fn measures(&self, instrument: Option<contract::Instrument>) -> Vec<Measure<'_>> {
         let wanted: Option<trellis_plans_domain::Instrument> = instrument.map(Into::into);
         self.0

@@ -7,24 +7,17 @@ use super::plan::{MeasureScheduleView, MeasureView, PlanView, SafetyFlagView};
 
 pub(super) fn apply(view: &mut PlanView, event: PlanEvent, recorded: &RecordedEvent) {
     match event {
-        // Kept in the order they were administered (a questionnaire
-        // entered late goes before later ones), recording order within a
-        // day: the trend reads oldest first and its baseline is the first.
-        PlanEvent::MeasureRecorded(e) => view.measures.insert(
-            view.measures
-                .partition_point(|m| m.administered_on <= e.administered_on),
-            MeasureView {
-                measure_id: e.measure_id.to_string(),
-                band: e.instrument.band(e.total),
-                instrument: e.instrument,
-                answers: e.answers,
-                total: e.total,
-                administered_on: e.administered_on,
-                source: e.source,
-                recorded_by: recorded.metadata.actor.subject.clone(),
-                entered_in_error: None,
-            },
-        ),
+        PlanEvent::MeasureRecorded(e) => view.measures.push(MeasureView {
+            measure_id: e.measure_id.to_string(),
+            band: e.instrument.band(e.total),
+            instrument: e.instrument,
+            answers: e.answers,
+            total: e.total,
+            administered_on: e.administered_on,
+            source: e.source,
+            recorded_by: recorded.metadata.actor.subject.clone(),
+            entered_in_error: None,
+        }),
         PlanEvent::SafetyFlagRaised(e) => view.safety_flags.push(SafetyFlagView {
             flag_id: e.flag_id.to_string(),
             measure_id: e.measure_id.to_string(),

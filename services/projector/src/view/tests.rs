@@ -95,28 +95,3 @@ fn an_unreadable_event_leaves_the_view_as_it_was() {
     assert!(apply_event(&mut view, &broken).is_err());
     assert_eq!(view, before);
 }
-
-#[test]
-fn measures_read_in_the_order_they_were_administered() {
-    use trellis_plans_domain::{Instrument, MeasureId, MeasureRecorded, ProgressSource};
-    let measure = |n: u128, total: u32, on: &str| {
-        PlanEvent::MeasureRecorded(MeasureRecorded {
-            measure_id: MeasureId(Uuid::from_u128(n)),
-            instrument: Instrument::Gad7,
-            answers: vec![],
-            total,
-            administered_on: on.parse().unwrap(),
-            source: ProgressSource::Clinician,
-        })
-    };
-    let mut view = None;
-    apply_event(&mut view, &recorded(0, &created())).unwrap();
-    apply_event(&mut view, &recorded(1, &measure(10, 12, "2026-12-01"))).unwrap();
-    apply_event(&mut view, &recorded(2, &measure(11, 9, "2026-12-15"))).unwrap();
-    // Entered late: the intake questionnaire, given before both.
-    apply_event(&mut view, &recorded(3, &measure(12, 16, "2026-11-20"))).unwrap();
-    // The same day as another: after it, as recorded.
-    apply_event(&mut view, &recorded(4, &measure(13, 11, "2026-12-01"))).unwrap();
-    let totals: Vec<u32> = view.unwrap().measures.iter().map(|m| m.total).collect();
-    assert_eq!(totals, vec![16, 12, 11, 9]);
-}
