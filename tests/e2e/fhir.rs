@@ -524,6 +524,18 @@ async fn refusals_state_the_rule_and_record_nothing() {
     let (status, outcome) = fhir.get("CarePlan?subjekt=Patient/client-7").await;
     assert_eq!(status, 400, "{outcome}");
 
+    // `_format` that rules out JSON is 406 on every route, writes and the
+    // public terminology included, and nothing is recorded.
+    let (status, _) = fhir.get("metadata?_format=xml").await;
+    assert_eq!(status, 406);
+    let (status, _) = fhir.get("CodeSystem/instruments?_format=xml").await;
+    assert_eq!(status, 406);
+    let (status, _) = fhir
+        .post("/Observation?_format=xml", &total("o-x", 40))
+        .await;
+    assert_eq!(status, 406);
+    assert_eq!(measures_of(&server, &clinician, &plan).await, 0);
+
     // Another method on a served path: an OperationOutcome, not a bare 405.
     let put = reqwest::Client::new()
         .put(format!("{}/fhir/r4/CarePlan/{plan}", server.http))
@@ -636,7 +648,23 @@ async fn a_bulk_export_writes_every_readable_plan_as_ndjson() {
         let url = output["url"].as_str().unwrap();
         let anonymous = http.get(url).send().await.unwrap();
         assert_eq!(anonymous.status(), 401, "files need the token");
-        let file = http.get(url).bearer_auth(&clinician).send().await.unwrap();
+        // Asked for as what it is: NDJSON (JSON alone is not it).
+        let only_json = http
+            .get(url)
+            .bearer_auth(&clinician)
+            .header("accept", "application/fhir+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(only_json.status(), 406);
+        let file = http
+            .get(url)
+            .bearer_auth(&clinician)
+            .header("accept", "application/fhir+ndjson")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.status(), 200);
         assert_eq!(file.headers()["content-type"], "application/fhir+ndjson");
         let text = file.text().await.unwrap();
         let lines: Vec<Value> = text

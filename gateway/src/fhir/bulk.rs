@@ -54,8 +54,10 @@ fn yours<'a>(
     id: &str,
     interaction: &Interaction,
 ) -> Result<&'a Job, Refusal> {
+    // Past its hour a job is gone, whether or not a new export has
+    // swept it out yet.
     jobs.get(id)
-        .filter(|j| j.owner == owner(interaction))
+        .filter(|j| j.owner == owner(interaction) && j.is_kept())
         .ok_or_else(unknown_job)
 }
 
@@ -210,7 +212,9 @@ pub(crate) async fn kick_off(
     );
     let id = fhir.bulk.start(owner(&interaction), request)?;
     let status_url = format!("{}/$export-status/{id}", interaction.base.0);
-    tokio::spawn(run(fhir, interaction, id, types));
+    let jobs = Arc::clone(&fhir.bulk);
+    let task = tokio::spawn(run(fhir, interaction, id.clone(), types));
+    jobs.run_as(&id, task.abort_handle());
     let mut response = StatusCode::ACCEPTED.into_response();
     if let Ok(location) = HeaderValue::from_str(&status_url) {
         response

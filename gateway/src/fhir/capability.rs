@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::codes::{INSTRUMENTS, PSWQ, SEVERITY_BANDS};
 use super::outcome::{Refusal, resource};
-use super::request::{Fhir, accepts_json};
+use super::request::{Fhir, Served, accepts_json, formats};
 
 const US_CORE: &str = "http://hl7.org/fhir/us/core/StructureDefinition";
 
@@ -60,6 +60,8 @@ fn capability_statement(base: &str) -> Value {
                         param("subject", "reference", "Patient/{client id}"),
                         param("patient", "reference", "the same as subject"),
                         param("status", "token", "draft, active, on-hold, completed or revoked; comma-separated for several"),
+                        param("_count", "number", "plans a page, 1 to 50 (20)"),
+                        param("_cursor", "string", "where the page starts, from a next link"),
                     ],
                     "operation": [{
                         "name": "everything",
@@ -77,6 +79,7 @@ fn capability_statement(base: &str) -> Value {
                         param("patient", "reference", "the same as subject"),
                         param("code", "token", "a questionnaire total: 44261-6, 70274-6 or pswq-total"),
                         param("category", "token", "survey"),
+                        param("_count", "number", "totals a page, 1 to 50 (20)"),
                         param("_cursor", "string", "where the page starts, from a next link"),
                     ],
                     "documentation": "create records a questionnaire's total exactly as RecordMeasure does; identifier is required and makes a retry record it once.",
@@ -92,6 +95,8 @@ fn capability_statement(base: &str) -> Value {
                     "searchParam": [
                         param("entity", "reference", "CarePlan/{id}: who read this plan"),
                         param("agent", "reference", "a user: Practitioner/{subject} (or Patient/…, or the bare subject): what they read"),
+                        param("_count", "number", "entries a page, 1 to 50 (20)"),
+                        param("_cursor", "string", "where the page starts, from a next link"),
                     ],
                     "documentation": "The access log, for auditors.",
                 },
@@ -125,8 +130,12 @@ fn capability_statement(base: &str) -> Value {
 }
 
 /// `GET /fhir/r4/metadata`: open to anyone, as FHIR clients expect.
-pub(crate) async fn metadata(State(fhir): State<Fhir>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = accepts_json(&headers) {
+pub(crate) async fn metadata(
+    State(fhir): State<Fhir>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = accepts_json(&headers).and_then(|()| formats(uri.query(), Served::Json)) {
         return refusal.into_response();
     }
     let base = fhir.base(&headers);
@@ -181,8 +190,12 @@ fn severity_bands() -> Value {
 }
 
 /// `GET /fhir/r4/CodeSystem/{id}`: public terminology, no token needed.
-pub(crate) async fn code_system(Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = accepts_json(&headers) {
+pub(crate) async fn code_system(
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = accepts_json(&headers).and_then(|()| formats(uri.query(), Served::Json)) {
         return refusal.into_response();
     }
     match id.as_str() {

@@ -180,6 +180,16 @@ fn same(incoming: &IncomingMeasure, recorded: &Measure) -> bool {
         && (incoming.answers.is_empty() || incoming.answers == recorded.answers)
 }
 
+/// Whether two resources under one identifier in one request say the same
+/// administration: instrument and day, and the answers and totals both
+/// give (a QuestionnaireResponse's answers and its Observation's total).
+fn agree(a: &IncomingMeasure, b: &IncomingMeasure) -> bool {
+    a.instrument.name == b.instrument.name
+        && a.administered_on == b.administered_on
+        && (a.total.is_none() || b.total.is_none() || a.total == b.total)
+        && (a.answers.is_empty() || b.answers.is_empty() || a.answers == b.answers)
+}
+
 /// What became of one measure: whether it is new, and the resource as
 /// the export shows it (`None` while the read models lag).
 pub(super) struct Recorded {
@@ -210,9 +220,13 @@ pub(super) async fn record_group(
             Some(existing) if !same(measure, &existing) => return Err(reused(measure)),
             Some(_) => {}
             // The same administration twice in one request (its
-            // QuestionnaireResponse and its Observation) is recorded once.
-            None if new.iter().any(|n| n.measure_id == measure.measure_id) => {}
-            None => new.push(measure),
+            // QuestionnaireResponse and its Observation) is recorded once;
+            // under one identifier, two that disagree are refused.
+            None => match new.iter().find(|n| n.measure_id == measure.measure_id) {
+                Some(first) if !agree(first, measure) => return Err(reused(measure)),
+                Some(_) => {}
+                None => new.push(measure),
+            },
         }
     }
     if !new.is_empty() {
@@ -366,4 +380,39 @@ pub(crate) async fn observation_create(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     create(&fhir, &interaction, &headers, &body, observation).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::codes::INSTRUMENTS_CODED;
+
+    fn measure(
+        instrument: usize,
+        answers: Vec<i64>,
+        total: Option<i64>,
+        on: &str,
+    ) -> IncomingMeasure {
+        IncomingMeasure {
+            instrument: INSTRUMENTS_CODED[instrument],
+            answers,
+            total,
+            administered_on: on.into(),
+            client_id: "client-17".into(),
+            plan_id: None,
+            self_reported: false,
+            measure_id: Uuid::nil(),
+            resource_type: "Observation",
+        }
+    }
+
+    #[test]
+    fn resources_under_one_identifier_must_tell_the_same_administration() {
+        let answers = measure(0, vec![1, 1, 1, 1, 1, 1, 1, 1, 0], None, "2026-12-01");
+        let total = measure(0, vec![], Some(8), "2026-12-01");
+        assert!(agree(&answers, &total), "a response and its total");
+        assert!(!agree(&total, &measure(0, vec![], Some(9), "2026-12-01")));
+        assert!(!agree(&total, &measure(0, vec![], Some(8), "2026-12-02")));
+        assert!(!agree(&total, &measure(1, vec![], Some(8), "2026-12-01")));
+    }
 }

@@ -55,14 +55,68 @@ impl FromRequestParts<Fhir> for Interaction {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-        fhir.authenticate(&parts.headers, peer)
+        // A bulk export's file is the one thing served as NDJSON.
+        let served = if parts.uri.path().contains("/$export-file/") {
+            Served::Ndjson
+        } else {
+            Served::Json
+        };
+        formats(parts.uri.query(), served)?;
+        fhir.authenticate(&parts.headers, peer, served)
     }
+}
+
+/// A `_format` in the query must name what the route serves, on every
+/// route (searches check it again with their parameters).
+pub(crate) fn formats(query: Option<&str>, served: Served) -> Result<(), Refusal> {
+    let asked = query.and_then(pairs).and_then(|pairs| {
+        pairs
+            .into_iter()
+            .find(|(name, _)| name == "_format")
+            .map(|(_, value)| value)
+    });
+    let Some(asked) = asked else {
+        return Ok(());
+    };
+    let fits = match served {
+        Served::Json => matches!(
+            asked.as_str(),
+            "json" | "application/json" | "application/fhir+json"
+        ),
+        Served::Ndjson => matches!(
+            asked.as_str(),
+            "ndjson" | "application/ndjson" | "application/fhir+ndjson"
+        ),
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            Issue::new(
+                "not-supported",
+                "_format: only json is served (ndjson for export files)",
+            ),
+        ))
+    }
+}
+
+/// What a route answers in, for `Accept` and `_format`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Served {
+    Json,
+    Ndjson,
 }
 
 impl Fhir {
     /// The caller of this request, or the refusal to send.
-    fn authenticate(&self, headers: &HeaderMap, peer: SocketAddr) -> Result<Interaction, Refusal> {
-        accepts_json(headers)?;
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+        served: Served,
+    ) -> Result<Interaction, Refusal> {
+        accepts(headers, served)?;
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -127,30 +181,40 @@ fn is_host(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
 }
 
-/// JSON is the only format served: an `Accept` that rules it out is
-/// refused rather than answered in a format the client did not ask for.
-pub(crate) fn accepts_json(headers: &HeaderMap) -> Result<(), Refusal> {
+/// JSON is the only format served (NDJSON for a bulk export's files): an
+/// `Accept` that rules it out is refused rather than answered in a format
+/// the client did not ask for.
+fn accepts(headers: &HeaderMap, served: Served) -> Result<(), Refusal> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let json = accept.split(',').any(|kind| {
+    let (kinds, rule): (&[&str], &str) = match served {
+        Served::Json => (
+            &["application/json", "application/fhir+json"],
+            "only JSON is served: accept application/fhir+json",
+        ),
+        Served::Ndjson => (
+            &["application/ndjson", "application/fhir+ndjson"],
+            "an export file is NDJSON: accept application/fhir+ndjson",
+        ),
+    };
+    let fits = accept.split(',').any(|kind| {
         let kind = kind.split(';').next().unwrap_or_default().trim();
-        matches!(
-            kind,
-            "*/*" | "application/*" | "application/json" | "application/fhir+json"
-        )
+        matches!(kind, "*/*" | "application/*") || kinds.contains(&kind)
     });
-    if json {
+    if fits {
         Ok(())
     } else {
         Err(Refusal::new(
             StatusCode::NOT_ACCEPTABLE,
-            Issue::new(
-                "not-supported",
-                "only JSON is served: accept application/fhir+json",
-            ),
+            Issue::new("not-supported", rule),
         ))
     }
+}
+
+/// [`accepts`] for the JSON routes.
+pub(crate) fn accepts_json(headers: &HeaderMap) -> Result<(), Refusal> {
+    accepts(headers, Served::Json)
 }
 
 /// The search parameters of a request; unknown ones are refused, so a
