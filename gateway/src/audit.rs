@@ -64,9 +64,13 @@ fn to_error(e: AuditError) -> async_graphql::Error {
         AuditError::NoSuchVersion(_) | AuditError::Invalid { .. } => {
             error(ErrorCode::BadUserInput, &e.to_string())
         }
+        // As the audit service answers it: retryable, the store is away.
         AuditError::Store(inner) => {
             tracing::error!(error = %inner, "audit read failed");
-            error(ErrorCode::Internal, "internal error")
+            error(
+                ErrorCode::Unavailable,
+                "the event store did not answer; retry shortly",
+            )
         }
     }
 }

@@ -37,7 +37,7 @@ pub enum AuditError {
     NotAuditor,
     #[error("plan not found")]
     PlanNotFound,
-    #[error("the plan has no version {0}")]
+    #[error("the plan has no such version: a version counts its events from 0")]
     NoSuchVersion(u64),
     #[error("{field}: {description}")]
     Invalid {
