@@ -29,7 +29,7 @@ pub struct ServeArgs {
     pub secret: SecretArgs,
     /// Serve GraphiQL on GET /graphql (its files are embedded). Default: on
     /// in development mode, off otherwise.
-    #[arg(long, env = "TRELLIS_GRAPHIQL", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "TRELLIS_GRAPHIQL", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
     /// Log format on stderr.
     #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value = "text")]
@@ -104,7 +104,9 @@ impl CommandArgs {
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
     /// Hex seed of the Ed25519 key that signs audit digests
-    /// (`trellis audit keygen` makes one). Default: the development key.
+    /// (`trellis audit keygen` makes one). Default: `serve` makes a key of
+    /// its own install on first start (the development key in development
+    /// mode); the split processes need one.
     #[arg(
         long = "audit-signing-key",
         env = "TRELLIS_AUDIT_SIGNING_KEY",
@@ -203,4 +205,30 @@ pub struct DemoArgs {
     pub tenant: String,
     #[command(flatten)]
     pub secret: SecretArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn graphiql(args: &[&str]) -> Option<bool> {
+        let argv = std::iter::once("trellis").chain(args.iter().copied());
+        Cli::try_parse_from(argv).unwrap().serve.graphiql
+    }
+
+    #[test]
+    fn graphiql_is_a_flag_with_an_optional_value() {
+        assert_eq!(graphiql(&[]), None, "unset: development mode decides");
+        assert_eq!(graphiql(&["--graphiql"]), Some(true));
+        assert_eq!(graphiql(&["--graphiql", "false"]), Some(false));
+        assert_eq!(graphiql(&["--graphiql=1"]), Some(true));
+    }
 }

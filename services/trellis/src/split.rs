@@ -137,8 +137,10 @@ pub struct GatewayArgs {
     audit_url: Option<String>,
     #[arg(long, env = "TRELLIS_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
-    #[arg(long, env = "TRELLIS_GRAPHIQL", default_value_t = false, action = clap::ArgAction::Set)]
-    graphiql: bool,
+    /// Serve GraphiQL on GET /graphql. Default: on in development mode,
+    /// off otherwise (as for `serve`).
+    #[arg(long, env = "TRELLIS_GRAPHIQL", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    graphiql: Option<bool>,
     /// GraphQL requests per tenant per minute, counted in Redis across
     /// gateway instances; 0 means no limit.
     #[arg(long, env = "TRELLIS_RATE_LIMIT_PER_MINUTE", default_value_t = 12_000)]
@@ -404,7 +406,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             schema,
             verifier,
             GatewayConfig {
-                graphiql: args.graphiql,
+                graphiql: args.graphiql.unwrap_or(args.secret.dev),
                 queries: mobile.clone(),
                 limiter: mobile,
                 edge: args.edge.config(),
