@@ -86,32 +86,27 @@ impl BulkJobs {
     pub(crate) fn start(&self, owner: Owner, request: String) -> Result<String, Refusal> {
         let mut jobs = self.lock();
         jobs.retain(|_, job| job.is_kept());
-        let mine = |jobs: &HashMap<String, Job>| -> Vec<(Instant, String, bool)> {
-            jobs.iter()
-                .filter(|(_, j)| j.owner == owner)
-                .map(|(id, j)| (j.made, id.clone(), j.is_running()))
-                .collect()
-        };
-        let running = mine(&jobs).iter().filter(|(_, _, r)| *r).count();
-        if running >= RUNNING_PER_CALLER {
+        // The caller's jobs: when made, id, whether running.
+        let mine: Vec<(Instant, String, bool)> = jobs
+            .iter()
+            .filter(|(_, j)| j.owner == owner)
+            .map(|(id, j)| (j.made, id.clone(), j.is_running()))
+            .collect();
+        if mine.iter().filter(|(_, _, running)| *running).count() >= RUNNING_PER_CALLER {
             return Err(throttled(format!(
                 "at most {RUNNING_PER_CALLER} exports run at once per caller; wait for one to finish or delete it"
             )));
         }
         // Room for the next: the caller's oldest finished jobs go first.
-        let mut finished: Vec<(Instant, String)> = mine(&jobs)
-            .into_iter()
-            .filter(|(_, _, r)| !r)
-            .map(|(made, id, _)| (made, id))
+        let mut finished: Vec<(Instant, String)> = mine
+            .iter()
+            .filter(|(_, _, running)| !running)
+            .map(|(made, id, _)| (*made, id.clone()))
             .collect();
         finished.sort();
-        let mut kept = mine(&jobs).len();
-        for (_, id) in finished {
-            if kept < KEPT_PER_CALLER {
-                break;
-            }
+        let surplus = (mine.len() + 1).saturating_sub(KEPT_PER_CALLER);
+        for (_, id) in finished.into_iter().take(surplus) {
             jobs.remove(&id);
-            kept -= 1;
         }
         let tenant_jobs = jobs.values().filter(|j| j.owner.0 == owner.0).count();
         if tenant_jobs >= KEPT_PER_TENANT || jobs.len() >= MAX_JOBS {
