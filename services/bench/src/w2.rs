@@ -1,7 +1,8 @@
 //! Workload W2: plan commands end to end. `AddGoal` over a real gRPC
 //! socket to a `trellis serve` child process, from 1, 16 and 64 concurrent
-//! clients (each its own connection and its own plan, closed loop), on
-//! plans already 10, 1,000 and 10,000 events long.
+//! clients (each its own connection and its own plan, closed loop, or open
+//! loop at a fixed rate with `--rate`), on plans already 10, 1,000 and
+//! 10,000 events long.
 //!
 //! Every configuration gets a fresh data directory, filled directly
 //! through the store (`prefill.rs`), and a fresh server, which projects the
@@ -27,7 +28,7 @@ use anyhow::{Context, bail};
 use trellis_auth::{Caller, DEV_SECRET, Role, TokenIssuer};
 use trellis_kernel::TenantId;
 
-use load::{AddGoal, HealthCheck, Phase, Rpc, Window};
+use load::{AddGoal, HealthCheck, Pacing, Phase, Rpc, Window};
 use machine::{Cpu, busy_cores, busy_ticks};
 use report::RunReport;
 use server::{ChildRun, Server};
@@ -65,6 +66,20 @@ pub(crate) struct W2Options {
     /// event a goal, so the document grows with the stream too).
     #[arg(long, value_enum, default_value_t = prefill::Filler::Context)]
     fill: prefill::Filler,
+    /// Offer this many commands a second over all clients (open loop),
+    /// instead of as many as the server takes (closed loop). Latencies are
+    /// then timed from when each command was due, so a client held up by a
+    /// slow answer counts the wait of the commands it sent late. The
+    /// health-check baseline stays closed loop.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err("the rate is a number of commands a second, above 0".into()),
+    }
 }
 
 /// Every run of every configuration, runs outermost (so drift of the
@@ -174,7 +189,8 @@ async fn configuration(
         channels.push(load::connect(&server.grpc).await?);
     }
     let health: Vec<HealthCheck> = channels.iter().cloned().map(HealthCheck::new).collect();
-    let (_, baseline, baseline_cpu) = measure(&server, health, options.child.window()).await?;
+    let (_, baseline, baseline_cpu) =
+        measure(&server, health, options.child.window(), Pacing::Closed).await?;
 
     let mut writers = Vec::with_capacity(clients + 1);
     for (channel, plan) in channels.into_iter().zip(&fixture.plans) {
@@ -194,7 +210,10 @@ async fn configuration(
         probe_plan,
         window,
     ));
-    let (writers, commands, cpu) = measure(&server, writers, window).await?;
+    let pacing = options
+        .rate
+        .map_or(Pacing::Closed, |per_second| Pacing::Open { per_second });
+    let (writers, commands, cpu) = measure(&server, writers, window, pacing).await?;
     let (prober, lags) = probing.await??;
 
     let (backlog, catch_up) = read_side(&server, &token, &fixture, &writers).await?;
@@ -230,6 +249,7 @@ async fn configuration(
         plan_events_at_end: plan_events
             + writers.iter().map(|w| w.acknowledged).sum::<u64>() / clients as u64,
         seconds: window,
+        offered_per_s: options.rate,
         commands: commands.latencies_us.len() as u64,
         cmd_per_s,
         p50_us: commands.percentile(0.50),
@@ -330,8 +350,9 @@ pub(crate) async fn measure<R: Rpc>(
     server: &Server,
     clients: Vec<R>,
     window: Window,
+    pacing: Pacing,
 ) -> anyhow::Result<(Vec<R>, Phase, CpuUse)> {
-    let driving = tokio::spawn(load::drive(clients, window));
+    let driving = tokio::spawn(load::drive(clients, window, pacing));
     tokio::time::sleep_until(window.from.into()).await;
     let sample = || {
         (

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 use trellis_plans_domain::PlanId;
 
-use crate::w2::load::Rpc;
+use crate::w2::load::{Pacing, Rpc};
 use crate::w2::prefill::{self, Filler};
 use crate::w2::server::{ChildRun, Server};
 use crate::w2::{measure, token};
@@ -211,7 +211,7 @@ async fn configuration(
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    let (_, baseline, baseline_cpu) = measure(&server, health, window()).await?;
+    let (_, baseline, baseline_cpu) = measure(&server, health, window(), Pacing::Closed).await?;
     let plans: Vec<String> = fixture.plans.iter().map(PlanId::to_string).collect();
     let readers: Vec<PlanReader> = (0..connections)
         .map(|n| {
@@ -225,7 +225,7 @@ async fn configuration(
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    let (_, queries, cpu) = measure(&server, readers, window()).await?;
+    let (_, queries, cpu) = measure(&server, readers, window(), Pacing::Closed).await?;
     server.stop().await?;
     Ok(RunReport {
         workload: "W3",

@@ -1,6 +1,15 @@
-//! Closed-loop clients: each on its own HTTP/2 connection, the next call
-//! only after the answer to the last, timed from just before the call to
-//! just after the answer.
+//! Load clients, each on its own HTTP/2 connection, the next call only
+//! after the answer to the last.
+//!
+//! - **Closed loop** (the default): each client calls again as soon as it
+//!   is answered, so the load is as much as the server takes; a call is
+//!   timed from just before it is sent to just after its answer.
+//! - **Open loop** (`Pacing::Open`): the clients together offer a fixed
+//!   rate, each on a schedule of its own. A call is timed from when it was
+//!   *due*, not from when it was sent, so a client held up by a slow answer
+//!   counts the wait of every call it could not send on time (the
+//!   coordinated-omission correction). Tokio's timer wakes a call up to
+//!   1 ms after it is due, and that millisecond counts too.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -165,19 +174,73 @@ impl Phase {
     }
 }
 
-/// Runs every client in a closed loop until the window ends; returns the
-/// clients (with what they counted) and what was measured.
+/// How the clients send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Pacing {
+    /// Each client calls again as soon as it is answered.
+    Closed,
+    /// The clients together offer this many calls a second, evenly spread.
+    Open { per_second: f64 },
+}
+
+/// When one client's calls are due: `None` for a closed loop.
+#[derive(Debug)]
+struct Schedule {
+    next: Instant,
+    every: Duration,
+}
+
+impl Schedule {
+    /// Client `index` of `clients`: every client calls once per
+    /// `clients / per_second`, the clients staggered evenly inside it.
+    fn new(pacing: Pacing, index: usize, clients: usize, start: Instant) -> Option<Self> {
+        let Pacing::Open { per_second } = pacing else {
+            return None;
+        };
+        let every = Duration::from_secs_f64(clients as f64 / per_second);
+        Some(Self {
+            next: start + every.mul_f64(index as f64 / clients as f64),
+            every,
+        })
+    }
+
+    /// When the next call is due (a client running late gets the due
+    /// times it missed back to back).
+    fn next_due(&mut self) -> Instant {
+        let due = self.next;
+        self.next += self.every;
+        due
+    }
+
+    /// Waits until the next call is due and returns when that was.
+    async fn due(&mut self) -> Instant {
+        let due = self.next_due();
+        tokio::time::sleep_until(due.into()).await;
+        due
+    }
+}
+
+/// Runs every client until the window ends; returns the clients (with what
+/// they counted) and what was measured.
 pub(crate) async fn drive<R: Rpc>(
     clients: Vec<R>,
     window: Window,
+    pacing: Pacing,
 ) -> anyhow::Result<(Vec<R>, Phase)> {
+    let start = Instant::now();
+    let count = clients.len();
     let tasks: Vec<_> = clients
         .into_iter()
-        .map(|mut client| {
+        .enumerate()
+        .map(|(index, mut client)| {
+            let mut schedule = Schedule::new(pacing, index, count, start);
             tokio::spawn(async move {
                 let mut phase = Phase::default();
                 loop {
-                    let started = Instant::now();
+                    let started = match schedule.as_mut() {
+                        Some(schedule) => schedule.due().await,
+                        None => Instant::now(),
+                    };
                     if started >= window.until {
                         break;
                     }
@@ -216,4 +279,38 @@ pub(crate) async fn drive<R: Rpc>(
     }
     all.latencies_us.sort_unstable();
     Ok((clients, all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_clients_share_the_rate_evenly() {
+        let start = Instant::now();
+        // 4 clients at 400 calls/s: each every 10 ms, 2.5 ms apart.
+        let pacing = Pacing::Open { per_second: 400.0 };
+        let mut first = Schedule::new(pacing, 0, 4, start).expect("open");
+        let mut second = Schedule::new(pacing, 1, 4, start).expect("open");
+        let since = |at: Instant| (at - start).as_micros();
+        assert_eq!(since(first.next_due()), 0);
+        assert_eq!(since(second.next_due()), 2_500);
+        assert_eq!(since(first.next_due()), 10_000);
+        assert_eq!(since(second.next_due()), 12_500);
+        assert!(Schedule::new(Pacing::Closed, 0, 4, start).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_late_call_is_timed_from_when_it_was_due() {
+        let start = Instant::now() - Duration::from_millis(2_500);
+        let pacing = Pacing::Open { per_second: 1.0 };
+        let mut only = Schedule::new(pacing, 0, 1, start).expect("open");
+        // Three calls were due already (one a second): they come back to
+        // back, without a second's wait between them, each with its own
+        // due time, not the time it is sent.
+        let waited = Instant::now();
+        let due = [only.due().await, only.due().await, only.due().await];
+        assert!(waited.elapsed() < Duration::from_millis(900));
+        assert_eq!(due.map(|at| (at - start).as_millis()), [0, 1_000, 2_000]);
+    }
 }

@@ -26,6 +26,9 @@ pub(crate) struct RunReport {
     pub plan_events_at_end: u64,
     /// Length of each measuring window, after the warm-up.
     pub seconds: f64,
+    /// Commands a second offered over all clients (open loop, `--rate`);
+    /// `null`: closed loop, as many as the server takes.
+    pub offered_per_s: Option<f64>,
     /// `AddGoal` acknowledged in the window.
     pub commands: u64,
     pub cmd_per_s: f64,
@@ -170,6 +173,15 @@ pub(crate) fn tables(reports: &[RunReport], runs: usize) -> String {
         "\nW2 medians ({runs} run(s) each): AddGoal over gRPC, and the health check \
          (baseline) on the same server and connections\n"
     );
+    let _ = match reports.first().and_then(|r| r.offered_per_s) {
+        Some(rate) => writeln!(
+            out,
+            "Open loop: {} commands a second offered over all clients; latencies timed \
+             from when each command was due.\n",
+            thousands(rate)
+        ),
+        None => writeln!(out, "Closed loop: each client sends again when answered.\n"),
+    };
     out.push_str(
         "| clients | plan events | cmd/s | p50 µs | p99 µs | errors | baseline rps | \
          baseline p50 / p99 µs | cmd/s of baseline | server / bench / other CPU | \
