@@ -76,6 +76,8 @@ pub struct Projector {
     lease_ttl: Duration,
     /// Plans folded but not yet saved.
     unsaved: Arc<UnsavedViews>,
+    /// Where saves run: the caller's runtime unless told otherwise.
+    saves_on: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -97,7 +99,19 @@ impl Projector {
             holding: watch::Sender::new(false),
             lease_ttl: LEASE_TTL,
             unsaved: Arc::default(),
+            saves_on: None,
         }
+    }
+
+    /// Runs saves (encoding the documents and writing them) on `runtime`
+    /// instead of the caller's: a process gives them a runtime whose
+    /// threads yield to its requests, so a save under load delays the
+    /// listings behind it instead of the commands (readers of this process
+    /// see the folded plans meanwhile).
+    #[must_use]
+    pub fn saving_on(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.saves_on = Some(runtime);
+        self
     }
 
     /// Holds the plans it folded but has not saved yet in `unsaved`, which
@@ -369,7 +383,11 @@ impl Projector {
         let checkpoint = folded.position;
         let recorded_at = folded.recorded_at;
         let span = tracing::info_span!(parent: None, "projection.save", plans = views.len());
-        tokio::spawn(
+        let runtime = self
+            .saves_on
+            .clone()
+            .unwrap_or_else(tokio::runtime::Handle::current);
+        runtime.spawn(
             async move {
                 let started = Instant::now();
                 // Copied here, off the folding, and the shared copies let

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,10 +20,11 @@ use trellis_projector::{
 use trellis_store_sqlite::SqliteEventStore;
 
 /// Read models whose saves wait for a permit each, so a test decides when
-/// a save completes.
+/// a save completes, and which note the thread each save ran on.
 struct HeldSaves {
     inner: SqliteReadModels,
     permits: Arc<Semaphore>,
+    saved_on: Arc<Mutex<Vec<String>>>,
 }
 
 #[async_trait]
@@ -47,6 +48,11 @@ impl ReadModelStore for HeldSaves {
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        self.saved_on.lock().unwrap().push(thread);
         self.permits
             .acquire()
             .await
@@ -88,6 +94,7 @@ async fn a_folded_plan_reads_before_its_save_and_the_position_waits_for_it() {
             Arc::new(HeldSaves {
                 inner: saved.clone(),
                 permits: Arc::clone(&permits),
+                saved_on: Arc::default(),
             }),
             16,
         )
@@ -174,4 +181,50 @@ async fn the_position_reaches_a_last_event_that_is_no_plan_s() {
         1
     );
     run.abort();
+}
+
+/// A process can give the saves a runtime of their own (the embedded
+/// server's background runtime, whose threads yield to the requests'):
+/// every save then runs there, none on the runtime that folds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_run_on_the_runtime_they_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let saved_on = Arc::new(Mutex::new(Vec::new()));
+    let read_models: Arc<dyn ReadModelStore> = Arc::new(HeldSaves {
+        inner: SqliteReadModels::open(dir.path().join("rm.db")).unwrap(),
+        permits: Arc::new(Semaphore::new(1_000)),
+        saved_on: Arc::clone(&saved_on),
+    });
+    let elsewhere = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("saves-elsewhere")
+        .enable_all()
+        .build()
+        .unwrap();
+    let projector = Projector::new(Arc::new(events.clone()), Arc::clone(&read_models))
+        .saving_on(elsewhere.handle().clone());
+    let mut position = projector.position();
+    let run = tokio::spawn(async move { projector.run().await });
+
+    let tenant = TenantId::parse("elsewhere").unwrap();
+    let plan = write_plan(&events, &tenant, "clin-1", 3).await.to_string();
+    tokio::time::timeout(Duration::from_secs(10), position.wait_for(|p| *p >= 4))
+        .await
+        .expect("saved")
+        .unwrap();
+    let stored = read_models
+        .plan(&tenant, &plan)
+        .await
+        .unwrap()
+        .expect("saved");
+    assert_eq!(stored.goals.len(), 3);
+    let threads = saved_on.lock().unwrap().clone();
+    assert!(!threads.is_empty());
+    assert!(
+        threads.iter().all(|t| t == "saves-elsewhere"),
+        "saves ran on {threads:?}"
+    );
+    run.abort();
+    elsewhere.shutdown_background();
 }

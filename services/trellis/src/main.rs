@@ -20,6 +20,7 @@ macro_rules! say {
 mod admin_cli;
 mod args;
 mod audit_cli;
+mod background;
 mod backup;
 mod console;
 mod console_args;

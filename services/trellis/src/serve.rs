@@ -92,6 +92,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let changes = LocalChanges::default();
     let projector = Projector::new(Arc::clone(&events), Arc::clone(&read_models))
         .folding_into(unsaved)
+        .saving_on(crate::background::runtime().context("cannot start the background runtime")?)
         .announcing_to(Arc::new(changes.clone()));
     let projected = projector.position();
     // Registered once; the meter keeps the callback for the process.
