@@ -20,6 +20,7 @@
 //! events: saved through the same writer (after the record's commit, in a
 //! transaction of their own that waits for no fsync), read by the readers.
 
+mod checkpoint;
 mod keys;
 mod schema;
 mod snapshots;
@@ -89,6 +90,7 @@ impl SqliteEventStore {
         let path = path.as_ref().to_path_buf();
         let max_group = options.max_group_commit.max(1);
         let conn = schema::open_writer(&path)?;
+        let checkpoints = checkpoint::Checkpoints::start(&path)?;
         let head = schema::head_position(&conn)?;
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel();
@@ -96,7 +98,7 @@ impl SqliteEventStore {
         let writer_heads = writer::StreamHeads::sharing(heads.clone());
         std::thread::Builder::new()
             .name("trellis-store-writer".into())
-            .spawn(move || writer::run(conn, writer_heads, rx, head_tx, max_group))
+            .spawn(move || writer::run(conn, writer_heads, rx, head_tx, max_group, checkpoints))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {

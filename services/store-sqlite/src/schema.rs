@@ -69,6 +69,11 @@ pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The writer's own automatic checkpoint (pages in the WAL): only the
+/// bound on the WAL should the checkpoint thread (`checkpoint.rs`) fall
+/// behind, 64 MiB of 4 KiB pages.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(unavailable)?;
     // WAL lets readers run beside the writer; synchronous=FULL fsyncs the
@@ -76,6 +81,10 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(unavailable)?;
+    // Checkpoints run on a thread of their own (`checkpoint.rs`); the
+    // writer's own is only the bound on the WAL.
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
         .map_err(unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(unavailable)?;

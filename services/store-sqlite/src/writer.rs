@@ -17,6 +17,7 @@ use trellis_kernel::group_commit::{
 };
 use trellis_kernel::{AppendOutcome, EventHash, NewEvent, StoreError, recognise_retry};
 
+use crate::checkpoint::Checkpoints;
 use crate::{schema, snapshots};
 
 pub(crate) fn run(
@@ -25,8 +26,9 @@ pub(crate) fn run(
     requests: mpsc::Receiver<WriteRequest>,
     head: watch::Sender<u64>,
     max_group: usize,
+    checkpoints: Checkpoints,
 ) {
-    let mut writer = Writer::new(conn, heads);
+    let mut writer = Writer::new(conn, heads, checkpoints);
     while let Ok(first) = requests.recv() {
         // Everything that queued while the last commit was syncing goes
         // into this one, up to a bound that keeps one commit's latency low.
@@ -47,15 +49,17 @@ struct Writer {
     conn: Connection,
     heads: StreamHeads,
     sync: SyncLevel,
+    checkpoints: Checkpoints,
 }
 
 impl Writer {
     /// `conn` as `schema::open_writer` left it: `synchronous=FULL`.
-    fn new(conn: Connection, heads: StreamHeads) -> Self {
+    fn new(conn: Connection, heads: StreamHeads, checkpoints: Checkpoints) -> Self {
         Self {
             conn,
             heads,
             sync: SyncLevel::Full,
+            checkpoints,
         }
     }
 
@@ -65,6 +69,9 @@ impl Writer {
         let (saves, record): (Vec<_>, Vec<_>) = group
             .into_iter()
             .partition(|request| matches!(request, WriteRequest::Snapshot(_)));
+        // What the WAL grows by, roughly: rows of the record, and a
+        // snapshot's few pages.
+        let rows = record.iter().map(rows_of).sum::<usize>() + saves.len() * 4;
         if !record.is_empty() {
             let (results, last_position) = match self.sync.set(&self.conn, SyncLevel::Full) {
                 Ok(()) => commit_group(&mut self.conn, &mut self.heads, &record),
@@ -82,6 +89,16 @@ impl Writer {
             let results = snapshots::save_all(&mut self.conn, &saves);
             answer_all(saves, results);
         }
+        self.checkpoints.committed(rows);
+    }
+}
+
+/// The rows a request writes to the record.
+fn rows_of(request: &WriteRequest) -> usize {
+    match request {
+        WriteRequest::Append(append) => append.events.len(),
+        WriteRequest::Access(access) => access.records.len(),
+        WriteRequest::Probe(_) | WriteRequest::Snapshot(_) => 1,
     }
 }
 
@@ -416,8 +433,10 @@ mod tests {
 
     fn writer() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = schema::open_writer(&dir.path().join("events.db")).unwrap();
-        (dir, Writer::new(conn, StreamHeads::default()))
+        let path = dir.path().join("events.db");
+        let conn = schema::open_writer(&path).unwrap();
+        let checkpoints = Checkpoints::start(&path).unwrap();
+        (dir, Writer::new(conn, StreamHeads::default(), checkpoints))
     }
 
     #[test]
