@@ -104,10 +104,10 @@ impl Projector {
     }
 
     /// Runs saves (encoding the documents and writing them) on `runtime`
-    /// instead of the caller's: a process gives them a runtime whose
-    /// threads yield to its requests, so a save under load delays the
-    /// listings behind it instead of the commands (readers of this process
-    /// see the folded plans meanwhile).
+    /// instead of the caller's: a process gives them a runtime of their
+    /// own, so a save of many large plans never holds one of the workers
+    /// its requests run on (readers of this process see the folded plans
+    /// meanwhile).
     #[must_use]
     pub fn saving_on(mut self, runtime: tokio::runtime::Handle) -> Self {
         self.saves_on = Some(runtime);

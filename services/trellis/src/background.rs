@@ -1,15 +1,20 @@
-//! A runtime for work no request waits for (the projector's saves): its
-//! threads run at a lower scheduling priority than the request threads,
-//! so under load the requests get the CPU first and this work takes what
-//! is left; idle, it runs as fast as any.
+//! A runtime for work no request waits for (the projector's saves:
+//! encoding and sealing whole plan documents, then writing them). A save
+//! of many large plans is one long stretch of CPU work that a runtime
+//! worker cannot be preempted from; on the request runtime it held one of
+//! the two workers for tens of milliseconds, and every request queued
+//! behind it. On a worker of its own the operating system shares the CPU
+//! between it and the request workers instead.
+//!
+//! Its threads keep the process's priority: the save's SQLite write holds
+//! the read models' connection, which listings and the readiness check
+//! also need, so a save starved of CPU would hold them up (and a thread
+//! tokio starts for blocking work inherits its starter's priority, so a
+//! lower one could not be kept to the encoding alone).
 
 use std::sync::{Mutex, PoisonError};
 
 use tokio::runtime::{Handle, Runtime};
-
-/// How much lower than the request threads (a `nice` increment: each step
-/// is about 1.25× less CPU share when both want it; 10 is about a tenth).
-const NICENESS: i32 = 10;
 
 /// Kept for the process: a runtime may not be dropped inside another.
 static BACKGROUND: Mutex<Option<Runtime>> = Mutex::new(None);
@@ -23,7 +28,6 @@ pub(crate) fn runtime() -> std::io::Result<Handle> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("trellis-background")
-        .on_thread_start(yield_to_requests)
         .enable_all()
         .build()?;
     let handle = runtime.handle().clone();
@@ -31,35 +35,27 @@ pub(crate) fn runtime() -> std::io::Result<Handle> {
     Ok(handle)
 }
 
-/// Lowers the calling thread's priority (Linux keeps one per thread). A
-/// system that refuses leaves it as it was: slower requests under load,
-/// nothing wrong.
-fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    {
-        let thread = rustix::thread::gettid();
-        let current = rustix::process::getpriority_process(Some(thread)).unwrap_or(0);
-        if let Err(e) = rustix::process::setpriority_process(Some(thread), current + NICENESS) {
-            tracing::debug!(error = %e, "background thread priority left as it was");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn background_threads_yield_to_the_request_threads() {
+    fn background_work_runs_on_threads_of_its_own_and_one_runtime() {
         let handle = runtime().expect("background runtime");
-        let mine = rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-            .expect("own priority");
-        let theirs = handle
-            .block_on(handle.spawn(async {
-                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-                    .expect("background priority")
-            }))
+        let thread = || std::thread::current().name().map(str::to_owned);
+        let worker = handle
+            .block_on(handle.spawn(async move { thread() }))
             .expect("background task");
-        assert_eq!(theirs, (mine + NICENESS).min(19));
+        assert_eq!(worker.as_deref(), Some("trellis-background"));
+        let blocking = handle
+            .block_on(handle.spawn_blocking(thread))
+            .expect("blocking task");
+        assert_eq!(blocking.as_deref(), Some("trellis-background"));
+        // Asked again, the same runtime answers: its worker runs the task.
+        let again = runtime().expect("again");
+        let worker_again = again
+            .block_on(again.spawn(async move { thread() }))
+            .expect("background task");
+        assert_eq!(worker_again.as_deref(), Some("trellis-background"));
     }
 }
