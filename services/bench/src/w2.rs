@@ -233,8 +233,8 @@ async fn configuration(
     let verify = prefill::verify(&db, &fixture, &expected).await?;
 
     let window = cpu.window.seconds();
-    let cmd_per_s = commands.rate(&cpu.window);
-    let baseline_rps = baseline.rate(&baseline_cpu.window);
+    let cmd_per_s = commands.rate(&cpu.window, pacing);
+    let baseline_rps = baseline.rate(&baseline_cpu.window, Pacing::Closed);
     Ok(RunReport {
         workload: "W2",
         run,

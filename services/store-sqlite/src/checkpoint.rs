@@ -7,9 +7,15 @@
 //! one group in ten. The writer instead nudges a thread of its own, which
 //! checkpoints on a connection of its own. The checkpoint is PASSIVE: it
 //! never waits for the writer or for readers, copies what no reader still
-//! needs, and leaves the rest to the next one. The writer's own automatic
-//! checkpoint stays, far above, as the bound on the WAL should this thread
-//! fall behind.
+//! needs, and leaves the rest to the next one.
+//!
+//! SQLite reuses the WAL from its start only when a write begins with
+//! every frame copied, which a checkpoint running beside a busy writer
+//! rarely leaves. So under steady writes the WAL grows to the writer's own
+//! automatic checkpoint (`schema::WRITER_AUTOCHECKPOINT_PAGES`, 64 MiB),
+//! which then runs inside a commit, as every checkpoint did before, but
+//! finds little left to copy, and the WAL starts over. The file keeps that
+//! size on disk; a restart after a crash reads at most that much.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -19,8 +25,9 @@ use trellis_kernel::StoreError;
 
 use crate::schema::unavailable;
 
-/// Rows (events, access records) committed between two nudges: each costs
-/// one to two WAL pages, so about SQLite's own threshold of 1,000 pages.
+/// Rows (events, access records) committed between two nudges: each
+/// writes a page or two of table and index leaves, so about as often as
+/// SQLite's own threshold of 1,000 pages checkpointed under W2.
 const ROWS_PER_CHECKPOINT: usize = 400;
 
 /// The writer's side: counts what it commits and nudges the checkpoint

@@ -69,9 +69,9 @@ pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// The writer's own automatic checkpoint (pages in the WAL): only the
-/// bound on the WAL should the checkpoint thread (`checkpoint.rs`) fall
-/// behind, 64 MiB of 4 KiB pages.
+/// The writer's own automatic checkpoint (pages in the WAL): the bound on
+/// the WAL, 64 MiB of 4 KiB pages, which lets it start over under steady
+/// writes (`checkpoint.rs` says why).
 const WRITER_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -83,7 +83,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(unavailable)?;
     // Checkpoints run on a thread of their own (`checkpoint.rs`); the
-    // writer's own is only the bound on the WAL.
+    // writer's own is the bound on the WAL.
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
         .map_err(unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))

@@ -153,6 +153,10 @@ impl Window {
 pub(crate) struct Phase {
     /// Latencies of the successful calls in the window, µs, sorted.
     pub latencies_us: Vec<u64>,
+    /// Successful calls answered inside the window, whenever they were
+    /// due: an open loop's throughput (its calls due in the window are
+    /// all answered in the end, late or not).
+    pub answered_in_window: u64,
     /// Failed calls in the window by class (gRPC code, HTTP status).
     pub errors: BTreeMap<String, u64>,
     /// Failed calls during the warm-up, by class.
@@ -160,8 +164,14 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
-    pub fn rate(&self, window: &Window) -> f64 {
-        self.latencies_us.len() as f64 / window.seconds()
+    /// Calls a second: for a closed loop the successful calls started in
+    /// the window, for an open loop those answered in it.
+    pub fn rate(&self, window: &Window, pacing: Pacing) -> f64 {
+        let calls = match pacing {
+            Pacing::Closed => self.latencies_us.len() as u64,
+            Pacing::Open { .. } => self.answered_in_window,
+        };
+        calls as f64 / window.seconds()
     }
 
     /// Nearest-rank percentile (`p` in 0..=1).
@@ -245,8 +255,12 @@ pub(crate) async fn drive<R: Rpc>(
                         break;
                     }
                     let result = client.call().await;
-                    let took = started.elapsed();
+                    let answered = Instant::now();
+                    let took = answered - started;
                     let measured = started >= window.from;
+                    if result.is_ok() && (window.from..window.until).contains(&answered) {
+                        phase.answered_in_window += 1;
+                    }
                     match result {
                         Ok(()) if measured => phase.latencies_us.push(took.as_micros() as u64),
                         Ok(()) => {}
@@ -270,6 +284,7 @@ pub(crate) async fn drive<R: Rpc>(
         let (client, phase) = task.await?;
         clients.push(client);
         all.latencies_us.extend(phase.latencies_us);
+        all.answered_in_window += phase.answered_in_window;
         for (code, n) in phase.errors {
             *all.errors.entry(code).or_default() += n;
         }

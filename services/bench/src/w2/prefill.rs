@@ -182,9 +182,9 @@ fn envelope(tenant: &TenantId, event: &PlanEvent) -> NewEvent {
     }
 }
 
-/// The store's writer thread closes the file (checkpointing the WAL) once
-/// the last handle is gone; give it a moment so the server opens a quiet
-/// file.
+/// The store's writer and checkpoint threads close the file (the last
+/// connection checkpointing the WAL) once the last handle is gone; give
+/// them a moment so the server opens a quiet file.
 async fn wait_closed(path: &Path) {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");

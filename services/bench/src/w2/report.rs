@@ -29,8 +29,12 @@ pub(crate) struct RunReport {
     /// Commands a second offered over all clients (open loop, `--rate`);
     /// `null`: closed loop, as many as the server takes.
     pub offered_per_s: Option<f64>,
-    /// `AddGoal` acknowledged in the window.
+    /// `AddGoal` acknowledged that were sent (closed loop) or due (open
+    /// loop) in the window: the calls the percentiles are of.
     pub commands: u64,
+    /// Closed loop: `commands` a second. Open loop: commands answered in
+    /// the window a second, so a server that falls behind the offered
+    /// rate shows it here.
     pub cmd_per_s: f64,
     pub p50_us: u64,
     pub p99_us: u64,
