@@ -3,8 +3,10 @@
 //! answered from those indexes in [`indexed`].
 
 mod indexed;
+mod parts;
 mod rows;
 mod schema;
+mod stored;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,8 @@ use trellis_kernel::TenantId;
 use crate::compliance::{IndexedList, PlanSummary};
 use crate::sealing::{DocumentSeal, Documents};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
-use rows::{Summarised, index_values, summary_of, unavailable};
+use parts::WrittenParts;
+use rows::{Summarised, parts_of, summary_with_parts, unavailable};
 
 const PROJECTION: &str = "plans";
 
@@ -27,6 +30,11 @@ const PROJECTION: &str = "plans";
 pub struct SqliteReadModels {
     conn: Arc<Mutex<Connection>>,
     documents: Documents,
+    /// Which parts of long documents this process wrote, and as what.
+    written: Arc<Mutex<WrittenParts>>,
+    /// One save at a time: a save leaves out the parts it finds written,
+    /// which holds only if no other save writes them meanwhile.
+    saving: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteReadModels {
@@ -53,6 +61,8 @@ impl SqliteReadModels {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             documents: Documents::default(),
+            written: Arc::default(),
+            saving: Arc::default(),
         })
     }
 
@@ -73,8 +83,14 @@ impl SqliteReadModels {
         for row in rows {
             summaries.push(match row {
                 Summarised::Ready(summary) => self.documents.open_summary(tenant, *summary).await?,
-                Summarised::FromDocument { plan_id, document } => {
-                    match self.documents.decode(tenant, &plan_id, document).await? {
+                Summarised::FromDocument {
+                    plan_id,
+                    document,
+                    parts,
+                } => {
+                    match stored::open_plan(&self.documents, tenant, &plan_id, document, parts)
+                        .await?
+                    {
                         Some(view) => PlanSummary::of(&view),
                         None => continue,
                     }
@@ -111,6 +127,28 @@ macro_rules! plan_filter {
     };
 }
 
+/// Writes the plans and the checkpoint in one transaction; which plans
+/// were written (not held at their version or a later one already).
+fn save_in_one(
+    conn: &mut Connection,
+    plans: &[stored::StoredPlan],
+    checkpoint: u64,
+) -> Result<Vec<bool>, ReadModelError> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    let wrote = plans
+        .iter()
+        .map(|plan| stored::write(&tx, plan))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.execute(
+        "INSERT INTO checkpoints (projection, position) VALUES (?1, ?2)
+         ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)",
+        params![PROJECTION, i64::try_from(checkpoint).unwrap_or(i64::MAX)],
+    )
+    .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(wrote)
+}
+
 /// Clinic lists are small (a caller's clinics); they travel as JSON.
 fn clinics_json(filter: &PlanFilter) -> Option<String> {
     filter
@@ -127,19 +165,22 @@ impl ReadModelStore for SqliteReadModels {
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
         let (t, id) = (tenant.to_string(), plan_id.to_owned());
-        let document: Option<String> = self
+        let stored = self
             .with(move |conn| {
-                conn.query_row(
-                    "SELECT document FROM plan_views WHERE tenant = ?1 AND plan_id = ?2",
-                    params![t, id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(unavailable)
+                let head: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT document FROM plan_views WHERE tenant = ?1 AND plan_id = ?2",
+                    )
+                    .and_then(|mut s| s.query_row(params![t, id], |row| row.get(0)).optional())
+                    .map_err(unavailable)?;
+                head.map(|head| Ok((head, parts_of(conn, &t, &id)?)))
+                    .transpose()
             })
             .await?;
-        match document {
-            Some(document) => self.documents.decode(tenant, plan_id, document).await,
+        match stored {
+            Some((head, parts)) => {
+                stored::open_plan(&self.documents, tenant, plan_id, head, parts).await
+            }
             None => Ok(None),
         }
     }
@@ -183,11 +224,25 @@ impl ReadModelStore for SqliteReadModels {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(unavailable)?;
                 let has_next_page = documents.len() > first;
-                Ok((documents.into_iter().take(first).collect(), has_next_page))
+                let documents = documents
+                    .into_iter()
+                    .take(first)
+                    .map(|(plan_id, head)| {
+                        let parts = parts_of(conn, &tenant, &plan_id)?;
+                        Ok((plan_id, head, parts))
+                    })
+                    .collect::<Result<Vec<_>, ReadModelError>>()?;
+                Ok((documents, has_next_page))
             })
             .await?;
+        let mut plans = Vec::with_capacity(documents.len());
+        for (plan_id, head, parts) in documents {
+            plans.extend(
+                stored::open_plan(&self.documents, &tenant_id, &plan_id, head, parts).await?,
+            );
+        }
         Ok(PlanPage {
-            plans: self.documents.decode_all(&tenant_id, documents).await?,
+            plans,
             has_next_page,
         })
     }
@@ -238,7 +293,9 @@ impl ReadModelStore for SqliteReadModels {
                 // A document comes back when the summary is missing or was
                 // written by another version of `PlanSummary::of`.
                 rows.into_iter()
-                    .map(|(plan_id, summary, document)| summary_of(plan_id, summary, document))
+                    .map(|(plan_id, summary, document)| {
+                        summary_with_parts(conn, &tenant, plan_id, summary, document)
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
@@ -273,59 +330,31 @@ impl ReadModelStore for SqliteReadModels {
     }
 
     async fn save(&self, views: Vec<PlanView>, checkpoint: u64) -> Result<(), ReadModelError> {
-        let mut stored = Vec::with_capacity(views.len());
-        for view in &views {
-            let summary = PlanSummary::of(view);
-            let summary_text = self.documents.encode_summary(&summary).await?;
-            stored.push((self.documents.encode(view).await?, summary, summary_text));
+        // Held until the write ends, even if this future is dropped first.
+        let one_at_a_time = Arc::clone(&self.saving).lock_owned().await;
+        let mut plans = Vec::with_capacity(views.len());
+        for view in views {
+            plans.push(stored::stored_plan(&self.documents, &self.written, view).await?);
         }
+        let written = Arc::clone(&self.written);
         self.with(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
-            for (view, (document, summary, summary_text)) in views.iter().zip(stored) {
-                let (review_due, unsigned) = index_values(&summary);
-                let written = tx
-                    .prepare_cached(
-                        "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id,
-                             clinic_id, version, review_due, unsigned, summary, document)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                         ON CONFLICT (tenant, plan_id) DO UPDATE SET
-                            client_id = excluded.client_id,
-                            primary_clinician_id = excluded.primary_clinician_id,
-                            clinic_id = excluded.clinic_id,
-                            version = excluded.version,
-                            review_due = excluded.review_due,
-                            unsigned = excluded.unsigned,
-                            summary = excluded.summary,
-                            document = excluded.document
-                         WHERE excluded.version > plan_views.version",
-                    )
-                    .and_then(|mut insert| {
-                        insert.execute(params![
-                            view.tenant,
-                            view.plan_id,
-                            view.client_id,
-                            view.primary_clinician_id,
-                            view.clinic_id,
-                            i64::try_from(view.version).unwrap_or(i64::MAX),
-                            review_due,
-                            unsigned,
-                            summary_text,
-                            document
-                        ])
-                    })
-                    .map_err(unavailable)?;
-                // Only a newer version replaces what the plan is indexed by.
-                if written > 0 {
-                    schema::set_clinicians(&tx, &summary)?;
+            let _one_at_a_time = one_at_a_time;
+            let saved = save_in_one(conn, &plans, checkpoint);
+            // What is on disk is known only of what committed.
+            let mut known = written.lock().expect("written parts poisoned");
+            match &saved {
+                Ok(wrote) => {
+                    for (plan, wrote) in plans.into_iter().zip(wrote) {
+                        if *wrote {
+                            known.wrote(plan.key, plan.parts);
+                        } else {
+                            known.forget(&plan.key);
+                        }
+                    }
                 }
+                Err(_) => plans.iter().for_each(|plan| known.forget(&plan.key)),
             }
-            tx.execute(
-                "INSERT INTO checkpoints (projection, position) VALUES (?1, ?2)
-                 ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)",
-                params![PROJECTION, i64::try_from(checkpoint).unwrap_or(i64::MAX)],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)
+            saved.map(|_| ())
         })
         .await
     }

@@ -22,6 +22,9 @@ pub enum SealedPart {
     Document,
     /// The standardized scores of the plan's compact summary.
     Scores,
+    /// One part of a long list of the document, which the embedded store
+    /// keeps apart from the rest (the rest is then sealed as `Document`).
+    List { list: &'static str, index: u32 },
 }
 
 /// Seals and opens one plan's document. The process supplies it (the
@@ -79,14 +82,42 @@ impl Documents {
     pub(crate) async fn encode(&self, view: &PlanView) -> Result<String, ReadModelError> {
         let document = serde_json::to_string(view)
             .map_err(|_| ReadModelError::Corrupt("plan view does not serialize".into()))?;
+        // An erased plan holds no content, and its key is gone.
+        if view.erasure.is_some() {
+            return Ok(document);
+        }
+        let tenant = tenant_of(view)?;
+        self.seal_part(&tenant, &view.plan_id, SealedPart::Document, document)
+            .await
+    }
+
+    /// One part of a plan's read model as the store keeps it: sealed, when
+    /// the store seals.
+    pub(crate) async fn seal_part(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        part: SealedPart,
+        text: String,
+    ) -> Result<String, ReadModelError> {
         match &self.seal {
-            // An erased plan holds no content, and its key is gone.
-            Some(seal) if view.erasure.is_none() => {
-                let tenant = tenant_of(view)?;
-                seal.seal(&tenant, &view.plan_id, SealedPart::Document, document)
-                    .await
-            }
-            _ => Ok(document),
+            Some(seal) => seal.seal(tenant, plan_id, part, text).await,
+            None => Ok(text),
+        }
+    }
+
+    /// What [`Documents::seal_part`] made, opened; `None` under a
+    /// destroyed key.
+    pub(crate) async fn open_part(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        part: SealedPart,
+        stored: String,
+    ) -> Result<Option<String>, ReadModelError> {
+        match &self.seal {
+            Some(seal) => seal.open(tenant, plan_id, part, stored).await,
+            None => Ok(Some(stored)),
         }
     }
 
@@ -99,13 +130,9 @@ impl Documents {
         plan_id: &str,
         stored: String,
     ) -> Result<Option<PlanView>, ReadModelError> {
-        let document = match &self.seal {
-            Some(seal) => {
-                seal.open(tenant, plan_id, SealedPart::Document, stored)
-                    .await?
-            }
-            None => Some(stored),
-        };
+        let document = self
+            .open_part(tenant, plan_id, SealedPart::Document, stored)
+            .await?;
         document.as_deref().map(decode_json).transpose()
     }
 
@@ -164,20 +191,6 @@ impl Documents {
         }
         Ok(summary)
     }
-
-    /// Decodes many (plan id, stored document) pairs in order, leaving out
-    /// those that no longer open.
-    pub(crate) async fn decode_all(
-        &self,
-        tenant: &TenantId,
-        stored: Vec<(String, String)>,
-    ) -> Result<Vec<PlanView>, ReadModelError> {
-        let mut views = Vec::with_capacity(stored.len());
-        for (plan_id, document) in stored {
-            views.extend(self.decode(tenant, &plan_id, document).await?);
-        }
-        Ok(views)
-    }
 }
 
 /// A document in clear (JSON).
@@ -186,7 +199,7 @@ pub(crate) fn decode_json(document: &str) -> Result<PlanView, ReadModelError> {
         .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))
 }
 
-fn tenant_of(view: &PlanView) -> Result<TenantId, ReadModelError> {
+pub(crate) fn tenant_of(view: &PlanView) -> Result<TenantId, ReadModelError> {
     TenantId::parse(&view.tenant)
         .map_err(|_| ReadModelError::Corrupt("a plan view names no valid tenant".into()))
 }

@@ -4,6 +4,7 @@
 //! holds does not start: it never serves sealed bytes as content, and
 //! never starts "empty" beside data it cannot read.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -80,10 +81,13 @@ fn plan_stream(tenant: &TenantId, plan_id: &str) -> Result<StreamName, ReadModel
         .map_err(|_| ReadModelError::Corrupt("a plan id is malformed".into()))
 }
 
-fn part_name(part: SealedPart) -> &'static str {
+/// The part's name in its binding: a list's part is bound to its list
+/// and place, so parts do not open moved within a plan.
+fn part_name(part: SealedPart) -> Cow<'static, str> {
     match part {
-        SealedPart::Document => WHOLE_DOCUMENT,
-        SealedPart::Scores => "scores",
+        SealedPart::Document => Cow::Borrowed(WHOLE_DOCUMENT),
+        SealedPart::Scores => Cow::Borrowed("scores"),
+        SealedPart::List { list, index } => Cow::Owned(format!("{WHOLE_DOCUMENT}/{list}/{index}")),
     }
 }
 
@@ -105,7 +109,7 @@ impl DocumentSeal for VaultDocuments {
     ) -> Result<String, ReadModelError> {
         let stream = plan_stream(tenant, plan_id)?;
         self.vault
-            .seal_document(self.record.as_ref(), &stream, part_name(part), &document)
+            .seal_document(self.record.as_ref(), &stream, &part_name(part), &document)
             .await
             .map_err(read_model_error)
     }
@@ -119,7 +123,7 @@ impl DocumentSeal for VaultDocuments {
     ) -> Result<Option<String>, ReadModelError> {
         let stream = plan_stream(tenant, plan_id)?;
         self.vault
-            .open_document(&stream, part_name(part), document)
+            .open_document(&stream, &part_name(part), document)
             .await
             .map_err(read_model_error)
     }

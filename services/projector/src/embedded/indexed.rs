@@ -8,7 +8,7 @@ use rusqlite::{Connection, ToSql};
 use super::SqliteReadModels;
 use trellis_kernel::TenantId;
 
-use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, day, summary_of, unavailable};
+use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, day, summary_with_parts, unavailable};
 use crate::compliance::{IndexedList, PlanSummary};
 use crate::{PlanFilter, ReadModelError};
 
@@ -107,7 +107,9 @@ fn query(
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
     rows.into_iter()
-        .map(|(plan_id, summary, document)| summary_of(plan_id, summary, document))
+        .map(|(plan_id, summary, document)| {
+            summary_with_parts(conn, tenant, plan_id, summary, document)
+        })
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! plan is indexed by.
 
 use chrono::NaiveDate;
+use rusqlite::{Connection, params};
 
 use crate::ReadModelError;
 use crate::compliance::PlanSummary;
@@ -15,7 +16,12 @@ pub fn unavailable(e: rusqlite::Error) -> ReadModelError {
 /// be sealed: opened by the caller, off the blocking thread).
 pub enum Summarised {
     Ready(Box<PlanSummary>),
-    FromDocument { plan_id: String, document: String },
+    /// The head of the document and its parts (`part` key, stored text).
+    FromDocument {
+        plan_id: String,
+        document: String,
+        parts: Vec<(String, String)>,
+    },
 }
 
 /// Selects `summary` and, when that is missing or was written by another
@@ -32,12 +38,31 @@ pub fn summary_of(
     document: Option<String>,
 ) -> Result<Summarised, ReadModelError> {
     match (summary, document) {
-        (_, Some(document)) => Ok(Summarised::FromDocument { plan_id, document }),
+        (_, Some(document)) => Ok(Summarised::FromDocument {
+            plan_id,
+            document,
+            parts: Vec::new(),
+        }),
         (Some(summary), None) => serde_json::from_str(&summary)
             .map(|summary| Summarised::Ready(Box::new(summary)))
             .map_err(|_| ReadModelError::Corrupt("malformed plan summary".into())),
         (None, None) => Err(ReadModelError::Corrupt("plan without document".into())),
     }
+}
+
+/// [`summary_of`], with the parts of a document read to compute it from.
+pub fn summary_with_parts(
+    conn: &Connection,
+    tenant: &str,
+    plan_id: String,
+    summary: Option<String>,
+    document: Option<String>,
+) -> Result<Summarised, ReadModelError> {
+    let mut summarised = summary_of(plan_id, summary, document)?;
+    if let Summarised::FromDocument { plan_id, parts, .. } = &mut summarised {
+        *parts = parts_of(conn, tenant, plan_id)?;
+    }
+    Ok(summarised)
 }
 
 /// A due date as the `review_due` column keeps it: ISO 8601, which sorts
@@ -53,4 +78,21 @@ pub fn index_values(summary: &PlanSummary) -> (Option<String>, i64) {
         summary.open_review_due().map(day),
         i64::from(summary.is_unsigned()),
     )
+}
+
+/// The stored parts of a plan's document (`part` key, stored text).
+pub fn parts_of(
+    conn: &Connection,
+    tenant: &str,
+    plan_id: &str,
+) -> Result<Vec<(String, String)>, ReadModelError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT part, body FROM plan_view_parts WHERE tenant = ?1 AND plan_id = ?2")
+        .map_err(unavailable)?;
+    stmt.query_map(params![tenant, plan_id], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })
+    .map_err(unavailable)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(unavailable)
 }

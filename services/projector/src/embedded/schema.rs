@@ -8,13 +8,15 @@
 //! a list reads only the plans it returns. `plan_clinicians` indexes who
 //! treats under each plan (the primary clinician and the care team), so a
 //! clinician's listing need not open every document of the tenant.
+//! `plan_view_parts` keeps the long lists of large documents in parts
+//! ([`super::parts`]); `plan_views.document` is then the rest (the head).
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, index_values, summary_of, unavailable};
+use super::parts::join_stored;
+use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, index_values, summary_with_parts, unavailable};
 use crate::ReadModelError;
 use crate::compliance::PlanSummary;
-use crate::sealing::decode_json;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS plan_views (
@@ -40,6 +42,13 @@ CREATE TABLE IF NOT EXISTS plan_clinicians (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS plan_clinicians_by_clinician
     ON plan_clinicians (tenant, clinician_id, plan_id);
+CREATE TABLE IF NOT EXISTS plan_view_parts (
+    tenant  TEXT NOT NULL,
+    plan_id TEXT NOT NULL,
+    part    TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (tenant, plan_id, part)
+) STRICT;
 CREATE TABLE IF NOT EXISTS checkpoints (
     projection TEXT PRIMARY KEY,
     position   INTEGER NOT NULL
@@ -112,7 +121,7 @@ fn backfill(conn: &mut Connection) -> Result<(), ReadModelError> {
     {
         let mut rows = tx
             .prepare(&format!(
-                "SELECT rowid, {SUMMARY_OR_DOCUMENT} FROM plan_views ORDER BY rowid"
+                "SELECT rowid, tenant, plan_id, {SUMMARY_OR_DOCUMENT} FROM plan_views ORDER BY rowid"
             ))
             .map_err(unavailable)?;
         let mut rows = rows
@@ -122,12 +131,16 @@ fn backfill(conn: &mut Connection) -> Result<(), ReadModelError> {
         // safe in SQLite; the scan goes on with the next row.
         while let Some(row) = rows.next().map_err(unavailable)? {
             let rowid: i64 = row.get(0).map_err(unavailable)?;
-            let stored: Option<String> = row.get(1).map_err(unavailable)?;
-            let document: Option<String> = row.get(2).map_err(unavailable)?;
+            let tenant: String = row.get(1).map_err(unavailable)?;
+            let plan_id: String = row.get(2).map_err(unavailable)?;
+            let stored: Option<String> = row.get(3).map_err(unavailable)?;
+            let document: Option<String> = row.get(4).map_err(unavailable)?;
             let recomputed = document.is_some();
-            let summary = match summary_of(String::new(), stored, document) {
+            let summary = match summary_with_parts(&tx, &tenant, plan_id, stored, document) {
                 Ok(Summarised::Ready(summary)) => *summary,
-                Ok(Summarised::FromDocument { document, .. }) => match decode_json(&document) {
+                Ok(Summarised::FromDocument {
+                    document, parts, ..
+                }) => match join_stored(&document, parts) {
                     Ok(view) => PlanSummary::of(&view),
                     // A sealed document opens only with the process's
                     // keys, not here: the row keeps what it has, and

@@ -1,0 +1,262 @@
+//! The embedded store keeps a long plan's lists in parts and writes only
+//! the parts that changed: a plan reads back whole, a part left as it was
+//! is not written again, a plan that shrinks loses its extra parts, and a
+//! part missing or moved is an error, never a shorter plan.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use rusqlite::{Connection, params};
+use trellis_kernel::TenantId;
+use trellis_plans_domain::GoalTerm;
+use trellis_projector::{
+    DocumentSeal, ErasureView, GoalView, PlanFilter, PlanView, ReadModelError, ReadModelStore,
+    SealedPart, SqliteReadModels,
+};
+
+fn goal(n: usize) -> GoalView {
+    GoalView {
+        goal_id: format!("g-{n}"),
+        description: format!("Goal {n}"),
+        term: GoalTerm::ShortTerm,
+        outcome: None,
+        closed_on: None,
+        objectives: Vec::new(),
+        entered_in_error: None,
+        revisions: Vec::new(),
+        added: None,
+    }
+}
+
+fn plan(tenant: &str, version: u64, goals: usize) -> PlanView {
+    PlanView {
+        tenant: tenant.into(),
+        plan_id: "p-1".into(),
+        client_id: "cl-1".into(),
+        primary_clinician_id: "c-1".into(),
+        clinic_id: "clinic-1".into(),
+        title: "Plan".into(),
+        version,
+        updated_at: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+        goals: (0..goals).map(goal).collect(),
+        ..PlanView::default()
+    }
+}
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).unwrap()
+}
+
+/// The stored parts of the plan, by name, in name order.
+fn parts(path: &std::path::Path, tenant: &str) -> Vec<(String, String)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT part, body FROM plan_view_parts WHERE tenant = ?1 ORDER BY part")
+        .unwrap();
+    stmt.query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn set_part(path: &std::path::Path, tenant: &str, part: &str, body: &str) {
+    let conn = Connection::open(path).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE plan_view_parts SET body = ?3 WHERE tenant = ?1 AND part = ?2",
+            params![tenant, part, body],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "{part} is stored");
+}
+
+#[tokio::test]
+async fn a_long_plan_is_kept_in_parts_and_reads_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    let view = plan("parts-whole", 1, 40);
+    store.save(vec![view.clone()], 1).await.unwrap();
+
+    let names: Vec<String> = parts(&path, "parts-whole")
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(names, ["goals/0", "goals/1", "goals/2"]);
+    let t = tenant("parts-whole");
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(view.clone()));
+    let page = store
+        .plans(&t, &PlanFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.plans, vec![view.clone()]);
+    let summaries = store.summaries(&t, &PlanFilter::default()).await.unwrap();
+    assert_eq!(summaries.len(), 1);
+    // A store opened again (another process) reads the same plan.
+    let reopened = SqliteReadModels::open(&path).unwrap();
+    assert_eq!(reopened.plan(&t, "p-1").await.unwrap(), Some(view));
+}
+
+#[tokio::test]
+async fn a_save_writes_only_the_parts_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    store
+        .save(vec![plan("parts-changed", 1, 40)], 1)
+        .await
+        .unwrap();
+    // Marks the first part behind the store's back: a save that wrote it
+    // again would put the goals back as they are.
+    let (_, first) = parts(&path, "parts-changed").remove(0);
+    set_part(
+        &path,
+        "parts-changed",
+        "goals/0",
+        &first.replace("Goal 0\"", "Marked\""),
+    );
+
+    let mut grown = plan("parts-changed", 2, 41);
+    grown.goals[39].description = "Goal 39, revised".into();
+    store.save(vec![grown.clone()], 2).await.unwrap();
+
+    let t = tenant("parts-changed");
+    let read = store.plan(&t, "p-1").await.unwrap().unwrap();
+    assert_eq!(
+        read.goals[0].description, "Marked",
+        "goals/0 was not written"
+    );
+    assert_eq!(read.goals[1..], grown.goals[1..]);
+    assert_eq!(read.version, 2);
+
+    // Another process knows nothing of what is written: it writes all.
+    let other = SqliteReadModels::open(&path).unwrap();
+    let next = plan("parts-changed", 3, 41);
+    other.save(vec![next.clone()], 3).await.unwrap();
+    assert_eq!(other.plan(&t, "p-1").await.unwrap(), Some(next));
+}
+
+#[tokio::test]
+async fn an_older_version_leaves_the_plan_and_its_parts_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+    let newer = plan("parts-older", 5, 50);
+    store.save(vec![newer.clone()], 5).await.unwrap();
+    store
+        .save(vec![plan("parts-older", 4, 20)], 6)
+        .await
+        .unwrap();
+    let t = tenant("parts-older");
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(newer));
+}
+
+#[tokio::test]
+async fn a_plan_that_shrinks_loses_its_extra_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    store
+        .save(vec![plan("parts-shrink", 1, 40)], 1)
+        .await
+        .unwrap();
+    let mut erased = plan("parts-shrink", 2, 0);
+    erased.erasure = Some(ErasureView {
+        erased_on: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+        basis: "override".into(),
+        reason: Some("court order".into()),
+        goals: 40,
+        objectives: 0,
+        interventions: 0,
+        diagnoses: 0,
+        reviews: 0,
+        measures: 0,
+        signatures: 0,
+        retention_years: None,
+    });
+    store.save(vec![erased.clone()], 2).await.unwrap();
+
+    assert!(parts(&path, "parts-shrink").is_empty());
+    let t = tenant("parts-shrink");
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(erased));
+}
+
+#[tokio::test]
+async fn a_missing_part_is_an_error_not_a_shorter_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    store
+        .save(vec![plan("parts-missing", 1, 40)], 1)
+        .await
+        .unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM plan_view_parts WHERE part = 'goals/1'", [])
+        .unwrap();
+    let error = store
+        .plan(&tenant("parts-missing"), "p-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ReadModelError::Corrupt(_)), "{error}");
+    assert!(!error.to_string().contains("Goal"), "no content: {error}");
+}
+
+/// Seals by prefixing the part it was sealed as; opens only as that part.
+struct Labelled;
+
+fn label(plan_id: &str, part: SealedPart) -> String {
+    format!("sealed[{plan_id}:{part:?}]")
+}
+
+#[async_trait]
+impl DocumentSeal for Labelled {
+    async fn seal(
+        &self,
+        _: &TenantId,
+        plan_id: &str,
+        part: SealedPart,
+        document: String,
+    ) -> Result<String, ReadModelError> {
+        Ok(format!("{}{document}", label(plan_id, part)))
+    }
+
+    async fn open(
+        &self,
+        _: &TenantId,
+        plan_id: &str,
+        part: SealedPart,
+        document: String,
+    ) -> Result<Option<String>, ReadModelError> {
+        document
+            .strip_prefix(&label(plan_id, part))
+            .map(|text| Some(text.to_owned()))
+            .ok_or_else(|| ReadModelError::Corrupt("does not open".into()))
+    }
+}
+
+#[tokio::test]
+async fn each_part_is_sealed_as_itself_and_does_not_open_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path)
+        .unwrap()
+        .sealed_by(Arc::new(Labelled));
+    let view = plan("parts-sealed", 1, 40);
+    store.save(vec![view.clone()], 1).await.unwrap();
+    let t = tenant("parts-sealed");
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(view));
+
+    let stored = parts(&path, "parts-sealed");
+    assert!(
+        stored[1]
+            .1
+            .starts_with("sealed[p-1:List { list: \"goals\", index: 1 }]"),
+        "{}",
+        &stored[1].1[..60]
+    );
+    // The second part put in the first one's place.
+    set_part(&path, "parts-sealed", "goals/0", &stored[1].1);
+    let error = store.plan(&t, "p-1").await.unwrap_err();
+    assert!(matches!(error, ReadModelError::Corrupt(_)), "{error}");
+}
