@@ -260,3 +260,33 @@ async fn each_part_is_sealed_as_itself_and_does_not_open_moved() {
     let error = store.plan(&t, "p-1").await.unwrap_err();
     assert!(matches!(error, ReadModelError::Corrupt(_)), "{error}");
 }
+
+#[tokio::test]
+async fn a_summary_computed_again_reads_every_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    let mut view = plan("parts-summary", 1, 40);
+    // One objective on the last goal: only the last part holds it.
+    view.goals[39].objectives.push(
+        serde_json::from_value(serde_json::json!({
+            "objective_id": "o-1", "description": "Sleep 7 hours", "baseline": 4.0,
+            "target": 7.0, "unit": "hours", "period": "night",
+            "target_date": "2026-06-01", "met_on": null, "progress": [],
+        }))
+        .unwrap(),
+    );
+    store.save(vec![view], 1).await.unwrap();
+    // A summary written by another version is computed from the document.
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE plan_views SET summary = NULL", [])
+        .unwrap();
+
+    let summaries = store
+        .summaries(&tenant("parts-summary"), &PlanFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].objectives, 1);
+}
