@@ -177,12 +177,18 @@ impl ReadModelStore for SqliteReadModels {
                     .transpose()
             })
             .await?;
-        match stored {
-            Some((head, parts)) => {
-                stored::open_plan(&self.documents, tenant, plan_id, head, parts).await
-            }
-            None => Ok(None),
+        let Some((head, parts)) = stored else {
+            return Ok(None);
+        };
+        let opened = stored::open_plan(&self.documents, tenant, plan_id, head, parts).await;
+        if let Err(ReadModelError::Corrupt(_)) = &opened {
+            // Whatever is on disk, the next save writes the plan whole.
+            self.written
+                .lock()
+                .expect("written parts poisoned")
+                .forget(&(tenant.to_string(), plan_id.to_owned()));
         }
+        opened
     }
 
     async fn plans(

@@ -23,8 +23,13 @@ pub enum SealedPart {
     /// The standardized scores of the plan's compact summary.
     Scores,
     /// One part of a long list of the document, which the embedded store
-    /// keeps apart from the rest (the rest is then sealed as `Document`).
-    List { list: &'static str, index: u32 },
+    /// keeps apart from the rest (the rest is then sealed as `Document`),
+    /// as written at one version of the plan.
+    List {
+        list: &'static str,
+        index: u32,
+        written_at: u64,
+    },
 }
 
 /// Seals and opens one plan's document. The process supplies it (the

@@ -1,7 +1,8 @@
 //! The embedded store keeps a long plan's lists in parts and writes only
 //! the parts that changed: a plan reads back whole, a part left as it was
 //! is not written again, a plan that shrinks loses its extra parts, and a
-//! part missing or moved is an error, never a shorter plan.
+//! part missing, moved or older than the head says is an error, never a
+//! shorter or a wrong plan.
 
 use std::sync::Arc;
 
@@ -251,7 +252,7 @@ async fn each_part_is_sealed_as_itself_and_does_not_open_moved() {
     assert!(
         stored[1]
             .1
-            .starts_with("sealed[p-1:List { list: \"goals\", index: 1 }]"),
+            .starts_with("sealed[p-1:List { list: \"goals\", index: 1, written_at: 1 }]"),
         "{}",
         &stored[1].1[..60]
     );
@@ -289,4 +290,29 @@ async fn a_summary_computed_again_reads_every_part() {
         .unwrap();
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].objectives, 1);
+}
+
+#[tokio::test]
+async fn a_part_another_process_rewrote_reads_as_corrupt_not_as_the_wrong_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let first = SqliteReadModels::open(&path).unwrap();
+    let second = SqliteReadModels::open(&path).unwrap();
+    first.save(vec![plan("parts-two", 1, 40)], 1).await.unwrap();
+    // Another process (which must not run beside this one) writes a
+    // version whose first goal differs.
+    let mut changed = plan("parts-two", 2, 40);
+    changed.goals[0].description = "Changed elsewhere".into();
+    second.save(vec![changed], 2).await.unwrap();
+    // This one, knowing only what it wrote, finds goals/0 as it left it and
+    // does not write it: the head says goals/0 is from version 1.
+    first.save(vec![plan("parts-two", 3, 40)], 3).await.unwrap();
+
+    let t = tenant("parts-two");
+    let error = first.plan(&t, "p-1").await.unwrap_err();
+    assert!(matches!(error, ReadModelError::Corrupt(_)), "{error}");
+    // Having found it so, the store writes the plan whole at its next save.
+    let next = plan("parts-two", 4, 40);
+    first.save(vec![next.clone()], 4).await.unwrap();
+    assert_eq!(first.plan(&t, "p-1").await.unwrap(), Some(next));
 }

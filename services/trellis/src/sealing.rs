@@ -81,13 +81,18 @@ fn plan_stream(tenant: &TenantId, plan_id: &str) -> Result<StreamName, ReadModel
         .map_err(|_| ReadModelError::Corrupt("a plan id is malformed".into()))
 }
 
-/// The part's name in its binding: a list's part is bound to its list
-/// and place, so parts do not open moved within a plan.
+/// The part's name in its binding: a list's part is bound to its list,
+/// its place and the version it was written at, so a part does not open
+/// moved within its plan or in place of a newer one.
 fn part_name(part: SealedPart) -> Cow<'static, str> {
     match part {
         SealedPart::Document => Cow::Borrowed(WHOLE_DOCUMENT),
         SealedPart::Scores => Cow::Borrowed("scores"),
-        SealedPart::List { list, index } => Cow::Owned(format!("{WHOLE_DOCUMENT}/{list}/{index}")),
+        SealedPart::List {
+            list,
+            index,
+            written_at,
+        } => Cow::Owned(format!("{WHOLE_DOCUMENT}/{list}/{index}@{written_at}")),
     }
 }
 

@@ -6,10 +6,11 @@
 //! the parts whose text changed since this process last wrote them
 //! ([`WrittenParts`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::sealing::decode_json;
 use crate::{PlanView, ReadModelError};
@@ -39,20 +40,79 @@ impl PartName {
     /// not keep in parts.
     pub fn parse(key: &str) -> Option<Self> {
         let (list, index) = key.split_once('/')?;
-        let list = LONG_LISTS.iter().find(|l| **l == list)?;
         Some(Self {
-            list,
+            list: Self::list_named(list)?,
             index: index.parse().ok()?,
         })
     }
+
+    fn list_named(list: &str) -> Option<&'static str> {
+        LONG_LISTS.iter().find(|l| **l == list).copied()
+    }
 }
 
-/// One plan's document as it is stored: the head, and the parts of its
-/// long lists in order (as JSON arrays).
+/// One plan's document split: the head (the plan without the lists kept
+/// in parts) and the parts of those lists in order (as JSON arrays).
 #[derive(Debug)]
 pub struct SplitDocument {
-    pub head: String,
+    pub head: PlanView,
     pub parts: Vec<(PartName, String)>,
+}
+
+/// A stored part, as read: its name, the plan version it was written at,
+/// and its text.
+pub type ReadPart = (PartName, u64, String);
+
+/// The field of a stored head that records, for each list kept in parts,
+/// the plan version each of its parts was written at: a part missing,
+/// left over, or older than the head says reads as corrupt.
+const RECORDED: &str = "$parts";
+
+#[derive(Serialize)]
+struct Head<'a> {
+    #[serde(flatten)]
+    view: &'a PlanView,
+    #[serde(rename = "$parts", skip_serializing_if = "BTreeMap::is_empty")]
+    parts: BTreeMap<&'static str, Vec<u64>>,
+}
+
+#[derive(Deserialize)]
+struct Recorded {
+    #[serde(rename = "$parts", default)]
+    parts: BTreeMap<String, Vec<u64>>,
+}
+
+/// The head as stored: `head` with the version each part (in order) was
+/// written at.
+pub fn head_text(head: &PlanView, parts: &[(PartName, u64)]) -> Result<String, ReadModelError> {
+    let mut recorded: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    for (name, written_at) in parts {
+        recorded.entry(name.list).or_default().push(*written_at);
+    }
+    let head = Head {
+        view: head,
+        parts: recorded,
+    };
+    serde_json::to_string(&head).map_err(unserializable)
+}
+
+/// The parts a stored head says its plan has, in order, with the version
+/// each was written at.
+pub fn recorded_parts(head: &str) -> Result<Vec<(PartName, u64)>, ReadModelError> {
+    if !head.contains(RECORDED) {
+        return Ok(Vec::new());
+    }
+    let recorded: Recorded = serde_json::from_str(head)
+        .map_err(|_| ReadModelError::Corrupt("malformed plan document".into()))?;
+    let mut parts = Vec::new();
+    for (list, versions) in recorded.parts {
+        let list = PartName::list_named(&list).ok_or_else(incomplete)?;
+        for (index, written_at) in (0u32..).zip(versions) {
+            parts.push((PartName { list, index }, written_at));
+        }
+    }
+    parts.sort_unstable();
+    Ok(parts)
 }
 
 macro_rules! long_lists {
@@ -73,27 +133,21 @@ macro_rules! long_lists {
                     }
                 }
             )*
-            let head = serde_json::to_string(&view).map_err(unserializable)?;
-            Ok(SplitDocument { head, parts })
+            Ok(SplitDocument { head: view, parts })
         }
 
-        /// The plan again from its head and every one of its parts (opened),
-        /// in any order; a part missing or out of place is corruption.
-        pub fn join(
-            head: &str,
-            mut parts: Vec<(PartName, String)>,
-        ) -> Result<PlanView, ReadModelError> {
+        /// The plan again from its stored head and its parts (opened), in
+        /// any order: exactly the parts the head records, each written at
+        /// the version it records, or the plan reads as corrupt.
+        pub fn join(head: &str, mut parts: Vec<ReadPart>) -> Result<PlanView, ReadModelError> {
             let mut view = decode_json(head)?;
-            parts.sort_unstable_by_key(|(name, _)| *name);
-            let mut expected = PartName { list: "", index: 0 };
-            for (name, text) in parts {
-                if name.list != expected.list {
-                    expected = PartName { list: name.list, index: 0 };
-                }
-                if name != expected {
-                    return Err(incomplete());
-                }
-                expected.index += 1;
+            let recorded = recorded_parts(head)?;
+            parts.sort_unstable_by_key(|(name, _, _)| *name);
+            let read: Vec<(PartName, u64)> = parts.iter().map(|(n, v, _)| (*n, *v)).collect();
+            if read != recorded {
+                return Err(incomplete());
+            }
+            for (name, _, text) in parts {
                 match name.list {
                     $(
                         stringify!($list) => {
@@ -125,15 +179,6 @@ long_lists!(
     signatures,
 );
 
-/// [`join`] of a document kept in clear, with its parts as stored.
-pub fn join_stored(head: &str, parts: Vec<(String, String)>) -> Result<PlanView, ReadModelError> {
-    let parts = parts
-        .into_iter()
-        .map(|(key, text)| Ok((PartName::parse(&key).ok_or_else(incomplete)?, text)))
-        .collect::<Result<Vec<_>, ReadModelError>>()?;
-    join(head, parts)
-}
-
 fn extend_from<T: DeserializeOwned>(list: &mut Vec<T>, text: &str) -> Result<(), ReadModelError> {
     list.extend(serde_json::from_str::<Vec<T>>(text).map_err(|_| incomplete())?);
     Ok(())
@@ -148,45 +193,55 @@ fn incomplete() -> ReadModelError {
 }
 
 /// Which text each part of a plan had when this process last wrote it, as
-/// a keyed digest: a save writes a part only when its text changed. Only
-/// what this process wrote and committed is remembered, and a plan it knows
-/// nothing of has all its parts written, so the memory can only make a
-/// save write more, never less. The key is random per process, so a text
-/// cannot be made to collide with another on purpose.
+/// a keyed digest, and at which plan version: a save writes a part only
+/// when its text changed, and otherwise records the version it was
+/// written at again. Only what this process wrote and committed is
+/// remembered, and a plan it knows nothing of has all its parts written.
+/// Should the file have changed behind it (another process writing the
+/// same file), the head names versions the parts do not have, and the
+/// plan reads as corrupt rather than wrong. The key is random per
+/// process, so a text cannot be made to collide with another on purpose.
 #[derive(Debug, Default)]
 pub struct WrittenParts {
-    digests: HashMap<(String, String), Vec<(PartName, u64)>>,
+    parts: HashMap<(String, String), Vec<WrittenPart>>,
     hasher: RandomState,
 }
+
+/// A part as written: its name, the digest of its text, and the plan
+/// version it was written at.
+pub type WrittenPart = (PartName, u64, u64);
 
 impl WrittenParts {
     pub fn digest(&self, text: &str) -> u64 {
         self.hasher.hash_one(text)
     }
 
-    /// Whether the part, with text of this digest, is written already.
-    pub fn holds(&self, plan: &(String, String), name: PartName, digest: u64) -> bool {
-        self.digests
-            .get(plan)
-            .is_some_and(|parts| parts.contains(&(name, digest)))
+    /// The version the part was written at, when it was written with text
+    /// of this digest.
+    pub fn written_at(&self, plan: &(String, String), name: PartName, digest: u64) -> Option<u64> {
+        self.parts
+            .get(plan)?
+            .iter()
+            .find(|(n, d, _)| *n == name && *d == digest)
+            .map(|(_, _, at)| *at)
     }
 
     /// The plan's parts are now these (committed).
-    pub fn wrote(&mut self, plan: (String, String), parts: Vec<(PartName, u64)>) {
+    pub fn wrote(&mut self, plan: (String, String), parts: Vec<WrittenPart>) {
         if parts.is_empty() {
-            self.digests.remove(&plan);
+            self.parts.remove(&plan);
             return;
         }
-        if self.digests.len() >= REMEMBERED_PLANS && !self.digests.contains_key(&plan) {
-            self.digests.clear();
+        if self.parts.len() >= REMEMBERED_PLANS && !self.parts.contains_key(&plan) {
+            self.parts.clear();
         }
-        self.digests.insert(plan, parts);
+        self.parts.insert(plan, parts);
     }
 
     /// What is written of the plan is not known (a save that did not
     /// commit, or one that left the plan as it was).
     pub fn forget(&mut self, plan: &(String, String)) {
-        self.digests.remove(plan);
+        self.parts.remove(plan);
     }
 }
 
@@ -223,6 +278,15 @@ mod tests {
         view
     }
 
+    /// The stored head and parts of `view`, every part written at `at`.
+    fn stored(view: PlanView, at: u64) -> (String, Vec<ReadPart>) {
+        let split = split(view).unwrap();
+        let written: Vec<(PartName, u64)> = split.parts.iter().map(|(n, _)| (*n, at)).collect();
+        let head = head_text(&split.head, &written).unwrap();
+        let parts = split.parts.into_iter().map(|(n, t)| (n, at, t)).collect();
+        (head, parts)
+    }
+
     #[test]
     fn long_lists_are_kept_in_parts_and_join_back_whole() {
         let mut view = plan(PART_ITEMS * 2 + 3);
@@ -238,39 +302,52 @@ mod tests {
                 origin: ReviewOrigin::Rule,
             })
             .collect();
-        let split = split(view.clone()).unwrap();
-        let names: Vec<String> = split.parts.iter().map(|(n, _)| n.key()).collect();
+        let (head, mut parts) = stored(view.clone(), 7);
+        let names: Vec<String> = parts.iter().map(|(n, _, _)| n.key()).collect();
         assert_eq!(
             names,
             ["goals/0", "goals/1", "goals/2", "reviews/0", "reviews/1"]
         );
-        assert!(!split.head.contains("Goal 0"), "goals left the head");
-        let mut parts = split.parts;
+        assert!(!head.contains("Goal 0"), "goals left the head");
+        assert_eq!(recorded_parts(&head).unwrap().len(), 5);
         parts.reverse();
-        assert_eq!(join(&split.head, parts).unwrap(), view);
+        assert_eq!(join(&head, parts).unwrap(), view);
     }
 
     #[test]
-    fn a_short_plan_is_all_head() {
+    fn a_short_plan_is_all_head_and_reads_as_a_whole_document() {
         let view = plan(PART_ITEMS);
-        let split = split(view.clone()).unwrap();
-        assert!(split.parts.is_empty());
-        assert_eq!(join(&split.head, Vec::new()).unwrap(), view);
+        let (head, parts) = stored(view.clone(), 1);
+        assert!(parts.is_empty());
+        assert!(!head.contains(RECORDED));
+        assert_eq!(join(&head, Vec::new()).unwrap(), view);
     }
 
     #[test]
-    fn a_missing_or_repeated_part_is_corruption_not_a_shorter_plan() {
-        let split = split(plan(PART_ITEMS * 3)).unwrap();
-        let mut missing = split.parts.clone();
-        missing.remove(1);
-        let repeated = vec![split.parts[0].clone(), split.parts[0].clone()];
-        for parts in [missing, repeated] {
-            let error = join(&split.head, parts).unwrap_err();
+    fn parts_missing_left_over_or_older_than_the_head_says_are_corruption() {
+        let (head, parts) = stored(plan(PART_ITEMS * 3), 5);
+        let mut last_missing = parts.clone();
+        last_missing.pop();
+        let mut older = parts.clone();
+        older[1].1 = 4;
+        let (_, more) = stored(plan(PART_ITEMS * 4), 5);
+        let cases = [
+            ("the last part missing", last_missing),
+            ("every part missing", Vec::new()),
+            ("a part written at another version", older),
+            ("a part left over", more),
+            ("a part twice", vec![parts[0].clone(), parts[0].clone()]),
+        ];
+        for (case, parts) in cases {
+            let error = join(&head, parts).unwrap_err();
             assert!(
                 matches!(error, ReadModelError::Corrupt(ref m) if m.contains("incomplete")),
-                "{error}"
+                "{case}: {error}"
             );
         }
+        // A head from before parts (the whole document) with parts beside it.
+        let whole = serde_json::to_string(&plan(2)).unwrap();
+        assert!(join(&whole, parts).is_err());
     }
 
     #[test]
@@ -293,11 +370,11 @@ mod tests {
             index: 0,
         };
         let digest = written.digest("[1]");
-        assert!(!written.holds(&plan, name, digest));
-        written.wrote(plan.clone(), vec![(name, digest)]);
-        assert!(written.holds(&plan, name, digest));
-        assert!(!written.holds(&plan, name, written.digest("[2]")));
+        assert_eq!(written.written_at(&plan, name, digest), None);
+        written.wrote(plan.clone(), vec![(name, digest, 3)]);
+        assert_eq!(written.written_at(&plan, name, digest), Some(3));
+        assert_eq!(written.written_at(&plan, name, written.digest("[2]")), None);
         written.forget(&plan);
-        assert!(!written.holds(&plan, name, digest));
+        assert_eq!(written.written_at(&plan, name, digest), None);
     }
 }

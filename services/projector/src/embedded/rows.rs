@@ -16,11 +16,11 @@ pub fn unavailable(e: rusqlite::Error) -> ReadModelError {
 /// be sealed: opened by the caller, off the blocking thread).
 pub enum Summarised {
     Ready(Box<PlanSummary>),
-    /// The head of the document and its parts (`part` key, stored text).
+    /// The head of the document and its parts.
     FromDocument {
         plan_id: String,
         document: String,
-        parts: Vec<(String, String)>,
+        parts: Vec<StoredPart>,
     },
 }
 
@@ -65,6 +65,17 @@ pub fn summary_with_parts(
     Ok(summarised)
 }
 
+/// A part of a plan's document as the embedded store keeps it
+/// ([`super::parts`]).
+pub struct StoredPart {
+    /// The `part` column: `goals/3`.
+    pub key: String,
+    /// The plan version it was written at.
+    pub written_at: u64,
+    /// Its text, sealed when the store seals.
+    pub body: String,
+}
+
 /// A due date as the `review_due` column keeps it: ISO 8601, which sorts
 /// as the dates do.
 pub fn day(date: NaiveDate) -> String {
@@ -80,17 +91,23 @@ pub fn index_values(summary: &PlanSummary) -> (Option<String>, i64) {
     )
 }
 
-/// The stored parts of a plan's document (`part` key, stored text).
+/// The stored parts of a plan's document.
 pub fn parts_of(
     conn: &Connection,
     tenant: &str,
     plan_id: &str,
-) -> Result<Vec<(String, String)>, ReadModelError> {
+) -> Result<Vec<StoredPart>, ReadModelError> {
     let mut stmt = conn
-        .prepare_cached("SELECT part, body FROM plan_view_parts WHERE tenant = ?1 AND plan_id = ?2")
+        .prepare_cached(
+            "SELECT part, written_at, body FROM plan_view_parts WHERE tenant = ?1 AND plan_id = ?2",
+        )
         .map_err(unavailable)?;
     stmt.query_map(params![tenant, plan_id], |row| {
-        Ok((row.get(0)?, row.get(1)?))
+        Ok(StoredPart {
+            key: row.get(0)?,
+            written_at: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(u64::MAX),
+            body: row.get(2)?,
+        })
     })
     .map_err(unavailable)?
     .collect::<Result<Vec<_>, _>>()

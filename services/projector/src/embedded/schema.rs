@@ -13,10 +13,12 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::parts::join_stored;
-use super::rows::{SUMMARY_OR_DOCUMENT, Summarised, index_values, summary_with_parts, unavailable};
-use crate::ReadModelError;
+use super::parts::{PartName, join};
+use super::rows::{
+    SUMMARY_OR_DOCUMENT, StoredPart, Summarised, index_values, summary_with_parts, unavailable,
+};
 use crate::compliance::PlanSummary;
+use crate::{PlanView, ReadModelError};
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS plan_views (
@@ -43,10 +45,11 @@ CREATE TABLE IF NOT EXISTS plan_clinicians (
 CREATE INDEX IF NOT EXISTS plan_clinicians_by_clinician
     ON plan_clinicians (tenant, clinician_id, plan_id);
 CREATE TABLE IF NOT EXISTS plan_view_parts (
-    tenant  TEXT NOT NULL,
-    plan_id TEXT NOT NULL,
-    part    TEXT NOT NULL,
-    body    TEXT NOT NULL,
+    tenant     TEXT    NOT NULL,
+    plan_id    TEXT    NOT NULL,
+    part       TEXT    NOT NULL,
+    written_at INTEGER NOT NULL,
+    body       TEXT    NOT NULL,
     PRIMARY KEY (tenant, plan_id, part)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -140,7 +143,7 @@ fn backfill(conn: &mut Connection) -> Result<(), ReadModelError> {
                 Ok(Summarised::Ready(summary)) => *summary,
                 Ok(Summarised::FromDocument {
                     document, parts, ..
-                }) => match join_stored(&document, parts) {
+                }) => match join_in_clear(&document, parts) {
                     Ok(view) => PlanSummary::of(&view),
                     // A sealed document opens only with the process's
                     // keys, not here: the row keeps what it has, and
@@ -178,6 +181,20 @@ fn backfill(conn: &mut Connection) -> Result<(), ReadModelError> {
     tx.pragma_update(None, "user_version", index_version())
         .map_err(unavailable)?;
     tx.commit().map_err(unavailable)
+}
+
+/// A document kept in clear, joined with its parts as stored.
+fn join_in_clear(head: &str, parts: Vec<StoredPart>) -> Result<PlanView, ReadModelError> {
+    let parts = parts
+        .into_iter()
+        .map(|p| match PartName::parse(&p.key) {
+            Some(name) => Ok((name, p.written_at, p.body)),
+            None => Err(ReadModelError::Corrupt(
+                "a plan document has a part of no known list".into(),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    join(head, parts)
 }
 
 /// Replaces who treats under the summary's plan in `plan_clinicians`.

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use rusqlite::{Transaction, params};
 use trellis_kernel::TenantId;
 
-use super::parts::{self, PartName, WrittenParts};
-use super::rows::{index_values, unavailable};
+use super::parts::{self, PartName, WrittenPart, WrittenParts};
+use super::rows::{StoredPart, index_values, unavailable};
 use super::schema;
 use crate::compliance::PlanSummary;
 use crate::sealing::{Documents, SealedPart, tenant_of};
@@ -26,10 +26,11 @@ pub struct StoredPlan {
     summary: PlanSummary,
     summary_text: String,
     head: String,
-    /// The parts to write (`part` key, stored text).
+    /// The parts to write (`part` key, stored text), all at `version`.
     changed: Vec<(String, String)>,
-    /// Every part the plan has now, with the digest of its text.
-    pub parts: Vec<(PartName, u64)>,
+    /// Every part the plan has now: its digest and the version it was
+    /// written at.
+    pub parts: Vec<WrittenPart>,
 }
 
 /// Encodes and seals `view` for writing, leaving out the parts `written`
@@ -50,31 +51,36 @@ pub async fn stored_plan(
         view.primary_clinician_id.clone(),
         view.clinic_id.clone(),
     );
-    let version = i64::try_from(view.version).unwrap_or(i64::MAX);
+    let version = view.version;
     let split = parts::split(view)?;
-    let mut head = split.head;
-    if !erased {
-        head = documents
-            .seal_part(&tenant, &key.1, SealedPart::Document, head)
-            .await?;
-    }
     let mut parts = Vec::with_capacity(split.parts.len());
     let mut unwritten = Vec::new();
     {
         let written = written.lock().expect("written parts poisoned");
         for (name, text) in split.parts {
             let digest = written.digest(&text);
-            parts.push((name, digest));
-            if !written.holds(&key, name, digest) {
-                unwritten.push((name, text));
+            match written.written_at(&key, name, digest) {
+                Some(at) => parts.push((name, digest, at)),
+                None => {
+                    parts.push((name, digest, version));
+                    unwritten.push((name, text));
+                }
             }
         }
+    }
+    let recorded: Vec<(PartName, u64)> = parts.iter().map(|(n, _, at)| (*n, *at)).collect();
+    let mut head = parts::head_text(&split.head, &recorded)?;
+    if !erased {
+        head = documents
+            .seal_part(&tenant, &key.1, SealedPart::Document, head)
+            .await?;
     }
     let mut changed = Vec::with_capacity(unwritten.len());
     for (name, text) in unwritten {
         let part = SealedPart::List {
             list: name.list,
             index: name.index,
+            written_at: version,
         };
         changed.push((
             name.key(),
@@ -86,7 +92,7 @@ pub async fn stored_plan(
         client_id,
         primary_clinician_id,
         clinic_id,
-        version,
+        version: i64::try_from(version).unwrap_or(i64::MAX),
         summary,
         summary_text,
         head,
@@ -138,17 +144,19 @@ pub fn write(tx: &Transaction<'_>, plan: &StoredPlan) -> Result<bool, ReadModelE
     schema::set_clinicians(tx, &plan.summary)?;
     let mut upsert = tx
         .prepare_cached(
-            "INSERT INTO plan_view_parts (tenant, plan_id, part, body) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tenant, plan_id, part) DO UPDATE SET body = excluded.body",
+            "INSERT INTO plan_view_parts (tenant, plan_id, part, written_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, plan_id, part) DO UPDATE SET
+                written_at = excluded.written_at, body = excluded.body",
         )
         .map_err(unavailable)?;
     for (part, body) in &plan.changed {
         upsert
-            .execute(params![tenant, plan_id, part, body])
+            .execute(params![tenant, plan_id, part, plan.version, body])
             .map_err(unavailable)?;
     }
     // Parts past the plan's lists' ends (an erased plan has none left).
-    let kept: Vec<String> = plan.parts.iter().map(|(name, _)| name.key()).collect();
+    let kept: Vec<String> = plan.parts.iter().map(|(name, _, _)| name.key()).collect();
     let kept = serde_json::to_string(&kept).expect("strings serialize");
     tx.prepare_cached(
         "DELETE FROM plan_view_parts WHERE tenant = ?1 AND plan_id = ?2
@@ -161,17 +169,16 @@ pub fn write(tx: &Transaction<'_>, plan: &StoredPlan) -> Result<bool, ReadModelE
 
 /// The plan from its stored head and parts, opened; `None` while it is
 /// sealed under a destroyed key (until the projector writes the erased
-/// plan).
+/// plan). Each part opens only as the part, and at the version, it was
+/// sealed as; which parts there are, and at which versions, the head says
+/// ([`parts::join`]).
 pub async fn open_plan(
     documents: &Documents,
     tenant: &TenantId,
     plan_id: &str,
     head: String,
-    stored_parts: Vec<(String, String)>,
+    stored_parts: Vec<StoredPart>,
 ) -> Result<Option<PlanView>, ReadModelError> {
-    if stored_parts.is_empty() {
-        return documents.decode(tenant, plan_id, head).await;
-    }
     let Some(head) = documents
         .open_part(tenant, plan_id, SealedPart::Document, head)
         .await?
@@ -179,18 +186,22 @@ pub async fn open_plan(
         return Ok(None);
     };
     let mut opened = Vec::with_capacity(stored_parts.len());
-    for (key, body) in stored_parts {
-        let name = PartName::parse(&key).ok_or_else(|| {
+    for stored in stored_parts {
+        let name = PartName::parse(&stored.key).ok_or_else(|| {
             ReadModelError::Corrupt("a plan document has a part of no known list".into())
         })?;
         let part = SealedPart::List {
             list: name.list,
             index: name.index,
+            written_at: stored.written_at,
         };
-        let Some(text) = documents.open_part(tenant, plan_id, part, body).await? else {
+        let Some(text) = documents
+            .open_part(tenant, plan_id, part, stored.body)
+            .await?
+        else {
             return Ok(None);
         };
-        opened.push((name, text));
+        opened.push((name, stored.written_at, text));
     }
     parts::join(&head, opened).map(Some)
 }
