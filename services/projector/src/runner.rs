@@ -331,7 +331,19 @@ impl Projector {
         {
             let key = (event.tenant().to_string(), event.stream.id().to_owned());
             if !self.unsaved.holds(&key) {
-                let saved = self.read_models.plan(event.tenant(), &key.1).await?;
+                let saved = match self.read_models.plan(event.tenant(), &key.1).await {
+                    Ok(saved) => saved,
+                    // The next save writes it whole again; until then it is
+                    // held as folded from the record.
+                    Err(ReadModelError::Corrupt(_)) => {
+                        tracing::error!(
+                            stream = %event.stream,
+                            "a plan's stored read model does not read; folding it again from its stream"
+                        );
+                        self.fold_stream(&event.stream).await?
+                    }
+                    Err(other) => return Err(other.into()),
+                };
                 self.unsaved.adopt(key.clone(), saved);
             }
             if event.event_type == "SafetyFlagRaised"
@@ -357,6 +369,42 @@ impl Projector {
             folded.changed.insert(key);
         }
         Ok(())
+    }
+
+    /// The plan of `stream` folded from its first event to its last (the
+    /// events the feed has not delivered yet included: folding is
+    /// idempotent by revision, so the feed's copies of them change nothing).
+    async fn fold_stream(
+        &self,
+        stream: &trellis_kernel::StreamName,
+    ) -> Result<Option<crate::PlanView>, ProjectorError> {
+        let mut view = None;
+        let mut from = Some(0);
+        while let Some(start) = from {
+            let page = self
+                .events
+                .read_stream(
+                    stream,
+                    trellis_kernel::ReadDirection::Forward,
+                    Some(start),
+                    BATCH,
+                )
+                .await?;
+            from = (page.len() == BATCH)
+                .then(|| page.last().map(|e| e.revision + 1))
+                .flatten();
+            for event in &page {
+                if crate::apply_event(&mut view, event).is_err() {
+                    // Skipped as the feed skips it (logged by position only).
+                    tracing::error!(
+                        position = event.global_position,
+                        event_type = %event.event_type,
+                        "plan event cannot be projected; skipped"
+                    );
+                }
+            }
+        }
+        Ok(view)
     }
 
     /// Saves, in a task of its own, the plans changed since the last save
@@ -515,63 +563,4 @@ fn lag_seconds() -> &'static Gauge<f64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn channel() -> (
-        tokio::sync::mpsc::UnboundedSender<u32>,
-        impl futures::Stream<Item = u32> + Unpin,
-    ) {
-        let (send, receive) = tokio::sync::mpsc::unbounded_channel();
-        let stream = futures::stream::unfold(receive, |mut receive| async move {
-            receive.recv().await.map(|n| (n, receive))
-        });
-        (send, Box::pin(stream).fuse())
-    }
-
-    /// The run loop's two steps: the first message, then its batch.
-    async fn next_batch<S, T>(feed: &mut S) -> Option<Vec<T>>
-    where
-        S: futures::Stream<Item = T> + Unpin,
-    {
-        let first = feed.next().await?;
-        Some(gather(first, feed).await)
-    }
-
-    #[test]
-    fn saves_take_a_quarter_of_the_time_within_a_bound() {
-        let took = Duration::from_millis(20);
-        let gap = save_gap(took);
-        assert_eq!(gap, Duration::from_millis(60));
-        let share = took.as_secs_f64() / (took + gap).as_secs_f64();
-        assert!((share - 0.25).abs() < 1e-9, "saving {share} of the time");
-        assert_eq!(save_gap(Duration::from_secs(1)), MAX_SAVE_GAP);
-        assert_eq!(save_gap(Duration::ZERO), Duration::ZERO);
-    }
-
-    #[tokio::test]
-    async fn a_batch_is_what_is_waiting_and_nothing_later() {
-        let (send, mut feed) = channel();
-        for n in 0..3 {
-            send.send(n).unwrap();
-        }
-        let late = send.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            late.send(3).unwrap();
-        });
-        assert_eq!(next_batch(&mut feed).await, Some(vec![0, 1, 2]));
-        assert_eq!(next_batch(&mut feed).await, Some(vec![3]));
-    }
-
-    #[tokio::test]
-    async fn a_batch_stops_at_its_limit_and_the_end_shows_next() {
-        // A page the feed holds already (a channel would stop a batch at
-        // tokio's cooperative budget instead).
-        let mut feed = futures::stream::iter(0..(BATCH as u32 + 5)).fuse();
-        let first = next_batch(&mut feed).await.unwrap();
-        assert_eq!(first.len(), BATCH);
-        assert_eq!(next_batch(&mut feed).await.unwrap().len(), 5);
-        assert_eq!(next_batch(&mut feed).await, None);
-    }
-}
+mod tests;

@@ -220,3 +220,48 @@ async fn read_models_from_before_summaries_are_migrated_and_still_answer() {
     );
     assert_eq!(expected.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_plan_that_does_not_read_is_folded_again_from_its_stream() {
+    use trellis_kernel::{EventStore, ExpectedRevision, StreamName};
+    use trellis_plans_domain::{GoalAdded, GoalId, GoalTerm, PlanEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let events = SqliteEventStore::open(dir.path().join("events.db")).unwrap();
+    let read_models = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+    let tenant = TenantId::parse("refold").unwrap();
+    // Long enough for its goals to be kept in parts.
+    let plan = write_plan(&events, &tenant, "clin-1", 40).await;
+    project_until(&events, &read_models, 41).await;
+
+    // A part lost behind the store's back: the plan no longer reads.
+    rusqlite::Connection::open(dir.path().join("rm.db"))
+        .unwrap()
+        .execute("DELETE FROM plan_view_parts WHERE part = 'goals/1'", [])
+        .unwrap();
+    let id = plan.to_string();
+    assert!(read_models.plan(&tenant, &id).await.is_err());
+
+    // The plan's next event finds it unreadable and folds it from the record.
+    let stream = StreamName::new(tenant.clone(), "plan", &id).unwrap();
+    let goal = PlanEvent::GoalAdded(GoalAdded {
+        goal_id: GoalId(uuid::Uuid::new_v4()),
+        description: "Goal 40".into(),
+        term: GoalTerm::ShortTerm,
+    });
+    events
+        .append(
+            &stream,
+            ExpectedRevision::Exact(40),
+            vec![support::envelope(&goal)],
+        )
+        .await
+        .unwrap();
+    project_until(&events, &read_models, 42).await;
+
+    let view = read_models.plan(&tenant, &id).await.unwrap().unwrap();
+    assert_eq!(view.version, 41);
+    let goals: Vec<&str> = view.goals.iter().map(|g| g.description.as_str()).collect();
+    let expected: Vec<String> = (0..41).map(|n| format!("Goal {n}")).collect();
+    assert_eq!(goals, expected);
+}
