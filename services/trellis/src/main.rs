@@ -46,7 +46,8 @@ use crate::args::{DemoArgs, ServeArgs, TokenArgs};
 
 /// Requests allocate many small values on many threads; glibc's malloc
 /// spent a sixth of the server's time there under load (W2, W3 in
-/// docs/benchmarks.md).
+/// docs/benchmarks.md). Built without transparent huge pages (`no_thp`,
+/// the workspace manifest): faulting them in stalled requests.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
