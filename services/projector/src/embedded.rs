@@ -186,7 +186,7 @@ impl ReadModelStore for SqliteReadModels {
             self.written
                 .lock()
                 .expect("written parts poisoned")
-                .forget(&(tenant.to_string(), plan_id.to_owned()));
+                .found_corrupt((tenant.to_string(), plan_id.to_owned()));
         }
         opened
     }
@@ -352,7 +352,7 @@ impl ReadModelStore for SqliteReadModels {
                 Ok(wrote) => {
                     for (plan, wrote) in plans.into_iter().zip(wrote) {
                         if *wrote {
-                            known.wrote(plan.key, plan.parts);
+                            known.wrote(plan.key, plan.parts, plan.rewrite);
                         } else {
                             known.forget(&plan.key);
                         }

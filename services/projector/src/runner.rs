@@ -390,9 +390,10 @@ impl Projector {
                     BATCH,
                 )
                 .await?;
-            from = (page.len() == BATCH)
-                .then(|| page.last().map(|e| e.revision + 1))
-                .flatten();
+            // Until a page comes back empty: a store may leave events out
+            // of a page (KurrentDB's system events), so a short page is
+            // not the end.
+            from = page.last().map(|e| e.revision + 1);
             for event in &page {
                 if crate::apply_event(&mut view, event).is_err() {
                     // Skipped as the feed skips it (logged by position only).

@@ -316,3 +316,59 @@ async fn a_part_another_process_rewrote_reads_as_corrupt_not_as_the_wrong_text()
     first.save(vec![next.clone()], 4).await.unwrap();
     assert_eq!(first.plan(&t, "p-1").await.unwrap(), Some(next));
 }
+
+#[tokio::test]
+async fn a_plan_found_corrupt_is_replaced_by_the_next_save_even_at_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    let store = SqliteReadModels::open(&path).unwrap();
+    let view = plan("parts-same", 7, 40);
+    store.save(vec![view.clone()], 7).await.unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM plan_view_parts WHERE part = 'goals/2'", [])
+        .unwrap();
+    let t = tenant("parts-same");
+    assert!(store.plan(&t, "p-1").await.is_err());
+
+    // Folded again from the record, the plan is at the version stored.
+    store.save(vec![view.clone()], 8).await.unwrap();
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(view.clone()));
+    // Once replaced, an older or equal version changes nothing again.
+    store
+        .save(vec![plan("parts-same", 7, 20)], 9)
+        .await
+        .unwrap();
+    assert_eq!(store.plan(&t, "p-1").await.unwrap(), Some(view));
+}
+
+#[tokio::test]
+async fn parts_from_before_their_version_was_kept_read_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm.db");
+    // The table as the first release with parts made it, with a part of a
+    // plan whose head (a whole document then) records no parts.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE plan_view_parts (
+             tenant TEXT NOT NULL, plan_id TEXT NOT NULL, part TEXT NOT NULL,
+             body TEXT NOT NULL, PRIMARY KEY (tenant, plan_id, part)) STRICT;
+         INSERT INTO plan_view_parts VALUES ('parts-old', 'p-1', 'goals/0', '[]');",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteReadModels::open(&path).unwrap();
+    let head = serde_json::to_string(&plan("parts-old", 3, 0)).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO plan_views (tenant, plan_id, client_id, primary_clinician_id,
+                 clinic_id, version, document)
+             VALUES ('parts-old', 'p-1', 'cl-1', 'c-1', 'clinic-1', 3, ?1)",
+            [head],
+        )
+        .unwrap();
+    let error = store.plan(&tenant("parts-old"), "p-1").await.unwrap_err();
+    assert!(matches!(error, ReadModelError::Corrupt(_)), "{error}");
+}

@@ -6,7 +6,7 @@
 //! the parts whose text changed since this process last wrote them
 //! ([`WrittenParts`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 
 use serde::de::DeserializeOwned;
@@ -204,6 +204,9 @@ fn incomplete() -> ReadModelError {
 #[derive(Debug, Default)]
 pub struct WrittenParts {
     parts: HashMap<(String, String), Vec<WrittenPart>>,
+    /// Plans whose stored copy was found corrupt: written whole by the next
+    /// save, even at the version already stored.
+    corrupt: HashSet<(String, String)>,
     hasher: RandomState,
 }
 
@@ -219,6 +222,9 @@ impl WrittenParts {
     /// The version the part was written at, when it was written with text
     /// of this digest.
     pub fn written_at(&self, plan: &(String, String), name: PartName, digest: u64) -> Option<u64> {
+        if self.corrupt.contains(plan) {
+            return None;
+        }
         self.parts
             .get(plan)?
             .iter()
@@ -226,8 +232,13 @@ impl WrittenParts {
             .map(|(_, _, at)| *at)
     }
 
-    /// The plan's parts are now these (committed).
-    pub fn wrote(&mut self, plan: (String, String), parts: Vec<WrittenPart>) {
+    /// The plan's parts are now these (committed); `whole`: every part of
+    /// it was written, so it is no longer corrupt (a save built before it
+    /// was found so leaves it marked).
+    pub fn wrote(&mut self, plan: (String, String), parts: Vec<WrittenPart>, whole: bool) {
+        if whole {
+            self.corrupt.remove(&plan);
+        }
         if parts.is_empty() {
             self.parts.remove(&plan);
             return;
@@ -242,6 +253,22 @@ impl WrittenParts {
     /// commit, or one that left the plan as it was).
     pub fn forget(&mut self, plan: &(String, String)) {
         self.parts.remove(plan);
+    }
+
+    /// The plan's stored copy does not read: the next save writes it
+    /// whole, at its version even if that is the one stored.
+    pub fn found_corrupt(&mut self, plan: (String, String)) {
+        self.parts.remove(&plan);
+        if self.corrupt.len() >= REMEMBERED_PLANS {
+            self.corrupt.clear();
+        }
+        self.corrupt.insert(plan);
+    }
+
+    /// Whether the plan's stored copy was found corrupt and not yet
+    /// written whole since.
+    pub fn is_corrupt(&self, plan: &(String, String)) -> bool {
+        self.corrupt.contains(plan)
     }
 }
 
@@ -361,20 +388,39 @@ mod tests {
         assert_eq!(PartName::parse("goals/x"), None);
     }
 
-    #[test]
-    fn written_parts_remember_only_what_was_committed() {
-        let mut written = WrittenParts::default();
-        let plan = ("acme".to_string(), "p-1".to_string());
+    /// A fresh memory, a plan, the name of its first part and a digest.
+    fn one_part() -> (WrittenParts, (String, String), PartName, u64) {
+        let written = WrittenParts::default();
+        let digest = written.digest("[1]");
         let name = PartName {
             list: "goals",
             index: 0,
         };
-        let digest = written.digest("[1]");
+        (written, ("acme".into(), "p-1".into()), name, digest)
+    }
+
+    #[test]
+    fn written_parts_remember_only_what_was_committed() {
+        let (mut written, plan, name, digest) = one_part();
         assert_eq!(written.written_at(&plan, name, digest), None);
-        written.wrote(plan.clone(), vec![(name, digest, 3)]);
+        written.wrote(plan.clone(), vec![(name, digest, 3)], true);
         assert_eq!(written.written_at(&plan, name, digest), Some(3));
         assert_eq!(written.written_at(&plan, name, written.digest("[2]")), None);
         written.forget(&plan);
         assert_eq!(written.written_at(&plan, name, digest), None);
+    }
+
+    #[test]
+    fn a_plan_found_corrupt_stays_so_until_a_save_writes_it_whole() {
+        let (mut written, plan, name, digest) = one_part();
+        written.found_corrupt(plan.clone());
+        assert!(written.is_corrupt(&plan));
+        // A save built before it was found so commits after: still marked.
+        written.wrote(plan.clone(), vec![(name, digest, 3)], false);
+        assert!(written.is_corrupt(&plan));
+        assert_eq!(written.written_at(&plan, name, digest), None);
+        written.wrote(plan.clone(), vec![(name, digest, 4)], true);
+        assert!(!written.is_corrupt(&plan));
+        assert_eq!(written.written_at(&plan, name, digest), Some(4));
     }
 }

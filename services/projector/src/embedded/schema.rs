@@ -89,16 +89,17 @@ fn index_version() -> i64 {
 /// written before them (or by another version of `PlanSummary::of`).
 pub fn prepare(conn: &mut Connection) -> Result<(), ReadModelError> {
     conn.execute_batch(TABLES).map_err(unavailable)?;
+    // Parts written before their version was kept read as corrupt (no
+    // version matches), so the projector folds those plans again.
+    if !has_column(conn, "plan_view_parts", "written_at")? {
+        conn.execute_batch(
+            "ALTER TABLE plan_view_parts ADD COLUMN written_at INTEGER NOT NULL DEFAULT -1",
+        )
+        .map_err(unavailable)?;
+    }
     let mut added = false;
     for (name, definition) in ADDED_COLUMNS {
-        let present: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('plan_views') WHERE name = ?1",
-                [name],
-                |row| row.get(0),
-            )
-            .map_err(unavailable)?;
-        if present == 0 {
+        if !has_column(conn, "plan_views", name)? {
             conn.execute_batch(&format!("ALTER TABLE plan_views ADD COLUMN {definition}"))
                 .map_err(unavailable)?;
             added = true;
@@ -112,6 +113,16 @@ pub fn prepare(conn: &mut Connection) -> Result<(), ReadModelError> {
         backfill(conn)?;
     }
     Ok(())
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, ReadModelError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(unavailable)
 }
 
 /// Recomputes every row's index values from its summary (or its document,

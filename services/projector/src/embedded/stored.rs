@@ -31,6 +31,9 @@ pub struct StoredPlan {
     /// Every part the plan has now: its digest and the version it was
     /// written at.
     pub parts: Vec<WrittenPart>,
+    /// The stored copy was found corrupt: this replaces it even at the
+    /// version stored (folded again from the record, it is the same plan).
+    pub rewrite: bool,
 }
 
 /// Encodes and seals `view` for writing, leaving out the parts `written`
@@ -55,8 +58,10 @@ pub async fn stored_plan(
     let split = parts::split(view)?;
     let mut parts = Vec::with_capacity(split.parts.len());
     let mut unwritten = Vec::new();
+    let rewrite;
     {
         let written = written.lock().expect("written parts poisoned");
+        rewrite = written.is_corrupt(&key);
         for (name, text) in split.parts {
             let digest = written.digest(&text);
             match written.written_at(&key, name, digest) {
@@ -98,6 +103,7 @@ pub async fn stored_plan(
         head,
         changed,
         parts,
+        rewrite,
     })
 }
 
@@ -120,7 +126,8 @@ pub fn write(tx: &Transaction<'_>, plan: &StoredPlan) -> Result<bool, ReadModelE
                 unsigned = excluded.unsigned,
                 summary = excluded.summary,
                 document = excluded.document
-             WHERE excluded.version > plan_views.version",
+             WHERE excluded.version > plan_views.version
+                OR (?11 AND excluded.version = plan_views.version)",
         )
         .and_then(|mut insert| {
             insert.execute(params![
@@ -133,7 +140,8 @@ pub fn write(tx: &Transaction<'_>, plan: &StoredPlan) -> Result<bool, ReadModelE
                 review_due,
                 unsigned,
                 plan.summary_text,
-                plan.head
+                plan.head,
+                plan.rewrite
             ])
         })
         .map_err(unavailable)?;
