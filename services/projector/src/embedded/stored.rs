@@ -107,8 +107,8 @@ pub async fn stored_plan(
     })
 }
 
-/// Writes the plan unless the store holds it at this version or a later
-/// one; whether it was written.
+/// Writes the plan unless the store holds it at a later version, or at
+/// this one and its copy was not found corrupt; whether it was written.
 pub fn write(tx: &Transaction<'_>, plan: &StoredPlan) -> Result<bool, ReadModelError> {
     let (tenant, plan_id) = &plan.key;
     let (review_due, unsigned) = index_values(&plan.summary);
