@@ -128,7 +128,7 @@ macro_rules! plan_filter {
 }
 
 /// Writes the plans and the checkpoint in one transaction; which plans
-/// were written (not held at their version or a later one already).
+/// were written ([`stored::write`] says which are not).
 fn save_in_one(
     conn: &mut Connection,
     plans: &[stored::StoredPlan],
