@@ -5,6 +5,8 @@
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 
+use super::parts::PartName;
+
 use crate::ReadModelError;
 use crate::compliance::PlanSummary;
 
@@ -74,6 +76,16 @@ pub struct StoredPart {
     pub written_at: u64,
     /// Its text, sealed when the store seals.
     pub body: String,
+}
+
+impl StoredPart {
+    /// Which part it is; a list this release does not keep in parts is
+    /// corruption.
+    pub fn name(&self) -> Result<PartName, ReadModelError> {
+        PartName::parse(&self.key).ok_or_else(|| {
+            ReadModelError::Corrupt("a plan document has a part of no known list".into())
+        })
+    }
 }
 
 /// A due date as the `review_due` column keeps it: ISO 8601, which sorts

@@ -13,7 +13,7 @@
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::parts::{PartName, join};
+use super::parts::join;
 use super::rows::{
     SUMMARY_OR_DOCUMENT, StoredPart, Summarised, index_values, summary_with_parts, unavailable,
 };
@@ -198,12 +198,7 @@ fn backfill(conn: &mut Connection) -> Result<(), ReadModelError> {
 fn join_in_clear(head: &str, parts: Vec<StoredPart>) -> Result<PlanView, ReadModelError> {
     let parts = parts
         .into_iter()
-        .map(|p| match PartName::parse(&p.key) {
-            Some(name) => Ok((name, p.written_at, p.body)),
-            None => Err(ReadModelError::Corrupt(
-                "a plan document has a part of no known list".into(),
-            )),
-        })
+        .map(|p| Ok((p.name()?, p.written_at, p.body)))
         .collect::<Result<Vec<_>, _>>()?;
     join(head, parts)
 }

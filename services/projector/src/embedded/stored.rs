@@ -195,9 +195,7 @@ pub async fn open_plan(
     };
     let mut opened = Vec::with_capacity(stored_parts.len());
     for stored in stored_parts {
-        let name = PartName::parse(&stored.key).ok_or_else(|| {
-            ReadModelError::Corrupt("a plan document has a part of no known list".into())
-        })?;
+        let name = stored.name()?;
         let part = SealedPart::List {
             list: name.list,
             index: name.index,
