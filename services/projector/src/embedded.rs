@@ -3,6 +3,7 @@
 //! answered from those indexes in [`indexed`].
 
 mod indexed;
+mod pace;
 mod parts;
 mod rows;
 mod schema;
@@ -20,6 +21,7 @@ use trellis_kernel::TenantId;
 use crate::compliance::{IndexedList, PlanSummary};
 use crate::sealing::{DocumentSeal, Documents};
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore};
+use pace::EncodingPace;
 use parts::WrittenParts;
 use rows::{Summarised, parts_of, summary_with_parts, unavailable};
 
@@ -339,8 +341,10 @@ impl ReadModelStore for SqliteReadModels {
         // Held until the write ends, even if this future is dropped first.
         let one_at_a_time = Arc::clone(&self.saving).lock_owned().await;
         let mut plans = Vec::with_capacity(views.len());
+        let mut pace = EncodingPace::start();
         for view in views {
             plans.push(stored::stored_plan(&self.documents, &self.written, view).await?);
+            pace.rest_if_due().await;
         }
         let written = Arc::clone(&self.written);
         self.with(move |conn| {
