@@ -20,8 +20,9 @@ mod machine;
 pub(crate) mod prefill;
 mod report;
 pub(crate) mod server;
+mod trace;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -73,6 +74,11 @@ pub(crate) struct W2Options {
     /// health-check baseline stays closed loop.
     #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
+    /// Write every measured command (client, when it was due, latency) and
+    /// the server's threads' CPU and run-queue wait every 5 ms of the
+    /// window to CSV files in this directory, one pair per run.
+    #[arg(long)]
+    trace_dir: Option<PathBuf>,
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {
@@ -213,7 +219,18 @@ async fn configuration(
     let pacing = options
         .rate
         .map_or(Pacing::Closed, |per_second| Pacing::Open { per_second });
+    let sampling = options
+        .trace_dir
+        .is_some()
+        .then(|| trace::sample_threads(server.pid(), window));
     let (writers, commands, cpu) = measure(&server, writers, window, pacing).await?;
+    if let (Some(dir), Some(sampling)) = (&options.trace_dir, sampling) {
+        let threads = sampling
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread sampler panicked"))?;
+        let name = format!("w2-c{clients}-e{plan_events}-run{run}");
+        trace::write(dir, &name, &commands.calls, &threads)?;
+    }
     let (prober, lags) = probing.await??;
 
     let (backlog, catch_up) = read_side(&server, &token, &fixture, &writers).await?;

@@ -161,6 +161,17 @@ pub(crate) struct Phase {
     pub errors: BTreeMap<String, u64>,
     /// Failed calls during the warm-up, by class.
     pub warmup_errors: BTreeMap<String, u64>,
+    /// The successful calls in the window, in no particular order.
+    pub calls: Vec<TracedCall>,
+}
+
+/// One successful call in the window: which client, when it was due after
+/// the window opened, and how long it took from then, µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TracedCall {
+    pub client: usize,
+    pub due_us: u64,
+    pub latency_us: u64,
 }
 
 impl Phase {
@@ -262,7 +273,15 @@ pub(crate) async fn drive<R: Rpc>(
                         phase.answered_in_window += 1;
                     }
                     match result {
-                        Ok(()) if measured => phase.latencies_us.push(took.as_micros() as u64),
+                        Ok(()) if measured => {
+                            let latency_us = took.as_micros() as u64;
+                            phase.latencies_us.push(latency_us);
+                            phase.calls.push(TracedCall {
+                                client: index,
+                                due_us: (started - window.from).as_micros() as u64,
+                                latency_us,
+                            });
+                        }
                         Ok(()) => {}
                         Err(class) => {
                             let errors = if measured {
@@ -284,6 +303,7 @@ pub(crate) async fn drive<R: Rpc>(
         let (client, phase) = task.await?;
         clients.push(client);
         all.latencies_us.extend(phase.latencies_us);
+        all.calls.extend(phase.calls);
         all.answered_in_window += phase.answered_in_window;
         for (code, n) in phase.errors {
             *all.errors.entry(code).or_default() += n;
@@ -327,5 +347,55 @@ mod tests {
         let due = [only.due().await, only.due().await, only.due().await];
         assert!(waited.elapsed() < Duration::from_millis(900));
         assert_eq!(due.map(|at| (at - start).as_millis()), [0, 1_000, 2_000]);
+    }
+
+    /// Answers after `delay`; fails every call when `fails`.
+    struct Slow {
+        delay: Duration,
+        fails: bool,
+    }
+
+    impl Rpc for Slow {
+        async fn call(&mut self) -> Result<(), String> {
+            tokio::time::sleep(self.delay).await;
+            if self.fails {
+                Err("UNAVAILABLE".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_successful_call_in_the_window_is_traced_by_client_and_due_time() {
+        let clients = vec![
+            Slow {
+                delay: Duration::from_millis(2),
+                fails: false,
+            },
+            Slow {
+                delay: Duration::from_millis(2),
+                fails: true,
+            },
+        ];
+        let window = Window::after(Duration::from_millis(20), Duration::from_millis(100));
+        let (_, phase) = drive(clients, window, Pacing::Open { per_second: 100.0 })
+            .await
+            .unwrap();
+        assert_eq!(phase.calls.len(), phase.latencies_us.len());
+        assert!(!phase.calls.is_empty());
+        // Only the client that succeeded, each call once, due inside the
+        // window and timed from then.
+        assert!(phase.calls.iter().all(|c| c.client == 0));
+        assert!(
+            phase
+                .calls
+                .iter()
+                .all(|c| c.due_us < 100_000 && c.latency_us >= 2_000)
+        );
+        let mut due: Vec<u64> = phase.calls.iter().map(|c| c.due_us).collect();
+        due.dedup();
+        assert_eq!(due.len(), phase.calls.len());
+        assert!(phase.errors.get("UNAVAILABLE").copied().unwrap_or(0) > 0);
     }
 }

@@ -223,6 +223,10 @@ impl Server {
     }
 
     /// CPU time the server has used so far.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     pub fn cpu(&self) -> Cpu {
         Cpu::of(&format!("/proc/{}", self.pid))
     }
