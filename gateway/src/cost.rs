@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{ExtensionContext, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
@@ -224,20 +224,15 @@ pub(crate) fn kept_document(query: &str) -> Option<Arc<ExecutableDocument>> {
     parsed().any(query)
 }
 
-/// The schema extension that applies [`check`] to every request right
-/// after parsing.
+/// The rule that applies [`check`] to every request as it is parsed.
+/// Applied by [`crate::rules::RequestRules`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueryCost(pub CostLimits);
 
-impl ExtensionFactory for QueryCost {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for QueryCost {
-    async fn parse_query(
+impl QueryCost {
+    /// The document of `query`, judged against the limits before `next`
+    /// (async-graphql's own parse) runs.
+    pub(crate) async fn parse(
         &self,
         ctx: &ExtensionContext<'_>,
         query: &str,

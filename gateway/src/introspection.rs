@@ -6,11 +6,10 @@
 //! at run time.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult};
 use trellis_auth::{Caller, Role};
 
 use crate::error::ErrorCode;
@@ -70,16 +69,13 @@ impl FromStr for IntrospectionPolicy {
     }
 }
 
-/// The schema extension that refuses introspection to callers the
-/// request's [`IntrospectionPolicy`] does not admit.
+/// The rule that refuses introspection to callers the request's
+/// [`IntrospectionPolicy`] does not admit. Applied by
+/// [`crate::rules::RequestRules`] to every parsed document, also to one
+/// the cost check answers from the documents it kept (`parsed.rs`): it
+/// judges the caller, not the text.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IntrospectionGuard;
-
-impl ExtensionFactory for IntrospectionGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
 
 /// Whether a selection (fragments included) names `__schema` or `__type`.
 fn introspects(set: &SelectionSet, document: &ExecutableDocument, depth: usize) -> bool {
@@ -107,16 +103,11 @@ pub fn may_introspect(caller: &Caller) -> bool {
     caller.roles.iter().any(|r| *r != Role::Client)
 }
 
-#[async_trait::async_trait]
-impl Extension for IntrospectionGuard {
-    async fn parse_query(
-        &self,
+impl IntrospectionGuard {
+    pub(crate) fn judge(
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        document: ExecutableDocument,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
         let asks = document
             .operations
             .iter()

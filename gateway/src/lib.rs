@@ -43,6 +43,7 @@ mod plans_client;
 mod redact;
 mod request_duration;
 mod reviews;
+mod rules;
 mod schema;
 mod settings;
 mod subscription;
@@ -52,7 +53,7 @@ mod ws;
 
 pub use audit_backend::{AuditBackend, RemoteAudit};
 pub use context::RequestMeta;
-pub use cost::{CostLimits, QueryCost};
+pub use cost::CostLimits;
 pub use edge::EdgeConfig;
 pub use error::ErrorCode;
 pub use forwarded::TrustedProxies;

@@ -3,42 +3,12 @@
 //! value typed into the wrong field may be PHI, and answers are logged by
 //! proxies and clients alike.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
 use async_graphql::{Response, ServerError};
-use futures::StreamExt as _;
-use futures::stream::BoxStream;
 
-/// The schema extension that takes values out of every error message.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ValueFreeErrors;
-
-impl ExtensionFactory for ValueFreeErrors {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ValueFreeErrors {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        without_values(next.run(ctx).await)
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream).map(without_values).boxed()
-    }
-}
-
-fn without_values(mut response: Response) -> Response {
+/// Every error of `response` with the values taken out of its message.
+/// Applied by [`crate::rules::RequestRules`] to every answer, of a
+/// request or of a subscription.
+pub(crate) fn without_values(mut response: Response) -> Response {
     for error in &mut response.errors {
         redact(error);
     }

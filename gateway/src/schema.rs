@@ -55,17 +55,10 @@ pub fn build_schema(
     if let Some(changes) = changes {
         builder = builder.data(changes);
     }
-    // The cost of a request is judged on its expanded form before
-    // validation; async-graphql's own limits stay as a second line. The
-    // introspection guard comes first (outermost): it judges the caller,
-    // so it must see every document, also those the cost check answers
-    // from the documents it has already parsed (`parsed.rs`). Before all,
-    // an operation sent over a socket is counted against the budget.
+    // The edge's rules as one extension (`rules.rs`); async-graphql's own
+    // limits stay as a second line.
     builder
-        .extension(crate::ws::SocketRequests)
-        .extension(crate::introspection::IntrospectionGuard)
-        .extension(crate::cost::QueryCost::default())
-        .extension(crate::redact::ValueFreeErrors)
+        .extension(crate::rules::RequestRules::default())
         .limit_depth(16)
         .limit_complexity(2_000)
         .finish()

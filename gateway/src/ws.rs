@@ -15,9 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{Context, ErrorExtensionValues, ServerError, ServerResult};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -150,25 +148,14 @@ pub(crate) struct SocketSetup {
 #[derive(Clone)]
 struct SocketBudget(Arc<dyn RateLimiter>);
 
-/// The schema extension that counts each operation run over a socket
-/// against the caller's budget, and refuses it (`RATE_LIMITED`) when spent.
+/// The rule that counts each operation run over a socket against the
+/// caller's budget, and refuses it (`RATE_LIMITED`) when spent. Applied by
+/// [`crate::rules::RequestRules`] before each operation is prepared.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SocketRequests;
 
-impl ExtensionFactory for SocketRequests {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for SocketRequests {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
+impl SocketRequests {
+    pub(crate) async fn charge(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
         if let (Some(budget), Some(caller)) =
             (ctx.data_opt::<SocketBudget>(), ctx.data_opt::<Caller>())
         {
@@ -187,7 +174,7 @@ impl Extension for SocketRequests {
                 return Err(error);
             }
         }
-        next.run(ctx, request).await
+        Ok(())
     }
 }
 
