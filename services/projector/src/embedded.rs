@@ -343,8 +343,10 @@ impl ReadModelStore for SqliteReadModels {
         let mut plans = Vec::with_capacity(views.len());
         let mut pace = EncodingPace::start();
         for view in views {
-            plans.push(stored::stored_plan(&self.documents, &self.written, view).await?);
+            // Before each plan, not after: no rest between the last and
+            // the write.
             pace.rest_if_due().await;
+            plans.push(stored::stored_plan(&self.documents, &self.written, view).await?);
         }
         let written = Arc::clone(&self.written);
         self.with(move |conn| {
