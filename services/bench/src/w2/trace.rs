@@ -19,8 +19,8 @@ const EVERY: Duration = Duration::from_millis(5);
 /// waiting for a CPU so far (`/proc/<pid>/task/<tid>/schedstat`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ThreadSample {
-    /// Since the window opened (negative: just before it).
-    pub at_us: i64,
+    /// Since the window opened (the sampler starts then).
+    pub at_us: u64,
     pub tid: u32,
     pub thread: String,
     pub run_ns: u64,
@@ -45,11 +45,7 @@ pub(crate) fn sample_threads(
 }
 
 fn read_threads(pid: u32, from: Instant, samples: &mut Vec<ThreadSample>) {
-    let now = Instant::now();
-    let at_us = match now.checked_duration_since(from) {
-        Some(after) => after.as_micros() as i64,
-        None => -(from.duration_since(now).as_micros() as i64),
-    };
+    let at_us = Instant::now().saturating_duration_since(from).as_micros() as u64;
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return;
     };
@@ -144,7 +140,7 @@ mod tests {
             latency_us: 2_301,
         }];
         let threads = [ThreadSample {
-            at_us: -40,
+            at_us: 40,
             tid: 77,
             thread: "tokio-rt-worker".into(),
             run_ns: 5,
@@ -156,7 +152,7 @@ mod tests {
         let threads = std::fs::read_to_string(dir.path().join("w2-run1-threads.csv")).unwrap();
         assert_eq!(
             threads,
-            "at_us,tid,thread,run_ns,wait_ns\n-40,77,tokio-rt-worker,5,6\n"
+            "at_us,tid,thread,run_ns,wait_ns\n40,77,tokio-rt-worker,5,6\n"
         );
     }
 }
