@@ -224,6 +224,12 @@ pub(crate) fn kept_document(query: &str) -> Option<Arc<ExecutableDocument>> {
     parsed().any(query)
 }
 
+/// The kept document of `query` if it passed `limits` and then
+/// async-graphql's full validation (`known.rs`).
+pub(crate) fn known_document(query: &str, limits: &CostLimits) -> Option<Arc<ExecutableDocument>> {
+    parsed().known(query, limits)
+}
+
 /// The rule that applies [`check`] to every request as it is parsed.
 /// Applied by [`crate::rules::RequestRules`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -270,6 +276,13 @@ impl QueryCost {
         let answer = next.run(ctx, query, variables).await?;
         parsed().keep(query, self.0, document);
         Ok(answer)
+    }
+
+    /// Marks the kept document of `query` as passed by async-graphql's
+    /// full validation against the Trellis schema, the only one whose
+    /// requests pass this rule (`rules.rs`).
+    pub(crate) fn validated(&self, query: &str) {
+        parsed().validated(query, &self.0);
     }
 }
 

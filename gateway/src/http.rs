@@ -351,7 +351,7 @@ async fn graphql_ws(
     crate::ws::upgrade(
         upgrade,
         protocol,
-        state.schema.clone(),
+        state.schema.for_sockets(),
         Arc::clone(&state.verifier),
         setup,
     )

@@ -98,6 +98,14 @@ fn introspects(set: &SelectionSet, document: &ExecutableDocument, depth: usize) 
     })
 }
 
+/// Whether any operation of `document` asks for the schema.
+pub(crate) fn asks_for_schema(document: &ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| introspects(&op.node.selection_set.node, document, 0))
+}
+
 /// Staff roles may introspect; a caller with only the client role may not.
 pub fn may_introspect(caller: &Caller) -> bool {
     caller.roles.iter().any(|r| *r != Role::Client)
@@ -108,10 +116,7 @@ impl IntrospectionGuard {
         ctx: &ExtensionContext<'_>,
         document: ExecutableDocument,
     ) -> ServerResult<ExecutableDocument> {
-        let asks = document
-            .operations
-            .iter()
-            .any(|(_, op)| introspects(&op.node.selection_set.node, &document, 0));
+        let asks = asks_for_schema(&document);
         let policy = ctx
             .data_opt::<IntrospectionPolicy>()
             .copied()
@@ -134,11 +139,7 @@ mod tests {
     use super::*;
 
     fn asks(query: &str) -> bool {
-        let document = async_graphql::parser::parse_query(query).unwrap();
-        document
-            .operations
-            .iter()
-            .any(|(_, op)| introspects(&op.node.selection_set.node, &document, 0))
+        asks_for_schema(&async_graphql::parser::parse_query(query).unwrap())
     }
 
     #[test]

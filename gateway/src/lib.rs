@@ -30,6 +30,7 @@ mod graphiql;
 mod http;
 mod inprocess;
 mod introspection;
+mod known;
 mod lifecycle;
 mod measures;
 mod media_type;

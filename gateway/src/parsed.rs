@@ -6,6 +6,11 @@
 //! schema with other limits judges it again (the process keeps one set,
 //! `cost.rs`).
 //!
+//! A kept document is also marked once async-graphql has validated it in
+//! full (every rule but the values of variables is a function of the text
+//! and the schema alone), so later requests for it may skip that step
+//! (`known.rs`).
+//!
 //! Bounded: queries longer than [`MAX_QUERY_BYTES`] are never kept, and
 //! the oldest kept ones go once their text passes [`MAX_TOTAL_BYTES`] in
 //! all. A client sending endless new queries only churns it.
@@ -30,10 +35,19 @@ pub(crate) struct ParsedDocuments<J> {
 
 #[derive(Debug)]
 struct Kept<J> {
-    documents: HashMap<Arc<str>, (J, Arc<ExecutableDocument>)>,
+    documents: HashMap<Arc<str>, Entry<J>>,
     /// Oldest first.
     order: VecDeque<Arc<str>>,
     bytes: usize,
+}
+
+#[derive(Debug)]
+struct Entry<J> {
+    judgement: J,
+    document: Arc<ExecutableDocument>,
+    /// Validated in full by async-graphql, and asking for no
+    /// introspection (see [`ParsedDocuments::validated`]).
+    validated: bool,
 }
 
 impl<J> Default for ParsedDocuments<J> {
@@ -56,15 +70,44 @@ impl<J: PartialEq + Copy> ParsedDocuments<J> {
     /// The document of `query` if it was kept after passing `judgement`.
     pub fn judged(&self, query: &str, judgement: &J) -> Option<Arc<ExecutableDocument>> {
         match self.kept().documents.get(query) {
-            Some((passed, document)) if passed == judgement => Some(Arc::clone(document)),
+            Some(entry) if entry.judgement == *judgement => Some(Arc::clone(&entry.document)),
             _ => None,
+        }
+    }
+
+    /// The document of `query` if it was kept after passing `judgement`
+    /// and then marked [`validated`](Self::validated).
+    pub fn known(&self, query: &str, judgement: &J) -> Option<Arc<ExecutableDocument>> {
+        match self.kept().documents.get(query) {
+            Some(entry) if entry.judgement == *judgement && entry.validated => {
+                Some(Arc::clone(&entry.document))
+            }
+            _ => None,
+        }
+    }
+
+    /// Marks the document of `query`, kept after passing `judgement`, as
+    /// validated in full by async-graphql, unless it asks for introspection
+    /// (which is judged by caller, so never skipped). The caller must have
+    /// seen validation pass for this text against the one schema whose
+    /// extension marks documents (`rules.rs`).
+    pub fn validated(&self, query: &str, judgement: &J) {
+        if let Some(entry) = self.kept().documents.get_mut(query)
+            && entry.judgement == *judgement
+            && !entry.validated
+            && !crate::introspection::asks_for_schema(&entry.document)
+        {
+            entry.validated = true;
         }
     }
 
     /// The document of `query`, whatever it passed (for naming the
     /// operation, never for skipping a check).
     pub fn any(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        self.kept().documents.get(query).map(|(_, d)| Arc::clone(d))
+        self.kept()
+            .documents
+            .get(query)
+            .map(|entry| Arc::clone(&entry.document))
     }
 
     /// Keeps `document`, the parse of `query`, which passed `judgement`.
@@ -79,7 +122,12 @@ impl<J: PartialEq + Copy> ParsedDocuments<J> {
         let text: Arc<str> = Arc::from(query);
         kept.bytes += text.len();
         kept.order.push_back(Arc::clone(&text));
-        kept.documents.insert(text, (judgement, Arc::new(document)));
+        let entry = Entry {
+            judgement,
+            document: Arc::new(document),
+            validated: false,
+        };
+        kept.documents.insert(text, entry);
         while kept.bytes > MAX_TOTAL_BYTES {
             let Some(oldest) = kept.order.pop_front() else {
                 break;
@@ -108,6 +156,30 @@ mod tests {
         assert!(parsed.judged(query, &2).is_none());
         assert!(parsed.any(query).is_some());
         assert!(parsed.any("{ other }").is_none());
+    }
+
+    #[test]
+    fn only_a_validated_document_without_introspection_is_known() {
+        let parsed = ParsedDocuments::<u8>::default();
+        let (plain, asking) = (
+            "{ plans { totalCount } }",
+            "{ __schema { types { name } } }",
+        );
+        parsed.keep(plain, 1, document(plain));
+        parsed.keep(asking, 1, document(asking));
+        assert!(parsed.known(plain, &1).is_none(), "kept is not validated");
+        // A mark under other limits, or for a text never kept, does nothing.
+        parsed.validated(plain, &2);
+        parsed.validated("{ other }", &1);
+        assert!(parsed.known(plain, &1).is_none());
+        parsed.validated(plain, &1);
+        assert!(parsed.known(plain, &1).is_some());
+        assert!(parsed.known(plain, &2).is_none());
+        parsed.validated(asking, &1);
+        assert!(
+            parsed.known(asking, &1).is_none(),
+            "introspection is judged every time"
+        );
     }
 
     #[test]

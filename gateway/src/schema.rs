@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, ID, MergedObject, Object, Schema};
+use async_graphql::{Context, ID, MergedObject, Object, Request, Response, Schema, ValidationMode};
+use futures::stream::BoxStream;
 use tonic::transport::Channel;
 use trellis_access::reading_role;
 use trellis_auth::Role;
@@ -17,13 +18,65 @@ use crate::audit::AuditQuery;
 use crate::audit_backend::AuditBackend;
 use crate::compliance::ComplianceQuery;
 use crate::error::{ErrorCode, error};
+use crate::rules::RequestRules;
 use crate::subscription::SubscriptionRoot;
 use crate::{
     context::{caller, internal, record_reads, selected},
     plan::{Plan, load_plan_for_caller},
 };
 
-pub type TrellisSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// async-graphql's schema over the Trellis types.
+type GraphqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema a WebSocket connection runs every operation on.
+pub(crate) type SocketSchema = GraphqlSchema;
+
+/// The GraphQL schema, built twice over the same data: `checked` passes
+/// every request through the edge's rules (`rules.rs`) and async-graphql's
+/// full validation; `known` has neither, and answers only requests
+/// `known.rs` admits: texts `checked` passed before, with new values for
+/// plain variables. Subscriptions always take `checked`.
+#[derive(Clone)]
+pub struct TrellisSchema {
+    checked: GraphqlSchema,
+    known: GraphqlSchema,
+    rules: RequestRules,
+}
+
+impl std::fmt::Debug for TrellisSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrellisSchema")
+    }
+}
+
+impl TrellisSchema {
+    /// Answers one query or mutation.
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        let mut request = request.into();
+        if let Some(document) = crate::known::admit(&request, self.rules.limits()) {
+            request.set_parsed_query(document);
+            // The one rule that still applies to an answer.
+            return crate::redact::without_values(self.known.execute(request).await);
+        }
+        self.checked.execute(request).await
+    }
+
+    /// Answers a subscription (or any operation) as a stream.
+    pub fn execute_stream(&self, request: impl Into<Request>) -> BoxStream<'static, Response> {
+        self.checked.execute_stream(request)
+    }
+
+    /// The schema in SDL.
+    pub fn sdl(&self) -> String {
+        self.checked.sdl()
+    }
+
+    /// The schema WebSocket connections run on: every rule, for every
+    /// operation (the socket budget is one of them).
+    pub(crate) fn for_sockets(&self) -> SocketSchema {
+        self.checked.clone()
+    }
+}
 
 /// Largest page a client may ask for.
 const MAX_PAGE: usize = 100;
@@ -41,27 +94,31 @@ pub fn build_schema(
     plans: Option<PlanServiceClient<Channel>>,
     changes: Option<trellis_projector::LocalChanges>,
 ) -> TrellisSchema {
-    let mut builder = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot,
-    )
-    .data(read_models)
-    .data(access_log)
-    .data(audit);
-    if let Some(plans) = plans {
-        builder = builder.data(plans);
+    let builder = || {
+        let mut builder = Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            SubscriptionRoot,
+        )
+        .data(Arc::clone(&read_models))
+        .data(Arc::clone(&access_log))
+        .data(audit.clone());
+        if let Some(plans) = &plans {
+            builder = builder.data(plans.clone());
+        }
+        if let Some(changes) = &changes {
+            builder = builder.data(changes.clone());
+        }
+        // async-graphql's own limits stay as a second line behind the
+        // edge's rules.
+        builder.limit_depth(16).limit_complexity(2_000)
+    };
+    let rules = RequestRules::default();
+    TrellisSchema {
+        checked: builder().extension(rules).finish(),
+        known: builder().validation_mode(ValidationMode::Fast).finish(),
+        rules,
     }
-    if let Some(changes) = changes {
-        builder = builder.data(changes);
-    }
-    // The edge's rules as one extension (`rules.rs`); async-graphql's own
-    // limits stay as a second line.
-    builder
-        .extension(crate::rules::RequestRules::default())
-        .limit_depth(16)
-        .limit_complexity(2_000)
-        .finish()
 }
 
 /// Every query: plans (any role, scoped) and the audit trail (auditors).

@@ -26,10 +26,10 @@ use futures::{SinkExt, Stream, StreamExt};
 use trellis_auth::{Caller, TokenVerifier};
 use trellis_grpc_edge::metrics::record_request;
 
+use crate::RequestMeta;
 use crate::error::{ErrorCode, error};
 use crate::introspection::IntrospectionPolicy;
 use crate::mobile::{OVER_BUDGET, RateLimiter};
-use crate::{RequestMeta, TrellisSchema};
 
 /// What one WebSocket connection may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +184,7 @@ impl SocketRequests {
 pub(crate) fn upgrade(
     upgrade: WebSocketUpgrade,
     protocol: GraphQLProtocol,
-    schema: TrellisSchema,
+    schema: crate::schema::SocketSchema,
     verifier: Arc<TokenVerifier>,
     setup: SocketSetup,
 ) -> Response {
