@@ -102,11 +102,13 @@ async fn persisted_query(
     Ok(())
 }
 
+/// Cloned for every request (axum's `State`), so whatever it owns is
+/// behind an `Arc`: the console's settings alone are a few lists.
 #[derive(Clone)]
 struct GatewayState {
     schema: TrellisSchema,
     verifier: Arc<TokenVerifier>,
-    config: GatewayConfig,
+    config: Arc<GatewayConfig>,
 }
 
 /// The gateway's routes: `/graphql` (POST; GET serves GraphiQL if
@@ -145,7 +147,7 @@ pub fn router(
         .with_state(GatewayState {
             schema,
             verifier,
-            config,
+            config: Arc::new(config),
         })
         .merge(console)
         .merge(fhir)
