@@ -28,9 +28,6 @@ use crate::{
 /// async-graphql's schema over the Trellis types.
 type GraphqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// The schema a WebSocket connection runs every operation on.
-pub(crate) type SocketSchema = GraphqlSchema;
-
 /// The GraphQL schema, built twice over the same data: `checked` passes
 /// every request through the edge's rules (`rules.rs`) and async-graphql's
 /// full validation; `known` has neither, and answers only requests
@@ -73,7 +70,7 @@ impl TrellisSchema {
 
     /// The schema WebSocket connections run on: every rule, for every
     /// operation (the socket budget is one of them).
-    pub(crate) fn for_sockets(&self) -> SocketSchema {
+    pub(crate) fn for_sockets(&self) -> impl async_graphql::Executor {
         self.checked.clone()
     }
 }

@@ -184,7 +184,7 @@ impl SocketRequests {
 pub(crate) fn upgrade(
     upgrade: WebSocketUpgrade,
     protocol: GraphQLProtocol,
-    schema: crate::schema::SocketSchema,
+    schema: impl async_graphql::Executor,
     verifier: Arc<TokenVerifier>,
     setup: SocketSetup,
 ) -> Response {
