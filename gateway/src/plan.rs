@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use tracing::Instrument;
 use trellis_access::reading_role;
 use trellis_projector::{PlanView, ReadModelStore, compliance};
 
@@ -32,13 +31,9 @@ pub(crate) async fn load_plan_for_caller(
 ) -> async_graphql::Result<Option<Plan>> {
     let caller = caller(ctx)?;
     let read_models = ctx.data_unchecked::<Arc<dyn ReadModelStore>>();
+    // The read models' own span covers a read that leaves memory.
     let view = read_models
         .plan_for_reader(&caller.tenant, plan_id)
-        .instrument(tracing::info_span!(
-            "graphql.query.plan",
-            tenant = %caller.tenant,
-            plan_id = %plan_id
-        ))
         .await
         .map_err(|e| internal(&e))?;
     let Some((view, role)) = view.and_then(|v| reading_role(caller, &v).map(|r| (v, r))) else {

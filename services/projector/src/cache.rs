@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::Counter;
+use tracing::Instrument as _;
 use trellis_kernel::TenantId;
 
 use crate::{PlanFilter, PlanPage, PlanView, ReadModelError, ReadModelStore, UnsavedViews};
@@ -65,6 +66,43 @@ impl CachedReadModels {
         self
     }
 
+    /// A plan from what this process holds, else from the store (cached
+    /// for the next read). A reader's read of the store is a span of its
+    /// own; one answered from memory is not worth one.
+    async fn look_up(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        for_reader: bool,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        if let Some(view) = self
+            .unsaved
+            .as_ref()
+            .and_then(|unsaved| unsaved.plan(tenant.as_str(), plan_id))
+        {
+            lookups().add(1, &[KeyValue::new("result", "unsaved")]);
+            return Ok(Some(view));
+        }
+        let key = (tenant.to_string(), plan_id.to_owned());
+        if let Some(view) = self.cached(&key) {
+            lookups().add(1, &[KeyValue::new("result", "hit")]);
+            return Ok(Some(view));
+        }
+        lookups().add(1, &[KeyValue::new("result", "miss")]);
+        let saves = self.saves.load(Ordering::Acquire);
+        let read = self.inner.plan(tenant, plan_id);
+        let view = if for_reader {
+            read.instrument(crate::store::plan_read_span(tenant, plan_id))
+                .await?
+        } else {
+            read.await?
+        };
+        if let Some(v) = &view {
+            self.remember(v.clone(), saves);
+        }
+        Ok(view)
+    }
+
     fn cached(&self, key: &(String, String)) -> Option<PlanView> {
         self.plans.lock().expect("cache poisoned").get(key).cloned()
     }
@@ -106,26 +144,15 @@ impl ReadModelStore for CachedReadModels {
         tenant: &TenantId,
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
-        if let Some(view) = self
-            .unsaved
-            .as_ref()
-            .and_then(|unsaved| unsaved.plan(tenant.as_str(), plan_id))
-        {
-            lookups().add(1, &[KeyValue::new("result", "unsaved")]);
-            return Ok(Some(view));
-        }
-        let key = (tenant.to_string(), plan_id.to_owned());
-        if let Some(view) = self.cached(&key) {
-            lookups().add(1, &[KeyValue::new("result", "hit")]);
-            return Ok(Some(view));
-        }
-        lookups().add(1, &[KeyValue::new("result", "miss")]);
-        let saves = self.saves.load(Ordering::Acquire);
-        let view = self.inner.plan(tenant, plan_id).await?;
-        if let Some(v) = &view {
-            self.remember(v.clone(), saves);
-        }
-        Ok(view)
+        self.look_up(tenant, plan_id, false).await
+    }
+
+    async fn plan_for_reader(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+    ) -> Result<Option<PlanView>, ReadModelError> {
+        self.look_up(tenant, plan_id, true).await
     }
 
     async fn plans(
@@ -356,6 +383,52 @@ mod tests {
         async fn ping(&self) -> Result<(), ReadModelError> {
             self.inner.ping().await
         }
+    }
+
+    /// Records the name of every span opened while it is the subscriber.
+    struct SpanNames(Arc<Mutex<Vec<&'static str>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanNames {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.lock().unwrap().push(attrs.metadata().name());
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_readers_read_of_the_store_is_a_span() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let names = Arc::new(Mutex::new(Vec::new()));
+        let _subscriber = tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(SpanNames(Arc::clone(&names))),
+        );
+        let reads = || {
+            let names = names.lock().unwrap();
+            names.iter().filter(|n| **n == "read_models.plan").count()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteReadModels::open(dir.path().join("rm.db")).unwrap();
+        store.save(vec![plan_at(1)], 2).await.unwrap();
+        let cache = CachedReadModels::new(Arc::new(store), 16);
+        // The projector's own read of the store: not a reader's.
+        assert!(cache.plan(&tenant(), PLAN).await.unwrap().is_some());
+        assert_eq!(reads(), 0);
+        cache.forget_all();
+        let read = cache.plan_for_reader(&tenant(), PLAN).await.unwrap();
+        assert_eq!(read.map(|v| v.version), Some(1));
+        assert_eq!(reads(), 1, "a reader's miss reads the store in a span");
+        assert!(
+            cache
+                .plan_for_reader(&tenant(), PLAN)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(reads(), 1, "a hit is answered from memory, without one");
     }
 
     #[tokio::test]

@@ -35,6 +35,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
+use tracing::Instrument as _;
 use trellis_kernel::TenantId;
 
 use crate::compliance::{IndexedList, PlanSummary};
@@ -365,10 +366,14 @@ impl ReadModelStore for RedisReadModels {
         plan_id: &str,
     ) -> Result<Option<PlanView>, ReadModelError> {
         let key = self.doc_key(tenant.as_str(), plan_id);
-        match self.unless_rebuilding(key).await? {
-            Some(document) => self.documents.decode(tenant, plan_id, document).await,
-            None => Ok(None),
+        async {
+            match self.unless_rebuilding(key).await? {
+                Some(document) => self.documents.decode(tenant, plan_id, document).await,
+                None => Ok(None),
+            }
         }
+        .instrument(crate::store::plan_read_span(tenant, plan_id))
+        .await
     }
 
     async fn plans(

@@ -188,3 +188,9 @@ pub trait ReadModelStore: Send + Sync + 'static {
 
     async fn ping(&self) -> Result<(), ReadModelError>;
 }
+
+/// The span of a reader's plan read that leaves the process's memory (the
+/// store behind the cache, or Redis). Names and ids only, never content.
+pub(crate) fn plan_read_span(tenant: &TenantId, plan_id: &str) -> tracing::Span {
+    tracing::info_span!("read_models.plan", tenant = %tenant, plan_id = %plan_id)
+}
