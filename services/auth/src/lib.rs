@@ -6,8 +6,11 @@
 //!
 //! Architecture invariant: knows nothing of gRPC, HTTP or the plan domain.
 
+mod verified;
+
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -138,6 +141,9 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Keys,
+    /// Tokens that passed, until they expire (`verified.rs`); clones
+    /// share them, as they share the keys.
+    verified: Arc<verified::VerifiedTokens<Caller>>,
 }
 
 #[derive(Clone)]
@@ -187,6 +193,7 @@ impl TokenVerifier {
                 DecodingKey::from_secret(secret).map_err(|_| AuthError::Key)?,
                 validation(Algorithm::HS256, ISSUER),
             ))),
+            verified: Arc::default(),
         })
     }
 
@@ -217,6 +224,7 @@ impl TokenVerifier {
         }
         Ok(Self {
             keys: Keys::Published(keys),
+            verified: Arc::default(),
         })
     }
 
@@ -231,6 +239,18 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let now = Utc::now().timestamp();
+        if let Some(caller) = self.verified.caller(token, now) {
+            return Ok(caller);
+        }
+        let (caller, until) = self.check(token, now)?;
+        self.verified.keep(token, &caller, now, until);
+        Ok(caller)
+    }
+
+    /// Every check of `token` at `now`: its caller, and the last second
+    /// it is accepted.
+    fn check(&self, token: &str, now: i64) -> Result<(Caller, i64), AuthError> {
         let (key, validation) = match &self.keys {
             Keys::Shared(shared) => (&shared.0, &shared.1),
             Keys::Published(keys) => {
@@ -254,7 +274,7 @@ impl TokenVerifier {
         // A token issued in the future was minted on a wrong clock, or for
         // later use: refused like a token whose nbf has not come.
         let leeway = i64::try_from(CLOCK_LEEWAY_SECS).unwrap_or(i64::MAX);
-        if claims.iat > Utc::now().timestamp().saturating_add(leeway) {
+        if claims.iat > now.saturating_add(leeway) {
             return Err(AuthError::NotYetValid);
         }
         let tenant = TenantId::parse(&claims.tenant).map_err(|_| AuthError::BadTenant)?;
@@ -269,12 +289,13 @@ impl TokenVerifier {
         if roles.is_empty() {
             return Err(AuthError::NoRole);
         }
-        Ok(Caller {
+        let caller = Caller {
             tenant,
             subject: claims.sub,
             roles,
             clinics: claims.clinics,
-        })
+        };
+        Ok((caller, claims.exp.saturating_add(leeway)))
     }
 }
 
@@ -397,6 +418,37 @@ mod tests {
                 .verify(&signed(&claims_at(now, Some(now - 60))))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_token_that_passed_is_answered_until_it_expires_and_a_changed_one_is_not() {
+        let verifier = TokenVerifier::hs256(b"s3cret").unwrap();
+        let now = Utc::now().timestamp();
+        let claims = claims_at(now, None);
+        let token = signed(&claims);
+        let clone = verifier.clone();
+        let first = verifier.verify(&token).unwrap();
+        assert_eq!(verifier.verify(&token), Ok(first.clone()));
+        assert_eq!(
+            clone.verified.caller(&token, now),
+            Some(first),
+            "clones share it"
+        );
+        // Kept until exp and the leeway, as the full check would accept it.
+        let leeway = i64::try_from(CLOCK_LEEWAY_SECS).unwrap();
+        let last = claims.exp + leeway;
+        assert!(verifier.verified.caller(&token, last).is_some());
+        assert!(verifier.verified.caller(&token, last + 1).is_none());
+        // The same claims under another signature: checked, and refused.
+        let signature = token.rfind('.').unwrap() + 1;
+        let mut changed = token.clone();
+        let first_char = if &token[signature..=signature] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        changed.replace_range(signature..=signature, first_char);
+        assert_eq!(verifier.verify(&changed), Err(AuthError::Invalid));
     }
 
     #[test]
