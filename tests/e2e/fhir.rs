@@ -302,9 +302,11 @@ async fn every_page(fhir: &Fhir<'_>, path: &str, kind: &str) -> Vec<String> {
     panic!("more than 10 pages");
 }
 
+/// A new open plan of `client`, once listed (where a measure for the
+/// subject looks for it).
 async fn open_plan_for(server: &Server, token: &str, client: &str) -> String {
     let mut plans = server.plans(token).await;
-    plans
+    let plan_id = plans
         .create_plan(pb::CreatePlanRequest {
             command_id: command_id(),
             plan_id: String::new(),
@@ -317,7 +319,9 @@ async fn open_plan_for(server: &Server, token: &str, client: &str) -> String {
         .await
         .unwrap()
         .into_inner()
-        .plan_id
+        .plan_id;
+    server.listed_for_client(token, client, &plan_id).await;
+    plan_id
 }
 
 /// A resource exported here, ready to send elsewhere: `basedOn` named a

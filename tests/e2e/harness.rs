@@ -152,6 +152,34 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// Polls the client's plans listing until it holds `plan_id`:
+    /// listings follow a command once the projector has saved it, after
+    /// `plan(id)` already shows it (README).
+    pub async fn listed_for_client(&self, token: &str, client: &str, plan_id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let data = self
+                .graphql(
+                    token,
+                    "query($client: String) { plans(first: 100, clientId: $client) { nodes { id } } }",
+                    json!({ "client": client }),
+                )
+                .await;
+            let nodes = data["plans"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if nodes.iter().any(|n| n["id"] == plan_id) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "plan {plan_id} never listed for its client"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 pub const PLAN_QUERY: &str = "query($id: ID!) { plan(id: $id) {
